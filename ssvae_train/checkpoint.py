@@ -1,0 +1,58 @@
+"""Checkpoints: one dict of tensors and plain values, written atomically, read with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ssvae_train.errors import UserError
+from ssvae_train.models import SSVAE, ModelConfig
+
+FORMAT = 1
+CHECKPOINT = "checkpoint.pt"
+
+
+def write_atomic(path: Path, write) -> None:
+    """Call write(tmp_path), then rename over `path`: a reader never sees a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    write_atomic(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a run's checkpoint (a run directory or the file), refusing anything that is not ours."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise UserError(f"{path}: no checkpoint here (train one with `ssvae-train fit`)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a corrupt or foreign pickle
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path}: not a readable ssvae checkpoint ({first[:160]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model_config" not in ckpt:
+        raise UserError(f"{path}: not an ssvae checkpoint (format {FORMAT} expected)")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict) -> SSVAE:
+    model = SSVAE(ModelConfig.from_dict(ckpt["model_config"]), ckpt["state_dict"]["shift"], ckpt["state_dict"]["scale"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise UserError(f"checkpoint weights do not fit the model they claim ({str(e).splitlines()[0]})") from None
+    return model.eval()

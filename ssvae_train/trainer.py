@@ -1,0 +1,185 @@
+"""The training loop: an epoch sweeps the unlabelled rows, with labelled batches drawn alongside.
+
+Every model gets the same number of optimiser steps per epoch (ceil(training rows / batch size)), so
+the supervised equivalent is not starved of steps when it has few labels. Each epoch's shuffles and
+noise come from (seed, epoch) alone, so a resumed run continues exactly where a killed one stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, log_loss
+
+from ssvae_train import __version__
+from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, save_checkpoint
+from ssvae_train.config import FitConfig
+from ssvae_train.data.prepared import Prepared, prepare
+from ssvae_train.errors import UserError
+from ssvae_train.models import SSVAE, ModelConfig
+from ssvae_train.objectives import LossWeights, objective
+from ssvae_train.progress import Progress
+from ssvae_train.scores import anomaly_score
+
+
+@dataclass
+class Batches:
+    """Row indices for each step of one epoch: unlabelled (maybe empty) and labelled (maybe empty)."""
+
+    unlabelled: list[np.ndarray] = field(default_factory=list)
+    labelled: list[np.ndarray] = field(default_factory=list)
+
+
+def epoch_batches(prep: Prepared, kind: str, batch_size: int, seed: int, epoch: int) -> Batches:
+    rng = np.random.default_rng([seed, epoch])
+    split = prep.split
+    steps = math.ceil(len(split.train) / batch_size)
+    # The plain VAE sees every training row unlabelled; the supervised model sees labelled rows only.
+    unl = split.train if kind == "vae" else (np.array([], np.int64) if kind == "supervised" else split.unlabelled)
+    out = Batches()
+    if len(unl):
+        out.unlabelled = np.array_split(rng.permutation(unl), steps)
+    if kind != "vae" and len(split.labelled):
+        lab_bs = min(batch_size, len(split.labelled))
+        need = steps * lab_bs
+        cycles = [rng.permutation(split.labelled) for _ in range(math.ceil(need / len(split.labelled)))]
+        out.labelled = np.array_split(np.concatenate(cycles)[:need], steps)
+    return out
+
+
+def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
+    ds = prep.ds
+    mcfg = ModelConfig(
+        arch=cfg.arch, kind=cfg.model, sample_shape=ds.sample_shape, n_classes=ds.n_classes,
+        likelihood="bernoulli" if ds.kind == "image" else "gaussian",
+        latent_dim=cfg.latent_dim, hidden=cfg.hidden,
+    )
+    shift, scale = prep.scaling()
+    return SSVAE(mcfg, torch.from_numpy(shift), torch.from_numpy(scale))
+
+
+@torch.no_grad()
+def predict(model: SSVAE, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+    model.eval()
+    return np.concatenate([model(torch.from_numpy(x[i : i + batch])).numpy() for i in range(0, len(x), batch)])
+
+
+@torch.no_grad()
+def scores(model: SSVAE, x: np.ndarray, method: str = "min", batch: int = 500) -> np.ndarray:
+    model.eval()
+    return np.concatenate(
+        [anomaly_score(model, torch.from_numpy(x[i : i + batch]), method).numpy() for i in range(0, len(x), batch)]
+    )
+
+
+def classification_metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    k = probs.shape[1]
+    return {
+        "accuracy": float(accuracy_score(y, probs.argmax(1))),
+        "log_loss": float(log_loss(y, np.clip(probs, 1e-7, 1.0), labels=list(range(k)))),
+    }
+
+
+def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
+    x, y = prep.ds.x_train[prep.split.val], prep.ds.y_train[prep.split.val]
+    out: dict[str, float] = {}
+    if model.has_classifier:
+        out.update({f"val_{k}": v for k, v in classification_metrics(predict(model, x), y).items()})
+    if model.has_decoder:
+        out["val_neg_elbo"] = float(scores(model, x, "pi" if model.cond_dim else "min").mean())
+    return out
+
+
+def train_epoch(model: SSVAE, opt: torch.optim.Optimizer, cfg: FitConfig, prep: Prepared, epoch: int, bar) -> dict:
+    torch.manual_seed(cfg.seed * 100_003 + epoch)
+    b = epoch_batches(prep, cfg.model, cfg.batch_size, cfg.seed, epoch)
+    x_all = torch.from_numpy(prep.ds.x_train)
+    y_all = torch.from_numpy(prep.ds.y_train)
+    steps = max(len(b.unlabelled), len(b.labelled))
+    beta = 1.0 if cfg.kl_warmup <= 0 else min(1.0, (epoch + 1) / cfg.kl_warmup)
+    w = LossWeights(alpha=cfg.label_weight, beta=beta)
+    sums: dict[str, float] = {}
+    model.train()
+    for step in range(steps):
+        x_u = x_all[b.unlabelled[step]] if b.unlabelled else None
+        x_l = x_all[b.labelled[step]] if b.labelled else None
+        y_l = y_all[b.labelled[step]] if b.labelled else None
+        loss, parts = objective(model, cfg.objective, x_u, x_l, y_l, w)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        parts["loss"] = float(loss)
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v
+        bar.step(" ".join(f"{k}={v / (step + 1):.3g}" for k, v in sums.items()))
+    return {k: v / steps for k, v in sums.items()}
+
+
+def _versions() -> dict:
+    return {"ssvae": __version__, "torch": str(torch.__version__), "numpy": np.__version__, "python": sys.version.split()[0]}
+
+
+def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, progress: bool = True) -> Path:
+    """Train (or resume) a run in `out`; returns the checkpoint path. Nothing is written on bad input."""
+    out = Path(out)
+    ckpt_path = out / CHECKPOINT
+    ckpt = None
+    if resume:
+        if not ckpt_path.exists():
+            raise UserError(f"--resume: {out} has no checkpoint to resume from")
+        ckpt = load_checkpoint(ckpt_path)
+        saved = FitConfig.from_dict(ckpt["fit_config"])
+        saved.epochs = cfg.epochs  # the only thing a resume may change: train further
+        saved.data_dir = cfg.data_dir or saved.data_dir
+        cfg = saved
+    elif out.exists() and any(out.iterdir()) and not force:
+        raise UserError(f"{out} already holds a run: pass --resume to continue it or --force to overwrite")
+    cfg.validate()
+    prep = prepare(cfg)  # all input checks happen here, before the run directory exists
+    model = build_model(cfg, prep)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    history: list[dict] = []
+    start = 0
+    if ckpt is not None:
+        model = model_from_checkpoint(ckpt)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        opt.load_state_dict(ckpt["optimizer"])
+        history, start = list(ckpt["history"]), int(ckpt["epoch"])
+    created = not out.exists()
+    if force and out.exists() and not resume:
+        shutil.rmtree(out)
+        created = True
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        steps = math.ceil(len(prep.split.train) / cfg.batch_size)
+        bar = Progress(total=(cfg.epochs - start) * steps, enabled=progress, label=out.name)
+        for epoch in range(start, cfg.epochs):
+            t0 = time.perf_counter()
+            row = {"epoch": epoch + 1, **train_epoch(model, opt, cfg, prep, epoch, bar)}
+            row["seconds"] = round(time.perf_counter() - t0, 3)
+            row.update(validate(model, prep))
+            history.append(row)
+            save_checkpoint(
+                {
+                    "fit_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "data": prep.meta(),
+                    "state_dict": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                    "history": history, "versions": _versions(),
+                    "split": {"labelled": torch.from_numpy(prep.split.labelled), "val": torch.from_numpy(prep.split.val)},
+                },
+                ckpt_path,
+            )
+            bar.log(f"epoch {epoch + 1}/{cfg.epochs} " + " ".join(
+                f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
+        bar.close()
+    except BaseException:
+        if created and not ckpt_path.exists():
+            shutil.rmtree(out, ignore_errors=True)  # nothing finished: leave no half-written run behind
+        raise
+    return ckpt_path
