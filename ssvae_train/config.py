@@ -30,7 +30,7 @@ class FitConfig:
     alpha: float | None = None
     kl_warmup: int = 0  # epochs over which the KL weight ramps from 0 to 1
     latent_dim: int = 16
-    hidden: int = 256
+    hidden: int = 128
     val_fraction: float = 0.1
     exclude_class: int | None = None
     device: str = "cpu"

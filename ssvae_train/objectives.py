@@ -47,8 +47,9 @@ def _onehot(y: torch.Tensor, k: int) -> torch.Tensor:
 def labelled_terms(model: SSVAE, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-sample reconstruction, KL and label cross-entropy of labelled rows (the decoder gets the true y)."""
     h = model.features(x)
-    mu, logvar = model.posterior(h)
-    params = model.decode(sample_z(mu, logvar), _onehot(y, model.cfg.n_classes))
+    y1 = _onehot(y, model.cfg.n_classes)
+    mu, logvar = model.posterior(h, y1)
+    params = model.decode(sample_z(mu, logvar), y1)
     return {
         "rec": model.nll(params, model.target(x)),
         "kl": kl_to_standard_normal(mu, logvar),
@@ -59,8 +60,8 @@ def labelled_terms(model: SSVAE, x: torch.Tensor, y: torch.Tensor) -> dict[str, 
 def seed_unlabelled_terms(model: SSVAE, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Unlabelled rows under `seed`: the decoder gets the classifier's probabilities, detached."""
     h = model.features(x)
-    mu, logvar = model.posterior(h)
     y_soft = torch.softmax(model.classify_logits(h), dim=-1).detach()
+    mu, logvar = model.posterior(h, y_soft)
     params = model.decode(sample_z(mu, logvar), y_soft)
     return {"rec": model.nll(params, model.target(x)), "kl": kl_to_standard_normal(mu, logvar)}
 
@@ -68,22 +69,28 @@ def seed_unlabelled_terms(model: SSVAE, x: torch.Tensor) -> dict[str, torch.Tens
 def m2_unlabelled_terms(model: SSVAE, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Unlabelled rows under `m2`: E_q(y|x)[-log p(x|y,z)] + KL(q(z|x)||p(z)) + KL(q(y|x)||p(y)).
 
-    p(y) is uniform, so the last term is the negative entropy of q(y|x) plus log K. One z sample is
-    shared across the K classes (q(z|x) does not depend on y in this architecture).
+    p(y) is uniform, so the last term is the negative entropy of q(y|x) plus log K. Every row is
+    expanded class-major ([all rows with y=0], [all rows with y=1], ...); when the posterior does not
+    depend on y the same z serves every class.
     """
     k = model.cfg.n_classes
     n = x.shape[0]
     h = model.features(x)
-    mu, logvar = model.posterior(h)
-    z = sample_z(mu, logvar)
     q = torch.softmax(model.classify_logits(h), dim=-1)  # [N, K]
-    ys = torch.arange(k, device=x.device).repeat_interleave(n)  # class-major: [0]*N, [1]*N, ...
-    params = model.decode(z.repeat(k, *[1] * (z.dim() - 1)), _onehot(ys, k))
+    ys = _onehot(torch.arange(k, device=x.device).repeat_interleave(n), k)
+    if model.conditions_posterior:
+        mu, logvar = model.posterior(h.repeat(k, 1), ys)
+        z = sample_z(mu, logvar)
+        kl = kl_to_standard_normal(mu, logvar).reshape(k, n).T  # [N, K]
+    else:
+        mu, logvar = model.posterior(h)
+        z = sample_z(mu, logvar).repeat(k, 1)
+        kl = kl_to_standard_normal(mu, logvar).unsqueeze(1).expand(n, k)
     target = model.target(x)
-    rec_per_class = model.nll(params, target.repeat(k, *[1] * (target.dim() - 1))).reshape(k, n).T  # [N, K]
+    rec_per_class = model.nll(model.decode(z, ys), target.repeat(k, *[1] * (target.dim() - 1))).reshape(k, n).T
     return {
         "rec": (q * rec_per_class).sum(-1),
-        "kl": kl_to_standard_normal(mu, logvar),
+        "kl": (q * kl).sum(-1),
         "kl_y": (q * (torch.log(q.clamp_min(1e-12)) + math.log(k))).sum(-1),
     }
 

@@ -18,19 +18,20 @@ SCORES = ("min", "pi")
 
 def anomaly_score(model: SSVAE, x: torch.Tensor, method: str = "min") -> torch.Tensor:
     h = model.features(x)
-    mu, logvar = model.posterior(h)
-    kl = kl_to_standard_normal(mu, logvar)
     target = model.target(x)
     length = x.shape[1] if model.cfg.arch == "lstm" else None
     if model.cond_dim == 0:
-        return model.nll(model.decode(mu, None, length), target) + kl
+        mu, logvar = model.posterior(h)
+        return model.nll(model.decode(mu, None, length), target) + kl_to_standard_normal(mu, logvar)
     if method == "pi":
         y = torch.softmax(model.classify_logits(h), dim=-1)
-        return model.nll(model.decode(mu, y, length), target) + kl
+        mu, logvar = model.posterior(h, y)
+        return model.nll(model.decode(mu, y, length), target) + kl_to_standard_normal(mu, logvar)
     if method != "min":
         raise ValueError(f"unknown anomaly score {method!r}")
     k, n = model.cfg.n_classes, x.shape[0]
-    ys = F.one_hot(torch.arange(k, device=x.device).repeat_interleave(n), k).to(mu.dtype)
+    ys = F.one_hot(torch.arange(k, device=x.device).repeat_interleave(n), k).to(h.dtype)
+    mu, logvar = model.posterior(h.repeat(k, 1), ys)  # the heads ignore ys unless they are y-conditioned
     reps = [1] * (target.dim() - 1)
-    rec = model.nll(model.decode(mu.repeat(k, 1), ys, length), target.repeat(k, *reps)).reshape(k, n)
-    return rec.min(dim=0).values + kl
+    neg_elbo = model.nll(model.decode(mu, ys, length), target.repeat(k, *reps)) + kl_to_standard_normal(mu, logvar)
+    return neg_elbo.reshape(k, n).min(dim=0).values

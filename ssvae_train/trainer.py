@@ -59,7 +59,7 @@ def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
     mcfg = ModelConfig(
         arch=cfg.arch, kind=cfg.model, sample_shape=ds.sample_shape, n_classes=ds.n_classes,
         likelihood="bernoulli" if ds.kind == "image" else "gaussian",
-        latent_dim=cfg.latent_dim, hidden=cfg.hidden,
+        latent_dim=cfg.latent_dim, hidden=cfg.hidden, posterior_y=cfg.objective == "m2",
     )
     shift, scale = prep.scaling()
     return SSVAE(mcfg, torch.from_numpy(shift), torch.from_numpy(scale))
@@ -115,7 +115,7 @@ def train_epoch(model: SSVAE, opt: torch.optim.Optimizer, cfg: FitConfig, prep: 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        parts["loss"] = float(loss)
+        parts["loss"] = float(loss.detach())
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v
         bar.step(" ".join(f"{k}={v / (step + 1):.3g}" for k, v in sums.items()))

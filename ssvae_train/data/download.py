@@ -5,7 +5,7 @@ final name: it is streamed to a temporary file beside the target and renamed onl
 interrupted or corrupt download never leaves a half-written file behind. Files already present with the
 right checksum are not fetched again. Only the standard library is used (urllib).
 
-- `mnist`: the four canonical IDX `.gz` files, tried mirror by mirror (`MNIST_MIRRORS`), each checked by sha256.
+- `mnist`: the four canonical IDX `.gz` files, tried mirror by mirror (`MNIST_MIRRORS`), checked by sha256.
 - `uci-har`: the UCI repository's zip, which nests `UCI HAR Dataset.zip`; that inner zip is saved as
   `<to>/UCI HAR Dataset.zip` (the layout `load_uci_har` reads) once its members verify: the inertial
   signals and X files by their git blob ids, the labels and metadata by sha256.
@@ -99,9 +99,8 @@ def download(name: str, to: Path, base_url: str | None = None, progress: bool = 
     """
     to = Path(to)
     if name not in DOWNLOADABLE:
-        raise UserError(
-            f"cannot download {name!r}: choose one of {', '.join(DOWNLOADABLE)} (digits ships with scikit-learn)"
-        )
+        choices = ", ".join(DOWNLOADABLE)
+        raise UserError(f"cannot download {name!r}: choose one of {choices} (digits ships with scikit-learn)")
     if to.exists() and not to.is_dir():
         raise UserError(f"{to} exists and is not a folder")
     try:

@@ -33,6 +33,8 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     if magic != expected_magic:
         raise UserError(f"{path.name}: IDX magic number {magic}, expected {expected_magic}")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise UserError(f"{path.name}: too short for its own header ({len(raw)} bytes, {ndim} dimensions)")
     dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     payload = raw[4 + 4 * ndim :]
     if len(payload) != int(np.prod(dims)):

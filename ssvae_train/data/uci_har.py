@@ -36,7 +36,11 @@ class _Source:
             except zipfile.BadZipFile:
                 raise UserError(f"{path}: not a zip file") from None
             names = self.zip.namelist()
-            hits = [n for n in names if n.endswith("activity_labels.txt")]
+            # the member named exactly activity_labels.txt, not macOS' `__MACOSX/.../._activity_labels.txt`
+            hits = [
+                n for n in names
+                if n.rsplit("/", 1)[-1] == "activity_labels.txt" and not n.startswith("__MACOSX/")
+            ]
             if not hits:
                 raise UserError(f"{path}: not a UCI-HAR archive (no activity_labels.txt inside)")
             self.prefix = hits[0][: -len("activity_labels.txt")]
@@ -86,6 +90,8 @@ def _numbers(blob: bytes, member: str) -> np.ndarray:
 
 def _split(src: _Source, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     y = _numbers(src.read(f"{split}/y_{split}.txt"), f"y_{split}.txt").astype(np.int64) - 1
+    if y.size == 0:
+        raise UserError(f"UCI-HAR: the {split} split holds no windows (y_{split}.txt is empty)")
     signals = []
     for ch in CHANNELS:
         member = f"{split}/Inertial Signals/{ch}_{split}.txt"

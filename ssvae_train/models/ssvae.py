@@ -33,6 +33,9 @@ class ModelConfig:
     likelihood: str  # bernoulli (images in 0..1) | gaussian (standardised sensor signals)
     latent_dim: int = 16
     hidden: int = 256
+    # M2's q(z|x,y): the mu/logvar heads also see the class (the trunk is still shared). Off for `seed`,
+    # whose heads split from the trunk alone, as the write-up draws them.
+    posterior_y: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -54,8 +57,9 @@ class SSVAE(nn.Module):
         self.trunk = make_trunk(cfg.arch, cfg.sample_shape, cfg.hidden)
         self.pi = nn.Linear(cfg.hidden, cfg.n_classes) if cfg.kind != "vae" else None
         if cfg.kind != "supervised":
-            self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
-            self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
+            head_in = cfg.hidden + (cfg.n_classes if self.conditions_posterior else 0)
+            self.mu = nn.Linear(head_in, cfg.latent_dim)
+            self.logvar = nn.Linear(head_in, cfg.latent_dim)
             self.decoder = make_decoder(cfg.arch, cfg.sample_shape, cfg.hidden, cfg.latent_dim + self.cond_dim)
             channels = cfg.sample_shape[-1]
             # A learned per-channel noise level for Gaussian signals (log sigma in scaled units).
@@ -66,6 +70,10 @@ class SSVAE(nn.Module):
     def cond_dim(self) -> int:
         """How many class inputs the decoder takes: K for the SSVAE, none for the plain VAE."""
         return self.cfg.n_classes if self.cfg.kind == "ssvae" else 0
+
+    @property
+    def conditions_posterior(self) -> bool:
+        return self.cfg.posterior_y and self.cfg.kind == "ssvae"
 
     @property
     def has_classifier(self) -> bool:
@@ -84,7 +92,10 @@ class SSVAE(nn.Module):
     def classify_logits(self, h: torch.Tensor) -> torch.Tensor:
         return self.pi(h)
 
-    def posterior(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def posterior(self, h: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x) (or q(z|x,y) when the heads see the class: y one-hot or probabilities)."""
+        if self.conditions_posterior:
+            h = torch.cat([h, y], dim=-1)
         return self.mu(h), self.logvar(h).clamp(-12.0, 8.0)
 
     def decode(self, z: torch.Tensor, y_onehot: torch.Tensor | None, length: int | None = None) -> torch.Tensor:

@@ -101,7 +101,8 @@ def main() -> None:
     make_mnist(args.source / "mnist", HERE / "mnist")
     make_har(args.source / "uci-har", HERE / "uci-har")
     (HERE / "originals").mkdir(exist_ok=True)
-    shutil.copyfile(args.source / "mnist" / "t10k-labels-idx1-ubyte.gz", HERE / "originals" / "t10k-labels-idx1-ubyte.gz")
+    name = "t10k-labels-idx1-ubyte.gz"
+    shutil.copyfile(args.source / "mnist" / name, HERE / "originals" / name)
     for path in sorted(HERE.rglob("*")):
         if path.is_file() and path.suffix in (".gz", ".zip"):
             print(f"{path.stat().st_size:>8}  {path.relative_to(HERE)}")

@@ -1,0 +1,232 @@
+"""`ssvae-edge`: inspect a bundle, score a sensor stream, benchmark the graphs.
+
+Every user mistake (bad bundle, bad input file, unavailable provider, impossible option) ends with one
+line on stderr and exit code 2 — no traceback; a traceback means a bug in this code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+import typer
+
+from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M
+from ssvae_edge.bundle import Bundle
+from ssvae_edge.csvinput import SampleReader
+from ssvae_edge.errors import EdgeError
+from ssvae_edge.stream import StreamScorer
+
+app = typer.Typer(
+    name="ssvae-edge",
+    help="Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+BUNDLE_ARG = typer.Argument(..., help="Bundle folder (holding manifest.json and the .onnx graphs).",
+                            show_default=False)
+PROVIDERS_OPT = typer.Option(
+    "auto", "--providers",
+    help="'auto' (CUDA when onnxruntime offers it, else CPU; says which really runs) or a comma list "
+         "such as 'cuda,cpu' or 'CPUExecutionProvider'; a named provider that is not available is refused.")
+THREADS_OPT = typer.Option(None, "--threads", min=0,
+                           help="onnxruntime intra-op threads (default: onnxruntime's choice, one per core).")
+JSON_OPT = typer.Option(False, "--json", help="Print JSON even when stdout is a terminal.")
+
+
+def _fail(message: str) -> typer.Exit:
+    """One line on stderr, exit code 2."""
+    line = " ".join(str(message).split())
+    typer.echo(f"ssvae-edge: error: {line}", err=True)
+    return typer.Exit(2)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the runtime's own errors and file-system errors into one line and exit 2."""
+    try:
+        yield
+    except EdgeError as e:
+        raise _fail(str(e)) from None
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):  # `ssvae-edge stream ... | head`: the reader left, not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            raise typer.Exit(0) from None
+        raise _fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}") from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _load(bundle: Path, providers: str, threads: int | None) -> Bundle:
+    return Bundle.load(bundle, providers=providers, threads=threads)
+
+
+# ---- info ---------------------------------------------------------------------------------------
+@app.command()
+def info(bundle: Path = BUNDLE_ARG, providers: str = PROVIDERS_OPT, threads: int | None = THREADS_OPT,
+         as_json: bool = JSON_OPT) -> None:
+    """Show the manifest summary, the graphs (sha256 verified, inputs/outputs) and the providers used."""
+    with _user_errors():
+        b = _load(bundle, providers, threads)
+        m = b.manifest
+        data: dict[str, Any] = {
+            "bundle": str(b.path), "format": m.format,
+            "graphs": {g: {"file": m.graphs[g].file, "sha256": m.graphs[g].sha256, "verified": True,
+                           **b.io()[g]} for g in b.graphs},
+            "classes": list(m.classes), "sample_shape": list(m.sample_shape), "units": m.units,
+            "channels": list(m.channels) if m.channels else None, "sample_rate_hz": m.sample_rate_hz,
+            "window": m.window, "hop": m.hop, "latent_dim": m.latent_dim, "threshold": m.threshold,
+            "threshold_calibration": m.raw.get("threshold_calibration"), "opset": m.opset,
+            "producer": m.raw.get("producer"), "providers": b.providers, "provider_note": b.provider_note,
+            "onnxruntime": ort.__version__,
+        }
+        if as_json or not sys.stdout.isatty():
+            typer.echo(json.dumps(data, indent=2))
+            return
+        rows = [("bundle", data["bundle"]), ("format", str(m.format))]
+        for g, d in data["graphs"].items():
+            rows.append((g, f"{d['file']} (sha256 ok)  {'; '.join(d['inputs'])} -> {'; '.join(d['outputs'])}"))
+        rows.append(("classes", f"{len(m.classes)}: {', '.join(m.classes)}"))
+        rows.append(("sample", f"{list(m.sample_shape)} float32" + (f", units {m.units}" if m.units else "")))
+        if m.channels:
+            rows.append(("channels", f"{len(m.channels)}: {', '.join(m.channels)}"))
+            rate = f"{m.sample_rate_hz:g} Hz, " if m.sample_rate_hz else ""
+            secs = f" ({m.window / m.sample_rate_hz:g} s)" if m.sample_rate_hz and m.window else ""
+            rows.append(("stream", f"{rate}window {m.window}{secs}, hop {m.hop}"))
+        if m.latent_dim:
+            rows.append(("latent_dim", str(m.latent_dim)))
+        if m.threshold is not None:
+            cal = data["threshold_calibration"]
+            rows.append(("threshold", f"{m.threshold:g}" + (f"  {json.dumps(cal)}" if cal else "")))
+        if m.opset:
+            rows.append(("opset", str(m.opset)))
+        if data["producer"]:
+            rows.append(("producer", json.dumps(data["producer"])))
+        rows.append(("providers", f"{', '.join(b.providers)}  ({b.provider_note})"))
+        width = max(len(k) for k, _ in rows)
+        for k, v in rows:
+            typer.echo(f"{k:<{width}}  {v}")
+
+
+# ---- stream -------------------------------------------------------------------------------------
+class _Table:
+    """A readable view of the events for a terminal; JSON lines everywhere else."""
+
+    def __init__(self, timed: bool):
+        self.timed = timed
+        cols = ["window", "start"] + (["time"] if timed else []) + ["class", "prob", "score", "alert"]
+        self.header = "  ".join(f"{c:>{w}}" if c not in ("class",) else f"{c:<{w}}"
+                                for c, w in zip(cols, self._widths(), strict=True))
+
+    def _widths(self) -> list[int]:
+        return [6, 8] + ([9] if self.timed else []) + [20, 5, 10, 5]
+
+    def row(self, e: dict[str, Any]) -> str:
+        vals = [str(e["window"]), str(e["start"])]
+        if self.timed:
+            vals.append(f"{e['time']:.2f}" if e.get("time") is not None else "-")
+        vals += [e["class"] or "-", f"{e['prob']:.2f}" if e["prob"] is not None else "-",
+                 f"{e['score']:.4g}" if e["score"] is not None else "-", "ALERT" if e["alert"] else ""]
+        return "  ".join(f"{v:<{w}}" if i == (3 if self.timed else 2) else f"{v:>{w}}"
+                         for i, (v, w) in enumerate(zip(vals, self._widths(), strict=True)))
+
+
+def _summary_text(s: dict[str, Any]) -> str:
+    reasons = ", ".join(f"{k} {v}" for k, v in s["skipped_reasons"].items() if v)
+    text = f"scored {s['windows']} windows, skipped {s['skipped']}" + (f" ({reasons})" if reasons else "")
+    text += f", alerts raised {s['alerts']}"
+    if s.get("partial_windows"):
+        text += f"; final partial window dropped ({s['partial_samples']} samples)"
+    if s.get("bad_rows"):
+        text += f"; bad rows {s['bad_rows']} (first at lines {s['first_bad_lines']})"
+    return text
+
+
+@app.command()
+def stream(
+    bundle: Path = BUNDLE_ARG,
+    input: str = typer.Option(..., "--input", "-i", show_default=False,
+                              help="CSV with a header of channel names (optional 'time' in seconds and 'label' "
+                                   "columns), a .npy [T, channels] array, or '-' for CSV on stdin."),
+    hop: int | None = typer.Option(None, "--hop", min=1,
+                                   help="Samples between window starts (default: the manifest's hop)."),
+    providers: str = PROVIDERS_OPT,
+    threads: int | None = THREADS_OPT,
+    batch: int = typer.Option(32, "--batch", min=1, help="Most windows scored per onnxruntime call."),
+    alert_k: int = typer.Option(DEFAULT_K, "--alert-k", min=1,
+                                help="Raise an alert when at least this many of the last M windows score "
+                                     "above the threshold."),
+    alert_m: int = typer.Option(DEFAULT_M, "--alert-m", min=1, help="How many recent windows the alert looks at."),
+    clear_k: int = typer.Option(DEFAULT_CLEAR_K, "--clear-k", min=1,
+                                help="Clear a raised alert when fewer than this many of the last M windows are "
+                                     "above the threshold (<= alert-k; smaller = stickier)."),
+    threshold: float | None = typer.Option(None, "--threshold",
+                                           help="Anomaly threshold (default: the manifest's calibrated one)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Score a sensor stream window by window: one JSON line per window, then a summary line."""
+    with _user_errors():
+        b = _load(bundle, providers, threads)
+        scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
+                              threshold=threshold)
+        # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
+        reader = SampleReader(input, scorer.channels, b.sample_rate_hz,
+                              chunk_rows=scorer.hop if input == "-" else 4096)
+        table = None if as_json or not sys.stdout.isatty() else _Table(reader.stats.has_time)
+        out = sys.stdout
+        if table:
+            out.write(f"{b.path}: {b.provider_note}\n{table.header}\n")
+        for samples, times in reader:
+            for e in scorer.feed(samples, times):
+                out.write((table.row(e) if table else json.dumps(e)) + "\n")
+            out.flush()
+        summary = scorer.flush(reader.stats.as_dict())
+        out.write((_summary_text(summary) if table else json.dumps(summary)) + "\n")
+        out.flush()
+
+
+# ---- bench --------------------------------------------------------------------------------------
+@app.command()
+def bench(
+    bundle: Path = BUNDLE_ARG,
+    providers: str = PROVIDERS_OPT,
+    threads: int | None = THREADS_OPT,
+    batch_sizes: str = typer.Option("1,32", "--batch-sizes", help="Comma list of batch sizes to time."),
+    runs: int = typer.Option(30, "--runs", min=1, help="Timed runs per graph and batch size (median reported)."),
+    warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed runs first (allocations, provider set-up)."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the JSON report to this file."),
+) -> None:
+    """Time each graph's latency and throughput on realistic random input; print JSON."""
+    from ssvae_edge.bench import bench as run_bench
+
+    with _user_errors():
+        try:
+            sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
+        except ValueError:
+            raise _fail(f"--batch-sizes must be a comma list of integers, got {batch_sizes!r}") from None
+        b = _load(bundle, providers, threads)
+        report = run_bench(b, sizes, runs=runs, warmup=warmup)
+        text = json.dumps(report, indent=2)
+        if out is not None:
+            tmp = out.with_name(out.name + ".tmp")
+            tmp.write_text(text + "\n")
+            tmp.replace(out)  # atomic: a reader never sees half a report
+        typer.echo(text)
+
+
+def main() -> None:
+    """Entry point of the `ssvae-edge` script."""
+    ort.set_default_logger_severity(3)  # onnxruntime's own warnings would interleave with our output
+    app()
+
+
+if __name__ == "__main__":
+    main()

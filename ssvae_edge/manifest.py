@@ -1,0 +1,176 @@
+"""Read and validate `manifest.json`, the fixed bundle contract of DESIGN.md.
+
+Validation happens once, here, so the rest of the runtime can trust the values: a device must refuse a
+bundle it cannot interpret rather than guess (a wrong window length would give silently wrong labels).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ssvae_edge.errors import BundleError
+
+FORMAT = 1
+GRAPH_NAMES = ("classifier", "anomaly", "decoder")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class GraphEntry:
+    """One graph of the bundle: its file (relative to the bundle folder) and expected sha256."""
+
+    name: str
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The manifest's contract keys, checked and typed; `raw` keeps every key (extra ones included)."""
+
+    path: Path
+    raw: dict[str, Any]
+    format: int
+    graphs: dict[str, GraphEntry]
+    classes: tuple[str, ...]
+    sample_shape: tuple[int, ...]
+    units: str | None
+    channels: tuple[str, ...] | None
+    sample_rate_hz: float | None
+    window: int | None
+    hop: int | None
+    latent_dim: int | None
+    threshold: float | None
+    opset: int | None
+
+    @property
+    def is_sensor(self) -> bool:
+        """Sensor bundles carry what streaming needs: channel names, window and hop."""
+        return self.channels is not None and self.window is not None and self.hop is not None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Manifest:
+        """Load `manifest.json` from a bundle folder (or the file itself) and validate it."""
+        path = Path(path)
+        file = path / "manifest.json" if path.is_dir() else path
+        if not file.exists():
+            if not path.exists():
+                raise BundleError(f"{path}: no such bundle (folder or manifest.json)")
+            raise BundleError(f"{path}: not a bundle (no manifest.json)")
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as e:
+            raise BundleError(f"{file}: cannot read ({e})") from None
+        except json.JSONDecodeError as e:
+            raise BundleError(f"{file}: not valid JSON ({e.msg}, line {e.lineno})") from None
+        return cls.from_dict(raw, file)
+
+    @classmethod
+    def from_dict(cls, raw: Any, path: Path) -> Manifest:
+        """Validate a parsed manifest; every refusal names the key and what was expected."""
+        if not isinstance(raw, dict):
+            raise BundleError(f"{path}: the manifest must be a JSON object")
+
+        def fail(msg: str) -> BundleError:
+            return BundleError(f"{path}: {msg}")
+
+        fmt = raw.get("format")
+        if fmt != FORMAT:
+            if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT:
+                raise fail(f"format {fmt} is newer than this runtime reads ({FORMAT}): upgrade ssvae_edge")
+            raise fail(f"'format' must be {FORMAT}, got {fmt!r}")
+
+        graphs_raw = raw.get("graphs")
+        if not isinstance(graphs_raw, dict) or not graphs_raw:
+            raise fail("'graphs' must be a non-empty object naming the bundle's graphs")
+        graphs: dict[str, GraphEntry] = {}
+        for name, entry in graphs_raw.items():
+            if not isinstance(entry, dict):
+                raise fail(f"graphs.{name} must be an object with 'file' and 'sha256'")
+            file, sha = entry.get("file"), entry.get("sha256")
+            if not isinstance(file, str) or not file:
+                raise fail(f"graphs.{name}.file must be a file name")
+            if Path(file).is_absolute() or ".." in Path(file).parts:
+                raise fail(f"graphs.{name}.file {file!r} must be a path inside the bundle folder")
+            if not isinstance(sha, str) or not _SHA256.match(sha):
+                raise fail(f"graphs.{name}.sha256 must be 64 hex digits, got {sha!r}")
+            graphs[name] = GraphEntry(name, file, sha.lower())
+        if not any(g in graphs for g in GRAPH_NAMES):
+            raise fail(f"'graphs' holds none of {', '.join(GRAPH_NAMES)}")
+
+        classes = raw.get("classes")
+        if (not isinstance(classes, list) or not classes
+                or not all(isinstance(c, str) and c for c in classes)):
+            raise fail("'classes' must be a non-empty list of class names")
+        if len(set(classes)) != len(classes):
+            raise fail("'classes' has duplicate names")
+
+        sample_shape = _int_list(raw.get("sample_shape"), "sample_shape", fail)
+
+        channels = raw.get("channels")
+        if channels is not None:
+            if (not isinstance(channels, list) or not channels
+                    or not all(isinstance(c, str) and c for c in channels)):
+                raise fail("'channels' must be a non-empty list of channel names")
+            if len(set(channels)) != len(channels):
+                raise fail("'channels' has duplicate names")
+            channels = tuple(channels)
+
+        window = _opt_int(raw.get("window"), "window", fail)
+        hop = _opt_int(raw.get("hop"), "hop", fail)
+        latent_dim = _opt_int(raw.get("latent_dim"), "latent_dim", fail)
+        opset = _opt_int(raw.get("opset"), "opset", fail)
+        rate = _opt_float(raw.get("sample_rate_hz"), "sample_rate_hz", fail, positive=True)
+        threshold = _opt_float(raw.get("threshold"), "threshold", fail, positive=False)
+        units = raw.get("units")
+        if units is not None and not isinstance(units, str):
+            raise fail("'units' must be a string")
+
+        if channels is not None:
+            # A sensor sample is [window, channels]; disagreeing keys mean a broken export.
+            if window is None or hop is None:
+                raise fail("a sensor bundle ('channels') needs 'window' and 'hop'")
+            if list(sample_shape) != [window, len(channels)]:
+                raise fail(f"sample_shape {list(sample_shape)} disagrees with window {window} and "
+                           f"{len(channels)} channels (expected [{window}, {len(channels)}])")
+        if "decoder" in graphs and latent_dim is None:
+            raise fail("a bundle with a decoder needs 'latent_dim'")
+
+        return cls(
+            path=path, raw=raw, format=FORMAT, graphs=graphs, classes=tuple(classes),
+            sample_shape=tuple(sample_shape), units=units, channels=channels, sample_rate_hz=rate,
+            window=window, hop=hop, latent_dim=latent_dim, threshold=threshold, opset=opset,
+        )
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int_list(v: Any, key: str, fail: Any) -> list[int]:
+    if not isinstance(v, list) or not v or not all(_is_int(d) and d > 0 for d in v):
+        raise fail(f"'{key}' must be a non-empty list of positive integers, got {v!r}")
+    return v
+
+
+def _opt_int(v: Any, key: str, fail: Any) -> int | None:
+    if v is None:
+        return None
+    if not _is_int(v) or v <= 0:
+        raise fail(f"'{key}' must be a positive integer, got {v!r}")
+    return v
+
+
+def _opt_float(v: Any, key: str, fail: Any, positive: bool) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise fail(f"'{key}' must be a finite number, got {v!r}")
+    if positive and v <= 0:
+        raise fail(f"'{key}' must be positive, got {v!r}")
+    return float(v)

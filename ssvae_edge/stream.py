@@ -1,0 +1,297 @@
+"""Score an endless sensor stream window by window, in constant memory.
+
+`StreamScorer.feed` takes chunks of any size of raw `[T, channels]` samples. Samples go into a
+fixed-size ring buffer; every complete window (length and default hop from the manifest) is cut out,
+scored with the classifier and the anomaly graph in micro-batches, and turned into one event:
+
+    {"window": 0, "start": 0, "class": "WALKING", "prob": 0.97, "score": 12.3, "alert": false}
+
+(+ "time", the first sample's timestamp, when timestamps are fed). Windows are scored as soon as they
+are complete (at most `batch` per onnxruntime call), never held back to fill a batch, so a live stream
+gets its event one hop after the data arrives. `flush()` ends the stream and returns the summary.
+
+Faults are counted, never scored: a window holding any NaN/inf sample is skipped (reason
+`non_finite_input`), as is a window whose model output is not finite (`non_finite_output`); the final
+partial window is dropped and reported as `partial_windows`/`partial_samples`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M, AlertDebouncer
+from ssvae_edge.bundle import Bundle
+from ssvae_edge.errors import BundleError, InputError
+
+SKIP_REASONS = ("non_finite_input", "non_finite_output")
+
+
+class RingBuffer:
+    """Fixed-capacity store of the most recent samples (and timestamps), addressed by absolute index.
+
+    Memory is allocated once; a stream of any length reuses it, which is what a device with a few MB
+    of RAM needs. `start` is the absolute index of the oldest sample kept, `end` one past the newest.
+    """
+
+    def __init__(self, capacity: int, channels: int):
+        self.data = np.zeros((capacity, channels), dtype=np.float32)
+        self.times = np.zeros(capacity, dtype=np.float64)
+        self.start = 0
+        self.end = 0
+
+    @property
+    def capacity(self) -> int:
+        return len(self.data)
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    @property
+    def free(self) -> int:
+        return self.capacity - len(self)
+
+    def push(self, samples: np.ndarray, times: np.ndarray | None = None) -> None:
+        """Append samples; the caller makes room first (`drop_until`), nothing is overwritten silently."""
+        n = len(samples)
+        if n > self.free:
+            raise ValueError(f"ring buffer overflow: {n} samples, {self.free} free")
+        cap = self.capacity
+        i = self.end % cap
+        first = min(n, cap - i)
+        self.data[i:i + first] = samples[:first]
+        self.data[:n - first] = samples[first:]
+        if times is not None:
+            self.times[i:i + first] = times[:first]
+            self.times[:n - first] = times[first:]
+        self.end += n
+
+    def gather(self, starts: np.ndarray, length: int) -> np.ndarray:
+        """Copies of the windows starting at absolute indices `starts`: float32 [len(starts), length, C]."""
+        starts = np.asarray(starts, dtype=np.int64)
+        if len(starts) and (starts.min() < self.start or starts.max() + length > self.end):
+            raise ValueError("window outside the samples held in the ring buffer")
+        idx = (starts[:, None] + np.arange(length)[None, :]) % self.capacity
+        return self.data[idx]
+
+    def time_at(self, index: int) -> float:
+        if not self.start <= index < self.end:
+            raise ValueError("sample outside the ring buffer")
+        return float(self.times[index % self.capacity])
+
+    def drop_until(self, index: int) -> None:
+        """Forget samples before absolute `index` (all of them if `index` is past the end)."""
+        self.start = min(max(self.start, index), self.end)
+
+    def skip(self, n: int) -> None:
+        """Let `n` samples pass unstored (only when empty): with hop > window nothing ever reads them."""
+        if len(self):
+            raise ValueError("skip() on a non-empty ring buffer")
+        self.start = self.end = self.end + n
+
+
+class StreamScorer:
+    """Windowing, micro-batched scoring, alerts and fault counting for one stream.
+
+    `hop`: samples between window starts (default: the manifest's). `batch`: most windows per
+    onnxruntime call. `alert_k`/`alert_m`/`clear_k`: see `ssvae_edge.alerts` (defaults 3, 5, 1).
+    `threshold`: anomaly threshold (default: the manifest's; alerts are off when there is none).
+    """
+
+    def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int = DEFAULT_K,
+                 alert_m: int = DEFAULT_M, clear_k: int | None = DEFAULT_CLEAR_K,
+                 threshold: float | None = None):
+        m = bundle.manifest
+        if not m.is_sensor:
+            raise BundleError("this bundle has no stream metadata (channels, window, hop): "
+                              "streaming is for sensor bundles")
+        if not (bundle.has("classifier") or bundle.has("anomaly")):
+            raise BundleError("this bundle has neither a classifier nor an anomaly graph: nothing to stream")
+        hop = m.hop if hop is None else hop
+        for name, v in (("hop", hop), ("batch", batch)):
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}")
+        if threshold is not None:
+            if not bundle.has("anomaly"):
+                raise InputError("a threshold was given but this bundle has no anomaly graph")
+            if not np.isfinite(threshold):
+                raise InputError(f"threshold must be a finite number, got {threshold!r}")
+        self.bundle = bundle
+        self.channels: tuple[str, ...] = m.channels  # type: ignore[assignment]
+        self.window: int = m.window  # type: ignore[assignment]
+        self.hop = int(hop)
+        self.batch = int(batch)
+        self.threshold = float(threshold) if threshold is not None else m.threshold
+        self.alerts = AlertDebouncer(alert_k, alert_m, clear_k)
+        self.alerting = bundle.has("anomaly") and self.threshold is not None
+        # Room for `batch` windows at this hop: a long chunk is consumed in slices of this size.
+        self.ring = RingBuffer(self.window + (self.batch - 1) * self.hop, len(self.channels))
+        self.next_start = 0  # absolute index where the next window starts
+        self.samples = 0
+        self.scored = 0
+        self.skipped: Counter[str] = Counter({r: 0 for r in SKIP_REASONS})
+        self.class_counts: Counter[str] = Counter()
+        self.timed: bool | None = None  # decided by the first non-empty chunk
+        self.closed = False
+
+    # ---- input -----------------------------------------------------------------------------------
+    def _samples(self, samples: Any) -> np.ndarray:
+        c = len(self.channels)
+        try:
+            arr = np.asarray(samples)
+        except (ValueError, TypeError) as e:
+            raise InputError(f"samples are not an array of numbers ({e})") from None
+        if arr.dtype.kind not in "fiub":
+            raise InputError(f"samples must be numbers, got dtype {arr.dtype}")
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1) if c == 1 else arr.reshape(1, -1)
+        if arr.ndim != 2:
+            raise InputError(f"samples must be [T, {c}] (time x channels), got shape {list(arr.shape)}")
+        if arr.shape[1] != c:
+            raise InputError(f"expected {c} channels ({', '.join(self.channels)}), got {arr.shape[1]}")
+        return arr.astype(np.float32, copy=False)
+
+    def _times(self, times: Any, n: int) -> np.ndarray | None:
+        if n == 0:
+            return None
+        timed = times is not None
+        if self.timed is None:
+            self.timed = timed
+        elif timed != self.timed:
+            raise InputError("timestamps must be given with every chunk or with none")
+        if not timed:
+            return None
+        try:
+            t = np.asarray(times, dtype=np.float64).reshape(-1)
+        except (ValueError, TypeError):
+            raise InputError("timestamps must be numbers") from None
+        if len(t) != n:
+            raise InputError(f"{len(t)} timestamps for {n} samples")
+        return t
+
+    def feed(self, samples: Any, times: Any = None) -> list[dict[str, Any]]:
+        """Add raw samples [T, channels] (any T, with optional timestamps [T]); return new events."""
+        if self.closed:
+            raise InputError("feed() after flush(): this stream has ended")
+        x = self._samples(samples)
+        t = self._times(times, len(x))
+        self.samples += len(x)
+        events: list[dict[str, Any]] = []
+        pos, n = 0, len(x)
+        while pos < n:
+            ring = self.ring
+            if ring.end < self.next_start:  # hop > window: the gap before the next window is not kept
+                k = min(self.next_start - ring.end, n - pos)
+                ring.skip(k)
+                pos += k
+                continue
+            k = min(ring.free, n - pos)
+            ring.push(x[pos:pos + k], None if t is None else t[pos:pos + k])
+            pos += k
+            events += self._drain()
+        return events
+
+    def run(self, chunks: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        """Feed chunks (arrays, or (samples, times) pairs); yield every event, then the summary."""
+        for chunk in chunks:
+            yield from self.feed(*chunk) if isinstance(chunk, tuple) else self.feed(chunk)
+        yield self.flush()
+
+    # ---- scoring ---------------------------------------------------------------------------------
+    def _drain(self) -> list[dict[str, Any]]:
+        """Score every complete window in the buffer, `batch` at a time, then forget used samples."""
+        events: list[dict[str, Any]] = []
+        while True:
+            have = self.ring.end - self.next_start
+            if have < self.window:
+                return events
+            b = min((have - self.window) // self.hop + 1, self.batch)
+            starts = self.next_start + self.hop * np.arange(b, dtype=np.int64)
+            events += self._score(starts)
+            self.next_start += self.hop * b
+            self.ring.drop_until(self.next_start)
+
+    def _score(self, starts: np.ndarray) -> list[dict[str, Any]]:
+        xb = self.ring.gather(starts, self.window)
+        ok = np.isfinite(xb).all(axis=(1, 2))
+        self.skipped["non_finite_input"] += int((~ok).sum())
+        valid = np.flatnonzero(ok)
+        if not len(valid):
+            return []
+        xv = xb[valid]
+        probs = self.bundle.classify(xv) if self.bundle.has("classifier") else None
+        scores = self.bundle.anomaly_score(xv) if self.bundle.has("anomaly") else None
+        classes = self.bundle.classes
+        events = []
+        for j, i in enumerate(valid):
+            start = int(starts[i])
+            event: dict[str, Any] = {"window": start // self.hop, "start": start}
+            if self.timed:
+                event["time"] = round(self.ring.time_at(start), 6)
+            label = prob = score = None
+            if probs is not None:
+                p = probs[j]
+                if not np.isfinite(p).all():
+                    self.skipped["non_finite_output"] += 1
+                    continue
+                c = int(np.argmax(p))
+                label, prob = classes[c], _num(p[c])
+            if scores is not None:
+                if not np.isfinite(scores[j]):
+                    self.skipped["non_finite_output"] += 1
+                    continue
+                score = _num(scores[j])
+            alert = False
+            if self.alerting:
+                alert = self.alerts.update(float(scores[j]) > self.threshold)  # type: ignore[index]
+            event.update({"class": label, "prob": prob, "score": score, "alert": alert})
+            self.scored += 1
+            if label is not None:
+                self.class_counts[label] += 1
+            events.append(event)
+        return events
+
+    # ---- end of stream ---------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Counts so far; `partial_samples` is the incomplete window after the last complete one."""
+        partial = max(0, self.ring.end - self.next_start)
+        return {
+            "summary": True,
+            "windows": self.scored,
+            "skipped": sum(self.skipped.values()),
+            "alerts": self.alerts.raised,
+            "skipped_reasons": dict(self.skipped),
+            "samples": self.samples,
+            "partial_windows": int(partial > 0),
+            "partial_samples": partial,
+            "alert_active": self.alerts.active,
+            "window_length": self.window,
+            "hop": self.hop,
+            "threshold": self.threshold if self.alerting else None,
+            "class_counts": {c: self.class_counts[c] for c in self.bundle.classes if self.class_counts[c]},
+        }
+
+    def flush(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """End the stream: drop (and count) the final partial window; return the summary (+ `extra`)."""
+        self.closed = True
+        out = self.summary()
+        if extra:
+            out.update({k: v for k, v in extra.items() if k not in out})
+        return out
+
+    @property
+    def buffer_len(self) -> int:
+        """Samples currently held (never more than `buffer_capacity`)."""
+        return len(self.ring)
+
+    @property
+    def buffer_capacity(self) -> int:
+        return self.ring.capacity
+
+
+def _num(v: Any) -> float:
+    """float32 -> a short float for JSON (7 significant digits is all float32 holds)."""
+    return float(f"{float(v):.7g}")

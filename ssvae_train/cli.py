@@ -1,0 +1,148 @@
+"""`ssvae-train`: fit, evaluate and sample from semi-supervised VAEs; fetch the data sets."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ssvae_train.errors import UserError
+
+app = typer.Typer(
+    help="Train the semi-supervised VAE (dense, conv, LSTM) and its supervised/unsupervised equivalents.",
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+)
+data_app = typer.Typer(help="Fetch the real data sets (MNIST, UCI-HAR) and verify their checksums.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def user_errors(fn):
+    """Turn a UserError into one line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: the last finished epoch is saved (continue with --resume)", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def fit(
+    out: Path = typer.Option(..., "--out", help="Run directory: checkpoint.pt (weights, config, history) goes here."),
+    dataset: str = typer.Option("digits", help="digits (embedded, no download) | mnist | uci-har."),
+    data_dir: Optional[str] = typer.Option(None, help="Folder with the data set's original files (mnist, uci-har)."),
+    arch: str = typer.Option("dense", help="Trunk/decoder family: dense | conv (images) | lstm (uci-har)."),
+    model: str = typer.Option("ssvae", help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
+    objective: str = typer.Option("seed", help="seed (the write-up's loss) | m2 (Kingma et al. 2014)."),
+    labels: str = typer.Option("all", help="Label budget: a count balanced over classes (100), a fraction (0.05) or all."),
+    epochs: int = typer.Option(20, help="Epochs; one epoch sweeps the unlabelled rows once."),
+    seed: int = typer.Option(0, help="Seed of the split, the label draw, the shuffles and the noise."),
+    batch_size: int = typer.Option(128, help="Rows per step (the labelled batch is at most this)."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    alpha: Optional[float] = typer.Option(None, help="Weight of the label cross-entropy (default: 1 for seed, 50 for m2)."),
+    kl_warmup: int = typer.Option(0, help="Epochs over which the KL weight ramps up from 0 (0: no warm-up)."),
+    latent_dim: int = typer.Option(16, help="Size of z."),
+    hidden: int = typer.Option(128, help="Width of the trunk's output (dense layers are 2x this)."),
+    val_fraction: float = typer.Option(0.1, help="Fraction of the training set held out for validation."),
+    exclude_class: Optional[int] = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
+    threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
+    resume: bool = typer.Option(False, help="Continue the run in --out from its last finished epoch."),
+    force: bool = typer.Option(False, help="Overwrite a run already in --out."),
+    quiet: bool = typer.Option(False, help="No progress output."),
+) -> None:
+    """Train a model; prints the checkpoint path."""
+    from ssvae_train.config import FitConfig
+
+    cfg = FitConfig(
+        dataset=dataset, data_dir=data_dir, arch=arch, model=model, objective=objective, labels=labels,
+        epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, alpha=alpha, kl_warmup=kl_warmup,
+        latent_dim=latent_dim, hidden=hidden, val_fraction=val_fraction, exclude_class=exclude_class,
+    )
+    if not resume:
+        cfg.validate()
+    _threads(threads)
+    from ssvae_train.trainer import fit as run_fit
+
+    typer.echo(str(run_fit(cfg, out, resume=resume, force=force, progress=not quiet)))
+
+
+@app.command()
+@user_errors
+def evaluate(
+    run: Path = typer.Argument(..., help="Run directory (or checkpoint file) written by `fit`."),
+    data_dir: Optional[str] = typer.Option(None, help="Override the data directory recorded in the run."),
+    out: Optional[Path] = typer.Option(None, help="Also write the JSON to this file."),
+    threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
+) -> None:
+    """Print JSON: test accuracy and log loss; anomaly ROC AUC and average precision if a class was held out."""
+    _threads(threads)
+    from ssvae_train.evaluate import evaluate_run
+
+    text = json.dumps(evaluate_run(run, data_dir), indent=2)
+    if out is not None:
+        from ssvae_train.checkpoint import write_atomic
+
+        write_atomic(out, lambda tmp: tmp.write_text(text + "\n"))
+    typer.echo(text)
+
+
+@app.command()
+@user_errors
+def generate(
+    run: Path = typer.Argument(..., help="Run directory of an `ssvae` model."),
+    out: Path = typer.Option(Path("grid.png"), help="PNG to write."),
+    cls: int = typer.Option(0, "--class", help="Class drawn in many styles (index, e.g. 2 for the digit 2)."),
+    n: int = typer.Option(64, help="How many samples of --class."),
+    styles: int = typer.Option(6, help="How many real test samples lend their style to every class."),
+    seed: int = typer.Option(0, help="Seed of the latent draws."),
+    data_dir: Optional[str] = typer.Option(None, help="Override the data directory recorded in the run."),
+) -> None:
+    """Draw class-conditional samples: one class in many styles, and one style across all classes."""
+    from ssvae_train.evaluate import load_run
+    from ssvae_train.generate import draw_grid
+
+    _, model, _, prep = load_run(run, data_dir)
+    normal = prep.ds.x_test[prep.ds.y_test >= 0]
+    draw_grid(model, prep.ds.classes, cls, normal[:styles], out, n=n, seed=seed)
+    typer.echo(str(out))
+
+
+@data_app.command("download")
+@user_errors
+def download(
+    name: str = typer.Argument(..., help="mnist | uci-har"),
+    to: Path = typer.Option(..., "--to", help="Folder to write the files into (created if needed)."),
+    base_url: Optional[str] = typer.Option(None, help="Fetch from this mirror instead of the upstream host."),
+) -> None:
+    """Download a data set from its upstream location and verify every file's checksum."""
+    from ssvae_train.data.download import download as run_download
+
+    for path in run_download(name, to, base_url=base_url):
+        typer.echo(str(path))
+
+
+def _threads(n: int) -> None:
+    if n > 0:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def main() -> None:
+    app(prog_name="ssvae-train")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

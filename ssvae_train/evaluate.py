@@ -1,0 +1,54 @@
+"""Evaluate a run on its test set: accuracy and log loss, and anomaly ROC AUC when a class was held out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.config import FitConfig
+from ssvae_train.data.prepared import Prepared, prepare
+from ssvae_train.models import SSVAE
+from ssvae_train.scores import SCORES
+from ssvae_train.trainer import classification_metrics, predict, scores
+
+
+def load_run(run: str | Path, data_dir: str | None = None) -> tuple[dict, SSVAE, FitConfig, Prepared]:
+    """A run's checkpoint, its model in eval mode, its config, and its data rebuilt exactly."""
+    ckpt = load_checkpoint(run)
+    cfg = FitConfig.from_dict(ckpt["fit_config"])
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    return ckpt, model_from_checkpoint(ckpt), cfg, prepare(cfg)
+
+
+def anomaly_metrics(score: np.ndarray, is_anomaly: np.ndarray) -> dict[str, float]:
+    return {"roc_auc": float(roc_auc_score(is_anomaly, score)), "average_precision": float(average_precision_score(is_anomaly, score))}
+
+
+def evaluate_model(model: SSVAE, prep: Prepared) -> dict:
+    ds = prep.ds
+    normal = ds.y_test >= 0  # rows of a held-out class are labelled -1
+    out: dict = {"n_test": int(len(ds.y_test))}
+    torch.set_grad_enabled(False)
+    if model.has_classifier:
+        out.update({f"test_{k}": v for k, v in classification_metrics(predict(model, ds.x_test[normal]), ds.y_test[normal]).items()})
+    if model.has_decoder and not normal.all():
+        methods = SCORES if model.cond_dim else ("vae",)
+        out["anomaly"] = {
+            m: anomaly_metrics(scores(model, ds.x_test, "min" if m == "vae" else m), ~normal) for m in methods
+        }
+        out["anomaly_class"] = ds.extra.get("excluded_name")
+    return out
+
+
+def evaluate_run(run: str | Path, data_dir: str | None = None) -> dict:
+    ckpt, model, cfg, prep = load_run(run, data_dir)
+    return {
+        "run": str(run), "dataset": cfg.dataset, "arch": cfg.arch, "model": cfg.model, "objective": cfg.objective,
+        "labels": cfg.labels, "n_labelled": int(len(prep.split.labelled)), "seed": cfg.seed, "epochs": int(ckpt["epoch"]),
+        "exclude_class": cfg.exclude_class, **evaluate_model(model, prep),
+    }
