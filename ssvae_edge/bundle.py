@@ -117,6 +117,9 @@ class Bundle:
              threads: int | None = None) -> Bundle:
         """Read the manifest, verify every graph (sha256, contract), and open sessions.
 
+        Every graph the manifest lists is hash-checked; of those, the three the contract names are
+        opened (an unknown extra graph is verified but not run).
+
         `providers`: "auto" (CUDA when offered, else CPU), or names ("cuda,cpu", ["CPUExecutionProvider"]).
         `threads`: onnxruntime intra-op threads; None or 0 lets onnxruntime pick (one per core).
         """
@@ -160,7 +163,8 @@ class Bundle:
                     session = ort.InferenceSession(blobs[name], options, providers=list(choice.requested))
             except Exception as e:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
                 msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise BundleError(f"{name}: onnxruntime cannot load {manifest.graphs[name].file}: {msg}") from None
+                file = manifest.graphs[name].file
+                raise BundleError(f"{name}: onnxruntime cannot load {file}: {msg}") from None
             check_io(name, session, expected[name])
             sessions[name] = session
             used += [p for p in session.get_providers() if p not in used]
@@ -264,7 +268,8 @@ class Bundle:
             raise InputError(f"{graph}: x holds {bad} NaN/inf value(s); refusing to score them")
         return np.ascontiguousarray(arr)
 
-    def _run(self, graph: str, output: str, feeds: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    def _run(self, graph: str, output: str, feeds: dict[str, np.ndarray],
+             shape: tuple[int, ...]) -> np.ndarray:
         (out,) = self._session(graph).run([output], feeds)
         if out.shape != shape:
             raise BundleError(f"{graph}: '{output}' came back with shape {list(out.shape)}, "

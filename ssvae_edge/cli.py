@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import onnxruntime as ort
 import typer
@@ -31,15 +31,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-BUNDLE_ARG = typer.Argument(..., help="Bundle folder (holding manifest.json and the .onnx graphs).",
-                            show_default=False)
-PROVIDERS_OPT = typer.Option(
-    "auto", "--providers",
+BundleArg = Annotated[Path, typer.Argument(
+    help="Bundle folder (holding manifest.json and the .onnx graphs).", show_default=False)]
+ProvidersOpt = Annotated[str, typer.Option(
+    "--providers",
     help="'auto' (CUDA when onnxruntime offers it, else CPU; says which really runs) or a comma list "
-         "such as 'cuda,cpu' or 'CPUExecutionProvider'; a named provider that is not available is refused.")
-THREADS_OPT = typer.Option(None, "--threads", min=0,
-                           help="onnxruntime intra-op threads (default: onnxruntime's choice, one per core).")
-JSON_OPT = typer.Option(False, "--json", help="Print JSON even when stdout is a terminal.")
+         "such as 'cuda,cpu' or 'CPUExecutionProvider'; a named provider that is not available is refused.")]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", min=0, help="onnxruntime intra-op threads (default: onnxruntime's choice, one per core).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON even when stdout is a terminal.")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -65,14 +65,19 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+def _tty() -> bool:
+    """Is stdout a terminal (table output) rather than a pipe or file (JSON)?"""
+    return sys.stdout.isatty()
+
+
 def _load(bundle: Path, providers: str, threads: int | None) -> Bundle:
     return Bundle.load(bundle, providers=providers, threads=threads)
 
 
 # ---- info ---------------------------------------------------------------------------------------
 @app.command()
-def info(bundle: Path = BUNDLE_ARG, providers: str = PROVIDERS_OPT, threads: int | None = THREADS_OPT,
-         as_json: bool = JSON_OPT) -> None:
+def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOpt = None,
+         as_json: JsonOpt = False) -> None:
     """Show the manifest summary, the graphs (sha256 verified, inputs/outputs) and the providers used."""
     with _user_errors():
         b = _load(bundle, providers, threads)
@@ -88,12 +93,13 @@ def info(bundle: Path = BUNDLE_ARG, providers: str = PROVIDERS_OPT, threads: int
             "producer": m.raw.get("producer"), "providers": b.providers, "provider_note": b.provider_note,
             "onnxruntime": ort.__version__,
         }
-        if as_json or not sys.stdout.isatty():
+        if as_json or not _tty():
             typer.echo(json.dumps(data, indent=2))
             return
         rows = [("bundle", data["bundle"]), ("format", str(m.format))]
         for g, d in data["graphs"].items():
-            rows.append((g, f"{d['file']} (sha256 ok)  {'; '.join(d['inputs'])} -> {'; '.join(d['outputs'])}"))
+            io = f"{'; '.join(d['inputs'])} -> {'; '.join(d['outputs'])}"
+            rows.append((g, f"{d['file']} (sha256 ok)  {io}"))
         rows.append(("classes", f"{len(m.classes)}: {', '.join(m.classes)}"))
         rows.append(("sample", f"{list(m.sample_shape)} float32" + (f", units {m.units}" if m.units else "")))
         if m.channels:
@@ -152,27 +158,37 @@ def _summary_text(s: dict[str, Any]) -> str:
 
 @app.command()
 def stream(
-    bundle: Path = BUNDLE_ARG,
-    input: str = typer.Option(..., "--input", "-i", show_default=False,
-                              help="CSV with a header of channel names (optional 'time' in seconds and 'label' "
-                                   "columns), a .npy [T, channels] array, or '-' for CSV on stdin."),
-    hop: int | None = typer.Option(None, "--hop", min=1,
-                                   help="Samples between window starts (default: the manifest's hop)."),
-    providers: str = PROVIDERS_OPT,
-    threads: int | None = THREADS_OPT,
-    batch: int = typer.Option(32, "--batch", min=1, help="Most windows scored per onnxruntime call."),
-    alert_k: int = typer.Option(DEFAULT_K, "--alert-k", min=1,
-                                help="Raise an alert when at least this many of the last M windows score "
-                                     "above the threshold."),
-    alert_m: int = typer.Option(DEFAULT_M, "--alert-m", min=1, help="How many recent windows the alert looks at."),
-    clear_k: int = typer.Option(DEFAULT_CLEAR_K, "--clear-k", min=1,
-                                help="Clear a raised alert when fewer than this many of the last M windows are "
-                                     "above the threshold (<= alert-k; smaller = stickier)."),
-    threshold: float | None = typer.Option(None, "--threshold",
-                                           help="Anomaly threshold (default: the manifest's calibrated one)."),
-    as_json: bool = JSON_OPT,
+    bundle: BundleArg,
+    input: Annotated[str, typer.Option(
+        "--input", "-i", show_default=False,
+        help="CSV with a header of channel names (optional 'time' in seconds and 'label' columns), "
+             "a .npy [T, channels] array, or '-' for CSV on stdin.")],
+    hop: Annotated[int | None, typer.Option(
+        "--hop", min=1, help="Samples between window starts (default: the manifest's hop).")] = None,
+    providers: ProvidersOpt = "auto",
+    threads: ThreadsOpt = None,
+    batch: Annotated[int, typer.Option(
+        "--batch", min=1, help="Most windows scored per onnxruntime call.")] = 32,
+    alert_k: Annotated[int, typer.Option(
+        "--alert-k", min=1,
+        help="Raise an alert when at least this many of the last M windows score above the threshold.")
+    ] = DEFAULT_K,
+    alert_m: Annotated[int, typer.Option(
+        "--alert-m", min=1, help="How many recent windows (M) the alert looks at.")] = DEFAULT_M,
+    clear_k: Annotated[int, typer.Option(
+        "--clear-k", min=1,
+        help="Clear a raised alert when fewer than this many of the last M windows are above the threshold "
+             "(at most alert-k; smaller = stickier alert).")] = DEFAULT_CLEAR_K,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", help="Anomaly threshold (default: the manifest's calibrated one).")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Score a sensor stream window by window: one JSON line per window, then a summary line."""
+    """Score a sensor stream window by window: one JSON line per window, then a summary line.
+
+    Windows holding NaN/inf values or unreadable CSV rows are skipped and counted, never scored; the
+    final partial window is dropped and counted. Wrong channels, an empty input or a time column more
+    than 5% off the bundle's sample rate stop with one line on stderr and exit code 2.
+    """
     with _user_errors():
         b = _load(bundle, providers, threads)
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
@@ -180,7 +196,7 @@ def stream(
         # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
         reader = SampleReader(input, scorer.channels, b.sample_rate_hz,
                               chunk_rows=scorer.hop if input == "-" else 4096)
-        table = None if as_json or not sys.stdout.isatty() else _Table(reader.stats.has_time)
+        table = None if as_json or not _tty() else _Table(reader.stats.has_time)
         out = sys.stdout
         if table:
             out.write(f"{b.path}: {b.provider_note}\n{table.header}\n")
@@ -196,13 +212,17 @@ def stream(
 # ---- bench --------------------------------------------------------------------------------------
 @app.command()
 def bench(
-    bundle: Path = BUNDLE_ARG,
-    providers: str = PROVIDERS_OPT,
-    threads: int | None = THREADS_OPT,
-    batch_sizes: str = typer.Option("1,32", "--batch-sizes", help="Comma list of batch sizes to time."),
-    runs: int = typer.Option(30, "--runs", min=1, help="Timed runs per graph and batch size (median reported)."),
-    warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed runs first (allocations, provider set-up)."),
-    out: Path | None = typer.Option(None, "--out", help="Also write the JSON report to this file."),
+    bundle: BundleArg,
+    providers: ProvidersOpt = "auto",
+    threads: ThreadsOpt = None,
+    batch_sizes: Annotated[str, typer.Option(
+        "--batch-sizes", help="Comma list of batch sizes to time.")] = "1,32",
+    runs: Annotated[int, typer.Option(
+        "--runs", min=1, help="Timed runs per graph and batch size (the median is reported).")] = 30,
+    warmup: Annotated[int, typer.Option(
+        "--warmup", min=0, help="Untimed runs first (allocations, provider set-up).")] = 3,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Also write the JSON report to this file.")] = None,
 ) -> None:
     """Time each graph's latency and throughput on realistic random input; print JSON."""
     from ssvae_edge.bench import bench as run_bench

@@ -13,7 +13,7 @@ Faults and their defined outcomes (the tests pin each one):
 * missing/unknown channel columns, or a `.npy` with the wrong number of channels: `InputError`;
 * no header, or a header with no sample rows, or an empty `.npy`: `InputError` (an empty recording is
   far more often a wrong path or a failed capture than a real, empty stream);
-* a `time` column whose rate (median step, checked on the first 16 steps and then every 256) differs
+* a `time` column whose rate (typical step, checked on the first 16 steps and then every 256) differs
   from the manifest's `sample_rate_hz` by more than 5%, or does not increase: `InputError`.
 """
 
@@ -95,14 +95,18 @@ class RateCheck:
             self._check()
 
     def _check(self) -> None:
-        step = float(np.median(self.steps))
+        steps = np.asarray(self.steps)
         self.steps.clear()
         self.checked = True
-        if step <= 0:
-            raise InputError(f"the time column does not increase (median step {step:g} s)")
+        median = float(np.median(steps))
+        if median <= 0:
+            raise InputError(f"the time column does not increase (median step {median:g} s)")
+        # The mean of the typical steps: the median alone is quantised by the timestamps' resolution
+        # (ms clocks), the plain mean is thrown by gaps; dropping steps far from the median avoids both.
+        step = float(steps[(steps > 0.5 * median) & (steps < 1.5 * median)].mean())
         self.measured = round(1.0 / step, 3)
         if self.expected is not None and abs(self.measured - self.expected) > self.tolerance * self.expected:
-            raise InputError(f"the time column gives {self.measured:g} Hz but the bundle expects "
+            raise InputError(f"the time column gives {self.measured:.3g} Hz but the bundle expects "
                              f"{self.expected:g} Hz (more than {self.tolerance:.0%} off): resample the input "
                              f"to {self.expected:g} Hz first")
 
@@ -123,6 +127,7 @@ class SampleReader:
         self._stream: TextIO | None = None
         self._owned = False  # close only what this reader opened (never the caller's stdin)
         self._array: np.ndarray | None = None
+        self._gen: Iterator[tuple[np.ndarray, np.ndarray | None]] | None = None
         if name == "-":
             self.stats = InputStats("stdin", "csv")
             self._open_csv(stdin if stdin is not None else sys.stdin)
@@ -141,7 +146,11 @@ class SampleReader:
         else:
             self.stats = InputStats(name, "csv")
             self._owned = True
-            self._open_csv(p.open("r", encoding="utf-8-sig", newline=""))
+            try:
+                self._open_csv(p.open("r", encoding="utf-8-sig", newline=""))
+            except InputError:
+                self.close()
+                raise
 
     # ---- .npy ------------------------------------------------------------------------------------
     def _open_npy(self, p: Path) -> None:
@@ -240,6 +249,12 @@ class SampleReader:
 
     # ---- iteration -------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """One pass over the input: iterating again continues where the last iteration stopped."""
+        if self._gen is None:
+            self._gen = self._generate()
+        return self._gen
+
+    def _generate(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         try:
             if self._array is not None:
                 arr = self._array

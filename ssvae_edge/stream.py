@@ -12,7 +12,8 @@ gets its event one hop after the data arrives. `flush()` ends the stream and ret
 
 Faults are counted, never scored: a window holding any NaN/inf sample is skipped (reason
 `non_finite_input`), as is a window whose model output is not finite (`non_finite_output`); the final
-partial window is dropped and reported as `partial_windows`/`partial_samples`.
+partial window (samples after the last complete window) is dropped and reported as
+`partial_windows` (0 or 1) and `partial_samples`.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class StreamScorer:
         # Room for `batch` windows at this hop: a long chunk is consumed in slices of this size.
         self.ring = RingBuffer(self.window + (self.batch - 1) * self.hop, len(self.channels))
         self.next_start = 0  # absolute index where the next window starts
+        self.last_end = 0  # absolute index one past the last complete window (scored or skipped)
         self.samples = 0
         self.scored = 0
         self.skipped: Counter[str] = Counter({r: 0 for r in SKIP_REASONS})
@@ -211,6 +213,7 @@ class StreamScorer:
             b = min((have - self.window) // self.hop + 1, self.batch)
             starts = self.next_start + self.hop * np.arange(b, dtype=np.int64)
             events += self._score(starts)
+            self.last_end = int(starts[-1]) + self.window
             self.next_start += self.hop * b
             self.ring.drop_until(self.next_start)
 
@@ -256,8 +259,9 @@ class StreamScorer:
 
     # ---- end of stream ---------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """Counts so far; `partial_samples` is the incomplete window after the last complete one."""
-        partial = max(0, self.ring.end - self.next_start)
+        """Counts so far. `partial_samples`: samples at the end of the stream that no complete window
+        covered (the final partial window, dropped); gaps left on purpose by a hop > window don't count."""
+        partial = max(0, self.ring.end - max(self.next_start, self.last_end))
         return {
             "summary": True,
             "windows": self.scored,

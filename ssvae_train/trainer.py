@@ -104,7 +104,7 @@ def train_epoch(model: SSVAE, opt: torch.optim.Optimizer, cfg: FitConfig, prep: 
     y_all = torch.from_numpy(prep.ds.y_train)
     steps = max(len(b.unlabelled), len(b.labelled))
     beta = 1.0 if cfg.kl_warmup <= 0 else min(1.0, (epoch + 1) / cfg.kl_warmup)
-    w = LossWeights(alpha=cfg.label_weight, beta=beta)
+    w = LossWeights(alpha=cfg.alpha, beta=beta)
     sums: dict[str, float] = {}
     model.train()
     for step in range(steps):
@@ -143,6 +143,7 @@ def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, pr
         raise UserError(f"{out} already holds a run: pass --resume to continue it or --force to overwrite")
     cfg.validate()
     prep = prepare(cfg)  # all input checks happen here, before the run directory exists
+    cfg.resolve(prep.ds.sample_shape)
     model = build_model(cfg, prep)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[dict] = []

@@ -90,7 +90,8 @@ def decoder(latent: int = LATENT, seed: int = 1) -> onnx.ModelProto:
 def manifest(graphs: dict[str, bytes], **overrides: Any) -> dict[str, Any]:
     m: dict[str, Any] = {
         "format": 1,
-        "graphs": {g: {"file": f"{g}.onnx", "sha256": hashlib.sha256(b).hexdigest()} for g, b in graphs.items()},
+        "graphs": {g: {"file": f"{g}.onnx", "sha256": hashlib.sha256(b).hexdigest()}
+                   for g, b in graphs.items()},
         "classes": list(CLASSES),
         "sample_shape": [WINDOW, len(CHANNELS)],
         "dtype": "float32",

@@ -70,6 +70,7 @@ class ConvDecoder(nn.Module):
 class LSTMTrunk(nn.Module):
     """A two-layer LSTM over the window; the last step's hidden state summarises it (any length works)."""
 
+
     def __init__(self, sample_shape: tuple[int, ...], hidden: int):
         super().__init__()
         self.lstm = nn.LSTM(sample_shape[-1], hidden, num_layers=2, batch_first=True)

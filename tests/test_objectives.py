@@ -1,0 +1,105 @@
+"""The objectives: which terms reach which parameters, and M2's marginal against a hand computation."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssvae_train import objectives
+from ssvae_train.models import SSVAE, ModelConfig
+from ssvae_train.objectives import LossWeights, objective
+
+
+def tiny(kind="ssvae", posterior_y=False, arch="dense"):
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch=arch, kind=kind, sample_shape=(4, 4), n_classes=3, likelihood="bernoulli",
+                      latent_dim=2, hidden=8, posterior_y=posterior_y)
+    return SSVAE(cfg, torch.zeros(1), torch.tensor([16.0]))
+
+
+def batch(n=5, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 4, 4, generator=g) * 16, torch.randint(0, 3, (n,), generator=g)
+
+
+def test_label_term_vanishes_on_unlabelled_rows():
+    m = tiny()
+    x, _ = batch()
+    loss, parts = objective(m, "seed", x, None, None, LossWeights())
+    assert "ce" not in parts
+    loss.backward()
+    # the classifier's softmax is detached before it reaches the decoder: pi learns from labels only
+    assert m.pi.weight.grad is None or torch.count_nonzero(m.pi.weight.grad) == 0
+    assert torch.count_nonzero(m.trunk.net[1].weight.grad) > 0
+
+
+def test_label_term_trains_pi_on_labelled_rows():
+    m = tiny()
+    x, y = batch()
+    loss, parts = objective(m, "seed", None, x, y, LossWeights(alpha=1.0))
+    loss.backward()
+    assert parts["ce"] > 0 and torch.count_nonzero(m.pi.weight.grad) > 0
+
+
+def test_alpha_scales_only_the_label_term():
+    m = tiny()
+    x, y = batch()
+    torch.manual_seed(5)
+    l1, p1 = objective(m, "seed", None, x, y, LossWeights(alpha=1.0))
+    torch.manual_seed(5)
+    l3, p3 = objective(m, "seed", None, x, y, LossWeights(alpha=3.0))
+    assert float((l3 - l1).detach()) == pytest.approx(2 * p1["ce"], rel=1e-5)
+
+
+@pytest.mark.parametrize("posterior_y", [False, True])
+def test_m2_marginal_matches_hand_computation(monkeypatch, posterior_y):
+    m = tiny(posterior_y=posterior_y)
+    x, _ = batch(n=3)
+    monkeypatch.setattr(objectives, "sample_z", lambda mu, logvar: mu)  # deterministic z for the check
+    got = objectives.m2_unlabelled_terms(m, x)
+    with torch.no_grad():
+        h = m.features(x)
+        q = torch.softmax(m.pi(h), -1)
+        for i in range(len(x)):
+            total = 0.0
+            for k in range(3):
+                yk = F.one_hot(torch.tensor([k]), 3).float()
+                mu, lv = m.posterior(h[i : i + 1], yk)
+                p = torch.sigmoid(m.decode(mu, yk))[0]
+                t = x[i] / 16
+                rec = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).sum()
+                kl = 0.5 * (mu**2 + lv.exp() - 1 - lv).sum()
+                total += q[i, k] * (rec + kl + torch.log(q[i, k]) + math.log(3))
+            want = total
+            have = got["rec"][i] + got["kl"][i] + got["kl_y"][i]
+            assert float(have) == pytest.approx(float(want), rel=1e-5)
+
+
+def test_m2_unlabelled_entropy_term_is_kl_to_uniform():
+    m = tiny()
+    x, _ = batch()
+    t = objectives.m2_unlabelled_terms(m, x)
+    assert torch.all(t["kl_y"] >= -1e-6)  # KL(q(y|x) || uniform) is never negative
+
+
+def test_equivalents_have_only_their_parts():
+    sup, vae = tiny("supervised"), tiny("vae")
+    assert sup.has_classifier and not sup.has_decoder
+    assert vae.has_decoder and not vae.has_classifier and vae.cond_dim == 0
+    x, y = batch()
+    loss, parts = objective(sup, "seed", x, x, y, LossWeights())
+    assert set(parts) == {"ce"}
+    loss, parts = objective(vae, "seed", x, None, None, LossWeights())
+    assert set(parts) == {"rec", "kl"}
+
+
+def test_gaussian_likelihood_matches_normal_log_prob():
+    cfg = ModelConfig(arch="lstm", kind="ssvae", sample_shape=(6, 3), n_classes=2, likelihood="gaussian",
+                      latent_dim=2, hidden=4)
+    m = SSVAE(cfg, torch.zeros(3), torch.ones(3))
+    with torch.no_grad():
+        m.log_sigma.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    params, target = torch.randn(2, 6, 3), torch.randn(2, 6, 3)
+    want = -torch.distributions.Normal(params, m.log_sigma.exp()).log_prob(target).sum((1, 2))
+    assert torch.allclose(m.nll(params, target), want, atol=1e-5)

@@ -1,0 +1,257 @@
+"""Turn UCI-HAR test windows back into sensor streams that `ssvae-edge stream` can read.
+
+UCI-HAR ships fixed 2.56 s windows (128 samples at 50 Hz, 50% overlap), not recordings. Two kinds of
+stream are rebuilt, both as CSV `time,<9 channels>,label` (time in seconds, label = true activity):
+
+(a) continuous runs: where window i+1's first 64 samples equal window i's last 64 (all 9 channels,
+    compared after rounding to a few significant digits), the windows come from one recording and are
+    chained back into it: `runs/run_NNN.csv`, with every run's length in `runs.json`;
+(b) a demo stream of a few minutes: test windows placed end to end, in contiguous segments of one
+    activity at a time (consecutive test windows of that activity, so it reads like a recording) and
+    covering all six activities. Read with hop 128, every streamed window is exactly one data-set window;
+    `demo_windows.csv` lists which (its original test index and label).
+
+Usage: python tools/har_streams.py --data-dir ../shared/data/uci-har --out runs/har-streams
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+WINDOW, OVERLAP, RATE = 128, 64, 50
+
+README = """# UCI-HAR streams
+
+Rebuilt by `tools/har_streams.py` from the UCI-HAR test windows (the inertial signals, in their own
+units: g for accelerations, rad/s for gyroscopes; 50 Hz).
+
+- `demo_stream.csv`: {demo_windows} test windows end to end ({demo_seconds:.0f} s), in segments of one
+  activity; read it with hop 128 (`ssvae-edge stream BUNDLE --input demo_stream.csv --hop 128`) and every
+  window is exactly one data-set window. `demo_windows.csv` gives each window's original test index.
+- `runs/run_NNN.csv`: continuous recordings rebuilt where consecutive test windows overlap by 64 samples
+  (runs of at least {min_run} windows); `runs.json` lists all runs and their length statistics.
+
+Columns: `time` (seconds), the nine channels, `label` (the true activity of the window a sample came from).
+Source data: {source}.
+
+## Attribution
+
+Human Activity Recognition Using Smartphones data set, UCI Machine Learning Repository.
+D. Anguita, A. Ghio, L. Oneto, X. Parra, J. L. Reyes-Ortiz, "A Public Domain Dataset for Human Activity
+Recognition Using Smartphones", 21st European Symposium on Artificial Neural Networks, Computational
+Intelligence and Machine Learning (ESANN 2013), Bruges, Belgium. Licence: CC BY 4.0
+(https://creativecommons.org/licenses/by/4.0/). These files are derived from it (windows re-joined
+into streams); the values are unchanged.
+"""
+
+
+def round_sig(v: np.ndarray, digits: int) -> np.ndarray:
+    """Round to `digits` significant digits, so copies of one sample written at different precisions
+    (or re-parsed through float32) compare equal."""
+    v = np.asarray(v, dtype=np.float64)
+    mag = np.floor(np.log10(np.where(v == 0, 1.0, np.abs(v))))
+    scale = 10.0 ** (digits - 1 - mag)
+    return np.round(v * scale) / scale
+
+
+def chained(x: np.ndarray, digits: int = 4) -> np.ndarray:
+    """bool [N-1]: window i+1 continues window i (its first 64 samples are window i's last 64)."""
+    a = round_sig(x[:-1, WINDOW - OVERLAP:], digits)
+    b = round_sig(x[1:, :OVERLAP], digits)
+    return (a == b).all(axis=(1, 2))
+
+
+def find_runs(x: np.ndarray, digits: int = 4) -> list[list[int]]:
+    """Maximal chains of test indices [i, i+1, ...] that overlap by 64 samples."""
+    links = chained(x, digits)
+    runs, cur = [], [0]
+    for i, linked in enumerate(links):
+        if linked:
+            cur.append(i + 1)
+        else:
+            runs.append(cur)
+            cur = [i + 1]
+    runs.append(cur)
+    return runs
+
+
+def run_samples(x: np.ndarray, y: np.ndarray, run: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The recording behind a run: the first window whole, then each next window's new 64 samples."""
+    parts, labels = [x[run[0]]], [np.full(WINDOW, y[run[0]])]
+    for i in run[1:]:
+        parts.append(x[i, OVERLAP:])
+        labels.append(np.full(WINDOW - OVERLAP, y[i]))
+    return np.concatenate(parts), np.concatenate(labels)
+
+
+def write_stream(path: Path, samples: np.ndarray, labels: np.ndarray, channels: list[str],
+                 classes: list[str]) -> None:
+    """CSV `time,<channels>,label`; values written as the shortest text that reads back to the same
+    float32, so a reader gets the data set's numbers exactly. Written atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["time", *channels, "label"])
+        for i, (row, lab) in enumerate(zip(samples.astype(np.float32), labels, strict=True)):
+            w.writerow([f"{i / RATE:.2f}", *map(str, row), classes[int(lab)]])
+    tmp.replace(path)
+
+
+def read_stream(path: Path, n_channels: int) -> np.ndarray:
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return np.array([[float(v) for v in r[1:1 + n_channels]] for r in rows], dtype=np.float32)
+
+
+def demo_order(y: np.ndarray, n_classes: int, n_windows: int, seed: int) -> list[int]:
+    """Test indices for the demo: contiguous segments of one activity, every activity at least once.
+
+    Segments take consecutive test indices of one label (the test set is stored recording by recording,
+    so neighbours of the same label come from the same person and session); no window is used twice.
+    """
+    rng = np.random.default_rng(seed)
+    n_seg = max(n_classes, min(2 * n_classes, n_windows // 8))
+    order: list[int] = []
+    while len(order) < n_seg:
+        perm = [int(c) for c in rng.permutation(n_classes)]
+        if order and perm[0] == order[-1]:
+            perm.append(perm.pop(0))
+        order += perm
+    order = order[:n_seg]
+    sizes = np.full(n_seg, n_windows // n_seg)
+    sizes[: n_windows % n_seg] += 1
+    # Blocks of consecutive indices sharing a label, per label.
+    blocks: dict[int, list[list[int]]] = {c: [] for c in range(n_classes)}
+    start = 0
+    for i in range(1, len(y) + 1):
+        if i == len(y) or y[i] != y[start]:
+            blocks[int(y[start])].append(list(range(start, i)))
+            start = i
+    for c in blocks:
+        if not blocks[c]:
+            raise ValueError(f"the test set has no window of class {c}")
+        rng.shuffle(blocks[c])  # type: ignore[arg-type]
+    used: set[int] = set()
+    picked: list[int] = []
+    for c, size in zip(order, sizes, strict=True):
+        free = [i for b in blocks[c] for i in b if i not in used]
+        if len(free) < size:
+            free += [i for b in blocks[c] for i in b]  # a small data set: allow re-use rather than fail
+        seg = free[:size]
+        used.update(seg)
+        picked += seg
+    return picked
+
+
+def build_streams(x: np.ndarray, y: np.ndarray, classes: list[str], channels: list[str], out: Path,
+                  demo_minutes: float = 5.0, seed: int = 0, min_run_windows: int = 3, digits: int = 4,
+                  source: str = "") -> dict[str, Any]:
+    """Write the demo stream, the rebuilt runs and the README into `out`; return runs.json's content."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "runs").mkdir(exist_ok=True)
+
+    # (b) demo stream
+    n_demo = max(len(classes), int(demo_minutes * 60 * RATE // WINDOW))
+    idx = demo_order(y, len(classes), n_demo, seed)
+    demo = x[idx].reshape(-1, x.shape[2])
+    labels = np.repeat(y[idx], WINDOW)
+    write_stream(out / "demo_stream.csv", demo, labels, channels, classes)
+    back = read_stream(out / "demo_stream.csv", len(channels)).reshape(len(idx), WINDOW, -1)
+    if not np.array_equal(back, x[idx]):
+        raise RuntimeError("demo_stream.csv does not read back to the data-set windows exactly")
+    tmp = out / "demo_windows.csv.tmp"
+    with tmp.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["window", "start", "time", "test_index", "label"])
+        for k, i in enumerate(idx):
+            w.writerow([k, k * WINDOW, f"{k * WINDOW / RATE:.2f}", i, classes[int(y[i])]])
+    tmp.replace(out / "demo_windows.csv")
+
+    # (a) continuous runs
+    runs = find_runs(x, digits)
+    entries = []
+    for r_i, run in enumerate(runs):
+        samples, labs = run_samples(x, y, run)
+        file = None
+        if len(run) >= min_run_windows:
+            file = f"runs/run_{r_i:03d}.csv"
+            write_stream(out / file, samples, labs, channels, classes)
+        entries.append({"run": r_i, "file": file, "test_indices": run, "windows": len(run),
+                        "samples": len(samples), "seconds": len(samples) / RATE,
+                        "labels": sorted({classes[int(v)] for v in y[run]})})
+    lengths = np.array([len(r) for r in runs])
+    seconds = np.array([e["seconds"] for e in entries])
+    report = {
+        "source": source,
+        "test_windows": len(x),
+        "chained_pairs": int((lengths - 1).sum()),
+        "match": f"window i+1's first {OVERLAP} samples equal window i's last {OVERLAP} "
+                 f"(all {len(channels)} channels, rounded to {digits} significant digits)",
+        "stats": {
+            "runs": len(runs),
+            "runs_of_2_or_more": int((lengths >= 2).sum()),
+            "windows_per_run": {"min": int(lengths.min()), "median": float(np.median(lengths)),
+                                "mean": round(float(lengths.mean()), 3), "max": int(lengths.max())},
+            "seconds_per_run": {"min": float(seconds.min()), "median": float(np.median(seconds)),
+                                "mean": round(float(seconds.mean()), 3), "max": float(seconds.max())},
+            "histogram_windows": {str(k): int((lengths == k).sum()) for k in sorted(set(lengths.tolist()))},
+            "files_written": sum(e["file"] is not None for e in entries),
+            "min_run_windows_for_file": min_run_windows,
+        },
+        "demo": {"file": "demo_stream.csv", "windows_file": "demo_windows.csv", "windows": len(idx),
+                 "samples": len(demo), "seconds": len(demo) / RATE, "hop_to_read": WINDOW, "seed": seed,
+                 "class_counts": {classes[c]: int((y[idx] == c).sum()) for c in range(len(classes))}},
+        "runs": entries,
+    }
+    tmp = out / "runs.json.tmp"
+    tmp.write_text(json.dumps(report, indent=1) + "\n")
+    tmp.replace(out / "runs.json")
+    (out / "README.md").write_text(README.format(
+        demo_windows=len(idx), demo_seconds=len(demo) / RATE, min_run=min_run_windows,
+        source=source or "UCI-HAR test split"))
+    return report
+
+
+def main(
+    data_dir: Annotated[Path, typer.Option(
+        "--data-dir", help="UCI-HAR zip, extracted folder, or a folder holding the zip.")
+    ] = Path("../shared/data/uci-har"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the streams.")] = Path("runs/har-streams"),
+    demo_minutes: Annotated[float, typer.Option(
+        "--demo-minutes", min=0.1, help="Length of the demo stream (5 min = 117 windows at 50 Hz).")] = 5.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the demo's activity order and segments.")] = 0,
+    min_run_windows: Annotated[int, typer.Option(
+        "--min-run-windows", min=1,
+        help="Write runs of at least this many windows as CSV (every run is listed in runs.json).")] = 3,
+    digits: Annotated[int, typer.Option(
+        "--digits", min=1, max=9, help="Significant digits compared when chaining windows.")] = 4,
+) -> None:
+    """Rebuild UCI-HAR test streams (continuous runs + a demo stream) as CSV for ssvae-edge."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from ssvae_train.data.uci_har import load_uci_har
+    from ssvae_train.errors import UserError
+
+    try:
+        ds = load_uci_har(data_dir)
+    except UserError as e:
+        typer.echo(f"har_streams: error: {e}", err=True)
+        raise typer.Exit(2) from None
+    report = build_streams(ds.x_test, ds.y_test, list(ds.classes), list(ds.channels or []), out,
+                           demo_minutes=demo_minutes, seed=seed, min_run_windows=min_run_windows,
+                           digits=digits, source=ds.source)
+    s = report["stats"]
+    d = report["demo"]
+    typer.echo(f"{out}: demo {d['windows']} windows ({d['seconds']:.0f} s); {s['runs']} runs "
+               f"({s['runs_of_2_or_more']} of 2+ windows, longest {s['windows_per_run']['max']}), "
+               f"{s['files_written']} written as CSV")
+
+
+if __name__ == "__main__":
+    typer.run(main)

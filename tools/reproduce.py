@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Reproduce the write-up's experiments: named grids of cells, each cell one `ssvae-train` run.
+
+    python tools/reproduce.py list mnist-labels
+    python tools/reproduce.py run mnist-labels har-labels --jobs 2
+    python tools/reproduce.py run mnist-anomaly --filter dense-ssvae
+    python tools/report.py                       # RESULTS.md from the cells
+
+Each cell trains with `ssvae-train fit` (resumable), evaluates with `ssvae-train evaluate` and writes
+`results/cells/<experiment>/<cell>.json` as it finishes: an interrupted run resumes where it stopped,
+and finished cells are never redone. Cells run as subprocesses with one torch thread each, `--jobs`
+at a time (two 1-thread jobs beat one 2-thread job on a 2-core machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CELLS = ROOT / "results" / "cells"
+RUNS = ROOT / "runs"
+
+
+@dataclass
+class Cell:
+    experiment: str
+    name: str
+    args: list[str]  # options of `ssvae-train fit` besides --out
+    epochs: int
+    generate: dict | None = None  # for generation cells: options of `ssvae-train generate`
+
+    @property
+    def out(self) -> Path:
+        return CELLS / self.experiment / f"{self.name}.json"
+
+    @property
+    def run_dir(self) -> Path:
+        return RUNS / self.experiment / self.name
+
+
+def _data(root: Path, name: str) -> list[str]:
+    return ["--dataset", name, "--data-dir", str(root / ("mnist" if name == "mnist" else "uci-har"))]
+
+
+# (model, objective) pairs compared in the label-budget experiments
+SEMI_VS_SUP = [("ssvae", "seed"), ("ssvae", "m2"), ("supervised", "seed")]
+
+
+def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
+    exps: dict[str, list[Cell]] = {k: [] for k in ("mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "generation")}
+    for arch in ("dense", "conv"):
+        arch_seeds = seeds if arch == "dense" else seeds[:1]  # conv: one seed (an epoch is ~10x dearer)
+        for labels in ("100", "1000", "all"):
+            for model, obj in SEMI_VS_SUP:
+                for s in arch_seeds:
+                    name = f"{arch}-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
+                    args = [*_data(root, "mnist"), "--arch", arch, "--model", model, "--objective", obj,
+                            "--labels", labels, "--seed", str(s), "--epochs", "20"]
+                    exps["mnist-labels"].append(Cell("mnist-labels", name, args, 20))
+    for labels in ("0.05", "0.1", "0.25", "all"):
+        for model, obj in SEMI_VS_SUP:
+            for s in seeds:
+                name = f"lstm-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
+                args = [*_data(root, "uci-har"), "--arch", "lstm", "--model", model, "--objective", obj,
+                        "--labels", labels, "--seed", str(s), "--epochs", "40"]
+                exps["har-labels"].append(Cell("har-labels", name, args, 40))
+    for k in range(10):
+        for model in ("ssvae", "vae"):
+            name = f"dense-{model}-out{k}-s0"
+            args = [*_data(root, "mnist"), "--arch", "dense", "--model", model, "--labels", "all",
+                    "--exclude-class", str(k), "--seed", "0", "--epochs", "10"]
+            exps["mnist-anomaly"].append(Cell("mnist-anomaly", name, args, 10))
+    for k in range(6):
+        for model in ("ssvae", "vae"):
+            name = f"lstm-{model}-out{k}-s0"
+            args = [*_data(root, "uci-har"), "--arch", "lstm", "--model", model, "--labels", "all",
+                    "--exclude-class", str(k), "--seed", "0", "--epochs", "40"]
+            exps["har-anomaly"].append(Cell("har-anomaly", name, args, 40))
+    for s in seeds:
+        name = f"conv-m2-100-s{s}"
+        args = [*_data(root, "mnist"), "--arch", "conv", "--model", "ssvae", "--objective", "m2", "--labels", "100",
+                "--seed", str(s), "--epochs", "30"]
+        exps["mnist-best"].append(Cell("mnist-best", name, args, 30))
+    src = {"dense": "mnist-labels/dense-ssvae-m2-100-s0", "conv": "mnist-labels/conv-ssvae-m2-100-s0",
+           "har": "har-labels/lstm-ssvae-seed-all-s0"}
+    for tag, run in src.items():
+        cls = "1" if tag == "har" else "2"
+        exps["generation"].append(Cell("generation", f"{tag}-class{cls}", [], 0, {"run": run, "class": cls}))
+    return exps
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version()}
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def run_cell(cell: Cell) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    t0 = time.time()
+    if cell.generate is not None:
+        fig = ROOT / "results" / "figures" / f"generation-{cell.name}.png"
+        fig.parent.mkdir(parents=True, exist_ok=True)
+        cmd = ["ssvae-train", "generate", str(RUNS / cell.generate["run"]), "--class", cell.generate["class"], "--out", str(fig)]
+        subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
+        result = {"figure": str(fig.relative_to(ROOT)), "command": shlex.join(cmd)}
+    else:
+        cell.run_dir.parent.mkdir(parents=True, exist_ok=True)
+        fit = ["ssvae-train", "fit", "--out", str(cell.run_dir.relative_to(ROOT)), *cell.args, "--threads", "1", "--quiet"]
+        resume = (cell.run_dir / "checkpoint.pt").exists()
+        log = cell.run_dir.parent / f"{cell.name}.log"
+        with open(log, "a") as fh:
+            subprocess.run(fit + (["--resume"] if resume else []), check=True, env=env, cwd=ROOT, stdout=fh, stderr=fh)
+        ev = ["ssvae-train", "evaluate", str(cell.run_dir.relative_to(ROOT)), "--threads", "1"]
+        metrics = json.loads(subprocess.run(ev, check=True, env=env, cwd=ROOT, capture_output=True, text=True).stdout)
+        import torch  # only to read the history from the checkpoint
+
+        hist = torch.load(cell.run_dir / "checkpoint.pt", weights_only=True)["history"]
+        result = {"command": shlex.join(fit), "evaluate_command": shlex.join(ev), "metrics": metrics,
+                  "seconds_per_epoch": sum(h["seconds"] for h in hist) / len(hist), "last_epoch": hist[-1]}
+    result.update({"experiment": cell.experiment, "cell": cell.name, "wall_seconds": round(time.time() - t0, 1),
+                   "machine": machine(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    _write_json(cell.out, result)
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=["run", "list"])
+    ap.add_argument("experiments", nargs="+")
+    ap.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data", help="folder holding mnist/ and uci-har/")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    ap.add_argument("--filter", default="", help="only cells whose name contains this")
+    ap.add_argument("--jobs", type=int, default=2, help="cells run at once (one thread each)")
+    a = ap.parse_args()
+    exps = experiments(a.data_root.resolve(), [int(s) for s in a.seeds.split(",")])
+    unknown = [e for e in a.experiments if e not in exps]
+    if unknown:
+        print(f"error: unknown experiment(s) {', '.join(unknown)}; known: {', '.join(exps)}", file=sys.stderr)
+        return 2
+    cells = [c for e in a.experiments for c in exps[e] if a.filter in c.name]
+    if a.action == "list":
+        for c in cells:
+            print(f"{'done' if c.out.exists() else 'todo'}  {c.experiment}/{c.name}")
+        return 0
+    todo = [c for c in cells if not c.out.exists()]
+    print(f"{len(cells) - len(todo)} of {len(cells)} cells already done; {len(todo)} to run, {a.jobs} at a time", flush=True)
+    t0, done, epoch_cost = time.time(), 0, []
+
+    def one(c: Cell) -> None:
+        nonlocal done
+        try:
+            r = run_cell(c)
+        except subprocess.CalledProcessError as e:
+            print(f"FAILED {c.experiment}/{c.name}: {shlex.join(map(str, e.cmd))} exited {e.returncode}", flush=True)
+            return
+        done += 1
+        epoch_cost.append(r["wall_seconds"] / max(1, c.epochs))
+        left = sum(x.epochs for x in todo[done:]) * (sum(epoch_cost) / len(epoch_cost)) / a.jobs
+        print(f"[{done}/{len(todo)}] {c.experiment}/{c.name}: {_headline(r)} ({r['wall_seconds']:.0f}s; "
+              f"~{left / 60:.0f} min left)", flush=True)
+
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        list(pool.map(one, todo))
+    print(f"finished in {(time.time() - t0) / 60:.1f} min", flush=True)
+    return 0
+
+
+def _headline(r: dict) -> str:
+    m = r.get("metrics", {})
+    if "anomaly" in m:
+        return " ".join(f"auc[{k}]={v['roc_auc']:.3f}" for k, v in m["anomaly"].items())
+    if "test_accuracy" in m:
+        return f"acc={m['test_accuracy']:.4f}"
+    return r.get("figure", "")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
