@@ -33,7 +33,6 @@ def evaluate_model(model: SSVAE, prep: Prepared) -> dict:
     ds = prep.ds
     normal = ds.y_test >= 0  # rows of a held-out class are labelled -1
     out: dict = {"n_test": int(len(ds.y_test))}
-    torch.set_grad_enabled(False)
     if model.has_classifier:
         out.update({f"test_{k}": v for k, v in classification_metrics(predict(model, ds.x_test[normal]), ds.y_test[normal]).items()})
     if model.has_decoder and not normal.all():

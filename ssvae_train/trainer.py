@@ -144,6 +144,7 @@ def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, pr
     cfg.validate()
     prep = prepare(cfg)  # all input checks happen here, before the run directory exists
     cfg.resolve(prep.ds.sample_shape)
+    torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed
     model = build_model(cfg, prep)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[dict] = []

@@ -1,5 +1,6 @@
-"""tools/har_streams.py on the real UCI-HAR subset: the demo stream read at hop 128 gives back exactly the
-listed data-set windows, and a rebuilt run read at hop 64 gives back exactly its chained windows."""
+"""tools/har_streams.py on real UCI-HAR windows (the committed slice, tests/data/uci-har): the demo stream
+read at hop 128 gives back exactly the listed data-set windows, and a rebuilt run read at hop 64 gives
+back exactly its chained windows."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from ssvae_edge import Bundle, StreamScorer
 from ssvae_edge.csvinput import SampleReader
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "uci-har"
 
 
 def _tool():
@@ -26,17 +26,15 @@ def _tool():
     return mod
 
 
-@pytest.fixture(scope="module")
-def har():
-    if not DATA.exists():
-        pytest.skip("UCI-HAR data not present")
+@pytest.fixture
+def har(har_slice_zip: Path):
     uci = pytest.importorskip("ssvae_train.data.uci_har")
-    return uci.load_uci_har(DATA)
+    return uci.load_uci_har(har_slice_zip)
 
 
-@pytest.fixture(scope="module")
-def streams(har, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("har")
+@pytest.fixture
+def streams(har, tmp_path: Path) -> tuple[Path, dict]:
+    out = tmp_path / "har"
     report = _tool().build_streams(har.x_test, har.y_test, list(har.classes), list(har.channels), out,
                                    demo_minutes=1.0, seed=3, min_run_windows=3)
     return out, report

@@ -1,0 +1,103 @@
+"""The three cuts of a trained model, as small nn.Modules whose forward is exactly one graph's signature.
+
+    ClassifierCut  x [N, *sample_shape]            -> probs [N, K]
+    AnomalyCut     x [N, *sample_shape]            -> score [N]        (z = mu, no sampling)
+    DecoderCut     z [N, latent_dim], y int64 [N]  -> x_hat [N, *sample_shape]  (raw units)
+
+Each one only calls the model's own code (`model(x)`, `anomaly_score`, `model.generate`), so the graph
+computes what training and evaluation compute; scaling to model units is inside the model already.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ssvae_train.models import SSVAE
+from ssvae_train.scores import SCORES, anomaly_score
+
+GRAPHS = ("classifier", "anomaly", "decoder")
+
+
+class ClassifierCut(nn.Module):
+    """Trunk + pi + softmax: raw samples to class probabilities (rows sum to 1)."""
+
+    def __init__(self, model: SSVAE):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class AnomalyCut(nn.Module):
+    """The deterministic negative ELBO of x (higher = less like the training data).
+
+    `method` is one of `scores.SCORES` for a class-conditional model; a plain VAE (`cond_dim == 0`) has
+    one score only, whatever the method.
+    """
+
+    def __init__(self, model: SSVAE, method: str = "min"):
+        super().__init__()
+        if method not in SCORES:
+            raise ValueError(f"unknown anomaly score {method!r}: choose one of {', '.join(SCORES)}")
+        self.model, self.method = model, method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return anomaly_score(self.model, x, self.method)
+
+
+class DecoderCut(nn.Module):
+    """Latent code and integer class to a sample in raw units (the model's full window length).
+
+    The plain VAE's decoder takes no class: its graph still has the `y` input (the bundle contract is
+    the same for every model) and ignores it.
+    """
+
+    def __init__(self, model: SSVAE):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.model.generate(z, y if self.model.cond_dim else None)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One graph to export: its module, input/output names, and which input axes are dynamic."""
+
+    name: str
+    module: nn.Module
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    time_axis: bool  # the LSTM's window length (axis 1 of x) is dynamic too
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.onnx"
+
+
+def graphs_for(model: SSVAE) -> tuple[str, ...]:
+    """Which graphs a model has: `supervised` only the classifier, `vae` only anomaly + decoder."""
+    return tuple(
+        g for g, has in zip(GRAPHS, (model.has_classifier, model.has_decoder, model.has_decoder), strict=True) if has
+    )
+
+
+def make_cuts(model: SSVAE, score: str = "min") -> list[Cut]:
+    model.eval()
+    lstm = model.cfg.arch == "lstm"
+    make = {
+        "classifier": lambda: Cut("classifier", ClassifierCut(model), ("x",), ("probs",), lstm),
+        "anomaly": lambda: Cut("anomaly", AnomalyCut(model, score), ("x",), ("score",), lstm),
+        # The decoder emits the trained window length: its only inputs are z and y.
+        "decoder": lambda: Cut("decoder", DecoderCut(model), ("z", "y"), ("x_hat",), False),
+    }
+    return [make[g]() for g in graphs_for(model)]
+
+
+def score_method(model: SSVAE, score: str) -> str:
+    """The score the anomaly graph computes: `min` | `pi`, or `vae` for the plain VAE (no class input)."""
+    return score if model.cond_dim else "vae"

@@ -1,0 +1,349 @@
+"""`export_run`: cut a trained run into the bundle of DESIGN.md, prove it, then put it in place.
+
+    checkpoint -> cuts -> ONNX files -> checker + io contract -> onnxruntime == PyTorch (256 test samples,
+    another batch size than the export's, another window length for LSTM) -> ReferenceEvaluator ==
+    onnxruntime -> threshold on the validation split -> test metrics -> int8 (optional) -> manifest.json
+
+Everything is written into a hidden folder beside the destination, and only a bundle that passed every
+check is renamed into place; on any failure the folder is removed, so a destination either holds a
+complete, validated bundle or nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import torch.nn.functional as F
+
+from ssvae_train import __version__
+from ssvae_train.errors import UserError
+from ssvae_train.evaluate import anomaly_metrics, load_run
+from ssvae_train.export import graphs as G
+from ssvae_train.export.cuts import Cut, make_cuts, score_method
+from ssvae_train.export.quantize import METHOD, WEIGHT_TYPE, int8_file, quantize_graph
+from ssvae_train.models import SSVAE
+from ssvae_train.progress import Progress
+from ssvae_train.scores import SCORES
+from ssvae_train.trainer import classification_metrics, predict, scores
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+N_VALIDATE = 256  # real test samples compared between onnxruntime and PyTorch
+N_REFERENCE = 3  # samples run through the (slow, pure-Python) ONNX reference evaluator
+EXAMPLE_BATCH = 2  # the export's example batch: validation runs other sizes, so none can be baked in
+QUANTIZE = ("int8",)
+
+Say = Callable[[str], None]
+
+
+def export_run(
+    run: str | Path,
+    out: str | Path,
+    score: str = "min",
+    alert_quantile: float = 0.99,
+    quantize: str | None = None,
+    force: bool = False,
+    data_dir: str | None = None,
+    say: Say | None = None,
+    progress: bool = False,
+) -> dict:
+    """Export the run in `run` (folder or checkpoint file) as a validated bundle in `out`; returns the manifest.
+
+    score: the anomaly graph's score, `min` (lowest -ELBO over classes) or `pi` (decoder fed the
+    classifier's probabilities); a plain VAE has one score and ignores it. alert_quantile: the quantile
+    of the validation rows' scores taken as the alert threshold. quantize: `int8` also writes
+    `<graph>.int8.onnx`. force: replace an earlier bundle in `out`. data_dir: where the run's data set
+    lives now. say: receives one-line progress notes (the CLI prints them). Raises UserError.
+    """
+    say = say or (lambda _line: None)
+    out = Path(out)
+    if score not in SCORES:
+        raise UserError(f"--score {score!r}: choose one of {', '.join(SCORES)}")
+    if not 0.0 < alert_quantile < 1.0:
+        raise UserError(f"--alert-quantile {alert_quantile}: must lie strictly between 0 and 1")
+    if quantize is not None and quantize not in QUANTIZE:
+        raise UserError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE)}")
+    _check_destination(out, force)
+    ckpt, model, cfg, prep = load_run(run, data_dir)
+    _check_split(ckpt, prep)
+    torch.set_grad_enabled(False)
+    cuts = make_cuts(model, score)
+    method = score_method(model, score) if model.has_decoder else None
+    if model.cfg.kind == "supervised":
+        say("supervised run: exporting classifier.onnx only (a supervised model has no decoder, "
+            "so no anomaly or decoder graph)")
+    elif model.cfg.kind == "vae":
+        say("vae run: exporting anomaly.onnx and decoder.onnx only (a plain VAE has no classifier); the score "
+            "is its negative ELBO (--score does not apply) and decoder.onnx takes y for the contract but ignores it")
+
+    ds, meta = prep.ds, prep.meta()
+    n = min(N_VALIDATE, len(ds.x_test))
+    x_check, y_check = ds.x_test[:n], np.where(ds.y_test[:n] >= 0, ds.y_test[:n], 0)
+    z_check = _latent_means(model, x_check, y_check)
+    lstm = model.cfg.arch == "lstm"
+    alt_len = (3 * ds.x_test.shape[1]) // 4 if lstm else None
+    latent = model.cfg.latent_dim
+    sample_shape = tuple(meta["sample_shape"])
+
+    def feeds(cut: Cut) -> list[tuple[str, dict[str, np.ndarray]]]:
+        if cut.name == "decoder":
+            return [(f"z = mu of {n} test samples and their labels", {"z": z_check, "y": y_check})]
+        out = [(f"{n} test samples", {"x": x_check})]
+        if lstm:
+            out.append((f"{n} test samples cut to T={alt_len}", {"x": np.ascontiguousarray(x_check[:, :alt_len])}))
+        return out
+
+    t0 = time.perf_counter()
+    with _staging(out, force) as tmp:
+        files: dict[str, Path] = {}
+        checks: dict[str, dict] = {}
+        probes: dict[str, dict[str, np.ndarray]] = {}
+        for cut in cuts:
+            path = tmp / cut.file
+            sig = G.signature(cut, sample_shape, ds.n_classes, latent)
+            first = feeds(cut)[0][1]
+            example = tuple(torch.from_numpy(first[k][:EXAMPLE_BATCH]) for k in cut.inputs)
+            meta_props = {"ssvae.score_method": method} if cut.name == "anomaly" else {}
+            G.export_cut(cut, example, path, sig, meta_props)
+            ops = G.check_graph(path, sig, lstm)
+            diffs = G.validate_graph(cut, path, feeds(cut), N_REFERENCE)
+            files[cut.name] = path
+            probes[cut.name] = {k: v[:4] for k, v in first.items()}
+            checks[cut.name] = {"ops": len(ops), "lstm_node": "LSTM" in ops, **diffs}
+            worst = max(diffs.values())
+            say(f"{cut.file}: checker ok, onnxruntime == PyTorch == ReferenceEvaluator (worst diff {worst:.2g})"
+                + (f", LSTM node, T={alt_len} ok" if lstm else ""))
+
+        bar = Progress(total=0, enabled=progress, label="measuring")
+        sessions = {name: G.session(p) for name, p in files.items()}
+        threshold, calibration, val_scores = None, None, None
+        if "anomaly" in sessions:
+            threshold, calibration = _calibrate(sessions["anomaly"], ds.x_train[prep.split.val], alert_quantile)
+            say(f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} validation "
+                f"scores (false alarm rate there {calibration['false_alarm_rate']:.3g})")
+        metrics = _metrics(model, method, sessions, ds, bar)
+        bar.close()
+
+        int8: dict[str, dict] = {}
+        quant: dict | None = None
+        if quantize == "int8":
+            int8, quant = _quantize(files, tmp, sessions, probes, prep, alert_quantile, metrics, say)
+
+        manifest = {
+            "format": FORMAT,
+            "graphs": {name: {"file": p.name, "sha256": _sha256(p)} for name, p in files.items()},
+            "classes": list(meta["classes"]),
+            "sample_shape": list(sample_shape),
+            "dtype": "float32",
+            "units": meta["units"],
+            "channels": meta["channels"],
+            "sample_rate_hz": meta["sample_rate_hz"],
+            "window": meta["window"],
+            "hop": meta["hop"],
+            "max_value": meta["max_value"],
+            "time_axis_dynamic": lstm,
+            "latent_dim": latent if model.has_decoder else None,
+            "threshold": threshold,
+            "threshold_calibration": calibration,
+            "score_method": method,
+            "opset": G.OPSET,
+            "producer": {
+                "ssvae": __version__, "torch": str(torch.__version__), "onnx": onnx.__version__,
+                "onnxruntime": ort.__version__, "exporter": G.EXPORTER, "exporter_call": G.EXPORTER_DESCRIPTION,
+                "exporter_reason": G.EXPORTER_REASON,
+                "run": str(run), "checkpoint_sha256": _sha256(_checkpoint_path(run)),
+                "dataset": cfg.dataset, "labels": cfg.labels, "n_labelled": int(meta["n_labelled"]),
+                "seed": cfg.seed, "arch": cfg.arch, "model": cfg.model, "objective": cfg.objective,
+                "latent_dim": model.cfg.latent_dim, "hidden": model.cfg.hidden, "epochs": int(ckpt["epoch"]),
+                "excluded_class": meta["excluded_class"], "excluded_class_name": meta["excluded_name"],
+                "metrics": metrics,
+            },
+            "validation": {
+                "checker": "onnx.checker.check_model(full_check=True)",
+                "samples": n, "reference_samples": N_REFERENCE, "export_batch": EXAMPLE_BATCH,
+                "other_window_length": alt_len,
+                "tolerance": {"probs_max_abs_diff": G.PROB_ATOL, "score_x_hat_relative_diff": G.REL_TOL},
+                "relative_diff": "max |onnx - reference| / max |reference|",
+                "graphs": checks,
+            },
+        }
+        if quant is not None:
+            manifest["graphs_int8"] = int8
+            manifest["quantization"] = quant
+        # The manifest is written last: a folder with a manifest is a finished bundle.
+        (tmp / MANIFEST).write_text(json.dumps(_plain(manifest), indent=2) + "\n")
+    say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
+    return _plain(manifest)
+
+
+# ---- pieces -------------------------------------------------------------------------------------------
+def _latent_means(model: SSVAE, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """mu of q(z|x) (or q(z|x,y) with the true class): realistic codes for checking the decoder."""
+    if not model.has_decoder:
+        return np.zeros((len(x), model.cfg.latent_dim), np.float32)
+    h = model.features(torch.from_numpy(x))
+    y1 = F.one_hot(torch.from_numpy(y), model.cfg.n_classes).float() if model.conditions_posterior else None
+    return model.posterior(h, y1)[0].numpy().astype(np.float32)
+
+
+def _calibrate(sess: ort.InferenceSession, x_val: np.ndarray, q: float) -> tuple[float, dict]:
+    """The alert threshold: the q-quantile of the exported graph's scores on the run's validation rows."""
+    s = G.run_batched(sess, {"x": x_val})
+    if len(s) == 0:
+        raise UserError("the run has no validation rows to calibrate the anomaly threshold on")
+    threshold = float(np.quantile(s.astype(np.float64), q))
+    return threshold, {
+        "quantile": q, "n_val": int(len(s)), "false_alarm_rate": float(np.mean(s > threshold)),
+        "source": "validation split", "graph": "anomaly.onnx (onnxruntime)",
+    }
+
+
+def _metrics(model: SSVAE, method: str | None, sessions: dict, ds, bar: Progress) -> dict:
+    """Test metrics of the exported graphs in onnxruntime, beside PyTorch's on the same rows."""
+    normal = ds.y_test >= 0
+    out: dict = {"n_test": int(len(ds.y_test)), "n_test_normal": int(normal.sum())}
+    batches = -(-int(normal.sum()) // 500) if "classifier" in sessions else 0
+    batches += -(-len(ds.y_test) // 500) if "anomaly" in sessions and not normal.all() else 0
+    bar.total = batches
+    if "classifier" in sessions:
+        p_ort = G.run_batched(sessions["classifier"], {"x": ds.x_test[normal]}, progress=bar.step)
+        p_pt = predict(model, ds.x_test[normal])
+        out["test_accuracy_onnxruntime"] = classification_metrics(p_ort, ds.y_test[normal])["accuracy"]
+        out["test_accuracy_pytorch"] = classification_metrics(p_pt, ds.y_test[normal])["accuracy"]
+        out["test_log_loss_onnxruntime"] = classification_metrics(p_ort, ds.y_test[normal])["log_loss"]
+        out["prediction_agreement"] = float(np.mean(p_ort.argmax(1) == p_pt.argmax(1)))
+    if "anomaly" in sessions and not normal.all():
+        s_ort = G.run_batched(sessions["anomaly"], {"x": ds.x_test}, progress=bar.step)
+        s_pt = scores(model, ds.x_test, "min" if method == "vae" else method)
+        out["anomaly_class"] = ds.extra.get("excluded_name")
+        out["anomaly_roc_auc_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["roc_auc"]
+        out["anomaly_roc_auc_pytorch"] = anomaly_metrics(s_pt, ~normal)["roc_auc"]
+        out["anomaly_average_precision_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["average_precision"]
+    return out
+
+
+def _quantize(files: dict[str, Path], tmp: Path, sessions: dict, probes: dict, prep, q: float, metrics: dict,
+              say: Say) -> tuple[dict, dict]:
+    """int8 graphs beside the fp32 ones, with their own threshold, accuracy and size."""
+    ds = prep.ds
+    int8: dict[str, dict] = {}
+    skipped: dict[str, str] = {}
+    for name, src in files.items():
+        dst = tmp / int8_file(src.name)
+        ok, info = quantize_graph(src, dst, probes[name])
+        if not ok:
+            skipped[name] = info
+            say(f"{src.name}: not quantized ({info})")
+            continue
+        int8[name] = {"file": dst.name, "sha256": _sha256(dst), "bytes": dst.stat().st_size, "integer_ops": info}
+    normal = ds.y_test >= 0
+    fp32 = {"bytes": {name: p.stat().st_size for name, p in files.items()}}
+    i8: dict = {"bytes": {name: e["bytes"] for name, e in int8.items()}}
+    if "classifier" in files:
+        fp32["test_accuracy"] = metrics["test_accuracy_onnxruntime"]
+    if "anomaly" in files and not normal.all():
+        fp32["anomaly_roc_auc"] = metrics["anomaly_roc_auc_onnxruntime"]
+    if "classifier" in int8:
+        p = G.run_batched(G.session(tmp / int8["classifier"]["file"]), {"x": ds.x_test[normal]})
+        i8["test_accuracy"] = classification_metrics(p, ds.y_test[normal])["accuracy"]
+        i8["prediction_agreement_with_fp32"] = float(
+            np.mean(p.argmax(1) == G.run_batched(sessions["classifier"], {"x": ds.x_test[normal]}).argmax(1)))
+    if "anomaly" in int8:
+        sess = G.session(tmp / int8["anomaly"]["file"])
+        threshold, calibration = _calibrate(sess, ds.x_train[prep.split.val], q)
+        calibration["graph"] = "anomaly.int8.onnx (onnxruntime)"
+        int8["anomaly"].update({"threshold": threshold, "threshold_calibration": calibration})
+        if not normal.all():
+            i8["anomaly_roc_auc"] = anomaly_metrics(G.run_batched(sess, {"x": ds.x_test}), ~normal)["roc_auc"]
+    for name, e in int8.items():
+        say(f"{e['file']}: {e['bytes'] / 1024:.0f} KiB (fp32 {fp32['bytes'][name] / 1024:.0f} KiB), ops {e['integer_ops']}")
+    if "test_accuracy" in i8:
+        say(f"test accuracy fp32 {fp32['test_accuracy']:.4f}, int8 {i8['test_accuracy']:.4f}")
+    quant = {
+        "method": METHOD, "weight_type": WEIGHT_TYPE, "gemm_rewritten_as_matmul": True, "skipped": skipped,
+        "note": "the int8 anomaly graph has its own threshold (graphs_int8.anomaly.threshold), calibrated "
+                "like the fp32 one; 'threshold' belongs to anomaly.onnx",
+        "fp32": fp32, "int8": i8,
+    }
+    return int8, quant
+
+
+def _check_destination(out: Path, force: bool) -> None:
+    if not out.exists() and not out.is_symlink():
+        return
+    if not force:
+        raise UserError(f"{out} already exists: pass --force to replace it")
+    if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
+        raise UserError(f"--force replaces an earlier bundle only, and {out} is not one (no {MANIFEST})")
+
+
+def _check_split(ckpt: dict, prep) -> None:
+    """The rebuilt data must be the run's: the threshold is calibrated on its validation rows."""
+    saved = ckpt.get("split", {}).get("val")
+    if saved is not None and not np.array_equal(np.asarray(saved), prep.split.val):
+        raise UserError("the data set found now is not the one this run was trained on (its validation rows "
+                        "differ): point --data-dir at the run's data")
+
+
+@contextmanager
+def _staging(out: Path, force: bool) -> Iterator[Path]:
+    """A hidden folder beside `out` to build the bundle in; renamed to `out` only if the body succeeds."""
+    missing = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
+    try:
+        yield tmp
+        _check_destination(out, force)  # something may have appeared there meanwhile
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+            os.replace(out, old / "bundle")
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for p in missing:  # the folders made for the bundle, innermost first, if still empty
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _checkpoint_path(run: str | Path) -> Path:
+    from ssvae_train.checkpoint import CHECKPOINT
+
+    run = Path(run)
+    return run / CHECKPOINT if run.is_dir() else run
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _plain(obj):
+    """JSON-ready copy: numpy scalars to Python numbers, tuples to lists."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj

@@ -1,0 +1,106 @@
+"""Short real training runs: every architecture, checkpoints, resume after a kill, evaluation."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.config import FitConfig
+from ssvae_train.evaluate import evaluate_run
+from ssvae_train.trainer import fit
+
+HAR = str(Path(__file__).parent / "data" / "uci-har")
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        FitConfig(dataset="digits", arch="dense", model="ssvae", objective="seed", labels="100", epochs=2),
+        FitConfig(dataset="digits", arch="conv", model="ssvae", objective="m2", labels="100", epochs=1),
+        FitConfig(dataset="uci-har", data_dir=HAR, arch="lstm", model="ssvae", objective="seed", labels="all",
+                  epochs=1, batch_size=32, val_fraction=0.2),
+    ],
+    ids=["dense", "conv", "lstm"],
+)
+def test_one_short_run_per_architecture(tmp_path, cfg):
+    torch.set_num_threads(1)
+    path = fit(cfg, tmp_path / "run", progress=False)
+    ckpt = load_checkpoint(path)
+    assert ckpt["epoch"] == cfg.epochs and len(ckpt["history"]) == cfg.epochs
+    h = ckpt["history"][-1]
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in h.items() if isinstance(v, float))
+    model = model_from_checkpoint(ckpt)
+    x = torch.from_numpy(__import__("numpy").zeros((3, *model.cfg.sample_shape), "float32"))
+    probs = model(x)
+    assert probs.shape == (3, model.cfg.n_classes) and torch.allclose(probs.sum(1), torch.ones(3), atol=1e-5)
+
+
+def test_dense_learns_digits(tmp_path):
+    """Not a smoke test: a few epochs on the real digits must beat chance by far."""
+    torch.set_num_threads(1)
+    cfg = FitConfig(dataset="digits", arch="dense", labels="all", epochs=8)
+    run = fit(cfg, tmp_path / "run", progress=False).parent
+    result = evaluate_run(run)
+    assert result["test_accuracy"] > 0.85
+    assert 0 < result["test_log_loss"] < 1.0
+
+
+def test_checkpoint_round_trip_is_weights_only(tmp_path):
+    cfg = FitConfig(dataset="digits", arch="dense", labels="100", epochs=1)
+    path = fit(cfg, tmp_path / "run", progress=False)
+    raw = torch.load(path, weights_only=True)  # loads without unpickling any code
+    assert raw["fit_config"]["labels"] == "100" and raw["fit_config"]["alpha"] == pytest.approx(6.4)
+    a = model_from_checkpoint(raw)
+    b = model_from_checkpoint(load_checkpoint(tmp_path / "run"))
+    x = torch.rand(4, 8, 8) * 16
+    assert torch.equal(a(x), b(x))
+    assert raw["data"]["classes"] == [str(i) for i in range(10)] and raw["data"]["n_labelled"] == 100
+
+
+def test_anomaly_evaluation_with_excluded_class(tmp_path):
+    cfg = FitConfig(dataset="digits", arch="dense", labels="all", epochs=3, exclude_class=4)
+    run = fit(cfg, tmp_path / "run", progress=False).parent
+    result = evaluate_run(run)
+    assert set(result["anomaly"]) == {"min", "pi"}
+    for m in result["anomaly"].values():
+        assert 0.0 <= m["roc_auc"] <= 1.0
+    assert result["anomaly_class"] == "4"
+
+
+def _fit_cmd(out: Path, epochs: int) -> list[str]:
+    return [sys.executable, "-m", "ssvae_train.cli", "fit", "--out", str(out), "--dataset", "digits",
+            "--labels", "100", "--epochs", str(epochs), "--threads", "1", "--quiet"]
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    full = tmp_path / "full"
+    subprocess.run(_fit_cmd(full, 4), check=True, env=env, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_fit_cmd(killed, 4), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (killed / "checkpoint.pt").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = load_checkpoint(killed)["epoch"]
+    assert 1 <= done <= 4
+    subprocess.run(_fit_cmd(killed, 4) + ["--resume"], check=True, env=env, capture_output=True)
+    a, b = load_checkpoint(full), load_checkpoint(killed)
+    assert b["epoch"] == 4 and [h["epoch"] for h in b["history"]] == [1, 2, 3, 4]
+    for k, v in a["state_dict"].items():
+        assert torch.allclose(v, b["state_dict"][k], atol=1e-6), k
+
+
+def test_evaluate_cli_prints_json(tmp_path):
+    fit(FitConfig(dataset="digits", labels="all", epochs=1), tmp_path / "run", progress=False)
+    out = subprocess.run([sys.executable, "-m", "ssvae_train.cli", "evaluate", str(tmp_path / "run")],
+                         check=True, capture_output=True, text=True).stdout
+    assert 0 <= json.loads(out)["test_accuracy"] <= 1
