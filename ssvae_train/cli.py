@@ -6,7 +6,6 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -42,7 +41,7 @@ def user_errors(fn):
 def fit(
     out: Path = typer.Option(..., "--out", help="Run directory: checkpoint.pt (weights, config, history) goes here."),
     dataset: str = typer.Option("digits", help="digits (embedded, no download) | mnist | uci-har."),
-    data_dir: Optional[str] = typer.Option(None, help="Folder with the data set's original files (mnist, uci-har)."),
+    data_dir: str | None = typer.Option(None, help="Folder with the data set's original files (mnist, uci-har)."),
     arch: str = typer.Option("dense", help="Trunk/decoder family: dense | conv (images) | lstm (uci-har)."),
     model: str = typer.Option("ssvae", help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
     objective: str = typer.Option("seed", help="seed (the write-up's loss) | m2 (Kingma et al. 2014)."),
@@ -51,12 +50,14 @@ def fit(
     seed: int = typer.Option(0, help="Seed of the split, the label draw, the shuffles and the noise."),
     batch_size: int = typer.Option(128, help="Rows per step (the labelled batch is at most this)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
-    alpha: Optional[float] = typer.Option(None, help="Weight of the label cross-entropy (default: 0.1 x values per sample)."),
+    alpha: float | None = typer.Option(None, help="Weight of the label cross-entropy (default: 0.1 x values per sample)."),
     kl_warmup: int = typer.Option(0, help="Epochs over which the KL weight ramps up from 0 (0: no warm-up)."),
     latent_dim: int = typer.Option(16, help="Size of z."),
-    hidden: Optional[int] = typer.Option(None, help="Width of the trunk (default 128; 64 for lstm)."),
+    hidden: int | None = typer.Option(None, help="Width of the trunk (default 128; 64 for lstm)."),
     val_fraction: float = typer.Option(0.1, help="Fraction of the training set held out for validation."),
-    exclude_class: Optional[int] = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
+    exclude_class: int | None = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
+    device: str = typer.Option("auto", help="auto (CUDA when present, else CPU) | cpu | cuda."),
+    precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast mixed precision, for GPUs)."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last finished epoch."),
     force: bool = typer.Option(False, help="Overwrite a run already in --out."),
@@ -69,6 +70,7 @@ def fit(
         dataset=dataset, data_dir=data_dir, arch=arch, model=model, objective=objective, labels=labels,
         epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, alpha=alpha, kl_warmup=kl_warmup,
         latent_dim=latent_dim, hidden=hidden, val_fraction=val_fraction, exclude_class=exclude_class,
+        device=device, precision=precision,
     )
     if not resume:
         cfg.validate()
@@ -82,8 +84,8 @@ def fit(
 @user_errors
 def evaluate(
     run: Path = typer.Argument(..., help="Run directory (or checkpoint file) written by `fit`."),
-    data_dir: Optional[str] = typer.Option(None, help="Override the data directory recorded in the run."),
-    out: Optional[Path] = typer.Option(None, help="Also write the JSON to this file."),
+    data_dir: str | None = typer.Option(None, help="Override the data directory recorded in the run."),
+    out: Path | None = typer.Option(None, help="Also write the JSON to this file."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
 ) -> None:
     """Print JSON: test accuracy and log loss; anomaly ROC AUC and average precision if a class was held out."""
@@ -107,7 +109,7 @@ def generate(
     n: int = typer.Option(64, help="How many samples of --class."),
     styles: int = typer.Option(6, help="How many real test samples lend their style to every class."),
     seed: int = typer.Option(0, help="Seed of the latent draws."),
-    data_dir: Optional[str] = typer.Option(None, help="Override the data directory recorded in the run."),
+    data_dir: str | None = typer.Option(None, help="Override the data directory recorded in the run."),
 ) -> None:
     """Draw class-conditional samples: one class in many styles, and one style across all classes."""
     from ssvae_train.evaluate import load_run
@@ -124,7 +126,7 @@ def generate(
 def download(
     name: str = typer.Argument(..., help="mnist | uci-har"),
     to: Path = typer.Option(..., "--to", help="Folder to write the files into (created if needed)."),
-    base_url: Optional[str] = typer.Option(None, help="Fetch from this mirror instead of the upstream host."),
+    base_url: str | None = typer.Option(None, help="Fetch from this mirror instead of the upstream host."),
 ) -> None:
     """Download a data set from its upstream location and verify every file's checksum."""
     from ssvae_train.data.download import download as run_download

@@ -38,7 +38,8 @@ class FitConfig:
     hidden: int | None = None
     val_fraction: float = 0.1
     exclude_class: int | None = None
-    device: str = "cpu"
+    device: str = "auto"  # auto takes CUDA when torch sees one
+    precision: str = "fp32"  # fp32 | bf16 (autocast; meant for GPUs)
 
     def resolve(self, sample_shape: tuple[int, ...]) -> None:
         """Fill the defaults that depend on the data, so the saved config says what was really used."""
@@ -61,6 +62,10 @@ class FitConfig:
             raise UserError("--dataset uci-har is a sequence data set: use --arch lstm")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise UserError("--epochs, --batch-size and --lr must be positive")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"--device {self.device!r}: choose auto, cpu or cuda")
+        if self.precision not in ("fp32", "bf16"):
+            raise UserError(f"--precision {self.precision!r}: choose fp32 or bf16")
         if not 0 < self.val_fraction < 0.5:
             raise UserError("--val-fraction must lie in (0, 0.5)")
 

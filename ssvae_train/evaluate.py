@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint

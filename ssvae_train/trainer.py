@@ -1,8 +1,9 @@
 """The training loop: an epoch sweeps the unlabelled rows, with labelled batches drawn alongside.
 
-Every model gets the same number of optimiser steps per epoch (ceil(training rows / batch size)), so
-the supervised equivalent is not starved of steps when it has few labels. Each epoch's shuffles and
+Every model gets the same number of optimiser steps per epoch (ceil(training rows / global batch)),
+so the supervised equivalent is not starved of steps when it has few labels. Each epoch's shuffles and
 noise come from (seed, epoch) alone, so a resumed run continues exactly where a killed one stopped.
+Under torchrun each rank takes its slice of every global batch (see `distributed`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ssvae_train import __version__
 from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, save_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared, prepare
+from ssvae_train.distributed import World, mean_over_ranks, setup, teardown
 from ssvae_train.errors import UserError
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.objectives import LossWeights, objective
@@ -37,21 +39,35 @@ class Batches:
     labelled: list[np.ndarray] = field(default_factory=list)
 
 
-def epoch_batches(prep: Prepared, kind: str, batch_size: int, seed: int, epoch: int) -> Batches:
+def epoch_batches(prep: Prepared, kind: str, batch_size: int, seed: int, epoch: int, world: World | None = None) -> Batches:
+    """The epoch's global batches (batch_size rows per rank), cut to this rank's share of each."""
+    world = world or World()
     rng = np.random.default_rng([seed, epoch])
     split = prep.split
-    steps = math.ceil(len(split.train) / batch_size)
+    global_bs = batch_size * world.size
+    steps = math.ceil(len(split.train) / global_bs)
     # The plain VAE sees every training row unlabelled; the supervised model sees labelled rows only.
     unl = split.train if kind == "vae" else (np.array([], np.int64) if kind == "supervised" else split.unlabelled)
     out = Batches()
     if len(unl):
-        out.unlabelled = np.array_split(rng.permutation(unl), steps)
+        out.unlabelled = [world.shard(b) for b in np.array_split(rng.permutation(unl), steps)]
     if kind != "vae" and len(split.labelled):
-        lab_bs = min(batch_size, len(split.labelled))
+        lab_bs = min(global_bs, len(split.labelled))
         need = steps * lab_bs
         cycles = [rng.permutation(split.labelled) for _ in range(math.ceil(need / len(split.labelled)))]
-        out.labelled = np.array_split(np.concatenate(cycles)[:need], steps)
+        out.labelled = [world.shard(b) for b in np.array_split(np.concatenate(cycles)[:need], steps)]
     return out
+
+
+class StepLoss(torch.nn.Module):
+    """The objective as a module, so DistributedDataParallel can wrap it and average its gradients."""
+
+    def __init__(self, model: SSVAE, objective_name: str):
+        super().__init__()
+        self.model, self.objective_name = model, objective_name
+
+    def forward(self, x_u, x_l, y_l, alpha: float, beta: float):
+        return objective(self.model, self.objective_name, x_u, x_l, y_l, LossWeights(alpha=alpha, beta=beta))
 
 
 def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
@@ -65,17 +81,24 @@ def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
     return SSVAE(mcfg, torch.from_numpy(shift), torch.from_numpy(scale))
 
 
+def _device(model: SSVAE) -> torch.device:
+    return next(model.parameters()).device
+
+
 @torch.no_grad()
 def predict(model: SSVAE, x: np.ndarray, batch: int = 1000) -> np.ndarray:
     model.eval()
-    return np.concatenate([model(torch.from_numpy(x[i : i + batch])).numpy() for i in range(0, len(x), batch)])
+    dev = _device(model)
+    return np.concatenate([model(torch.from_numpy(x[i : i + batch]).to(dev)).float().cpu().numpy() for i in range(0, len(x), batch)])
 
 
 @torch.no_grad()
 def scores(model: SSVAE, x: np.ndarray, method: str = "min", batch: int = 500) -> np.ndarray:
     model.eval()
+    dev = _device(model)
     return np.concatenate(
-        [anomaly_score(model, torch.from_numpy(x[i : i + batch]), method).numpy() for i in range(0, len(x), batch)]
+        [anomaly_score(model, torch.from_numpy(x[i : i + batch]).to(dev), method).float().cpu().numpy()
+         for i in range(0, len(x), batch)]
     )
 
 
@@ -97,21 +120,26 @@ def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
     return out
 
 
-def train_epoch(model: SSVAE, opt: torch.optim.Optimizer, cfg: FitConfig, prep: Prepared, epoch: int, bar) -> dict:
-    torch.manual_seed(cfg.seed * 100_003 + epoch)
-    b = epoch_batches(prep, cfg.model, cfg.batch_size, cfg.seed, epoch)
-    x_all = torch.from_numpy(prep.ds.x_train)
-    y_all = torch.from_numpy(prep.ds.y_train)
+def train_epoch(
+    step_loss: torch.nn.Module, opt: torch.optim.Optimizer, cfg: FitConfig, prep: Prepared, epoch: int, bar,
+    world: World | None = None, data: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict:
+    """One epoch of optimiser steps; `step_loss` is a StepLoss, maybe wrapped in DDP."""
+    world = world or World()
+    torch.manual_seed(cfg.seed * 100_003 + epoch * 1009 + world.rank)
+    b = epoch_batches(prep, cfg.model, cfg.batch_size, cfg.seed, epoch, world)
+    x_all, y_all = data if data is not None else (torch.from_numpy(prep.ds.x_train), torch.from_numpy(prep.ds.y_train))
     steps = max(len(b.unlabelled), len(b.labelled))
     beta = 1.0 if cfg.kl_warmup <= 0 else min(1.0, (epoch + 1) / cfg.kl_warmup)
-    w = LossWeights(alpha=cfg.alpha, beta=beta)
+    autocast = torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     sums: dict[str, float] = {}
-    model.train()
+    step_loss.train()
     for step in range(steps):
         x_u = x_all[b.unlabelled[step]] if b.unlabelled else None
         x_l = x_all[b.labelled[step]] if b.labelled else None
         y_l = y_all[b.labelled[step]] if b.labelled else None
-        loss, parts = objective(model, cfg.objective, x_u, x_l, y_l, w)
+        with autocast:
+            loss, parts = step_loss(x_u, x_l, y_l, cfg.alpha, beta)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -119,7 +147,7 @@ def train_epoch(model: SSVAE, opt: torch.optim.Optimizer, cfg: FitConfig, prep: 
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v
         bar.step(" ".join(f"{k}={v / (step + 1):.3g}" for k, v in sums.items()))
-    return {k: v / steps for k, v in sums.items()}
+    return mean_over_ranks({k: v / steps for k, v in sums.items()}, world)
 
 
 def _versions() -> dict:
@@ -127,8 +155,22 @@ def _versions() -> dict:
 
 
 def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) a run in `out`; returns the checkpoint path. Nothing is written on bad input."""
-    out = Path(out)
+    """Train (or resume) a run in `out`; returns the checkpoint path. Nothing is written on bad input.
+
+    Under torchrun every rank calls this; rank 0 alone writes the run directory.
+    """
+    world = setup(cfg.device)
+    try:
+        return _fit(cfg, Path(out), resume, force, progress, world)
+    finally:
+        teardown(world)
+
+
+def _state(model: SSVAE) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, world: World) -> Path:
     ckpt_path = out / CHECKPOINT
     ckpt = None
     if resume:
@@ -136,43 +178,52 @@ def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, pr
             raise UserError(f"--resume: {out} has no checkpoint to resume from")
         ckpt = load_checkpoint(ckpt_path)
         saved = FitConfig.from_dict(ckpt["fit_config"])
-        saved.epochs = cfg.epochs  # the only thing a resume may change: train further
+        saved.epochs = cfg.epochs  # a resume may train further, on another device, with other data paths
         saved.data_dir = cfg.data_dir or saved.data_dir
+        saved.device, saved.precision = cfg.device, cfg.precision
         cfg = saved
     elif out.exists() and any(out.iterdir()) and not force:
         raise UserError(f"{out} already holds a run: pass --resume to continue it or --force to overwrite")
     cfg.validate()
     prep = prepare(cfg)  # all input checks happen here, before the run directory exists
     cfg.resolve(prep.ds.sample_shape)
-    torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed
-    model = build_model(cfg, prep)
+    torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed (the same on every rank)
+    model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt)
+    model.to(world.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[dict] = []
     start = 0
     if ckpt is not None:
-        model = model_from_checkpoint(ckpt)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         opt.load_state_dict(ckpt["optimizer"])
         history, start = list(ckpt["history"]), int(ckpt["epoch"])
+    step_loss: torch.nn.Module = StepLoss(model, cfg.objective)
+    if world.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_loss = DistributedDataParallel(step_loss, device_ids=[world.device] if world.device.type == "cuda" else None)
+    data = (torch.from_numpy(prep.ds.x_train).to(world.device), torch.from_numpy(prep.ds.y_train).to(world.device))
     created = not out.exists()
-    if force and out.exists() and not resume:
-        shutil.rmtree(out)
-        created = True
-    out.mkdir(parents=True, exist_ok=True)
+    if world.is_main:
+        if force and out.exists() and not resume:
+            shutil.rmtree(out)
+            created = True
+        out.mkdir(parents=True, exist_ok=True)
     try:
-        steps = math.ceil(len(prep.split.train) / cfg.batch_size)
-        bar = Progress(total=(cfg.epochs - start) * steps, enabled=progress, label=out.name)
+        steps = math.ceil(len(prep.split.train) / (cfg.batch_size * world.size))
+        bar = Progress(total=(cfg.epochs - start) * steps, enabled=progress and world.is_main, label=out.name)
         for epoch in range(start, cfg.epochs):
             t0 = time.perf_counter()
-            row = {"epoch": epoch + 1, **train_epoch(model, opt, cfg, prep, epoch, bar)}
+            row = {"epoch": epoch + 1, **train_epoch(step_loss, opt, cfg, prep, epoch, bar, world, data)}
             row["seconds"] = round(time.perf_counter() - t0, 3)
+            if not world.is_main:
+                continue
             row.update(validate(model, prep))
             history.append(row)
             save_checkpoint(
                 {
                     "fit_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "data": prep.meta(),
-                    "state_dict": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                    "history": history, "versions": _versions(),
+                    "state_dict": _state(model), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                    "history": history, "versions": _versions(), "world_size": world.size,
                     "split": {"labelled": torch.from_numpy(prep.split.labelled), "val": torch.from_numpy(prep.split.val)},
                 },
                 ckpt_path,
@@ -181,7 +232,7 @@ def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, pr
                 f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
         bar.close()
     except BaseException:
-        if created and not ckpt_path.exists():
+        if world.is_main and created and not ckpt_path.exists():
             shutil.rmtree(out, ignore_errors=True)  # nothing finished: leave no half-written run behind
         raise
     return ckpt_path

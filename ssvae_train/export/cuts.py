@@ -82,7 +82,9 @@ class Cut:
 def graphs_for(model: SSVAE) -> tuple[str, ...]:
     """Which graphs a model has: `supervised` only the classifier, `vae` only anomaly + decoder."""
     return tuple(
-        g for g, has in zip(GRAPHS, (model.has_classifier, model.has_decoder, model.has_decoder), strict=True) if has
+        g
+        for g, has in zip(GRAPHS, (model.has_classifier, model.has_decoder, model.has_decoder), strict=True)
+        if has
     )
 
 

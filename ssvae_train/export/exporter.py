@@ -28,8 +28,11 @@ import torch
 import torch.nn.functional as F
 
 from ssvae_train import __version__
+from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint
+from ssvae_train.config import FitConfig
+from ssvae_train.data.prepared import Prepared, prepare
 from ssvae_train.errors import UserError
-from ssvae_train.evaluate import anomaly_metrics, load_run
+from ssvae_train.evaluate import anomaly_metrics
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
 from ssvae_train.export.quantize import METHOD, WEIGHT_TYPE, int8_file, quantize_graph
@@ -41,7 +44,7 @@ from ssvae_train.trainer import classification_metrics, predict, scores
 FORMAT = 1
 MANIFEST = "manifest.json"
 N_VALIDATE = 256  # real test samples compared between onnxruntime and PyTorch
-N_REFERENCE = 3  # samples run through the (slow, pure-Python) ONNX reference evaluator
+N_REFERENCE = 2  # samples run through the (slow, pure-Python) ONNX reference evaluator
 EXAMPLE_BATCH = 2  # the export's example batch: validation runs other sizes, so none can be baked in
 QUANTIZE = ("int8",)
 
@@ -59,7 +62,9 @@ def export_run(
     say: Say | None = None,
     progress: bool = False,
 ) -> dict:
-    """Export the run in `run` (folder or checkpoint file) as a validated bundle in `out`; returns the manifest.
+    """Export the run in `run` (folder or checkpoint file) as a validated bundle in `out`.
+
+    Returns the manifest (as written to `out`/manifest.json).
 
     score: the anomaly graph's score, `min` (lowest -ELBO over classes) or `pi` (decoder fed the
     classifier's probabilities); a plain VAE has one score and ignores it. alert_quantile: the quantile
@@ -76,17 +81,19 @@ def export_run(
     if quantize is not None and quantize not in QUANTIZE:
         raise UserError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE)}")
     _check_destination(out, force)
-    ckpt, model, cfg, prep = load_run(run, data_dir)
-    _check_split(ckpt, prep)
-    torch.set_grad_enabled(False)
+    ckpt, model, cfg, prep = _load(run, data_dir)
     cuts = make_cuts(model, score)
     method = score_method(model, score) if model.has_decoder else None
     if model.cfg.kind == "supervised":
-        say("supervised run: exporting classifier.onnx only (a supervised model has no decoder, "
-            "so no anomaly or decoder graph)")
+        say(
+            "supervised run: exporting classifier.onnx only (a supervised model has no decoder, "
+            "so no anomaly or decoder graph)"
+        )
     elif model.cfg.kind == "vae":
-        say("vae run: exporting anomaly.onnx and decoder.onnx only (a plain VAE has no classifier); the score "
-            "is its negative ELBO (--score does not apply) and decoder.onnx takes y for the contract but ignores it")
+        say(
+            "vae run: exporting anomaly.onnx and decoder.onnx only (a plain VAE has no classifier); the "
+            "score is its negative ELBO (--score does not apply); decoder.onnx takes y but ignores it"
+        )
 
     ds, meta = prep.ds, prep.meta()
     n = min(N_VALIDATE, len(ds.x_test))
@@ -102,7 +109,9 @@ def export_run(
             return [(f"z = mu of {n} test samples and their labels", {"z": z_check, "y": y_check})]
         out = [(f"{n} test samples", {"x": x_check})]
         if lstm:
-            out.append((f"{n} test samples cut to T={alt_len}", {"x": np.ascontiguousarray(x_check[:, :alt_len])}))
+            out.append(
+                (f"{n} test samples cut to T={alt_len}", {"x": np.ascontiguousarray(x_check[:, :alt_len])})
+            )
         return out
 
     t0 = time.perf_counter()
@@ -123,16 +132,24 @@ def export_run(
             probes[cut.name] = {k: v[:4] for k, v in first.items()}
             checks[cut.name] = {"ops": len(ops), "lstm_node": "LSTM" in ops, **diffs}
             worst = max(diffs.values())
-            say(f"{cut.file}: checker ok, onnxruntime == PyTorch == ReferenceEvaluator (worst diff {worst:.2g})"
-                + (f", LSTM node, T={alt_len} ok" if lstm else ""))
+            say(
+                f"{cut.file}: checker ok, onnxruntime == PyTorch == ReferenceEvaluator "
+                f"(worst diff {worst:.2g})"
+                + (", LSTM node" if lstm else "")
+                + (f", T={alt_len} ok" if cut.time_axis else "")
+            )
 
         bar = Progress(total=0, enabled=progress, label="measuring")
         sessions = {name: G.session(p) for name, p in files.items()}
-        threshold, calibration, val_scores = None, None, None
+        threshold, calibration = None, None
         if "anomaly" in sessions:
-            threshold, calibration = _calibrate(sessions["anomaly"], ds.x_train[prep.split.val], alert_quantile)
-            say(f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} validation "
-                f"scores (false alarm rate there {calibration['false_alarm_rate']:.3g})")
+            threshold, calibration = _calibrate(
+                sessions["anomaly"], ds.x_train[prep.split.val], alert_quantile
+            )
+            say(
+                f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} "
+                f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})"
+            )
         metrics = _metrics(model, method, sessions, ds, bar)
         bar.close()
 
@@ -160,19 +177,34 @@ def export_run(
             "score_method": method,
             "opset": G.OPSET,
             "producer": {
-                "ssvae": __version__, "torch": str(torch.__version__), "onnx": onnx.__version__,
-                "onnxruntime": ort.__version__, "exporter": G.EXPORTER, "exporter_call": G.EXPORTER_DESCRIPTION,
+                "ssvae": __version__,
+                "torch": str(torch.__version__),
+                "onnx": onnx.__version__,
+                "onnxruntime": ort.__version__,
+                "exporter": G.EXPORTER,
+                "exporter_call": G.EXPORTER_DESCRIPTION,
                 "exporter_reason": G.EXPORTER_REASON,
-                "run": str(run), "checkpoint_sha256": _sha256(_checkpoint_path(run)),
-                "dataset": cfg.dataset, "labels": cfg.labels, "n_labelled": int(meta["n_labelled"]),
-                "seed": cfg.seed, "arch": cfg.arch, "model": cfg.model, "objective": cfg.objective,
-                "latent_dim": model.cfg.latent_dim, "hidden": model.cfg.hidden, "epochs": int(ckpt["epoch"]),
-                "excluded_class": meta["excluded_class"], "excluded_class_name": meta["excluded_name"],
+                "run": str(run),
+                "checkpoint_sha256": _sha256(_checkpoint_path(run)),
+                "dataset": cfg.dataset,
+                "labels": cfg.labels,
+                "n_labelled": int(meta["n_labelled"]),
+                "seed": cfg.seed,
+                "arch": cfg.arch,
+                "model": cfg.model,
+                "objective": cfg.objective,
+                "latent_dim": model.cfg.latent_dim,
+                "hidden": model.cfg.hidden,
+                "epochs": int(ckpt["epoch"]),
+                "excluded_class": meta["excluded_class"],
+                "excluded_class_name": meta["excluded_name"],
                 "metrics": metrics,
             },
             "validation": {
                 "checker": "onnx.checker.check_model(full_check=True)",
-                "samples": n, "reference_samples": N_REFERENCE, "export_batch": EXAMPLE_BATCH,
+                "samples": n,
+                "reference_samples": N_REFERENCE,
+                "export_batch": EXAMPLE_BATCH,
                 "other_window_length": alt_len,
                 "tolerance": {"probs_max_abs_diff": G.PROB_ATOL, "score_x_hat_relative_diff": G.REL_TOL},
                 "relative_diff": "max |onnx - reference| / max |reference|",
@@ -189,6 +221,7 @@ def export_run(
 
 
 # ---- pieces -------------------------------------------------------------------------------------------
+@torch.no_grad()
 def _latent_means(model: SSVAE, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """mu of q(z|x) (or q(z|x,y) with the true class): realistic codes for checking the decoder."""
     if not model.has_decoder:
@@ -205,8 +238,11 @@ def _calibrate(sess: ort.InferenceSession, x_val: np.ndarray, q: float) -> tuple
         raise UserError("the run has no validation rows to calibrate the anomaly threshold on")
     threshold = float(np.quantile(s.astype(np.float64), q))
     return threshold, {
-        "quantile": q, "n_val": int(len(s)), "false_alarm_rate": float(np.mean(s > threshold)),
-        "source": "validation split", "graph": "anomaly.onnx (onnxruntime)",
+        "quantile": q,
+        "n_val": int(len(s)),
+        "false_alarm_rate": float(np.mean(s > threshold)),
+        "source": "validation split",
+        "graph": "anomaly.onnx (onnxruntime)",
     }
 
 
@@ -234,8 +270,9 @@ def _metrics(model: SSVAE, method: str | None, sessions: dict, ds, bar: Progress
     return out
 
 
-def _quantize(files: dict[str, Path], tmp: Path, sessions: dict, probes: dict, prep, q: float, metrics: dict,
-              say: Say) -> tuple[dict, dict]:
+def _quantize(
+    files: dict[str, Path], tmp: Path, sessions: dict, probes: dict, prep, q: float, metrics: dict, say: Say
+) -> tuple[dict, dict]:
     """int8 graphs beside the fp32 ones, with their own threshold, accuracy and size."""
     ds = prep.ds
     int8: dict[str, dict] = {}
@@ -247,7 +284,12 @@ def _quantize(files: dict[str, Path], tmp: Path, sessions: dict, probes: dict, p
             skipped[name] = info
             say(f"{src.name}: not quantized ({info})")
             continue
-        int8[name] = {"file": dst.name, "sha256": _sha256(dst), "bytes": dst.stat().st_size, "integer_ops": info}
+        int8[name] = {
+            "file": dst.name,
+            "sha256": _sha256(dst),
+            "bytes": dst.stat().st_size,
+            "integer_ops": info,
+        }
     normal = ds.y_test >= 0
     fp32 = {"bytes": {name: p.stat().st_size for name, p in files.items()}}
     i8: dict = {"bytes": {name: e["bytes"] for name, e in int8.items()}}
@@ -259,7 +301,8 @@ def _quantize(files: dict[str, Path], tmp: Path, sessions: dict, probes: dict, p
         p = G.run_batched(G.session(tmp / int8["classifier"]["file"]), {"x": ds.x_test[normal]})
         i8["test_accuracy"] = classification_metrics(p, ds.y_test[normal])["accuracy"]
         i8["prediction_agreement_with_fp32"] = float(
-            np.mean(p.argmax(1) == G.run_batched(sessions["classifier"], {"x": ds.x_test[normal]}).argmax(1)))
+            np.mean(p.argmax(1) == G.run_batched(sessions["classifier"], {"x": ds.x_test[normal]}).argmax(1))
+        )
     if "anomaly" in int8:
         sess = G.session(tmp / int8["anomaly"]["file"])
         threshold, calibration = _calibrate(sess, ds.x_train[prep.split.val], q)
@@ -268,14 +311,19 @@ def _quantize(files: dict[str, Path], tmp: Path, sessions: dict, probes: dict, p
         if not normal.all():
             i8["anomaly_roc_auc"] = anomaly_metrics(G.run_batched(sess, {"x": ds.x_test}), ~normal)["roc_auc"]
     for name, e in int8.items():
-        say(f"{e['file']}: {e['bytes'] / 1024:.0f} KiB (fp32 {fp32['bytes'][name] / 1024:.0f} KiB), ops {e['integer_ops']}")
+        kib, kib32 = e["bytes"] / 1024, fp32["bytes"][name] / 1024
+        say(f"{e['file']}: {kib:.0f} KiB (fp32 {kib32:.0f} KiB), ops {e['integer_ops']}")
     if "test_accuracy" in i8:
         say(f"test accuracy fp32 {fp32['test_accuracy']:.4f}, int8 {i8['test_accuracy']:.4f}")
     quant = {
-        "method": METHOD, "weight_type": WEIGHT_TYPE, "gemm_rewritten_as_matmul": True, "skipped": skipped,
+        "method": METHOD,
+        "weight_type": WEIGHT_TYPE,
+        "gemm_rewritten_as_matmul": True,
+        "skipped": skipped,
         "note": "the int8 anomaly graph has its own threshold (graphs_int8.anomaly.threshold), calibrated "
-                "like the fp32 one; 'threshold' belongs to anomaly.onnx",
-        "fp32": fp32, "int8": i8,
+        "like the fp32 one; 'threshold' belongs to anomaly.onnx",
+        "fp32": fp32,
+        "int8": i8,
     }
     return int8, quant
 
@@ -289,12 +337,30 @@ def _check_destination(out: Path, force: bool) -> None:
         raise UserError(f"--force replaces an earlier bundle only, and {out} is not one (no {MANIFEST})")
 
 
-def _check_split(ckpt: dict, prep) -> None:
-    """The rebuilt data must be the run's: the threshold is calibrated on its validation rows."""
-    saved = ckpt.get("split", {}).get("val")
+def _load(run: str | Path, data_dir: str | None) -> tuple[dict, SSVAE, FitConfig, Prepared]:
+    """`evaluate.load_run`, plus the checks an export needs: a complete checkpoint whose config builds its
+    model, and data rebuilt exactly (the threshold is calibrated on the run's validation rows)."""
+    ckpt = load_checkpoint(run)
+    missing = [k for k in ("fit_config", "model_config", "state_dict", "epoch") if k not in ckpt]
+    if missing:
+        raise UserError(f"{run}: not a complete ssvae checkpoint (no {', '.join(missing)})")
+    try:
+        cfg = FitConfig.from_dict(ckpt["fit_config"])
+        model = model_from_checkpoint(ckpt)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UserError(
+            f"{run}: the checkpoint's config does not describe an ssvae model ({G.first_line(e)})"
+        ) from None
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    prep = prepare(cfg)
+    saved = ckpt.get("split", {}).get("val") if isinstance(ckpt.get("split"), dict) else None
     if saved is not None and not np.array_equal(np.asarray(saved), prep.split.val):
-        raise UserError("the data set found now is not the one this run was trained on (its validation rows "
-                        "differ): point --data-dir at the run's data")
+        raise UserError(
+            "the data found now is not the data this run was trained on (its validation rows "
+            "differ): point --data-dir at the run's data"
+        )
+    return ckpt, model, cfg, prep
 
 
 @contextmanager
@@ -304,6 +370,9 @@ def _staging(out: Path, force: bool) -> Iterator[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is for sharing
         yield tmp
         _check_destination(out, force)  # something may have appeared there meanwhile
         old = None
@@ -324,8 +393,6 @@ def _staging(out: Path, force: bool) -> Iterator[Path]:
 
 
 def _checkpoint_path(run: str | Path) -> Path:
-    from ssvae_train.checkpoint import CHECKPOINT
-
     run = Path(run)
     return run / CHECKPOINT if run.is_dir() else run
 

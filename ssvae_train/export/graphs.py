@@ -35,8 +35,8 @@ OPSET = 18
 EXPORTER = "torchscript"
 EXPORTER_DESCRIPTION = "torch.onnx.export(dynamo=False, dynamic_axes) (TorchScript exporter)"
 EXPORTER_REASON = (
-    "maps nn.LSTM to one ONNX LSTM node with a symbolic time axis and keeps the batch axis of the 'min' score "
-    "symbolic; torch 2.13's dynamo exporter fixed both to the example's shape"
+    "maps nn.LSTM to one ONNX LSTM node with a symbolic time axis and keeps the batch axis of the 'min' "
+    "score symbolic; torch 2.13's dynamo exporter fixed both to the example's shape"
 )
 PROB_ATOL = 1e-4  # probabilities: max absolute difference
 REL_TOL = 1e-4  # scores and reconstructions: max |a - b| / max |b| (relative to the output's scale)
@@ -73,8 +73,13 @@ def signature(cut: Cut, sample_shape: tuple[int, ...], n_classes: int, latent_di
 
 
 # ---- export -------------------------------------------------------------------------------------------
-def export_cut(cut: Cut, example: tuple[torch.Tensor, ...], path: Path, sig: Signature,
-               metadata: dict[str, str] | None = None) -> None:
+def export_cut(
+    cut: Cut,
+    example: tuple[torch.Tensor, ...],
+    path: Path,
+    sig: Signature,
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Export `cut` to `path` with dynamic batch (and time) axes and the contract's io names and shapes."""
     axes: dict[str, dict[int, str]] = {n: {0: BATCH_AXIS} for n in (*cut.inputs, *cut.outputs)}
     if cut.time_axis:
@@ -83,8 +88,15 @@ def export_cut(cut: Cut, example: tuple[torch.Tensor, ...], path: Path, sig: Sig
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
             torch.onnx.export(
-                cut.module, example, str(path), input_names=list(cut.inputs), output_names=list(cut.outputs),
-                dynamic_axes=axes, opset_version=OPSET, dynamo=False, do_constant_folding=True,
+                cut.module,
+                example,
+                str(path),
+                input_names=list(cut.inputs),
+                output_names=list(cut.outputs),
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+                do_constant_folding=True,
             )
     except Exception as e:
         raise ExportError(f"{cut.file}: torch.onnx.export failed ({first_line(e)})") from None
@@ -119,14 +131,17 @@ def _set_io(graph: onnx.GraphProto, sig: Signature) -> None:
 
 # ---- validation ---------------------------------------------------------------------------------------
 def check_graph(path: Path, sig: Signature, lstm: bool) -> list[str]:
-    """onnx.checker (full check) and the io contract; for LSTM models, a real `LSTM` node. Returns op types."""
+    """onnx.checker (full check), the io contract, and for LSTM a real `LSTM` node; returns op types."""
     name = path.name
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as e:
         raise ExportError(f"{name}: onnx.checker refused it ({first_line(e)})") from None
     model = onnx.load(str(path))
-    for kind, values, want in (("inputs", model.graph.input, sig.inputs), ("outputs", model.graph.output, sig.outputs)):
+    for kind, values, want in (
+        ("inputs", model.graph.input, sig.inputs),
+        ("outputs", model.graph.output, sig.outputs),
+    ):
         got = {v.name: v.type.tensor_type for v in values}
         if list(got) != list(want):
             raise ExportError(f"{name}: {kind} are {list(got)}, the bundle contract says {list(want)}")
@@ -134,7 +149,9 @@ def check_graph(path: Path, sig: Signature, lstm: bool) -> list[str]:
             t = got[n]
             dims = tuple(d.dim_param if d.HasField("dim_param") else d.dim_value for d in t.shape.dim)
             if t.elem_type != elem or dims != shape:
-                raise ExportError(f"{name}: {n} is {_describe(t.elem_type, dims)}, expected {_describe(elem, shape)}")
+                raise ExportError(
+                    f"{name}: {n} is {_describe(t.elem_type, dims)}, expected {_describe(elem, shape)}"
+                )
     ops = sorted({n.op_type for n in model.graph.node})
     if lstm and ("LSTM" not in ops or {"Loop", "Scan"} & set(ops)):
         raise ExportError(f"{name}: expected one ONNX LSTM node per nn.LSTM, got ops {', '.join(ops)}")
@@ -144,11 +161,17 @@ def check_graph(path: Path, sig: Signature, lstm: bool) -> list[str]:
 def session(path: Path | bytes) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path) if isinstance(path, Path) else path, opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        str(path) if isinstance(path, Path) else path, opts, providers=["CPUExecutionProvider"]
+    )
 
 
-def run_batched(sess: ort.InferenceSession, feeds: dict[str, np.ndarray], batch: int = 500,
-                progress: Callable[[], None] | None = None) -> np.ndarray:
+def run_batched(
+    sess: ort.InferenceSession,
+    feeds: dict[str, np.ndarray],
+    batch: int = 500,
+    progress: Callable[[], None] | None = None,
+) -> np.ndarray:
     """The graph's (single) output on `feeds`, `batch` rows at a time."""
     n = len(next(iter(feeds.values())))
     out = []
@@ -171,7 +194,9 @@ def difference(output: str, got: np.ndarray, want: np.ndarray) -> float:
 def compare(file: str, output: str, got: np.ndarray, want: np.ndarray, what: str) -> float:
     """Raise unless `got` matches `want` in shape, dtype and values within the output's tolerance."""
     if got.shape != want.shape:
-        raise ExportError(f"{file}: {what}: {output} has shape {list(got.shape)}, expected {list(want.shape)}")
+        raise ExportError(
+            f"{file}: {what}: {output} has shape {list(got.shape)}, expected {list(want.shape)}"
+        )
     if got.dtype != np.float32:
         raise ExportError(f"{file}: {what}: {output} is {got.dtype}, expected float32")
     if not np.isfinite(got).all():
@@ -184,7 +209,9 @@ def compare(file: str, output: str, got: np.ndarray, want: np.ndarray, what: str
     return diff
 
 
-def validate_graph(cut: Cut, path: Path, feeds: list[tuple[str, dict[str, np.ndarray]]], n_reference: int = 3) -> dict:
+def validate_graph(
+    cut: Cut, path: Path, feeds: list[tuple[str, dict[str, np.ndarray]]], n_reference: int = 3
+) -> dict:
     """onnxruntime against PyTorch on each named set of feeds, then the ONNX reference evaluator against
     onnxruntime on the first `n_reference` rows of the first set. Returns the measured differences."""
     out_name = cut.outputs[0]
@@ -198,23 +225,33 @@ def validate_graph(cut: Cut, path: Path, feeds: list[tuple[str, dict[str, np.nda
             raise ExportError(f"{cut.file}: onnxruntime cannot run it on {label} ({first_line(e)})") from None
         with torch.no_grad():
             want = cut.module(*(torch.from_numpy(f[k]) for k in cut.inputs)).numpy()
-        report[f"onnxruntime_vs_pytorch[{label}]"] = compare(cut.file, out_name, got, want, f"onnxruntime vs PyTorch on {label}")
+        report[f"onnxruntime_vs_pytorch[{label}]"] = compare(
+            cut.file, out_name, got, want, f"onnxruntime vs PyTorch on {label}"
+        )
     from onnx.reference import ReferenceEvaluator
 
     small = {k: v[:n_reference] for k, v in feeds[0][1].items()}
     try:
         ref = ReferenceEvaluator(str(path)).run(None, small)[0]
     except Exception as e:
-        raise ExportError(f"{cut.file}: onnx.reference.ReferenceEvaluator cannot run it ({first_line(e)})") from None
+        raise ExportError(
+            f"{cut.file}: onnx.reference.ReferenceEvaluator cannot run it ({first_line(e)})"
+        ) from None
     got = sess.run(None, small)[0]
     report[f"reference_vs_onnxruntime[{n_reference} samples]"] = compare(
-        cut.file, out_name, got, np.asarray(ref), f"ReferenceEvaluator vs onnxruntime on {n_reference} samples"
+        cut.file,
+        out_name,
+        got,
+        np.asarray(ref),
+        f"ReferenceEvaluator vs onnxruntime on {n_reference} samples",
     )
     return report
 
 
 def _describe(elem: int, dims: tuple) -> str:
-    return f"{TensorProto.DataType.Name(elem).lower()} [{', '.join(str(d) if d != '' else '?' for d in dims)}]"
+    return (
+        f"{TensorProto.DataType.Name(elem).lower()} [{', '.join(str(d) if d != '' else '?' for d in dims)}]"
+    )
 
 
 def first_line(e: BaseException) -> str:

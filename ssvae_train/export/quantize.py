@@ -22,7 +22,13 @@ METHOD = "onnxruntime.quantization.quantize_dynamic"
 WEIGHT_TYPE = "QInt8"
 OP_TYPES = ("MatMul", "Conv", "LSTM")
 # The ops quantize_dynamic writes: a graph holding none of them was not quantized at all.
-INTEGER_OPS = {"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"}
+INTEGER_OPS = {
+    "MatMulInteger",
+    "ConvInteger",
+    "DynamicQuantizeLSTM",
+    "DynamicQuantizeMatMul",
+    "DynamicQuantizeLinear",
+}
 
 
 def int8_file(file: str) -> str:
@@ -49,6 +55,7 @@ def quantize_graph(src: Path, dst: Path, probe: dict[str, np.ndarray]) -> tuple[
                 quantize_dynamic(model, dst, op_types_to_quantize=list(OP_TYPES), weight_type=QuantType.QInt8)
             finally:
                 logging.getLogger().setLevel(level)
+        onnx.checker.check_model(str(dst), full_check=True)
         quantized = onnx.load(str(dst))
         ops = sorted({n.op_type for n in quantized.graph.node} & INTEGER_OPS)
         if not ops:

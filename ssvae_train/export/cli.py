@@ -1,0 +1,96 @@
+"""`ssvae-export`: cut a trained run into the ONNX bundle of DESIGN.md (classifier, anomaly, decoder +
+manifest.json), validated against PyTorch before anything is written."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ssvae_train.cli import user_errors
+
+app = typer.Typer(
+    help="Export a trained ssvae run as an ONNX bundle for the edge runtime.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+
+
+@app.command()
+@user_errors
+def export(
+    run: Annotated[
+        Path, typer.Argument(help="Run directory (or its checkpoint.pt) written by `ssvae-train fit`.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Bundle folder to create, e.g. exported/har-lstm. It must not exist yet (see --force).",
+        ),
+    ],
+    score: Annotated[
+        str,
+        typer.Option(
+            help="Anomaly score in anomaly.onnx: min (lowest -ELBO over the classes) | pi (decoder fed the "
+            "classifier's probabilities). A vae run has one score and ignores this."
+        ),
+    ] = "min",
+    alert_quantile: Annotated[
+        float,
+        typer.Option(
+            help="The alert threshold is this quantile of the anomaly scores of the run's validation rows "
+            "(normal data)."
+        ),
+    ] = 0.99,
+    quantize: Annotated[
+        str | None,
+        typer.Option(
+            help="int8: also write <graph>.int8.onnx with onnxruntime's dynamic quantization, listed under "
+            "graphs_int8 in the manifest."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an earlier bundle already in --out.")] = False,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(help="Where the run's data set lives now (default: the path recorded in the run)."),
+    ] = None,
+    threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default).")] = 0,
+    quiet: Annotated[bool, typer.Option(help="No progress notes on stderr.")] = False,
+) -> None:
+    """Export RUN's graphs, check them (onnx checker, onnxruntime vs PyTorch on 256 test samples, reference
+    evaluator), calibrate the anomaly threshold, and write the bundle; prints the bundle's path."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+    from ssvae_train.export.exporter import export_run
+
+    def say(line: str) -> None:
+        if not quiet:
+            typer.echo(line, err=True)
+
+    export_run(
+        run,
+        out,
+        score=score,
+        alert_quantile=alert_quantile,
+        quantize=quantize,
+        force=force,
+        data_dir=data_dir,
+        say=say,
+        progress=not quiet,
+    )
+    typer.echo(str(out))
+
+
+def main() -> None:
+    app(prog_name="ssvae-export")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""ssvae-export: the bundle contract of DESIGN.md, checked on tiny models trained on real (small) data.
+
+Models are trained once per session (one epoch, narrow layers) on the embedded digits and the committed
+UCI-HAR slice; each bundle is exported once per module and the tests read it back with onnxruntime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from ssvae_train.config import FitConfig
+from ssvae_train.evaluate import load_run
+from ssvae_train.export import ExportError, export_run
+from ssvae_train.export import graphs as G
+from ssvae_train.export.cli import app
+from ssvae_train.scores import anomaly_score
+from ssvae_train.trainer import fit
+
+HAR_SLICE = Path(__file__).parent / "data" / "uci-har"
+CONTRACT_KEYS = set(
+    "format graphs classes sample_shape dtype units channels sample_rate_hz window hop latent_dim threshold "
+    "threshold_calibration opset producer score_method".split()
+)
+PRODUCER_KEYS = set(
+    "ssvae torch onnx onnxruntime exporter dataset labels n_labelled seed arch model objective epochs "
+    "excluded_class metrics".split()
+)
+RUNS = {
+    "dense": dict(dataset="digits", labels="100", exclude_class=3),
+    "conv": dict(dataset="digits", arch="conv", labels="100"),
+    "supervised": dict(dataset="digits", model="supervised", labels="100"),
+    "vae": dict(dataset="digits", model="vae", exclude_class=3),
+    "lstm": dict(dataset="uci-har", data_dir=str(HAR_SLICE), arch="lstm"),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The suite shares two cores: one torch thread is much faster for these tiny batches."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, kw in RUNS.items():
+            fit(FitConfig(epochs=1, hidden=32, latent_dim=8, **kw), root / name, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    return {name: root / name for name in RUNS}
+
+
+@pytest.fixture(scope="module")
+def bundles(runs, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+    root = tmp_path_factory.mktemp("bundles")
+    out = {}
+    for name in RUNS:
+        quantize = "int8" if name in ("dense", "conv", "lstm") else None
+        out[name] = (root / name, export_run(runs[name], root / name, quantize=quantize))
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _dims(value: onnx.ValueInfoProto) -> list:
+    return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+
+# ---- the graphs -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(RUNS))
+def test_graphs_pass_checker_with_contract_io(bundles, name):
+    path, m = bundles[name]
+    shape, k = m["sample_shape"], len(m["classes"])
+    x_dims = ["N", "T", *shape[1:]] if name == "lstm" else ["N", *shape]
+    f32, i64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
+    want = {
+        "classifier": ({"x": (f32, x_dims)}, {"probs": (f32, ["N", k])}),
+        "anomaly": ({"x": (f32, x_dims)}, {"score": (f32, ["N"])}),
+        "decoder": ({"z": (f32, ["N", m["latent_dim"]]), "y": (i64, ["N"])}, {"x_hat": (f32, ["N", *shape])}),
+    }
+    for graph, entry in m["graphs"].items():
+        file = path / entry["file"]
+        onnx.checker.check_model(str(file), full_check=True)
+        model = onnx.load(str(file))
+        assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == m["opset"] >= 17
+        ins, outs = want[graph]
+        assert [v.name for v in model.graph.input] == list(ins)
+        assert [v.name for v in model.graph.output] == list(outs)
+        for v in [*model.graph.input, *model.graph.output]:
+            elem, dims = {**ins, **outs}[v.name]
+            assert v.type.tensor_type.elem_type == elem and _dims(v) == dims, (graph, v.name)
+
+
+def test_onnxruntime_matches_pytorch_on_other_rows_and_batch_sizes(runs, bundles):
+    path, m = bundles["dense"]
+    _, model, _, prep = load_run(runs["dense"])
+    x = prep.ds.x_test[-37:]  # not the rows, nor the batch size, the export validated with
+    with torch.no_grad():
+        probs = model(torch.from_numpy(x)).numpy()
+        score = anomaly_score(model, torch.from_numpy(x), "min").numpy()
+        z = np.random.default_rng(0).standard_normal((37, m["latent_dim"])).astype(np.float32)
+        y = np.arange(37) % len(m["classes"])
+        x_hat = model.generate(torch.from_numpy(z), torch.from_numpy(y)).numpy()
+    got = _session(path / "classifier.onnx").run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, probs, atol=1e-4)
+    np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
+    got = _session(path / "anomaly.onnx").run(None, {"x": x})[0]
+    assert np.abs(got - score).max() <= 1e-4 * np.abs(score).max()
+    got = _session(path / "decoder.onnx").run(None, {"z": z, "y": y})[0]
+    assert got.shape == (37, *m["sample_shape"])
+    assert np.abs(got - x_hat).max() <= 1e-4 * np.abs(x_hat).max()
+    one = _session(path / "anomaly.onnx").run(None, {"x": x[:1]})[0]  # a batch of one works too
+    assert one.shape == (1,)
+    assert m["score_method"] == "min"
+
+
+def test_lstm_graphs_hold_an_lstm_node_and_take_other_window_lengths(runs, bundles):
+    path, m = bundles["lstm"]
+    for graph in ("classifier", "anomaly", "decoder"):
+        ops = [n.op_type for n in onnx.load(str(path / f"{graph}.onnx")).graph.node]
+        assert "LSTM" in ops and "Loop" not in ops and "Scan" not in ops, graph
+    assert m["producer"]["exporter"] == "torchscript" and m["time_axis_dynamic"] is True
+    _, model, _, prep = load_run(runs["lstm"])
+    x_full = prep.ds.x_test[:20]
+    assert x_full.shape[1] == m["window"] == 128
+    for t in (128, 96, 40):
+        x = np.ascontiguousarray(x_full[:, :t])
+        with torch.no_grad():
+            probs = model(torch.from_numpy(x)).numpy()
+            score = anomaly_score(model, torch.from_numpy(x), "min").numpy()
+        got = _session(path / "classifier.onnx").run(None, {"x": x})[0]
+        np.testing.assert_allclose(got, probs, atol=1e-4)
+        got = _session(path / "anomaly.onnx").run(None, {"x": x})[0]
+        assert got.shape == (20,) and np.abs(got - score).max() <= 1e-4 * np.abs(score).max(), t
+
+
+def test_score_pi_is_selectable_and_recorded(runs, tmp_path):
+    m = export_run(runs["dense"], tmp_path / "pi", score="pi")
+    assert m["score_method"] == "pi"
+    _, model, _, prep = load_run(runs["dense"])
+    x = prep.ds.x_test[:50]
+    with torch.no_grad():
+        want = anomaly_score(model, torch.from_numpy(x), "pi").numpy()
+        other = anomaly_score(model, torch.from_numpy(x), "min").numpy()
+    got = _session(tmp_path / "pi" / "anomaly.onnx").run(None, {"x": x})[0]
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    assert not np.allclose(got, other)  # it really is the other score
+
+
+# ---- model kinds ------------------------------------------------------------------------------------------
+def test_supervised_and_vae_export_their_subsets(runs, bundles, tmp_path):
+    path, m = bundles["supervised"]
+    assert set(m["graphs"]) == {"classifier"}
+    assert sorted(p.name for p in path.iterdir()) == ["classifier.onnx", "manifest.json"]
+    assert m["threshold"] is None and m["latent_dim"] is None
+    path, m = bundles["vae"]
+    assert set(m["graphs"]) == {"anomaly", "decoder"} and m["score_method"] == "vae"
+    assert "anomaly_roc_auc_onnxruntime" in m["producer"]["metrics"]
+    dec = _session(path / "decoder.onnx")
+    assert [i.name for i in dec.get_inputs()] == ["z", "y"]  # y kept for the contract, ignored
+    z = np.zeros((2, m["latent_dim"]), np.float32)
+    a = dec.run(None, {"z": z, "y": np.array([0, 1])})[0]
+    b = dec.run(None, {"z": z, "y": np.array([5, 7])})[0]
+    np.testing.assert_array_equal(a, b)
+    result = CliRunner().invoke(app, [str(runs["supervised"]), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert "classifier.onnx only" in result.output
+
+
+# ---- the manifest -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["dense", "lstm"])
+def test_manifest_keys_hashes_and_metrics(bundles, name):
+    path, m = bundles[name]
+    on_disk = json.loads((path / "manifest.json").read_text())
+    assert on_disk == m
+    assert CONTRACT_KEYS <= set(m)
+    assert m["format"] == 1 and m["dtype"] == "float32" and m["opset"] == 18
+    for graph, entry in m["graphs"].items():
+        assert entry["file"] == f"{graph}.onnx" and entry["sha256"] == _sha256(path / entry["file"])
+    p = m["producer"]
+    assert PRODUCER_KEYS <= set(p)
+    metrics = p["metrics"]
+    assert metrics["test_accuracy_onnxruntime"] == pytest.approx(metrics["test_accuracy_pytorch"], abs=0.01)
+    if name == "lstm":
+        assert m["channels"] and len(m["channels"]) == 9 and m["sample_shape"] == [128, 9]
+        assert m["window"] == 128 and m["hop"] == 64 and m["sample_rate_hz"] == 50
+    else:
+        assert p["excluded_class"] == 3 and metrics["anomaly_class"] == "3"
+        assert 0.0 <= metrics["anomaly_roc_auc_onnxruntime"] <= 1.0
+        auc = metrics["anomaly_roc_auc_onnxruntime"]
+        assert auc == pytest.approx(metrics["anomaly_roc_auc_pytorch"], abs=1e-3)
+
+
+def test_edge_runtime_reads_the_manifest(bundles):
+    from ssvae_edge.manifest import Manifest
+
+    for path, m in bundles.values():
+        man = Manifest.load(path)
+        assert set(man.graphs) == set(m["graphs"]) and man.threshold == m["threshold"]
+
+
+def test_threshold_is_the_validation_quantile(runs, bundles):
+    path, m = bundles["dense"]
+    cal = m["threshold_calibration"]
+    _, _, _, prep = load_run(runs["dense"])
+    x_val = prep.ds.x_train[prep.split.val]
+    s = _session(path / "anomaly.onnx").run(None, {"x": x_val})[0]
+    assert cal["quantile"] == 0.99 and cal["n_val"] == len(x_val) and cal["source"] == "validation split"
+    assert m["threshold"] == pytest.approx(float(np.quantile(s.astype(np.float64), 0.99)), rel=1e-6)
+    assert cal["false_alarm_rate"] == pytest.approx(float(np.mean(s > m["threshold"])))
+    assert cal["false_alarm_rate"] <= 0.01 + 1 / len(x_val)
+
+
+# ---- int8 -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["dense", "conv", "lstm"])
+def test_int8_graphs_are_written_listed_and_measured(bundles, name):
+    path, m = bundles[name]
+    q = m["quantization"]
+    assert set(m["graphs_int8"]) | set(q["skipped"]) == set(m["graphs"])
+    assert "classifier" in m["graphs_int8"]
+    for graph, entry in m["graphs_int8"].items():
+        file = path / entry["file"]
+        assert entry["file"] == f"{graph}.int8.onnx" and entry["sha256"] == _sha256(file)
+        assert file.stat().st_size < (path / f"{graph}.onnx").stat().st_size
+        assert q["int8"]["bytes"][graph] == file.stat().st_size
+        ops = {n.op_type for n in onnx.load(str(file)).graph.node}
+        assert ops & {"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM"}
+    if name == "conv":
+        assert "ConvInteger" in {n.op_type for n in onnx.load(str(path / "classifier.int8.onnx")).graph.node}
+    assert 0.0 <= q["int8"]["test_accuracy"] <= 1.0 and "test_accuracy" in q["fp32"]
+    if "anomaly" in m["graphs_int8"]:
+        calibration = m["graphs_int8"]["anomaly"]["threshold_calibration"]
+        assert calibration["n_val"] == m["threshold_calibration"]["n_val"]
+
+
+# ---- failures leave nothing behind ------------------------------------------------------------------------
+def _one_error_line(result, notes_before: bool = False) -> str:
+    """Exit code 2 and one `error: ...` line, no traceback (progress notes may come first if allowed)."""
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in result.output, lines
+    assert notes_before or len(lines) == 1, lines
+    return errors[0]
+
+
+def test_corrupt_or_foreign_checkpoint_fails_with_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x80\x02 not a checkpoint")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    for ckpt in (bad, foreign, tmp_path / "missing"):
+        out = tmp_path / "new" / "bundle"
+        line = _one_error_line(CliRunner().invoke(app, [str(ckpt), "--out", str(out)]))
+        assert str(ckpt) in line
+        assert not (tmp_path / "new").exists()
+
+
+def test_existing_destination_needs_force(runs, tmp_path):
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    line = _one_error_line(CliRunner().invoke(app, [str(runs["supervised"]), "--out", str(out)]))
+    assert "--force" in line and (out / "keep.txt").read_text() == "mine"
+    # --force replaces an earlier bundle only, never an unrelated folder
+    _one_error_line(CliRunner().invoke(app, [str(runs["supervised"]), "--out", str(out), "--force"]))
+    assert (out / "keep.txt").exists()
+    (out / "keep.txt").unlink()
+    for _ in range(2):
+        result = CliRunner().invoke(app, [str(runs["supervised"]), "--out", str(out), "--force", "--quiet"])
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no staging folders left
+
+
+def test_failed_validation_leaves_no_partial_bundle(runs, tmp_path, monkeypatch):
+    monkeypatch.setitem(G.TOLERANCE, "score", ("rel", -1.0))  # nothing can pass
+    out = tmp_path / "deep" / "b"
+    with pytest.raises(ExportError, match="anomaly.onnx: onnxruntime vs PyTorch"):
+        export_run(runs["dense"], out)
+    assert list(tmp_path.iterdir()) == []
+    result = CliRunner().invoke(app, [str(runs["dense"]), "--out", str(out)])
+    assert "anomaly.onnx" in _one_error_line(result, notes_before=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_options_are_refused_before_anything_is_written(runs, tmp_path):
+    for args in (["--score", "best"], ["--alert-quantile", "1.5"], ["--quantize", "int4"]):
+        _one_error_line(CliRunner().invoke(app, [str(runs["dense"]), "--out", str(tmp_path / "b"), *args]))
+    assert list(tmp_path.iterdir()) == []
