@@ -122,7 +122,7 @@ def run_cell(cell: Cell) -> dict:
         result = {"figure": str(fig.relative_to(ROOT)), "command": shlex.join(cmd)}
     else:
         cell.run_dir.parent.mkdir(parents=True, exist_ok=True)
-        fit = ["ssvae-train", "fit", "--out", str(cell.run_dir.relative_to(ROOT)), *cell.args, "--threads", "1", "--quiet"]
+        fit = ["ssvae-train", "fit", "--out", str(cell.run_dir.relative_to(ROOT)), *cell.args, "--threads", "1"]
         resume = (cell.run_dir / "checkpoint.pt").exists()
         log = cell.run_dir.parent / f"{cell.name}.log"
         with open(log, "a") as fh:

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Training speed and memory: seconds per epoch and peak resident memory, per architecture.
+
+    python tools/bench_train.py --data-root ../shared/data --threads 2 [--threads 1]
+
+Each configuration runs in a fresh process (so peak memory is its own) for one full epoch of
+`ssvae-train fit` on its real data set, and `benchmarks/train.json` collects the numbers with the
+machine they ran on. Nothing here is asserted: it is a measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONFIGS = [
+    ("mnist", "dense", "ssvae", "seed", "100"),
+    ("mnist", "dense", "ssvae", "m2", "100"),
+    ("mnist", "dense", "supervised", "seed", "100"),
+    ("mnist", "conv", "ssvae", "seed", "100"),
+    ("uci-har", "lstm", "ssvae", "seed", "all"),
+]
+
+CHILD = r"""
+import json, resource, sys, time, torch
+from ssvae_train.config import FitConfig
+from ssvae_train.trainer import fit
+from ssvae_train.checkpoint import load_checkpoint
+torch.set_num_threads(int(sys.argv[7]))
+cfg = FitConfig(dataset=sys.argv[1], data_dir=sys.argv[2], arch=sys.argv[3], model=sys.argv[4], objective=sys.argv[5],
+                labels=sys.argv[6], epochs=1, device="cpu")
+fit(cfg, sys.argv[8], progress=False)
+h = load_checkpoint(sys.argv[8])["history"][0]
+print(json.dumps({"seconds_per_epoch": h["seconds"], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--threads", type=int, action="append", help="torch threads (repeatable; default 1 and 2)")
+    ap.add_argument("--only", default="", help="only configurations whose arch matches")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train.json")
+    a = ap.parse_args()
+    rows = []
+    for threads in a.threads or [1, 2]:
+        for ds, arch, model, obj, labels in CONFIGS:
+            if a.only and a.only != arch:
+                continue
+            data_dir = a.data_root / ("mnist" if ds == "mnist" else "uci-har")
+            with tempfile.TemporaryDirectory() as tmp:
+                cmd = [sys.executable, "-c", CHILD, ds, str(data_dir), arch, model, obj, labels, str(threads), f"{tmp}/run"]
+                env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+                t0 = time.time()
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            r.update({"dataset": ds, "arch": arch, "model": model, "objective": obj, "labels": labels,
+                      "threads": threads, "wall_seconds_with_setup": round(time.time() - t0, 1)})
+            print(json.dumps(r), flush=True)
+            rows.append(r)
+    import torch
+
+    result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": str(torch.__version__),
+                          "processor": platform.processor() or platform.machine()},
+              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": rows,
+              "note": "one full epoch of `ssvae-train fit` per row, in a fresh process; peak_rss_mb is the process's maximum"}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
