@@ -121,6 +121,20 @@ def generate(
     typer.echo(str(out))
 
 
+@app.command()
+@user_errors
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), help="Folder for the runs, the grid and the exported bundle."),
+    epochs: int = typer.Option(30, help="Epochs of each of the two trainings."),
+    labels: str = typer.Option("100", help="Label budget shared by both models."),
+) -> None:
+    """The embedded default end to end: train on scikit-learn's digits (no download), compare with the
+    supervised equivalent, generate, export the bundle and score it with the edge runtime."""
+    from ssvae_train.demo import run_demo
+
+    run_demo(out, epochs=epochs, labels=labels, say=typer.echo)
+
+
 @data_app.command("download")
 @user_errors
 def download(

@@ -17,6 +17,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from ssvae_train.checkpoint import load_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.evaluate import load_run
 from ssvae_train.export import ExportError, export_run
@@ -166,6 +167,23 @@ def test_score_pi_is_selectable_and_recorded(runs, tmp_path):
     got = _session(tmp_path / "pi" / "anomaly.onnx").run(None, {"x": x})[0]
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
     assert not np.allclose(got, other)  # it really is the other score
+
+
+def test_saturated_bernoulli_logits_give_finite_scores(runs, tmp_path):
+    """A confident decoder (|logit| > 17, as on MNIST backgrounds) must not turn the score into NaN/inf."""
+    ckpt = load_checkpoint(runs["dense"])
+    bias = ckpt["state_dict"]["decoder.net.4.bias"]
+    ckpt["state_dict"]["decoder.net.4.bias"] = torch.where(torch.arange(bias.numel()) % 2 == 0, 60.0, -60.0)
+    (tmp_path / "run").mkdir()
+    torch.save(ckpt, tmp_path / "run" / "checkpoint.pt")
+    export_run(tmp_path / "run", tmp_path / "b")
+    _, model, _, prep = load_run(tmp_path / "run")
+    x = prep.ds.x_test[:30]
+    with torch.no_grad():
+        want = anomaly_score(model, torch.from_numpy(x), "min").numpy()
+    got = _session(tmp_path / "b" / "anomaly.onnx").run(None, {"x": x})[0]
+    assert np.isfinite(want).all() and np.isfinite(got).all()
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
 
 
 # ---- model kinds ------------------------------------------------------------------------------------------

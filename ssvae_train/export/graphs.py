@@ -13,12 +13,18 @@ Exporter choice. Every architecture is exported with torch's TorchScript exporte
 The exporter is therefore one setting here (`EXPORTER`), recorded in every manifest; whatever exporter is
 used, the validation below runs each graph at batch sizes and window lengths other than the example's,
 so a graph that baked in a shape is refused rather than shipped.
+
+One fix to the TorchScript exporter: its `binary_cross_entropy_with_logits` is log(sigmoid(x)) and
+log(1 - sigmoid(x)), which is -inf once a logit passes about +-17 in float32 (a trained MNIST decoder's
+background pixels do), so the Bernoulli anomaly score came out NaN. `_stable_bce_with_logits` replaces
+it, for the duration of an export, with PyTorch's own stable form max(x, 0) - x t + log(1 + exp(-|x|)).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +91,7 @@ def export_cut(
     if cut.time_axis:
         axes["x"] = {0: BATCH_AXIS, 1: TIME_AXIS}
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), _stable_symbolics():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
             torch.onnx.export(
                 cut.module,
@@ -106,6 +112,33 @@ def export_cut(
     for k, v in {"ssvae.graph": cut.name, **(metadata or {})}.items():
         model.metadata_props.add(key=k, value=v)
     onnx.save(model, str(path))
+
+
+@torch.onnx.symbolic_helper.parse_args("v", "v", "v", "v", "i")
+def _stable_bce_with_logits(g, x, target, weight, pos_weight, reduction: int):
+    """max(x, 0) - x * t + log(1 + exp(-|x|)): finite for any logit (see the module docstring)."""
+    if not (_is_none(weight) and _is_none(pos_weight)):
+        raise ExportError("binary_cross_entropy_with_logits with weights is not supported by this exporter")
+    one = g.op("Constant", value_t=torch.tensor(1.0))
+    softplus = g.op("Log", g.op("Add", g.op("Exp", g.op("Neg", g.op("Abs", x))), one))
+    out = g.op("Add", g.op("Sub", g.op("Relu", x), g.op("Mul", x, target)), softplus)
+    if reduction == 0:
+        return out
+    return g.op("ReduceMean" if reduction == 1 else "ReduceSum", out, keepdims_i=0)
+
+
+def _is_none(v) -> bool:
+    return v is None or (isinstance(v, torch._C.Value) and v.node().mustBeNone())
+
+
+@contextmanager
+def _stable_symbolics():
+    name = "aten::binary_cross_entropy_with_logits"
+    torch.onnx.register_custom_op_symbolic(name, _stable_bce_with_logits, OPSET)
+    try:
+        yield
+    finally:
+        torch.onnx.unregister_custom_op_symbolic(name, OPSET)
 
 
 def _set_io(graph: onnx.GraphProto, sig: Signature) -> None:
