@@ -146,7 +146,7 @@ def main() -> int:
     ap.add_argument("experiments", nargs="+")
     ap.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data", help="folder holding mnist/ and uci-har/")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    ap.add_argument("--filter", default="", help="only cells whose name contains this")
+    ap.add_argument("--filter", default="", help="only cells whose name contains all of these (comma-separated)")
     ap.add_argument("--jobs", type=int, default=2, help="cells run at once (one thread each)")
     a = ap.parse_args()
     exps = experiments(a.data_root.resolve(), [int(s) for s in a.seeds.split(",")])
@@ -154,7 +154,8 @@ def main() -> int:
     if unknown:
         print(f"error: unknown experiment(s) {', '.join(unknown)}; known: {', '.join(exps)}", file=sys.stderr)
         return 2
-    cells = [c for e in a.experiments for c in exps[e] if a.filter in c.name]
+    wanted = [w for w in a.filter.split(",") if w]
+    cells = [c for e in a.experiments for c in exps[e] if all(w in c.name for w in wanted)]
     if a.action == "list":
         for c in cells:
             print(f"{'done' if c.out.exists() else 'todo'}  {c.experiment}/{c.name}")

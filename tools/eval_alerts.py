@@ -1,0 +1,448 @@
+#!/usr/bin/env python3
+"""Streaming anomaly alerts, measured against a held-out activity.
+
+    python tools/har_streams.py --data-dir ../shared/data/uci-har --out /tmp/novelty --demo-minutes 20
+    python tools/eval_alerts.py --bundle exported/har-lstm-novelty --run runs/har-lstm-novelty \\
+        --stream /tmp/novelty/demo_stream.csv [--stream another.csv ...] [--hop 128]
+
+The bundle was trained with one activity held out (the manifest's `producer.excluded_class`). Each stream
+(a CSV from `tools/har_streams.py`: `time`, the channels, `label` = the true activity of every sample) is
+scored by the runtime's `StreamScorer` (hop: the manifest's unless `--hop`), and its alerts are matched
+against the held-out activity's segments. Several streams are scored one by one (each with a fresh
+scorer) and their counts added up.
+
+Definitions (samples are counted from 0 in each stream; a window starting at sample s covers [s, s + W)):
+
+* segment: a maximal run of samples with the same label, [a, b). A held-out segment counts when at
+  least one scored window overlaps it.
+* alert raise: a scored window at which the runtime's alert state goes from clear to raised.
+* detection: a held-out segment [a, b) is detected when an alert is raised at a window that overlaps it
+  (s < b and s + W > a). An alert that was already active when the segment began (raised earlier, by
+  another window) does not count: it is a raise that detects.
+* delay: for a detected segment, (s + W) - a for the first such raise, in samples (and seconds at the
+  manifest's rate): the number of samples after the segment's start that must have arrived before the
+  alert is known (the raising window is complete at its last sample). It can be shorter than W when the
+  raising window started before the segment.
+* false alert: a raise at a window that overlaps no held-out segment (every one of its samples is
+  normal activity). Every raise is either true (overlaps a held-out segment) or false.
+* false alerts per hour = false alerts / (normal samples / sample rate / 3600), with normal samples = all
+  samples of the stream(s) whose label is not the held-out activity.
+* per-window ROC AUC (scikit-learn): the anomaly score of windows entirely inside held-out segments
+  (positives) against windows entirely inside normal segments (negatives); windows that straddle both
+  are left out (and counted).
+
+Rows: `default` = the manifest threshold and the runtime's default debounce (k=3 of m=5, clear below 1),
+exactly what `StreamScorer` gives; `sweep` = (k, m) in (1,1), (2,3), (3,5), (4,6) (clear_k = 1) x the
+alert threshold re-calibrated at quantiles 0.95, 0.99, 0.999 of the anomaly graph's scores on the run's
+normal validation rows (needs `--run`; without it the sweep uses the manifest threshold only). The sweep
+replays the runtime's own `AlertDebouncer` over the stream's scores (the replay of the default row is
+checked to give the scorer's alerts exactly).
+
+Writes `benchmarks/alerts.json` and `benchmarks/alerts.md`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo's packages
+    sys.path.insert(0, str(ROOT))
+
+from ssvae_edge import AlertDebouncer, Bundle, StreamScorer  # noqa: E402
+from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M  # noqa: E402
+from ssvae_edge.errors import EdgeError  # noqa: E402
+from ssvae_train.errors import UserError  # noqa: E402
+
+KM_SWEEP = ((1, 1), (2, 3), (3, 5), (4, 6))
+QUANTILES = (0.95, 0.99, 0.999)
+QUICK_MAX_SAMPLES = 30_000
+
+DEFINITIONS = {
+    "segment": "a maximal run of samples with the same label, [a, b); a held-out segment counts when at least "
+               "one scored window overlaps it",
+    "alert_raise": "a scored window at which the alert state goes from clear to raised",
+    "detection": "a held-out segment [a, b) is detected when an alert is raised at a window [s, s+W) that "
+                 "overlaps it (s < b and s+W > a); an alert already active when the segment began does not count",
+    "delay": "(s + W) - a for the first raise that detects the segment, in samples (seconds = samples / rate): "
+             "samples after the segment's start that must arrive before the alert is known",
+    "false_alert": "a raise at a window that overlaps no held-out segment (all its samples are normal activity)",
+    "false_alerts_per_hour": "false alerts / (normal samples / sample_rate_hz / 3600), normal samples = samples "
+                             "whose label is not the held-out activity",
+    "window_roc_auc": "sklearn roc_auc_score of the anomaly score, windows entirely inside held-out segments "
+                      "(positive) vs entirely inside normal segments (negative); straddling windows left out",
+    "window_tpr_fpr": "fraction of those positive / negative windows whose score is above the threshold",
+}
+
+
+# ---- the matching logic (pure functions, unit-tested) ------------------------------------------------
+@dataclass(frozen=True)
+class Segment:
+    start: int  # first sample
+    end: int  # one past the last sample
+    label: str
+
+
+def segments(labels: Sequence[str]) -> list[Segment]:
+    """Maximal runs of equal labels."""
+    out: list[Segment] = []
+    start = 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            out.append(Segment(start, i, labels[start]))
+            start = i
+    return out
+
+
+def raise_indices(alerts: Sequence[bool]) -> list[int]:
+    """Indices of the windows at which the alert state goes from clear to raised (it starts clear)."""
+    out, prev = [], False
+    for i, a in enumerate(alerts):
+        if a and not prev:
+            out.append(i)
+        prev = bool(a)
+    return out
+
+
+def match_alerts(segs: Sequence[Segment], starts: Sequence[int], alerts: Sequence[bool], window: int,
+                 held_out: str, rate_hz: float) -> dict[str, Any]:
+    """Recall of the held-out segments, delay to the first alert, false alerts per hour (see DEFINITIONS).
+
+    `starts[i]` / `alerts[i]`: the first sample and the alert state after scored window i, in stream order.
+    """
+    if len(starts) != len(alerts):
+        raise ValueError("starts and alerts must have one entry per scored window")
+    starts_arr = np.asarray(starts, dtype=np.int64)
+    held = [s for s in segs if s.label == held_out]
+    if len(starts_arr):  # segments no scored window reaches are not counted
+        held = [s for s in held if bool(np.any((starts_arr < s.end) & (starts_arr + window > s.start)))]
+    else:
+        held = []
+    raises = [int(starts_arr[i]) for i in raise_indices(alerts)]
+    per_segment = []
+    for s in held:
+        first = next((r for r in raises if r < s.end and r + window > s.start), None)
+        per_segment.append({"start": s.start, "end": s.end, "detected": first is not None,
+                            "delay_samples": None if first is None else first + window - s.start})
+    false = [r for r in raises if not any(r < s.end and r + window > s.start for s in segs if s.label == held_out)]
+    normal = sum(s.end - s.start for s in segs if s.label != held_out)
+    return summarise(per_segment, len(raises), len(false), normal, rate_hz)
+
+
+def summarise(per_segment: list[dict[str, Any]], raised: int, false: int, normal_samples: int,
+              rate_hz: float) -> dict[str, Any]:
+    detected = [p for p in per_segment if p["detected"]]
+    delays = [p["delay_samples"] for p in detected]
+    hours = normal_samples / rate_hz / 3600
+    return {
+        "held_out_segments": len(per_segment),
+        "detected": len(detected),
+        "recall": len(detected) / len(per_segment) if per_segment else None,
+        "delay_samples": delays,
+        "delay_samples_median": float(np.median(delays)) if delays else None,
+        "delay_samples_mean": float(np.mean(delays)) if delays else None,
+        "delay_samples_max": int(max(delays)) if delays else None,
+        "delay_seconds_median": float(np.median(delays)) / rate_hz if delays else None,
+        "alerts_raised": raised,
+        "true_alerts": raised - false,
+        "false_alerts": false,
+        "normal_samples": normal_samples,
+        "normal_hours": hours,
+        "false_alerts_per_hour": false / hours if hours > 0 else None,
+        "per_segment": per_segment,
+    }
+
+
+def combine(results: Sequence[dict[str, Any]], rate_hz: float) -> dict[str, Any]:
+    """Add up the matching of several streams (segments, raises, normal time)."""
+    per_segment = [dict(p, stream=i) for i, r in enumerate(results) for p in r["per_segment"]]
+    return summarise(per_segment, sum(r["alerts_raised"] for r in results),
+                     sum(r["false_alerts"] for r in results), sum(r["normal_samples"] for r in results), rate_hz)
+
+
+def debounce(above: Sequence[bool], k: int, m: int, clear_k: int) -> list[bool]:
+    """The runtime's AlertDebouncer replayed over above/below flags: the alert state after each window."""
+    d = AlertDebouncer(k, m, clear_k)
+    return [d.update(bool(a)) for a in above]
+
+
+def window_fraction_held_out(starts: np.ndarray, window: int, is_held: np.ndarray) -> np.ndarray:
+    """Fraction of each window's samples that belong to the held-out activity."""
+    csum = np.concatenate([[0], np.cumsum(is_held, dtype=np.int64)])
+    return (csum[starts + window] - csum[starts]) / window
+
+
+# ---- streams ------------------------------------------------------------------------------------------
+@dataclass
+class Stream:
+    path: Path
+    x: np.ndarray  # [T, C] in the bundle's channel order
+    labels: list[str]
+
+
+def read_stream(path: Path, channels: Sequence[str], max_samples: int | None = None) -> Stream:
+    """A har_streams CSV: header with the channels (any order), `label`, optional `time`."""
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader)]
+        missing = [c for c in channels if c not in header]
+        if missing or "label" not in header:
+            raise EdgeError(f"{path}: needs columns {', '.join(missing + ['label'] * ('label' not in header))}")
+        cols = [header.index(c) for c in channels]
+        li = header.index("label")
+        rows, labels = [], []
+        for row in reader:
+            if not row:
+                continue
+            rows.append([row[i] for i in cols])
+            labels.append(row[li].strip())
+            if max_samples and len(rows) >= max_samples:
+                break
+    if not rows:
+        raise EdgeError(f"{path}: no samples")
+    return Stream(path, np.asarray(rows, dtype=np.float32), labels)
+
+
+def score_stream(bundle: Bundle, stream: Stream, hop: int | None, chunk: int = 1000) -> dict[str, Any]:
+    """Run the runtime's StreamScorer (default alerts) over a stream; keep each window's start, score, alert."""
+    scorer = StreamScorer(bundle, hop=hop)
+    events = []
+    for i in range(0, len(stream.x), chunk):
+        events += scorer.feed(stream.x[i:i + chunk])
+    summary = scorer.flush()
+    return {"starts": np.array([e["start"] for e in events], dtype=np.int64),
+            "scores": np.array([e["score"] for e in events], dtype=np.float64),
+            "alerts": [bool(e["alert"]) for e in events], "summary": summary,
+            "window": scorer.window, "hop": scorer.hop}
+
+
+# ---- thresholds ---------------------------------------------------------------------------------------
+def validation_scores(bundle: Bundle, run: Path, data_dir: str | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The exported anomaly graph's scores (onnxruntime) on the run's normal validation rows."""
+    from ssvae_train.evaluate import load_run
+
+    ckpt, _model, cfg, prep = load_run(run, data_dir)
+    producer = bundle.manifest.raw.get("producer") or {}
+    path = run / "checkpoint.pt" if run.is_dir() else run
+    same = producer.get("checkpoint_sha256") in (None, hashlib.sha256(path.read_bytes()).hexdigest())
+    if not same:
+        raise EdgeError(f"--run {run}: not the checkpoint this bundle was exported from (sha256 differs)")
+    x = prep.ds.x_train[prep.split.val]
+    s = np.concatenate([bundle.anomaly_score(x[i:i + 256]) for i in range(0, len(x), 256)]).astype(np.float64)
+    return s, {"run": str(run), "n_val": int(len(x)), "exclude_class": cfg.exclude_class,
+               "epochs": int(ckpt["epoch"])}
+
+
+# ---- report -------------------------------------------------------------------------------------------
+def row(name: str, quantile: float | None, threshold: float, k: int, m: int, clear_k: int,
+        matched: dict[str, Any], scores: np.ndarray, frac: np.ndarray) -> dict[str, Any]:
+    pos, neg = scores[frac == 1.0], scores[frac == 0.0]
+    out = {"row": name, "quantile": quantile, "threshold": threshold, "k": k, "m": m, "clear_k": clear_k,
+           "window_tpr": float(np.mean(pos > threshold)) if len(pos) else None,
+           "window_fpr": float(np.mean(neg > threshold)) if len(neg) else None}
+    out.update({key: v for key, v in matched.items() if key != "per_segment"})
+    out["per_segment"] = matched["per_segment"]
+    return out
+
+
+def _f(v: Any, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    h = report["held_out"]
+    streams = "; ".join(f"`{s['path']}` ({s['samples']:,} samples, {s['seconds'] / 60:.1f} min, "
+                        f"{s['held_out_segments']} held-out segments)" for s in report["streams"])
+    auc = report["window_auc"]
+    lines = [
+        "# Streaming anomaly alerts", "",
+        f"`tools/eval_alerts.py` on `{report['bundle']}` (held-out activity: **{h['name']}**, data-set class "
+        f"{h['index']}); "
+        f"hop {report['hop']}, window {report['window']}, {report['sample_rate_hz']:g} Hz. Streams: {streams}.",
+        "",
+        f"Per-window ROC AUC, held-out vs normal windows: **{_f(auc['roc_auc'], '.3f')}** "
+        f"({auc['positives']} held-out, {auc['negatives']} normal, {auc['straddling_excluded']} straddling windows "
+        "left out).", "",
+        "| row | quantile | threshold | k/m | clear | recall | detected | delay median (samples / s) | "
+        "false alerts | false / h | window TPR | window FPR |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in [report["default"], *report["sweep"]]:
+        delay = ("–" if r["delay_samples_median"] is None
+                 else f"{r['delay_samples_median']:.0f} / {r['delay_seconds_median']:.2f}")
+        lines.append("| " + " | ".join([
+            r["row"], _f(r["quantile"], "g"), f"{r['threshold']:.5g}", f"{r['k']}/{r['m']}", str(r["clear_k"]),
+            _f(r["recall"], ".2f"), f"{r['detected']}/{r['held_out_segments']}", delay, str(r["false_alerts"]),
+            _f(r["false_alerts_per_hour"], ".2f"), _f(r["window_tpr"], ".3f"), _f(r["window_fpr"], ".3f"),
+        ]) + " |")
+    t = report["thresholds"]
+    lines += ["", f"Normal activity scored: {report['default']['normal_hours'] * 60:.1f} min. "
+              f"Manifest threshold {t['manifest']:.6g} ({json.dumps(t['manifest_calibration'])})."
+              + ("" if t["recalibrated"] else " No --run: the sweep uses the manifest threshold only.")]
+    if t["recalibrated"]:
+        v = t["validation"]
+        lines.append(f"Re-calibrated on {v['n_val']} normal validation rows of `{v['run']}` with the bundle's "
+                     "anomaly graph: " + ", ".join(f"q{q} → {thr:.6g}" for q, thr in t["recalibrated"].items()) + ".")
+    lines += ["", "## Definitions", ""] + [f"- **{k}**: {v}." for k, v in report["definitions"].items()]
+    lines += ["", f"Raw numbers: `{report['json']}`. Regenerate: `{report['command']}`.", ""]
+    return "\n".join(lines)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _fail(msg: str) -> typer.Exit:
+    typer.echo(f"eval_alerts: error: {' '.join(str(msg).split())}", err=True)
+    return typer.Exit(2)
+
+
+# ---- main ---------------------------------------------------------------------------------------------
+def main(
+    bundle: Annotated[Path, typer.Option(
+        "--bundle", help="Bundle trained with one activity held out (manifest producer.excluded_class).")] = Path(
+        "exported/har-lstm-novelty"),
+    stream: Annotated[list[Path] | None, typer.Option(
+        "--stream", help="Stream CSV from tools/har_streams.py (with a label column); repeat for several.")] = None,
+    run: Annotated[Path | None, typer.Option(
+        "--run", help="The bundle's training run: re-calibrates the threshold per quantile on its validation rows.")
+    ] = None,
+    data_dir: Annotated[str | None, typer.Option(
+        "--data-dir", help="Data set location for --run, when its recorded data_dir does not resolve here.")] = None,
+    hop: Annotated[int | None, typer.Option("--hop", min=1, help="Stream hop (default: the manifest's).")] = None,
+    held_out: Annotated[str | None, typer.Option(
+        "--held-out", help="Stream label to treat as the held-out activity (default: the manifest's "
+                           "producer.excluded_class_name).")] = None,
+    max_samples: Annotated[int | None, typer.Option(
+        "--max-samples", min=1, help=f"Read at most this many samples per stream ({QUICK_MAX_SAMPLES} with --quick).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for alerts.json and alerts.md.")] = Path("benchmarks"),
+    name: Annotated[str, typer.Option("--name", help="File stem of the outputs.")] = "alerts",
+    quick: Annotated[bool, typer.Option("--quick", help="Short streams (tests).")] = False,
+) -> None:
+    """Score a novelty bundle's stream alerts against the held-out activity; write alerts.json/.md."""
+    t0 = time.time()
+    if not stream:
+        raise _fail("give at least one --stream (a demo stream CSV from tools/har_streams.py)")
+    if quick and max_samples is None:
+        max_samples = QUICK_MAX_SAMPLES
+    try:
+        b = Bundle.load(bundle, providers="cpu", threads=1)
+        if not b.has("anomaly") or b.threshold is None:
+            raise EdgeError(f"{bundle}: no anomaly graph with a threshold: nothing to alert on")
+        producer = b.manifest.raw.get("producer") or {}
+        # The held-out activity is not among the bundle's classes (its classifier never saw it): take its
+        # name from the producer record, which uses the data set's numbering and names.
+        if held_out is not None:
+            h_index, h_name = producer.get("excluded_class") if held_out == producer.get(
+                "excluded_class_name") else None, held_out
+        elif producer.get("excluded_class_name"):
+            h_index, h_name = producer.get("excluded_class"), str(producer["excluded_class_name"])
+        else:
+            raise EdgeError(f"{bundle}: the manifest names no held-out class (producer.excluded_class_name); "
+                            "use a novelty bundle or --held-out NAME")
+        rate = float(b.sample_rate_hz or 50.0)
+        data = [read_stream(p, b.channels or (), max_samples) for p in stream]
+        scored = [score_stream(b, s, hop) for s in data]
+        val = None
+        if run is not None:
+            val_scores, val = validation_scores(b, run, data_dir)
+    except (EdgeError, UserError, OSError) as e:
+        raise _fail(str(e)) from None
+    window, hop_used = scored[0]["window"], scored[0]["hop"]
+    segs = [segments(s.labels) for s in data]
+
+    # per-window AUC and held-out fractions
+    fracs = [window_fraction_held_out(sc["starts"], window, np.array([lab == h_name for lab in s.labels]))
+             for s, sc in zip(data, scored, strict=True)]
+    all_scores = np.concatenate([sc["scores"] for sc in scored])
+    all_frac = np.concatenate(fracs)
+    pos, neg = all_frac == 1.0, all_frac == 0.0
+    auc = None
+    if pos.any() and neg.any():
+        from sklearn.metrics import roc_auc_score
+
+        auc = float(roc_auc_score(pos[pos | neg], all_scores[pos | neg]))
+    window_auc = {"roc_auc": auc, "positives": int(pos.sum()), "negatives": int(neg.sum()),
+                  "straddling_excluded": int((~pos & ~neg).sum())}
+
+    def evaluate(threshold: float, k: int, m: int, clear_k: int, replay: bool) -> dict[str, Any]:
+        per = []
+        for sc, sg in zip(scored, segs, strict=True):
+            alerts = debounce(sc["scores"] > threshold, k, m, clear_k) if replay else sc["alerts"]
+            per.append(match_alerts(sg, sc["starts"], alerts, window, h_name, rate))
+        return combine(per, rate)
+
+    manifest_thr = float(b.threshold)
+    replay_ok = all(debounce(sc["scores"] > manifest_thr, DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K) == sc["alerts"]
+                    for sc in scored)
+    cal = b.manifest.raw.get("threshold_calibration") or {}
+    default = row("default", cal.get("quantile"), manifest_thr, DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K,
+                  evaluate(manifest_thr, DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K, replay=False), all_scores, all_frac)
+    recal: dict[str, float] | None = None
+    if val is not None:
+        recal = {str(q): float(np.quantile(val_scores, q)) for q in QUANTILES}
+        grid = [(q, recal[str(q)]) for q in QUANTILES]
+    else:
+        grid = [(cal.get("quantile"), manifest_thr)]
+    sweep = []
+    for q, thr in grid:
+        for k, m in KM_SWEEP:
+            ck = min(DEFAULT_CLEAR_K, k)
+            sweep.append(row("sweep", q, thr, k, m, ck, evaluate(thr, k, m, ck, replay=True), all_scores, all_frac))
+
+    json_path, md_path = out / f"{name}.json", out / f"{name}.md"
+    cmd = " ".join(["python tools/eval_alerts.py", f"--bundle {bundle}"] + [f"--stream {p}" for p in stream]
+                   + ([f"--run {run}"] if run else []) + ([f"--hop {hop}"] if hop else [])
+                   + (["--quick"] if quick else []) + ([f"--max-samples {max_samples}"] if max_samples and not quick
+                                                      else []))
+    report: dict[str, Any] = {
+        "tool": "tools/eval_alerts.py", "command": cmd, "json": str(json_path),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)), "quick": quick,
+        "bundle": str(bundle), "run": str(run) if run else None,
+        "held_out": {"index": h_index, "name": h_name,
+                     "source": "--held-out" if held_out is not None else "manifest producer.excluded_class"},
+        "hop": hop_used, "window": window, "sample_rate_hz": rate,
+        "streams": [{
+            "path": str(s.path), "samples": len(s.x), "seconds": len(s.x) / rate,
+            "truncated_to": max_samples if max_samples and len(s.x) >= max_samples else None,
+            "windows": int(len(sc["starts"])), "skipped_windows": sc["summary"]["skipped"],
+            "segments": len(sg), "held_out_segments": sum(g.label == h_name for g in sg),
+            "held_out_samples": int(sum(g.end - g.start for g in sg if g.label == h_name)),
+            "alerts_raised_by_runtime": sc["summary"]["alerts"],
+        } for s, sc, sg in zip(data, scored, segs, strict=True)],
+        "debounce_defaults": {"k": DEFAULT_K, "m": DEFAULT_M, "clear_k": DEFAULT_CLEAR_K},
+        "thresholds": {"manifest": manifest_thr, "manifest_calibration": cal, "recalibrated": recal,
+                       "validation": val, "sweep_quantiles": list(QUANTILES) if recal else None},
+        "window_auc": window_auc,
+        "replay_matches_runtime": replay_ok,
+        "definitions": DEFINITIONS,
+        "default": default,
+        "sweep": sweep,
+        "seconds": round(time.time() - t0, 1),
+    }
+    write_atomic(json_path, json.dumps(report, indent=2) + "\n")
+    write_atomic(md_path, markdown(report))
+    d = default
+    typer.echo(f"eval_alerts: {h_name} held out; default row: recall {_f(d['recall'], '.2f')} "
+               f"({d['detected']}/{d['held_out_segments']}), median delay {_f(d['delay_samples_median'], '.0f')} "
+               f"samples, {d['false_alerts']} false alerts ({_f(d['false_alerts_per_hour'], '.2f')}/h); "
+               f"window AUC {_f(auc, '.3f')}; wrote {json_path} and {md_path}", err=True)
+
+
+if __name__ == "__main__":
+    typer.run(main)
