@@ -49,6 +49,8 @@ def fit(
     epochs: int = typer.Option(20, help="Epochs; one epoch sweeps the unlabelled rows once."),
     seed: int = typer.Option(0, help="Seed of the split, the label draw, the shuffles and the noise."),
     batch_size: int = typer.Option(128, help="Rows per step (the labelled batch is at most this)."),
+    labelled_batch: int | None = typer.Option(
+        None, help="Labelled rows per step beside the unlabelled batch (default: --batch-size, at most all)."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
     alpha: float | None = typer.Option(None, help="Weight of the label cross-entropy (default: 0.1 x values per sample)."),
     kl_warmup: int = typer.Option(0, help="Epochs over which the KL weight ramps up from 0 (0: no warm-up)."),
@@ -68,7 +70,7 @@ def fit(
 
     cfg = FitConfig(
         dataset=dataset, data_dir=data_dir, arch=arch, model=model, objective=objective, labels=labels,
-        epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, alpha=alpha, kl_warmup=kl_warmup,
+        epochs=epochs, seed=seed, batch_size=batch_size, labelled_batch=labelled_batch, lr=lr, alpha=alpha, kl_warmup=kl_warmup,
         latent_dim=latent_dim, hidden=hidden, val_fraction=val_fraction, exclude_class=exclude_class,
         device=device, precision=precision,
     )

@@ -31,6 +31,7 @@ class FitConfig:
     epochs: int = 20
     seed: int = 0
     batch_size: int = 128
+    labelled_batch: int | None = None  # labelled rows per step beside the unlabelled batch (default: batch_size)
     lr: float = 1e-3
     alpha: float | None = None
     kl_warmup: int = 0  # epochs over which the KL weight ramps from 0 to 1

@@ -39,8 +39,16 @@ class Batches:
     labelled: list[np.ndarray] = field(default_factory=list)
 
 
-def epoch_batches(prep: Prepared, kind: str, batch_size: int, seed: int, epoch: int, world: World | None = None) -> Batches:
-    """The epoch's global batches (batch_size rows per rank), cut to this rank's share of each."""
+def epoch_batches(
+    prep: Prepared, kind: str, batch_size: int, seed: int, epoch: int, world: World | None = None,
+    labelled_batch: int | None = None,
+) -> Batches:
+    """The epoch's global batches (batch_size rows per rank), cut to this rank's share of each.
+
+    Semi-supervised models draw `labelled_batch` labelled rows per rank and step (default: as many as
+    batch_size, at most all of them): small values show each label less often, so a few labels are
+    not memorised while the unlabelled rows shape the classifier.
+    """
     world = world or World()
     rng = np.random.default_rng([seed, epoch])
     split = prep.split
@@ -52,7 +60,8 @@ def epoch_batches(prep: Prepared, kind: str, batch_size: int, seed: int, epoch: 
     if len(unl):
         out.unlabelled = [world.shard(b) for b in np.array_split(rng.permutation(unl), steps)]
     if kind != "vae" and len(split.labelled):
-        lab_bs = min(global_bs, len(split.labelled))
+        per_rank = batch_size if labelled_batch is None or not len(unl) else labelled_batch
+        lab_bs = min(per_rank * world.size, len(split.labelled))
         need = steps * lab_bs
         cycles = [rng.permutation(split.labelled) for _ in range(math.ceil(need / len(split.labelled)))]
         out.labelled = [world.shard(b) for b in np.array_split(np.concatenate(cycles)[:need], steps)]
@@ -127,7 +136,7 @@ def train_epoch(
     """One epoch of optimiser steps; `step_loss` is a StepLoss, maybe wrapped in DDP."""
     world = world or World()
     torch.manual_seed(cfg.seed * 100_003 + epoch * 1009 + world.rank)
-    b = epoch_batches(prep, cfg.model, cfg.batch_size, cfg.seed, epoch, world)
+    b = epoch_batches(prep, cfg.model, cfg.batch_size, cfg.seed, epoch, world, cfg.labelled_batch)
     x_all, y_all = data if data is not None else (torch.from_numpy(prep.ds.x_train), torch.from_numpy(prep.ds.y_train))
     steps = max(len(b.unlabelled), len(b.labelled))
     beta = 1.0 if cfg.kl_warmup <= 0 else min(1.0, (epoch + 1) / cfg.kl_warmup)

@@ -1,0 +1,212 @@
+"""tools/bench_edge.py and tools/eval_alerts.py, run end to end in --quick mode on a real (tiny) bundle: a
+1-epoch LSTM trained on the committed UCI-HAR slice with one activity held out, exported with int8 graphs;
+plus the alert-matching logic (recall, delay, false alerts per hour) on a hand-made event sequence.
+
+The benchmark's numbers are wall-clock measurements: only their presence and sanity are checked here."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from ssvae_edge import AlertDebouncer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+HELD_OUT = 2  # WALKING_DOWNSTAIRS
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = mod  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+@pytest.fixture(scope="module")
+def novelty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Run, int8 bundle and demo stream, all from the real UCI-HAR slice."""
+    from ssvae_train.config import FitConfig
+    from ssvae_train.data.uci_har import load_uci_har
+    from ssvae_train.export import export_run
+    from ssvae_train.trainer import fit
+
+    root = tmp_path_factory.mktemp("tools_edge")
+    data = ROOT / "tests" / "data" / "uci-har"
+    cfg = FitConfig(dataset="uci-har", data_dir=str(data), arch="lstm", epochs=1, hidden=16, batch_size=32,
+                    val_fraction=0.2, exclude_class=HELD_OUT)
+    fit(cfg, root / "run", progress=False)
+    export_run(root / "run", root / "bundle", quantize="int8")
+    ds = load_uci_har(data / "UCI HAR Dataset.zip")
+    _tool("har_streams").build_streams(ds.x_test, ds.y_test, list(ds.classes), list(ds.channels), root / "streams",
+                                       demo_minutes=2.0, seed=1)
+    return {"root": root, "data": data, "run": root / "run", "bundle": root / "bundle",
+            "stream": root / "streams" / "demo_stream.csv"}
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+# ---- bench_edge -------------------------------------------------------------------------------------------
+def test_bench_edge_quick_writes_every_number(novelty: dict[str, Path]) -> None:
+    out = novelty["root"] / "bench"
+    _run([str(ROOT / "tools" / "bench_edge.py"), "--bundle", str(novelty["bundle"]), "--run", str(novelty["run"]),
+          "--data-dir", str(novelty["data"]), "--out", str(out), "--quick", "--threads", "1,2",
+          "--latency-runs", "10", "--stream-samples", "20000"], cwd=novelty["root"])
+    report = json.loads((out / "edge.json").read_text())
+    md = (out / "edge.md").read_text()
+
+    for key in ("bundle", "run", "inputs", "machine", "versions", "settings", "eager", "results", "speedup", "stream"):
+        assert key in report, key
+    assert report["quick"] is True
+    m = report["machine"]
+    assert len(m["loadavg_start"]) == 3 and len(m["loadavg_end"]) == 3 and m["cpus"] >= 1
+    assert report["versions"]["onnxruntime"] and report["versions"]["torch"]
+    assert report["eager"]["included"] is True
+    # same model in both engines: PyTorch eager and onnxruntime fp32 agree
+    assert all(d < 1e-4 for d in report["eager"]["max_relative_diff_vs_onnxruntime_fp32"].values())
+
+    rows = {(r["engine"], r["precision"], r["threads"], r["graph"]) for r in report["results"]}
+    for engine, precision in (("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("pytorch-eager", "fp32")):
+        for threads in (1, 2):
+            for graph in ("classifier", "anomaly"):
+                assert (engine, precision, threads, graph) in rows
+    for r in report["results"]:
+        assert r["p99_ms"] >= r["p50_ms"] > 0
+        assert r["latency_runs"] == 10
+        assert set(r["throughput"]) == {"64", "256"}
+        assert all(t["windows_per_s"] > 0 for t in r["throughput"].values())
+    assert {(s["graph"], s["threads"]) for s in report["speedup"]} == {
+        (g, t) for g in ("classifier", "anomaly") for t in (1, 2)}
+    assert all(s["fp32"] > 0 and s["int8"] > 0 for s in report["speedup"])
+
+    st = report["stream"]
+    assert "error" not in st, st
+    assert st["samples"] == 20000 and st["hop"] == 64 and st["window"] == 128
+    assert st["windows"] == (20000 - 128) // 64 + 1
+    assert st["skipped"] == 0
+    assert st["stream_windows_per_s"] > 0 and st["bare_windows_per_s"] > 0 and st["stream_over_bare"] > 0
+    assert isinstance(st["within_10_percent_of_bare"], bool)
+    mem = st["memory"]
+    for key in ("rss_start_mib", "rss_after_warmup_mib", "rss_peak_sampled_mib", "rss_end_mib", "peak_hwm_mib",
+                "max_growth_after_warmup_mib"):
+        assert mem[key] is not None, key
+    assert mem["peak_hwm_mib"] >= mem["rss_peak_sampled_mib"] > 0
+    assert mem["ring_buffer_samples"] == 128 + 31 * 64
+
+    assert "| engine | precision | threads | graph | p50 ms | p99 ms |" in md
+    assert md.count("| onnxruntime | int8 |") == 4 and "Stream" in md and "stream / bare" in md
+
+
+def test_bench_edge_without_run_skips_eager_and_says_so(novelty: dict[str, Path]) -> None:
+    out = novelty["root"] / "bench-noeager"
+    _run([str(ROOT / "tools" / "bench_edge.py"), "--bundle", str(novelty["bundle"]), "--data-dir",
+          str(novelty["data"]), "--out", str(out), "--quick", "--threads", "1", "--latency-runs", "10",
+          "--throughput-reps", "1", "--stream-samples", "5000"], cwd=novelty["root"])
+    report = json.loads((out / "edge.json").read_text())
+    assert report["eager"]["included"] is False and "--run" in report["eager"]["reason"]
+    assert {r["engine"] for r in report["results"]} == {"onnxruntime"} and report["speedup"] == []
+    assert "PyTorch eager rows skipped" in (out / "edge.md").read_text()
+
+
+# ---- eval_alerts ------------------------------------------------------------------------------------------
+def test_eval_alerts_quick_scores_the_held_out_activity(novelty: dict[str, Path]) -> None:
+    out = novelty["root"] / "alerts"
+    _run([str(ROOT / "tools" / "eval_alerts.py"), "--bundle", str(novelty["bundle"]), "--stream",
+          str(novelty["stream"]), "--run", str(novelty["run"]), "--out", str(out), "--quick"], cwd=novelty["root"])
+    report = json.loads((out / "alerts.json").read_text())
+    manifest = json.loads((novelty["bundle"] / "manifest.json").read_text())
+
+    assert report["held_out"] == {"index": HELD_OUT, "name": "WALKING_DOWNSTAIRS",
+                                  "source": "manifest producer.excluded_class"}
+    assert report["hop"] == manifest["hop"] and report["window"] == 128
+    (s,) = report["streams"]
+    assert s["path"] == str(novelty["stream"]) and s["samples"] > 0 and s["held_out_segments"] >= 1
+    assert report["replay_matches_runtime"] is True
+    assert set(report["definitions"]) >= {"detection", "delay", "false_alert", "false_alerts_per_hour"}
+
+    t = report["thresholds"]
+    assert t["manifest"] == manifest["threshold"]
+    assert set(t["recalibrated"]) == {"0.95", "0.99", "0.999"}
+    assert t["recalibrated"]["0.95"] <= t["recalibrated"]["0.99"] <= t["recalibrated"]["0.999"]
+    # the exporter calibrated the manifest threshold the same way, at its alert quantile
+    q = manifest["threshold_calibration"]["quantile"]
+    assert t["recalibrated"][str(q)] == pytest.approx(manifest["threshold"], rel=1e-5)
+
+    auc = report["window_auc"]
+    assert auc["positives"] > 0 and auc["negatives"] > 0 and 0.0 <= auc["roc_auc"] <= 1.0
+
+    d = report["default"]
+    assert (d["k"], d["m"], d["clear_k"], d["threshold"]) == (3, 5, 1, manifest["threshold"])
+    assert len(report["sweep"]) == 12
+    assert {(r["k"], r["m"]) for r in report["sweep"]} == {(1, 1), (2, 3), (3, 5), (4, 6)}
+    for r in [d, *report["sweep"]]:
+        assert 0.0 <= r["recall"] <= 1.0
+        assert r["detected"] == len(r["delay_samples"]) <= r["held_out_segments"] == s["held_out_segments"]
+        assert all(0 < x <= 10_000 for x in r["delay_samples"])
+        assert r["false_alerts"] + r["true_alerts"] == r["alerts_raised"]
+        assert r["false_alerts_per_hour"] == pytest.approx(r["false_alerts"] / r["normal_hours"])
+    # a lower threshold puts at least as many windows above it, held-out and normal alike
+    by_q = {r["quantile"]: r for r in report["sweep"] if (r["k"], r["m"]) == (3, 5)}
+    assert by_q[0.95]["window_tpr"] >= by_q[0.99]["window_tpr"] >= by_q[0.999]["window_tpr"]
+    assert by_q[0.95]["window_fpr"] >= by_q[0.99]["window_fpr"] >= by_q[0.999]["window_fpr"]
+    assert by_q[0.99]["false_alerts"] == d["false_alerts"] and by_q[0.99]["detected"] == d["detected"]
+    md = (out / "alerts.md").read_text()
+    assert "| default | 0.99 |" in md and "WALKING_DOWNSTAIRS" in md
+
+
+# ---- the matching logic, by hand -----------------------------------------------------------------------------
+def test_match_alerts_on_a_hand_made_sequence() -> None:
+    ev = _tool("eval_alerts")
+    # 60 samples at 2 Hz: A 0-9, X 10-19 (held out), A 20-29, X 30-35, B 36-49, X 50-53, C 54-59
+    labels = ["A"] * 10 + ["X"] * 10 + ["A"] * 10 + ["X"] * 6 + ["B"] * 14 + ["X"] * 4 + ["C"] * 6
+    segs = ev.segments(labels)
+    assert [(s.start, s.end, s.label) for s in segs] == [
+        (0, 10, "A"), (10, 20, "X"), (20, 30, "A"), (30, 36, "X"), (36, 50, "B"), (50, 54, "X"), (54, 60, "C")]
+    window, hop = 4, 2
+    starts = list(range(0, 60 - window + 1, hop))  # 0, 2, ..., 56
+    active = {4, 6, 12, 14, 16, 28, 30, 32, 34, 40}
+    alerts = [s in active for s in starts]
+    # raises at windows starting 4 ([4,8): all A -> false), 12 ([12,16) in X -> detects, delay 16-10 = 6),
+    # 28 ([28,32) straddles A/X -> detects the second X, delay 32-30 = 2), 40 ([40,44): all B -> false);
+    # the third X segment [50,54) gets no raise -> missed
+    assert [starts[i] for i in ev.raise_indices(alerts)] == [4, 12, 28, 40]
+    r = ev.match_alerts(segs, starts, alerts, window, "X", rate_hz=2.0)
+    assert r["held_out_segments"] == 3 and r["detected"] == 2 and r["recall"] == pytest.approx(2 / 3)
+    assert r["delay_samples"] == [6, 2]
+    assert r["delay_samples_median"] == 4.0 and r["delay_seconds_median"] == 2.0 and r["delay_samples_max"] == 6
+    assert [p["detected"] for p in r["per_segment"]] == [True, True, False]
+    assert r["alerts_raised"] == 4 and r["true_alerts"] == 2 and r["false_alerts"] == 2
+    # normal samples 10 + 10 + 14 + 6 = 40 -> 20 s at 2 Hz -> 2 false alerts in 20/3600 h = 360 per hour
+    assert r["normal_samples"] == 40
+    assert r["false_alerts_per_hour"] == pytest.approx(360.0)
+
+    # an alert already active when a held-out segment begins does not detect it (no raise inside)
+    long_alert = [s in set(range(4, 40, 2)) for s in starts]  # raised at 4, held through both X segments
+    r2 = ev.match_alerts(segs, starts, long_alert, window, "X", rate_hz=2.0)
+    assert r2["detected"] == 0 and r2["false_alerts"] == 1 and r2["recall"] == 0.0
+    # two streams add up: segments, raises and normal time
+    both = ev.combine([r, r2], rate_hz=2.0)
+    assert (both["held_out_segments"], both["detected"], both["false_alerts"]) == (6, 2, 3)
+    assert both["false_alerts_per_hour"] == pytest.approx(3 / (80 / 2 / 3600))
+
+
+def test_replayed_debounce_is_the_runtime_debouncer() -> None:
+    ev = _tool("eval_alerts")
+    above = np.random.default_rng(0).random(200) > 0.6
+    d = AlertDebouncer(3, 5, 1)
+    assert ev.debounce(above, 3, 5, 1) == [d.update(bool(a)) for a in above]
+    frac = ev.window_fraction_held_out(np.array([0, 2, 4]), 4, np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=bool))
+    assert frac.tolist() == [0.0, 0.5, 1.0]
