@@ -1,6 +1,7 @@
 """Bad input to `ssvae-train`: one clear line, a non-zero exit, no traceback, no half-written run."""
 
 import gzip
+import json
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,16 @@ def test_help_explains_every_option():
     assert p.returncode == 0
     for opt in ("--labels", "--arch", "--objective", "--exclude-class", "--resume", "--kl-warmup"):
         assert opt in p.stdout
+
+
+def test_demo_runs_end_to_end_on_embedded_digits(tmp_path):
+    """README command 1's job, shortened: train both models, export, score through the edge runtime."""
+    p = subprocess.run([sys.executable, "-m", "ssvae_train.cli", "demo", "--out", str(tmp_path / "demo"), "--epochs", "3"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    summary = json.loads(p.stdout[p.stdout.index("{"):])
+    assert summary["edge_runtime_accuracy"] == pytest.approx(summary["semi_supervised_accuracy"], abs=0.003)
+    assert summary["supervised_accuracy"] > 0.3
+    for f in ("classifier.onnx", "anomaly.onnx", "decoder.onnx", "manifest.json"):
+        assert (tmp_path / "demo" / "bundle" / f).exists()
+    assert (tmp_path / "demo" / "generated-digit-2.png").stat().st_size > 1000

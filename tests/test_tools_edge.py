@@ -35,6 +35,8 @@ def _tool(name: str):
 @pytest.fixture(scope="module")
 def novelty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Run, int8 bundle and demo stream, all from the real UCI-HAR slice."""
+    import torch
+
     from ssvae_train.config import FitConfig
     from ssvae_train.data.uci_har import load_uci_har
     from ssvae_train.export import export_run
@@ -44,8 +46,14 @@ def novelty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     data = ROOT / "tests" / "data" / "uci-har"
     cfg = FitConfig(dataset="uci-har", data_dir=str(data), arch="lstm", epochs=1, hidden=16, batch_size=32,
                     val_fraction=0.2, exclude_class=HELD_OUT)
-    fit(cfg, root / "run", progress=False)
-    export_run(root / "run", root / "bundle", quantize="int8")
+    # One torch thread: on a busy machine, LSTM kernels with more threads than free cores run many times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fit(cfg, root / "run", progress=False)
+        export_run(root / "run", root / "bundle", quantize="int8")
+    finally:
+        torch.set_num_threads(threads)
     ds = load_uci_har(data / "UCI HAR Dataset.zip")
     _tool("har_streams").build_streams(ds.x_test, ds.y_test, list(ds.classes), list(ds.channels), root / "streams",
                                        demo_minutes=2.0, seed=1)
@@ -63,8 +71,8 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_bench_edge_quick_writes_every_number(novelty: dict[str, Path]) -> None:
     out = novelty["root"] / "bench"
     _run([str(ROOT / "tools" / "bench_edge.py"), "--bundle", str(novelty["bundle"]), "--run", str(novelty["run"]),
-          "--data-dir", str(novelty["data"]), "--out", str(out), "--quick", "--threads", "1,2",
-          "--latency-runs", "10", "--stream-samples", "20000"], cwd=novelty["root"])
+          "--data-dir", str(novelty["data"]), "--out", str(out), "--quick", "--threads", "1",
+          "--latency-runs", "10", "--stream-samples", "10000"], cwd=novelty["root"])
     report = json.loads((out / "edge.json").read_text())
     md = (out / "edge.md").read_text()
 
@@ -80,24 +88,23 @@ def test_bench_edge_quick_writes_every_number(novelty: dict[str, Path]) -> None:
 
     rows = {(r["engine"], r["precision"], r["threads"], r["graph"]) for r in report["results"]}
     for engine, precision in (("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("pytorch-eager", "fp32")):
-        for threads in (1, 2):
-            for graph in ("classifier", "anomaly"):
-                assert (engine, precision, threads, graph) in rows
+        for graph in ("classifier", "anomaly"):
+            assert (engine, precision, 1, graph) in rows
     for r in report["results"]:
         assert r["p99_ms"] >= r["p50_ms"] > 0
-        assert r["latency_runs"] == 10
+        assert 5 <= r["latency_runs"] <= 10  # fewer only when the row's time budget ran out
         assert set(r["throughput"]) == {"64", "256"}
         assert all(t["windows_per_s"] > 0 for t in r["throughput"].values())
-    assert {(s["graph"], s["threads"]) for s in report["speedup"]} == {
-        (g, t) for g in ("classifier", "anomaly") for t in (1, 2)}
+    assert {(s["graph"], s["threads"]) for s in report["speedup"]} == {("classifier", 1), ("anomaly", 1)}
     assert all(s["fp32"] > 0 and s["int8"] > 0 for s in report["speedup"])
 
     st = report["stream"]
     assert "error" not in st, st
-    assert st["samples"] == 20000 and st["hop"] == 64 and st["window"] == 128
-    assert st["windows"] == (20000 - 128) // 64 + 1
+    assert st["samples"] == 10000 and st["hop"] == 64 and st["window"] == 128
+    assert st["windows"] == (10000 - 128) // 64 + 1
     assert st["skipped"] == 0
     assert st["stream_windows_per_s"] > 0 and st["bare_windows_per_s"] > 0 and st["stream_over_bare"] > 0
+    assert st["bare_full_batch_windows_per_s"] > 0 and st["stream_over_bare_full_batch"] > 0
     assert isinstance(st["within_10_percent_of_bare"], bool)
     mem = st["memory"]
     for key in ("rss_start_mib", "rss_after_warmup_mib", "rss_peak_sampled_mib", "rss_end_mib", "peak_hwm_mib",
@@ -107,7 +114,7 @@ def test_bench_edge_quick_writes_every_number(novelty: dict[str, Path]) -> None:
     assert mem["ring_buffer_samples"] == 128 + 31 * 64
 
     assert "| engine | precision | threads | graph | p50 ms | p99 ms |" in md
-    assert md.count("| onnxruntime | int8 |") == 4 and "Stream" in md and "stream / bare" in md
+    assert md.count("| onnxruntime | int8 |") == 2 and "Stream" in md and "stream / bare" in md
 
 
 def test_bench_edge_without_run_skips_eager_and_says_so(novelty: dict[str, Path]) -> None:
@@ -124,8 +131,9 @@ def test_bench_edge_without_run_skips_eager_and_says_so(novelty: dict[str, Path]
 # ---- eval_alerts ------------------------------------------------------------------------------------------
 def test_eval_alerts_quick_scores_the_held_out_activity(novelty: dict[str, Path]) -> None:
     out = novelty["root"] / "alerts"
-    _run([str(ROOT / "tools" / "eval_alerts.py"), "--bundle", str(novelty["bundle"]), "--stream",
-          str(novelty["stream"]), "--run", str(novelty["run"]), "--out", str(out), "--quick"], cwd=novelty["root"])
+    # in this process (torch is already imported here); the CLI only parses these options into the call
+    _tool("eval_alerts").main(bundle=novelty["bundle"], stream=[novelty["stream"]], run=novelty["run"], out=out,
+                              quick=True)
     report = json.loads((out / "alerts.json").read_text())
     manifest = json.loads((novelty["bundle"] / "manifest.json").read_text())
 

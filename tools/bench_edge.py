@@ -15,7 +15,8 @@ In one run, on the same inputs (real UCI-HAR test windows, in g and rad/s) and t
   no torch: windows/s, and the process's resident memory (VmRSS sampled every few chunks: start, peak,
   end, growth after warm-up, slope). Interleaved with it, chunk by chunk, the same windows go through the
   same onnxruntime sessions in the same calls (same batch sizes) with nothing else — "bare batched
-  onnxruntime" — so the stream's overhead (ring buffer, window cuts, checks, events) is their ratio.
+  onnxruntime" — so the stream's overhead (ring buffer, window cuts, checks, events) is their ratio; and
+  in full batches of the scorer's batch size (32), which also shows what smaller calls cost.
 
 Writes `benchmarks/edge.json` (every number, the machine, versions, load averages) and
 `benchmarks/edge.md` (the table). A benchmark measures; nothing here is asserted. The load averages at
@@ -100,30 +101,49 @@ def batches_of(x: np.ndarray, n: int, count: int) -> list[np.ndarray]:
     return out
 
 
+MIN_LATENCY_RUNS = 5
+
+
 def measure(call: Callable[[np.ndarray], Any], x: np.ndarray, latency_runs: int, warmup: int,
-            batch_sizes: tuple[int, ...], throughput_reps: int) -> dict[str, Any]:
-    """Latency at batch 1 (one window per call, a different window each call) and throughput per batch."""
+            batch_sizes: tuple[int, ...], throughput_reps: int, budget_s: float) -> dict[str, Any]:
+    """Latency at batch 1 (one window per call, a different window each call) and throughput per batch.
+
+    `budget_s` bounds each part of a row (latency; each batch size): past it, the latency loop stops after
+    at least MIN_LATENCY_RUNS calls and the throughput loop after one timed call — an oversubscribed
+    configuration (more threads than free cores) can take seconds per call. The counts done are recorded.
+    """
     singles = batches_of(x, 1, latency_runs + warmup)
+    t_row = time.perf_counter()
     for b in singles[:warmup]:
         call(b)
-    seconds = []
+        if time.perf_counter() - t_row > budget_s:
+            break
+    seconds: list[float] = []
+    t_row = time.perf_counter()
     for b in singles[warmup:]:
         t0 = time.perf_counter()
         call(b)
         seconds.append(time.perf_counter() - t0)
+        if len(seconds) >= MIN_LATENCY_RUNS and time.perf_counter() - t_row > budget_s:
+            break
     out: dict[str, Any] = {
         "p50_ms": percentile_ms(seconds, 50), "p99_ms": percentile_ms(seconds, 99),
         "mean_ms": round(float(np.mean(seconds)) * 1e3, 4), "latency_runs": len(seconds),
-        "throughput": {},
+        "latency_cut_by_budget": len(seconds) < latency_runs, "throughput": {},
     }
     for n in batch_sizes:
         batches = batches_of(x, n, throughput_reps + 1)
-        call(batches[0])  # warm-up at this size (allocations, onnxruntime's shape-specific caches)
         t0 = time.perf_counter()
+        call(batches[0])  # warm-up at this size (allocations, onnxruntime's shape-specific caches)
+        warm = time.perf_counter() - t0
+        done, t0 = 0, time.perf_counter()
         for b in batches[1:]:
             call(b)
+            done += 1
+            if warm + time.perf_counter() - t0 > budget_s:
+                break
         dt = time.perf_counter() - t0
-        out["throughput"][str(n)] = {"windows_per_s": round(n * throughput_reps / dt, 1), "reps": throughput_reps,
+        out["throughput"][str(n)] = {"windows_per_s": round(n * done / dt, 1), "reps": done,
                                      "seconds": round(dt, 4)}
     return out
 
@@ -227,8 +247,9 @@ def stream_bench(bundle_path: str, windows_npy: str, samples: int, chunk: int, h
     warm_chunks = max(1, n_chunks // 20)
     rss_points: list[tuple[int, int]] = []  # (samples fed, VmRSS KiB)
     rss_warm = rss_start = rss_kib()[0]
-    stream_s = bare_s = 0.0
+    stream_s = bare_s = full_s = 0.0
     windows_scored = calls = alerts = 0
+    pending: list[int] = []  # windows waiting for a full batch (the "full batch" comparison)
     for i, x in enumerate(tiled_chunks(flat, samples, chunk)):
         t0 = time.perf_counter()
         events = scorer.feed(x)
@@ -238,10 +259,16 @@ def stream_bench(bundle_path: str, windows_npy: str, samples: int, chunk: int, h
         calls += -(-len(starts) // batch)
         alerts += sum(e["alert"] for e in events)
         bare_s += bare(starts)
+        pending += starts
+        if len(pending) >= batch:
+            cut = len(pending) - len(pending) % batch
+            full_s += bare(pending[:cut])
+            pending = pending[cut:]
         if i + 1 == warm_chunks:
             rss_warm = rss_kib()[0]
         if (i + 1) % rss_every == 0 or i + 1 == n_chunks:
             rss_points.append((scorer.samples, rss_kib()[0] or 0))
+    full_s += bare(pending)
     summary = scorer.flush()
     rss_end, hwm = rss_kib()
     after = [r for s, r in rss_points if s > warm_chunks * chunk]
@@ -253,6 +280,8 @@ def stream_bench(bundle_path: str, windows_npy: str, samples: int, chunk: int, h
     stream_wps = windows_scored / stream_s if stream_s else None
     bare_wps = windows_scored / bare_s if bare_s else None
     ratio = stream_wps / bare_wps if stream_wps and bare_wps else None
+    full_wps = windows_scored / full_s if full_s else None
+    full_ratio = stream_wps / full_wps if stream_wps and full_wps else None
     rate = bundle.sample_rate_hz or 0
     return {
         "samples": samples, "chunk": chunk, "hop": h, "window": w, "batch": batch, "threads": threads,
@@ -265,6 +294,9 @@ def stream_bench(bundle_path: str, windows_npy: str, samples: int, chunk: int, h
         "bare_seconds": round(bare_s, 3), "bare_windows_per_s": round(bare_wps or 0, 1),
         "stream_over_bare": round(ratio, 4) if ratio else None,
         "within_10_percent_of_bare": bool(ratio is not None and ratio >= 0.9),
+        "bare_full_batch_seconds": round(full_s, 3), "bare_full_batch_windows_per_s": round(full_wps or 0, 1),
+        "stream_over_bare_full_batch": round(full_ratio, 4) if full_ratio else None,
+        "within_10_percent_of_bare_full_batch": bool(full_ratio is not None and full_ratio >= 0.9),
         "memory": {
             "source": "/proc/self/status VmRSS, VmHWM" if rss_end is not None else "resource.ru_maxrss",
             "rss_before_load_mib": round((rss0 or 0) / 1024, 2),
@@ -283,8 +315,10 @@ def stream_bench(bundle_path: str, windows_npy: str, samples: int, chunk: int, h
                     f"{windows.nbytes / 2**20:.1f} MiB), so the 1M samples never exist at once",
         },
         "bare_note": "bare = the same windows through the same onnxruntime sessions (classifier + anomaly) in the "
-                     "same calls (same batch sizes) as the scorer, timing session.run only; interleaved chunk by "
-                     "chunk with the stream so load changes hit both",
+                     "same calls (same batch sizes) as the scorer, timing session.run only; bare_full_batch = the "
+                     "same windows in full batches of `batch` (the scorer never waits to fill a batch, so with "
+                     "chunks shorter than batch x hop its calls are smaller); both interleaved chunk by chunk with "
+                     "the stream so load changes hit all three",
     }
 
 
@@ -299,18 +333,27 @@ def markdown(report: dict[str, Any]) -> str:
         f"Load average (1, 5, 15 min) at start {m['loadavg_start']}, at end {m['loadavg_end']}"
         + (" — the machine was shared with other jobs, so timings are noisy." if m.get("shared") else "."),
         "",
-        "Latency: one window per call, p50/p99 over "
-        f"{report['settings']['latency_runs']} calls after {report['settings']['warmup']} warm-up calls. "
-        "Throughput: windows/s at batch 64 and 256.", "",
-        "| engine | precision | threads | graph | p50 ms | p99 ms | windows/s @64 | windows/s @256 |",
-        "|---|---|---|---|---:|---:|---:|---:|",
+        "Latency: one window per call (a different real window each time), p50/p99 over "
+        f"{report['settings']['latency_runs']} calls after {report['settings']['warmup']} warm-up calls "
+        f"(fewer where a row hit the {report['settings']['budget_s']:g} s budget: see `calls`). "
+        f"Throughput: windows/s at batch 64 and 256 over {report['settings']['throughput_reps']} timed call(s) "
+        "after one warm-up call.", "",
+        "| engine | precision | threads | graph | p50 ms | p99 ms | calls | windows/s @64 | windows/s @256 |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
         tp = r["throughput"]
         cells = [r["engine"], r["precision"], str(r["threads"]), r["graph"], f"{r['p50_ms']:.3f}",
-                 f"{r['p99_ms']:.3f}", *(f"{tp[str(b)]['windows_per_s']:.0f}" if str(b) in tp else "–"
-                                         for b in (64, 256))]
+                 f"{r['p99_ms']:.3f}", str(r["latency_runs"]),
+                 *(f"{tp[str(b)]['windows_per_s']:.0f}" if str(b) in tp else "–" for b in (64, 256))]
         lines.append("| " + " | ".join(cells) + " |")
+    load = m.get("loadavg_start") or [0.0]
+    over = [t for t in report["settings"]["threads"] if load[0] + t > (m["cpus"] or 1) + 0.5]
+    if over and m.get("shared"):
+        lines += ["", f"Caution: with a 1-minute load of {load[0]} on {m['cpus']} CPUs, the rows with "
+                  f"{', '.join(map(str, over))} thread(s) had fewer free cores than threads; multi-threaded kernels "
+                  "then wait at every barrier for a descheduled peer (PyTorch's OpenMP LSTM suffers most), so those "
+                  "rows say more about the shared machine than about the engines."]
     if not report["eager"]["included"]:
         lines += ["", f"PyTorch eager rows skipped: {report['eager']['reason']}."]
     if report["speedup"]:
@@ -335,6 +378,10 @@ def markdown(report: dict[str, Any]) -> str:
             f"- Bare batched onnxruntime, same windows and calls: {st['bare_windows_per_s']:.0f} windows/s; "
             f"stream / bare = **{st['stream_over_bare']:.3f}** "
             f"({'within' if st['within_10_percent_of_bare'] else 'NOT within'} 10%).",
+            f"- Bare batched onnxruntime, same windows in full batches of {st['batch']}: "
+            f"{st['bare_full_batch_windows_per_s']:.0f} windows/s; stream / bare = "
+            f"**{st['stream_over_bare_full_batch']:.3f}** "
+            f"({'within' if st['within_10_percent_of_bare_full_batch'] else 'NOT within'} 10%).",
             f"- Resident memory: {mem['rss_start_mib']:.1f} MiB at start, {mem['rss_after_warmup_mib']:.1f} after "
             f"warm-up ({mem['warmup_samples']:,} samples), peak sampled {mem['rss_peak_sampled_mib']:.1f}, end "
             f"{mem['rss_end_mib']:.1f} (process high-water mark {mem['peak_hwm_mib']:.1f}); max growth after "
@@ -384,6 +431,9 @@ def main(
         "--stream-batch", min=1, help="StreamScorer's most windows per onnxruntime call.")] = 32,
     stream_threads: Annotated[int, typer.Option(
         "--stream-threads", min=1, help="onnxruntime threads for the stream.")] = 1,
+    budget: Annotated[float | None, typer.Option(
+        "--budget", min=0.1, help="Seconds at most for each row's latency loop and each batch size's throughput "
+                                  "loop (default 30; 3 with --quick); rows cut short say so.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Few iterations and a 100k-sample stream (tests).")] = False,
     stream_worker: Annotated[Path | None, typer.Option(
         "--stream-worker", hidden=True, help="Internal: run the stream part from this JSON spec.")] = None,
@@ -403,6 +453,7 @@ def main(
     latency_runs = latency_runs or (40 if quick else 300)
     warmup = 5 if quick else 20
     throughput_reps = throughput_reps or (1 if quick else 5)
+    budget = budget or (3.0 if quick else 30.0)
     stream_samples = stream_samples or (100_000 if quick else 1_000_000)
     batch_sizes = (64, 256)
 
@@ -450,7 +501,7 @@ def main(
                 if ref is not None:
                     a, e = ref(x[:64]), call(x[:64])
                     check[graph] = round(float(np.max(np.abs(a - e)) / max(1e-12, float(np.max(np.abs(e))))), 9)
-            r = measure(call, x, latency_runs, warmup, batch_sizes, throughput_reps)
+            r = measure(call, x, latency_runs, warmup, batch_sizes, throughput_reps, budget)
             results.append({"engine": engine, "precision": precision, "threads": t, "graph": graph, **r})
             tp = ", ".join(f"@{k} {v['windows_per_s']:.0f}/s" for k, v in r["throughput"].items())
             _say(f"  {engine:<13} {precision} {t} thread(s) {graph:<10} p50 {r['p50_ms']:.3f} ms "
@@ -514,7 +565,7 @@ def main(
         },
         "versions": {"onnxruntime": ort.__version__, "numpy": np.__version__, "torch": torch_version,
                      "ssvae": __version__, "python": platform.python_version()},
-        "settings": {"threads": thread_list, "latency_runs": latency_runs, "warmup": warmup,
+        "settings": {"threads": thread_list, "latency_runs": latency_runs, "warmup": warmup, "budget_s": budget,
                      "batch_sizes": list(batch_sizes), "throughput_reps": throughput_reps,
                      "onnxruntime_session": "CPUExecutionProvider, intra_op_num_threads = threads, "
                                             "inter_op_num_threads = 1, default graph optimisations",

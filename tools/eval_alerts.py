@@ -211,7 +211,11 @@ def read_stream(path: Path, channels: Sequence[str], max_samples: int | None = N
                 break
     if not rows:
         raise EdgeError(f"{path}: no samples")
-    return Stream(path, np.asarray(rows, dtype=np.float32), labels)
+    try:
+        x = np.asarray(rows, dtype=np.float32)
+    except ValueError as e:
+        raise EdgeError(f"{path}: non-numeric or missing channel values ({e})") from None
+    return Stream(path, x, labels)
 
 
 def score_stream(bundle: Bundle, stream: Stream, hop: int | None, chunk: int = 1000) -> dict[str, Any]:
@@ -230,7 +234,10 @@ def score_stream(bundle: Bundle, stream: Stream, hop: int | None, chunk: int = 1
 # ---- thresholds ---------------------------------------------------------------------------------------
 def validation_scores(bundle: Bundle, run: Path, data_dir: str | None) -> tuple[np.ndarray, dict[str, Any]]:
     """The exported anomaly graph's scores (onnxruntime) on the run's normal validation rows."""
-    from ssvae_train.evaluate import load_run
+    try:
+        from ssvae_train.evaluate import load_run
+    except ImportError as e:
+        raise EdgeError(f"--run needs the training extra (torch): {e}") from None
 
     ckpt, _model, cfg, prep = load_run(run, data_dir)
     producer = bundle.manifest.raw.get("producer") or {}
@@ -267,8 +274,8 @@ def markdown(report: dict[str, Any]) -> str:
     auc = report["window_auc"]
     lines = [
         "# Streaming anomaly alerts", "",
-        f"`tools/eval_alerts.py` on `{report['bundle']}` (held-out activity: **{h['name']}**, data-set class "
-        f"{h['index']}); "
+        f"`tools/eval_alerts.py` on `{report['bundle']}` (held-out activity: **{h['name']}**"
+        + (f", data-set class {h['index']}" if h["index"] is not None else ", given by --held-out") + "); "
         f"hop {report['hop']}, window {report['window']}, {report['sample_rate_hz']:g} Hz. Streams: {streams}.",
         "",
         f"Per-window ROC AUC, held-out vs normal windows: **{_f(auc['roc_auc'], '.3f')}** "
@@ -357,7 +364,11 @@ def main(
                             "use a novelty bundle or --held-out NAME")
         rate = float(b.sample_rate_hz or 50.0)
         data = [read_stream(p, b.channels or (), max_samples) for p in stream]
-        scored = [score_stream(b, s, hop) for s in data]
+        scored = []
+        for s in data:
+            scored.append(score_stream(b, s, hop))
+            typer.echo(f"eval_alerts: {s.path}: {len(s.x):,} samples, {len(scored[-1]['starts'])} windows, "
+                       f"{scored[-1]['summary']['alerts']} alert(s) at the defaults", err=True)
         val = None
         if run is not None:
             val_scores, val = validation_scores(b, run, data_dir)
@@ -418,7 +429,8 @@ def main(
                      "source": "--held-out" if held_out is not None else "manifest producer.excluded_class"},
         "hop": hop_used, "window": window, "sample_rate_hz": rate,
         "streams": [{
-            "path": str(s.path), "samples": len(s.x), "seconds": len(s.x) / rate,
+            "path": str(s.path), "sha256": hashlib.sha256(s.path.read_bytes()).hexdigest(),
+            "samples": len(s.x), "seconds": len(s.x) / rate,
             "truncated_to": max_samples if max_samples and len(s.x) >= max_samples else None,
             "windows": int(len(sc["starts"])), "skipped_windows": sc["summary"]["skipped"],
             "segments": len(sg), "held_out_segments": sum(g.label == h_name for g in sg),
