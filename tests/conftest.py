@@ -29,3 +29,21 @@ def har_labels_zip() -> Path:
 def mnist_original_test_labels() -> Path:
     """The canonical `t10k-labels-idx1-ubyte.gz`, unchanged."""
     return DATA / "originals" / "t10k-labels-idx1-ubyte.gz"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tests run on 2-core machines beside other work: torch's default thread pool only adds contention
+    (an LSTM step was ~13x slower with 2 threads on a busy machine). Subprocesses get OMP_NUM_THREADS=1."""
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+    except ImportError:  # the edge-only install has no torch
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
