@@ -10,14 +10,18 @@ lane_a() {
   $R mnist-labels --filter=dense-
 }
 lane_b() {
-  $R har-labels --filter=-all-s0
-  $R har-anomaly --filter=lstm-ssvae
+  $R har-labels --filter=lstm-ssvae-seed-all-s0
+  $R har-anomaly --filter=lstm-ssvae-out2-
+  $R har-labels --filter=lstm-supervised-ce-all-s0
   [ -f runs/bundles/mnist-conv/checkpoint.pt ] && r=--resume || r=
   ssvae-train fit --dataset mnist --data-dir $D/mnist --arch conv --model ssvae --objective seed --labels 100 \
     --epochs 5 --seed 0 --threads 1 --out runs/bundles/mnist-conv $r
+  $R har-anomaly --filter=lstm-ssvae
   $R har-anomaly
   $R har-labels
 }
-lane_a > results/lane_a.log 2>&1 &
-lane_b > results/lane_b.log 2>&1 &
-wait
+case "${1:-both}" in
+  a) lane_a >> results/lane_a.log 2>&1 ;;
+  b) lane_b >> results/lane_b.log 2>&1 ;;
+  *) lane_a >> results/lane_a.log 2>&1 & lane_b >> results/lane_b.log 2>&1 & wait ;;
+esac
