@@ -7,6 +7,6 @@ NOVELTY=${NOVELTY:-2}   # the activity held out of har-lstm-novelty (2 = WALKING
 X="ssvae-export --quantize int8 --force --quiet --threads 1"
 $X runs/har-labels/lstm-ssvae-seed-all-s0 --out exported/har-lstm
 $X runs/har-anomaly/lstm-ssvae-out${NOVELTY}-s0 --out exported/har-lstm-novelty
-$X runs/mnist-labels/dense-ssvae-m2-100-s0 --out exported/mnist-dense
+$X runs/mnist-labels/dense-ssvae-m2-100-s1 --out exported/mnist-dense
 $X runs/bundles/mnist-conv --out exported/mnist-conv
 du -sh exported/*/
