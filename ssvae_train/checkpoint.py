@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -39,11 +40,14 @@ def load_checkpoint(path: str | Path) -> dict:
         path = path / CHECKPOINT
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint here (train one with `ssvae-train fit`)")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not ours
+        raise UserError(f"{path}: not a readable ssvae checkpoint (not a torch.save archive: corrupt or truncated?)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a corrupt or foreign pickle
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{path}: not a readable ssvae checkpoint ({first[:160]})") from None
+        text = str(e)
+        why = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0] if text.strip() else type(e).__name__
+        raise UserError(f"{path}: not a readable ssvae checkpoint ({why[:120]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model_config" not in ckpt:
         raise UserError(f"{path}: not an ssvae checkpoint (format {FORMAT} expected)")
     return ckpt

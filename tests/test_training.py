@@ -104,3 +104,19 @@ def test_evaluate_cli_prints_json(tmp_path):
     out = subprocess.run([sys.executable, "-m", "ssvae_train.cli", "evaluate", str(tmp_path / "run")],
                          check=True, capture_output=True, text=True).stdout
     assert 0 <= json.loads(out)["test_accuracy"] <= 1
+
+
+def test_bf16_autocast_path_trains_on_cpu(tmp_path):
+    """--precision bf16 is meant for GPUs; its autocast path runs (and learns) on the CPU too."""
+    cfg = FitConfig(dataset="digits", labels="all", epochs=2, precision="bf16", device="cpu")
+    ckpt = load_checkpoint(fit(cfg, tmp_path / "run", progress=False))
+    assert ckpt["fit_config"]["precision"] == "bf16"
+    assert all(v.dtype == torch.float32 for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert ckpt["history"][-1]["val_accuracy"] > 0.5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised when no GPU is present")
+def test_device_cuda_without_gpu_is_a_clear_error(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "ssvae_train.cli", "fit", "--out", str(tmp_path / "r"), "--device", "cuda",
+                        "--epochs", "1"], capture_output=True, text=True)
+    assert p.returncode == 2 and "no CUDA device" in p.stderr and not (tmp_path / "r").exists()
