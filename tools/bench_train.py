@@ -52,6 +52,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train.json")
     a = ap.parse_args()
     rows = []
+    load_start = os.getloadavg()
     for threads in a.threads or [1, 2]:
         for ds, arch, model, obj, labels in CONFIGS:
             if a.only and a.only != arch:
@@ -72,7 +73,9 @@ def main() -> int:
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": str(torch.__version__),
                           "processor": platform.processor() or platform.machine()},
               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": rows,
-              "note": "one full epoch of `ssvae-train fit` per row, in a fresh process; peak_rss_mb is the process's maximum"}
+              "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
+              "note": "one full epoch of `ssvae-train fit` per row, in a fresh process; peak_rss_mb is the process's maximum; "
+                      "a load average above the core count means other jobs shared the CPU during the measurement"}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {a.out}")
