@@ -13,9 +13,13 @@ from ssvae_train.errors import UserError
 
 app = typer.Typer(
     help="Train the semi-supervised VAE (dense, conv, LSTM) and its supervised/unsupervised equivalents.",
-    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-data_app = typer.Typer(help="Fetch the real data sets (MNIST, UCI-HAR) and verify their checksums.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Fetch the real data sets (MNIST, UCI-HAR) and verify their checksums.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 
@@ -45,14 +49,19 @@ def fit(
     arch: str = typer.Option("dense", help="Trunk/decoder family: dense | conv (images) | lstm (uci-har)."),
     model: str = typer.Option("ssvae", help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
     objective: str = typer.Option("seed", help="seed (the write-up's loss) | m2 (Kingma et al. 2014)."),
-    labels: str = typer.Option("all", help="Label budget: a count balanced over classes (100), a fraction (0.05) or all."),
+    labels: str = typer.Option(
+        "all", help="Label budget: a count balanced over classes (100), a fraction (0.05) or all."
+    ),
     epochs: int = typer.Option(20, help="Epochs; one epoch sweeps the unlabelled rows once."),
     seed: int = typer.Option(0, help="Seed of the split, the label draw, the shuffles and the noise."),
     batch_size: int = typer.Option(128, help="Rows per step (the labelled batch is at most this)."),
     labelled_batch: int | None = typer.Option(
-        None, help="Labelled rows per step beside the unlabelled batch (default: --batch-size, at most all)."),
+        None, help="Labelled rows per step beside the unlabelled batch (default: --batch-size, at most all)."
+    ),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
-    alpha: float | None = typer.Option(None, help="Weight of the label cross-entropy (default: 0.1 x values per sample)."),
+    alpha: float | None = typer.Option(
+        None, help="Weight of the label cross-entropy (default: 0.1 x values per sample)."
+    ),
     kl_warmup: int = typer.Option(0, help="Epochs over which the KL weight ramps up from 0 (0: no warm-up)."),
     latent_dim: int = typer.Option(16, help="Size of z."),
     hidden: int | None = typer.Option(None, help="Width of the trunk (default 128; 64 for lstm)."),
@@ -69,10 +78,25 @@ def fit(
     from ssvae_train.config import FitConfig
 
     cfg = FitConfig(
-        dataset=dataset, data_dir=data_dir, arch=arch, model=model, objective=objective, labels=labels,
-        epochs=epochs, seed=seed, batch_size=batch_size, labelled_batch=labelled_batch, lr=lr, alpha=alpha, kl_warmup=kl_warmup,
-        latent_dim=latent_dim, hidden=hidden, val_fraction=val_fraction, exclude_class=exclude_class,
-        device=device, precision=precision,
+        dataset=dataset,
+        data_dir=data_dir,
+        arch=arch,
+        model=model,
+        objective=objective,
+        labels=labels,
+        epochs=epochs,
+        seed=seed,
+        batch_size=batch_size,
+        labelled_batch=labelled_batch,
+        lr=lr,
+        alpha=alpha,
+        kl_warmup=kl_warmup,
+        latent_dim=latent_dim,
+        hidden=hidden,
+        val_fraction=val_fraction,
+        exclude_class=exclude_class,
+        device=device,
+        precision=precision,
     )
     if not resume:
         cfg.validate()

@@ -25,7 +25,10 @@ def load_run(run: str | Path, data_dir: str | None = None) -> tuple[dict, SSVAE,
 
 
 def anomaly_metrics(score: np.ndarray, is_anomaly: np.ndarray) -> dict[str, float]:
-    return {"roc_auc": float(roc_auc_score(is_anomaly, score)), "average_precision": float(average_precision_score(is_anomaly, score))}
+    return {
+        "roc_auc": float(roc_auc_score(is_anomaly, score)),
+        "average_precision": float(average_precision_score(is_anomaly, score)),
+    }
 
 
 def evaluate_model(model: SSVAE, prep: Prepared) -> dict:
@@ -33,7 +36,12 @@ def evaluate_model(model: SSVAE, prep: Prepared) -> dict:
     normal = ds.y_test >= 0  # rows of a held-out class are labelled -1
     out: dict = {"n_test": int(len(ds.y_test))}
     if model.has_classifier:
-        out.update({f"test_{k}": v for k, v in classification_metrics(predict(model, ds.x_test[normal]), ds.y_test[normal]).items()})
+        out.update(
+            {
+                f"test_{k}": v
+                for k, v in classification_metrics(predict(model, ds.x_test[normal]), ds.y_test[normal]).items()
+            }
+        )
     if model.has_decoder and not normal.all():
         methods = SCORES if model.cond_dim else ("vae",)
         out["anomaly"] = {
@@ -46,7 +54,15 @@ def evaluate_model(model: SSVAE, prep: Prepared) -> dict:
 def evaluate_run(run: str | Path, data_dir: str | None = None) -> dict:
     ckpt, model, cfg, prep = load_run(run, data_dir)
     return {
-        "run": str(run), "dataset": cfg.dataset, "arch": cfg.arch, "model": cfg.model, "objective": cfg.objective,
-        "labels": cfg.labels, "n_labelled": int(len(prep.split.labelled)), "seed": cfg.seed, "epochs": int(ckpt["epoch"]),
-        "exclude_class": cfg.exclude_class, **evaluate_model(model, prep),
+        "run": str(run),
+        "dataset": cfg.dataset,
+        "arch": cfg.arch,
+        "model": cfg.model,
+        "objective": cfg.objective,
+        "labels": cfg.labels,
+        "n_labelled": int(len(prep.split.labelled)),
+        "seed": cfg.seed,
+        "epochs": int(ckpt["epoch"]),
+        "exclude_class": cfg.exclude_class,
+        **evaluate_model(model, prep),
     }

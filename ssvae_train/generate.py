@@ -31,7 +31,9 @@ def style_transfer(model: SSVAE, x: np.ndarray) -> np.ndarray:
     return model.generate(z, y).numpy().reshape(len(x), k, *x.shape[1:])
 
 
-def draw_grid(model: SSVAE, classes: list[str], cls: int, x_style: np.ndarray, out: Path, n: int = 64, seed: int = 0) -> None:
+def draw_grid(
+    model: SSVAE, classes: list[str], cls: int, x_style: np.ndarray, out: Path, n: int = 64, seed: int = 0
+) -> None:
     """Write a PNG: left, `n` samples of class `cls`; right, real samples re-drawn as every class."""
     if model.cond_dim == 0:
         raise UserError("this run has no class input (a plain VAE or a supervised model): nothing to condition on")
@@ -61,7 +63,9 @@ def _image_figure(plt, samples, transfer, x_style, classes, cls):
         left[r * h : (r + 1) * h, c * w : (c + 1) * w] = s
     rows = [np.concatenate([x_style[i], *transfer[i]], axis=1) for i in range(len(x_style))]
     right = np.concatenate(rows, axis=0)
-    fig, axes = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [1, (len(classes) + 1) / len(x_style)]})
+    fig, axes = plt.subplots(
+        1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [1, (len(classes) + 1) / len(x_style)]}
+    )
     axes[0].imshow(left, cmap="gray_r")
     axes[0].set_title(f"class {classes[cls]}: {len(samples)} styles (z ~ N(0, I))")
     axes[1].imshow(right, cmap="gray_r")

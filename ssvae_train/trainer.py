@@ -40,7 +40,12 @@ class Batches:
 
 
 def epoch_batches(
-    prep: Prepared, kind: str, batch_size: int, seed: int, epoch: int, world: World | None = None,
+    prep: Prepared,
+    kind: str,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    world: World | None = None,
     labelled_batch: int | None = None,
 ) -> Batches:
     """The epoch's global batches (batch_size rows per rank), cut to this rank's share of each.
@@ -82,9 +87,14 @@ class StepLoss(torch.nn.Module):
 def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
     ds = prep.ds
     mcfg = ModelConfig(
-        arch=cfg.arch, kind=cfg.model, sample_shape=ds.sample_shape, n_classes=ds.n_classes,
+        arch=cfg.arch,
+        kind=cfg.model,
+        sample_shape=ds.sample_shape,
+        n_classes=ds.n_classes,
         likelihood="bernoulli" if ds.kind == "image" else "gaussian",
-        latent_dim=cfg.latent_dim, hidden=cfg.hidden, posterior_y=cfg.objective == "m2",
+        latent_dim=cfg.latent_dim,
+        hidden=cfg.hidden,
+        posterior_y=cfg.objective == "m2",
     )
     shift, scale = prep.scaling()
     return SSVAE(mcfg, torch.from_numpy(shift), torch.from_numpy(scale))
@@ -98,7 +108,9 @@ def _device(model: SSVAE) -> torch.device:
 def predict(model: SSVAE, x: np.ndarray, batch: int = 1000) -> np.ndarray:
     model.eval()
     dev = _device(model)
-    return np.concatenate([model(torch.from_numpy(x[i : i + batch]).to(dev)).float().cpu().numpy() for i in range(0, len(x), batch)])
+    return np.concatenate(
+        [model(torch.from_numpy(x[i : i + batch]).to(dev)).float().cpu().numpy() for i in range(0, len(x), batch)]
+    )
 
 
 @torch.no_grad()
@@ -106,8 +118,10 @@ def scores(model: SSVAE, x: np.ndarray, method: str = "min", batch: int = 500) -
     model.eval()
     dev = _device(model)
     return np.concatenate(
-        [anomaly_score(model, torch.from_numpy(x[i : i + batch]).to(dev), method).float().cpu().numpy()
-         for i in range(0, len(x), batch)]
+        [
+            anomaly_score(model, torch.from_numpy(x[i : i + batch]).to(dev), method).float().cpu().numpy()
+            for i in range(0, len(x), batch)
+        ]
     )
 
 
@@ -130,8 +144,14 @@ def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
 
 
 def train_epoch(
-    step_loss: torch.nn.Module, opt: torch.optim.Optimizer, cfg: FitConfig, prep: Prepared, epoch: int, bar,
-    world: World | None = None, data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    step_loss: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    cfg: FitConfig,
+    prep: Prepared,
+    epoch: int,
+    bar,
+    world: World | None = None,
+    data: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict:
     """One epoch of optimiser steps; `step_loss` is a StepLoss, maybe wrapped in DDP."""
     world = world or World()
@@ -160,7 +180,12 @@ def train_epoch(
 
 
 def _versions() -> dict:
-    return {"ssvae": __version__, "torch": str(torch.__version__), "numpy": np.__version__, "python": sys.version.split()[0]}
+    return {
+        "ssvae": __version__,
+        "torch": str(torch.__version__),
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+    }
 
 
 def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, progress: bool = True) -> Path:
@@ -209,7 +234,9 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
     if world.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        step_loss = DistributedDataParallel(step_loss, device_ids=[world.device] if world.device.type == "cuda" else None)
+        step_loss = DistributedDataParallel(
+            step_loss, device_ids=[world.device] if world.device.type == "cuda" else None
+        )
     data = (torch.from_numpy(prep.ds.x_train).to(world.device), torch.from_numpy(prep.ds.y_train).to(world.device))
     created = not out.exists()
     if world.is_main:
@@ -230,15 +257,25 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
             history.append(row)
             save_checkpoint(
                 {
-                    "fit_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "data": prep.meta(),
-                    "state_dict": _state(model), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                    "history": history, "versions": _versions(), "world_size": world.size,
-                    "split": {"labelled": torch.from_numpy(prep.split.labelled), "val": torch.from_numpy(prep.split.val)},
+                    "fit_config": cfg.to_dict(),
+                    "model_config": model.cfg.to_dict(),
+                    "data": prep.meta(),
+                    "state_dict": _state(model),
+                    "optimizer": opt.state_dict(),
+                    "epoch": epoch + 1,
+                    "history": history,
+                    "versions": _versions(),
+                    "world_size": world.size,
+                    "split": {
+                        "labelled": torch.from_numpy(prep.split.labelled),
+                        "val": torch.from_numpy(prep.split.val),
+                    },
                 },
                 ckpt_path,
             )
-            bar.log(f"epoch {epoch + 1}/{cfg.epochs} " + " ".join(
-                f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
+            bar.log(
+                f"epoch {epoch + 1}/{cfg.epochs} " + " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
+            )
         bar.close()
     except BaseException:
         if world.is_main and created and not ckpt_path.exists():

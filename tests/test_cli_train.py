@@ -90,10 +90,14 @@ def test_help_explains_every_option():
 
 def test_demo_runs_end_to_end_on_embedded_digits(tmp_path):
     """README command 1's job, shortened: train both models, export, score through the edge runtime."""
-    p = subprocess.run([sys.executable, "-m", "ssvae_train.cli", "demo", "--out", str(tmp_path / "demo"), "--epochs", "3"],
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-m", "ssvae_train.cli", "demo", "--out", str(tmp_path / "demo"), "--epochs", "3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
-    summary = json.loads(p.stdout[p.stdout.index("{"):])
+    summary = json.loads(p.stdout[p.stdout.index("{") :])
     assert summary["edge_runtime_accuracy"] == pytest.approx(summary["semi_supervised_accuracy"], abs=0.003)
     assert summary["supervised_accuracy"] > 0.3
     for f in ("classifier.onnx", "anomaly.onnx", "decoder.onnx", "manifest.json"):

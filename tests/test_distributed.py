@@ -22,19 +22,38 @@ def free_port() -> int:
 
 
 def env() -> dict:
-    e = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    e = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     return {**e, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "PYTHONPATH": str(HERE.parent)}
 
 
 def torchrun(*args: str) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-            "--master_port", str(free_port()), *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        *args,
+    ]
 
 
 @pytest.mark.parametrize("kind", ["supervised", "ssvae"])
 def test_two_ranks_end_identical(tmp_path, kind):
-    subprocess.run(torchrun(str(HERE / "ddp_worker.py"), str(tmp_path), kind, "16", "96"), check=True, env=env(),
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        torchrun(str(HERE / "ddp_worker.py"), str(tmp_path), kind, "16", "96"),
+        check=True,
+        env=env(),
+        capture_output=True,
+        timeout=300,
+    )
     a, b = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -43,10 +62,20 @@ def test_two_ranks_end_identical(tmp_path, kind):
 def test_two_ranks_batch_b_equal_one_process_batch_2b(tmp_path):
     (tmp_path / "ddp").mkdir()
     (tmp_path / "one").mkdir()
-    subprocess.run(torchrun(str(HERE / "ddp_worker.py"), str(tmp_path / "ddp"), "supervised", "16", "32"), check=True,
-                   env=env(), capture_output=True, timeout=300)
-    subprocess.run([sys.executable, str(HERE / "ddp_worker.py"), str(tmp_path / "one"), "supervised", "32", "32"],
-                   check=True, env=env(), capture_output=True, timeout=300)
+    subprocess.run(
+        torchrun(str(HERE / "ddp_worker.py"), str(tmp_path / "ddp"), "supervised", "16", "32"),
+        check=True,
+        env=env(),
+        capture_output=True,
+        timeout=300,
+    )
+    subprocess.run(
+        [sys.executable, str(HERE / "ddp_worker.py"), str(tmp_path / "one"), "supervised", "32", "32"],
+        check=True,
+        env=env(),
+        capture_output=True,
+        timeout=300,
+    )
     ddp, one = torch.load(tmp_path / "ddp" / "rank0.pt"), torch.load(tmp_path / "one" / "rank0.pt")
     for k in ddp:
         assert torch.allclose(ddp[k], one[k], atol=1e-5), k
@@ -54,13 +83,29 @@ def test_two_ranks_batch_b_equal_one_process_batch_2b(tmp_path):
 
 def test_fit_cli_under_torchrun_writes_one_checkpoint_and_resumes(tmp_path):
     out = tmp_path / "run"
-    base = ["-m", "ssvae_train.cli", "fit", "--out", str(out), "--dataset", "digits", "--labels", "100",
-            "--device", "cpu", "--quiet", "--threads", "1"]
+    base = [
+        "-m",
+        "ssvae_train.cli",
+        "fit",
+        "--out",
+        str(out),
+        "--dataset",
+        "digits",
+        "--labels",
+        "100",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--threads",
+        "1",
+    ]
     p = subprocess.run(torchrun(*base, "--epochs", "1"), env=env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     ck = load_checkpoint(out)
     assert ck["world_size"] == 2 and ck["epoch"] == 1
-    p = subprocess.run(torchrun(*base, "--epochs", "2", "--resume"), env=env(), capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        torchrun(*base, "--epochs", "2", "--resume"), env=env(), capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     ck = load_checkpoint(out)
     assert ck["epoch"] == 2 and [h["epoch"] for h in ck["history"]] == [1, 2]

@@ -24,8 +24,17 @@ HAR = str(Path(__file__).parent / "data" / "uci-har")
     [
         FitConfig(dataset="digits", arch="dense", model="ssvae", objective="seed", labels="100", epochs=2),
         FitConfig(dataset="digits", arch="conv", model="ssvae", objective="m2", labels="100", epochs=1),
-        FitConfig(dataset="uci-har", data_dir=HAR, arch="lstm", model="ssvae", objective="seed", labels="all",
-                  epochs=1, batch_size=32, val_fraction=0.2),
+        FitConfig(
+            dataset="uci-har",
+            data_dir=HAR,
+            arch="lstm",
+            model="ssvae",
+            objective="seed",
+            labels="all",
+            epochs=1,
+            batch_size=32,
+            val_fraction=0.2,
+        ),
     ],
     ids=["dense", "conv", "lstm"],
 )
@@ -75,8 +84,23 @@ def test_anomaly_evaluation_with_excluded_class(tmp_path):
 
 
 def _fit_cmd(out: Path, epochs: int) -> list[str]:
-    return [sys.executable, "-m", "ssvae_train.cli", "fit", "--out", str(out), "--dataset", "digits",
-            "--labels", "100", "--epochs", str(epochs), "--threads", "1", "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "ssvae_train.cli",
+        "fit",
+        "--out",
+        str(out),
+        "--dataset",
+        "digits",
+        "--labels",
+        "100",
+        "--epochs",
+        str(epochs),
+        "--threads",
+        "1",
+        "--quiet",
+    ]
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
@@ -101,8 +125,12 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
 
 def test_evaluate_cli_prints_json(tmp_path):
     fit(FitConfig(dataset="digits", labels="all", epochs=1), tmp_path / "run", progress=False)
-    out = subprocess.run([sys.executable, "-m", "ssvae_train.cli", "evaluate", str(tmp_path / "run")],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ssvae_train.cli", "evaluate", str(tmp_path / "run")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert 0 <= json.loads(out)["test_accuracy"] <= 1
 
 
@@ -117,6 +145,20 @@ def test_bf16_autocast_path_trains_on_cpu(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised when no GPU is present")
 def test_device_cuda_without_gpu_is_a_clear_error(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "ssvae_train.cli", "fit", "--out", str(tmp_path / "r"), "--device", "cuda",
-                        "--epochs", "1"], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ssvae_train.cli",
+            "fit",
+            "--out",
+            str(tmp_path / "r"),
+            "--device",
+            "cuda",
+            "--epochs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 2 and "no CUDA device" in p.stderr and not (tmp_path / "r").exists()

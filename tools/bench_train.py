@@ -40,7 +40,8 @@ cfg = FitConfig(dataset=sys.argv[1], data_dir=sys.argv[2], arch=sys.argv[3], mod
                 labels=sys.argv[6], epochs=1, device="cpu")
 fit(cfg, sys.argv[8], progress=False)
 h = load_checkpoint(sys.argv[8])["history"][0]
-print(json.dumps({"seconds_per_epoch": h["seconds"], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds_per_epoch": h["seconds"], "peak_rss_mb": rss_mb}))
 """
 
 
@@ -59,23 +60,52 @@ def main() -> int:
                 continue
             data_dir = a.data_root / ("mnist" if ds == "mnist" else "uci-har")
             with tempfile.TemporaryDirectory() as tmp:
-                cmd = [sys.executable, "-c", CHILD, ds, str(data_dir), arch, model, obj, labels, str(threads), f"{tmp}/run"]
+                cmd = [
+                    sys.executable,
+                    "-c",
+                    CHILD,
+                    ds,
+                    str(data_dir),
+                    arch,
+                    model,
+                    obj,
+                    labels,
+                    str(threads),
+                    f"{tmp}/run",
+                ]
                 env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
                 t0 = time.time()
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            r.update({"dataset": ds, "arch": arch, "model": model, "objective": obj, "labels": labels,
-                      "threads": threads, "wall_seconds_with_setup": round(time.time() - t0, 1)})
+            r.update(
+                {
+                    "dataset": ds,
+                    "arch": arch,
+                    "model": model,
+                    "objective": obj,
+                    "labels": labels,
+                    "threads": threads,
+                    "wall_seconds_with_setup": round(time.time() - t0, 1),
+                }
+            )
             print(json.dumps(r), flush=True)
             rows.append(r)
     import torch
 
-    result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": str(torch.__version__),
-                          "processor": platform.processor() or platform.machine()},
-              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": rows,
-              "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
-              "note": "one full epoch of `ssvae-train fit` per row, in a fresh process; peak_rss_mb is the process's maximum; "
-                      "a load average above the core count means other jobs shared the CPU during the measurement"}
+    result = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch": str(torch.__version__),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": rows,
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+        "note": "one full epoch of `ssvae-train fit` per row, in a fresh process; peak_rss_mb is the process maximum; "
+        "a load average above the core count means other jobs shared the CPU during the measurement",
+    }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {a.out}")

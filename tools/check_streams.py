@@ -53,9 +53,14 @@ def check(bundle: Bundle, x_test: np.ndarray, path: Path, hop: int, test_index_o
         window = samples[ev["start"] : ev["start"] + bundle.window]
         same_values += bool(np.array_equal(window, x_test[idx]))
         same_labels += ev["class"] == bundle.classes[offline_class[idx]]
-    return {"file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path), "hop": hop,
-            "windows_scored": len(events), "dataset_windows": mapped, "identical_values": same_values,
-            "identical_labels": same_labels}
+    return {
+        "file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+        "hop": hop,
+        "windows_scored": len(events),
+        "dataset_windows": mapped,
+        "identical_values": same_values,
+        "identical_labels": same_labels,
+    }
 
 
 def main() -> int:
@@ -75,7 +80,10 @@ def main() -> int:
         if run.get("file"):
             starts = {i * bundle.hop: idx for i, idx in enumerate(run["test_indices"])}
             rows.append(check(bundle, x_test, a.streams / run["file"], 64, starts))
-    total = {k: sum(r[k] for r in rows) for k in ("windows_scored", "dataset_windows", "identical_values", "identical_labels")}
+    total = {
+        k: sum(r[k] for r in rows)
+        for k in ("windows_scored", "dataset_windows", "identical_values", "identical_labels")
+    }
     ok = total["dataset_windows"] == total["identical_values"] == total["identical_labels"] > 0
     report = {"bundle": str(a.bundle), "streams": len(rows), "total": total, "all_equal": ok, "rows": rows}
     a.out.parent.mkdir(parents=True, exist_ok=True)

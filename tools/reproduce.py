@@ -57,42 +57,112 @@ SEMI_VS_SUP = [("ssvae", "seed"), ("ssvae", "m2"), ("supervised", "seed")]
 
 
 def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
-    exps: dict[str, list[Cell]] = {k: [] for k in ("mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "generation")}
+    exps: dict[str, list[Cell]] = {
+        k: [] for k in ("mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "generation")
+    }
     for arch in ("dense", "conv"):
         arch_seeds = seeds if arch == "dense" else seeds[:1]  # conv: one seed (an epoch is ~10x dearer)
         for labels in ("100", "1000", "all"):
             for model, obj in SEMI_VS_SUP:
                 for s in arch_seeds:
                     name = f"{arch}-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
-                    args = [*_data(root, "mnist"), "--arch", arch, "--model", model, "--objective", obj,
-                            "--labels", labels, "--seed", str(s), "--epochs", "20"]
+                    args = [
+                        *_data(root, "mnist"),
+                        "--arch",
+                        arch,
+                        "--model",
+                        model,
+                        "--objective",
+                        obj,
+                        "--labels",
+                        labels,
+                        "--seed",
+                        str(s),
+                        "--epochs",
+                        "20",
+                    ]
                     exps["mnist-labels"].append(Cell("mnist-labels", name, args, 20))
     for labels in ("0.05", "0.1", "0.25", "all"):
         for model, obj in SEMI_VS_SUP:
             for s in seeds:
                 name = f"lstm-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
-                args = [*_data(root, "uci-har"), "--arch", "lstm", "--model", model, "--objective", obj,
-                        "--labels", labels, "--seed", str(s), "--epochs", "40"]
+                args = [
+                    *_data(root, "uci-har"),
+                    "--arch",
+                    "lstm",
+                    "--model",
+                    model,
+                    "--objective",
+                    obj,
+                    "--labels",
+                    labels,
+                    "--seed",
+                    str(s),
+                    "--epochs",
+                    "40",
+                ]
                 exps["har-labels"].append(Cell("har-labels", name, args, 40))
     for k in range(10):
         for model in ("ssvae", "vae"):
             name = f"dense-{model}-out{k}-s0"
-            args = [*_data(root, "mnist"), "--arch", "dense", "--model", model, "--labels", "all",
-                    "--exclude-class", str(k), "--seed", "0", "--epochs", "10"]
+            args = [
+                *_data(root, "mnist"),
+                "--arch",
+                "dense",
+                "--model",
+                model,
+                "--labels",
+                "all",
+                "--exclude-class",
+                str(k),
+                "--seed",
+                "0",
+                "--epochs",
+                "10",
+            ]
             exps["mnist-anomaly"].append(Cell("mnist-anomaly", name, args, 10))
     for k in range(6):
         for model in ("ssvae", "vae"):
             name = f"lstm-{model}-out{k}-s0"
-            args = [*_data(root, "uci-har"), "--arch", "lstm", "--model", model, "--labels", "all",
-                    "--exclude-class", str(k), "--seed", "0", "--epochs", "40"]
+            args = [
+                *_data(root, "uci-har"),
+                "--arch",
+                "lstm",
+                "--model",
+                model,
+                "--labels",
+                "all",
+                "--exclude-class",
+                str(k),
+                "--seed",
+                "0",
+                "--epochs",
+                "40",
+            ]
             exps["har-anomaly"].append(Cell("har-anomaly", name, args, 40))
     for s in seeds:
         name = f"conv-m2-100-s{s}"
-        args = [*_data(root, "mnist"), "--arch", "conv", "--model", "ssvae", "--objective", "m2", "--labels", "100",
-                "--seed", str(s), "--epochs", "30"]
+        args = [
+            *_data(root, "mnist"),
+            "--arch",
+            "conv",
+            "--model",
+            "ssvae",
+            "--objective",
+            "m2",
+            "--labels",
+            "100",
+            "--seed",
+            str(s),
+            "--epochs",
+            "30",
+        ]
         exps["mnist-best"].append(Cell("mnist-best", name, args, 30))
-    src = {"dense": "mnist-labels/dense-ssvae-m2-100-s0", "conv": "mnist-labels/conv-ssvae-m2-100-s0",
-           "har": "har-labels/lstm-ssvae-seed-all-s0"}
+    src = {
+        "dense": "mnist-labels/dense-ssvae-m2-100-s0",
+        "conv": "mnist-labels/conv-ssvae-m2-100-s0",
+        "har": "har-labels/lstm-ssvae-seed-all-s0",
+    }
     for tag, run in src.items():
         cls = "1" if tag == "har" else "2"
         exps["generation"].append(Cell("generation", f"{tag}-class{cls}", [], 0, {"run": run, "class": cls}))
@@ -100,8 +170,12 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
 
 
 def machine() -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "python": platform.python_version()}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
 
 
 def _write_json(path: Path, obj: dict) -> None:
@@ -117,7 +191,15 @@ def run_cell(cell: Cell) -> dict:
     if cell.generate is not None:
         fig = ROOT / "results" / "figures" / f"generation-{cell.name}.png"
         fig.parent.mkdir(parents=True, exist_ok=True)
-        cmd = ["ssvae-train", "generate", str(RUNS / cell.generate["run"]), "--class", cell.generate["class"], "--out", str(fig)]
+        cmd = [
+            "ssvae-train",
+            "generate",
+            str(RUNS / cell.generate["run"]),
+            "--class",
+            cell.generate["class"],
+            "--out",
+            str(fig),
+        ]
         subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
         result = {"figure": str(fig.relative_to(ROOT)), "command": shlex.join(cmd)}
     else:
@@ -132,10 +214,22 @@ def run_cell(cell: Cell) -> dict:
         import torch  # only to read the history from the checkpoint
 
         hist = torch.load(cell.run_dir / "checkpoint.pt", weights_only=True)["history"]
-        result = {"command": shlex.join(fit), "evaluate_command": shlex.join(ev), "metrics": metrics,
-                  "seconds_per_epoch": sum(h["seconds"] for h in hist) / len(hist), "last_epoch": hist[-1]}
-    result.update({"experiment": cell.experiment, "cell": cell.name, "wall_seconds": round(time.time() - t0, 1),
-                   "machine": machine(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        result = {
+            "command": shlex.join(fit),
+            "evaluate_command": shlex.join(ev),
+            "metrics": metrics,
+            "seconds_per_epoch": sum(h["seconds"] for h in hist) / len(hist),
+            "last_epoch": hist[-1],
+        }
+    result.update(
+        {
+            "experiment": cell.experiment,
+            "cell": cell.name,
+            "wall_seconds": round(time.time() - t0, 1),
+            "machine": machine(),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    )
     _write_json(cell.out, result)
     return result
 
@@ -144,7 +238,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("action", choices=["run", "list"])
     ap.add_argument("experiments", nargs="+")
-    ap.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data", help="folder holding mnist/ and uci-har/")
+    ap.add_argument(
+        "--data-root", type=Path, default=ROOT.parent / "shared" / "data", help="folder holding mnist/ and uci-har/"
+    )
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     ap.add_argument("--filter", default="", help="only cells whose name contains all of these (comma-separated)")
     ap.add_argument("--jobs", type=int, default=2, help="cells run at once (one thread each)")
@@ -161,7 +257,10 @@ def main() -> int:
             print(f"{'done' if c.out.exists() else 'todo'}  {c.experiment}/{c.name}")
         return 0
     todo = [c for c in cells if not c.out.exists()]
-    print(f"{len(cells) - len(todo)} of {len(cells)} cells already done; {len(todo)} to run, {a.jobs} at a time", flush=True)
+    print(
+        f"{len(cells) - len(todo)} of {len(cells)} cells already done; {len(todo)} to run, {a.jobs} at a time",
+        flush=True,
+    )
     t0, done, epoch_cost = time.time(), 0, []
 
     def one(c: Cell) -> None:
@@ -174,8 +273,11 @@ def main() -> int:
         done += 1
         epoch_cost.append(r["wall_seconds"] / max(1, c.epochs))
         left = sum(x.epochs for x in todo[done:]) * (sum(epoch_cost) / len(epoch_cost)) / a.jobs
-        print(f"[{done}/{len(todo)}] {c.experiment}/{c.name}: {_headline(r)} ({r['wall_seconds']:.0f}s; "
-              f"~{left / 60:.0f} min left)", flush=True)
+        print(
+            f"[{done}/{len(todo)}] {c.experiment}/{c.name}: {_headline(r)} ({r['wall_seconds']:.0f}s; "
+            f"~{left / 60:.0f} min left)",
+            flush=True,
+        )
 
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
         list(pool.map(one, todo))

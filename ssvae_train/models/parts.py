@@ -19,7 +19,9 @@ class DenseTrunk(nn.Module):
     def __init__(self, sample_shape: tuple[int, ...], hidden: int):
         super().__init__()
         d = math.prod(sample_shape)
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(d, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, hidden), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(d, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, hidden), nn.ReLU()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -30,7 +32,10 @@ class DenseDecoder(nn.Module):
         super().__init__()
         self.sample_shape = tuple(sample_shape)
         self.net = nn.Sequential(
-            nn.Linear(code_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * hidden), nn.ReLU(),
+            nn.Linear(code_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 2 * hidden),
+            nn.ReLU(),
             nn.Linear(2 * hidden, math.prod(sample_shape)),
         )
 
@@ -47,8 +52,13 @@ class ConvTrunk(nn.Module):
         if h % 4 or w % 4:
             raise ValueError(f"conv needs image sides divisible by 4, got {h}x{w}")
         self.net = nn.Sequential(
-            nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(64 * (h // 4) * (w // 4), hidden), nn.ReLU(),
+            nn.Conv2d(1, 32, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2, 1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * (h // 4) * (w // 4), hidden),
+            nn.ReLU(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +70,9 @@ class ConvDecoder(nn.Module):
         super().__init__()
         h, w = sample_shape[-2:]
         self.grid = (64, h // 4, w // 4)
-        self.fc = nn.Sequential(nn.Linear(code_dim, hidden), nn.ReLU(), nn.Linear(hidden, math.prod(self.grid)), nn.ReLU())
+        self.fc = nn.Sequential(
+            nn.Linear(code_dim, hidden), nn.ReLU(), nn.Linear(hidden, math.prod(self.grid)), nn.ReLU()
+        )
         self.deconv = nn.Sequential(nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1))
 
     def forward(self, code: torch.Tensor, length: int | None = None) -> torch.Tensor:
@@ -69,7 +81,6 @@ class ConvDecoder(nn.Module):
 
 class LSTMTrunk(nn.Module):
     """A two-layer LSTM over the window; the last step's hidden state summarises it (any length works)."""
-
 
     def __init__(self, sample_shape: tuple[int, ...], hidden: int):
         super().__init__()
