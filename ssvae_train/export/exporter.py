@@ -38,7 +38,7 @@ from ssvae_train.export.cuts import Cut, make_cuts, score_method
 from ssvae_train.export.quantize import METHOD, WEIGHT_TYPE, int8_file, quantize_graph
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
-from ssvae_train.scores import SCORES
+from ssvae_train.scores import DEFAULT_SCORE, SCORES
 from ssvae_train.trainer import classification_metrics, predict, scores
 
 FORMAT = 1
@@ -54,7 +54,7 @@ Say = Callable[[str], None]
 def export_run(
     run: str | Path,
     out: str | Path,
-    score: str = "min",
+    score: str = DEFAULT_SCORE,
     alert_quantile: float = 0.99,
     quantize: str | None = None,
     force: bool = False,
