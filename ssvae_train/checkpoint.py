@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
 
 from ssvae_train.errors import UserError
+from ssvae_train.files import write_atomic
 from ssvae_train.models import SSVAE, ModelConfig
 
 FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
-
-
-def write_atomic(path: Path, write) -> None:
-    """Call write(tmp_path), then rename over `path`: a reader never sees a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(state: dict, path: Path) -> None:

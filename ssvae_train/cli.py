@@ -120,9 +120,9 @@ def evaluate(
 
     text = json.dumps(evaluate_run(run, data_dir), indent=2)
     if out is not None:
-        from ssvae_train.checkpoint import write_atomic
+        from ssvae_train.files import write_text_atomic
 
-        write_atomic(out, lambda tmp: tmp.write_text(text + "\n"))
+        write_text_atomic(out, text + "\n")
     typer.echo(text)
 
 

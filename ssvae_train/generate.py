@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssvae_train.checkpoint import write_atomic
 from ssvae_train.errors import UserError
+from ssvae_train.files import write_atomic
 from ssvae_train.models import SSVAE
 
 

@@ -23,7 +23,7 @@ from ssvae_train.evaluate import load_run
 from ssvae_train.export import ExportError, export_run
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cli import app
-from ssvae_train.scores import anomaly_score
+from ssvae_train.scores import DEFAULT_SCORE, anomaly_score
 from ssvae_train.trainer import fit
 
 HAR_SLICE = Path(__file__).parent / "data" / "uci-har"
@@ -119,7 +119,7 @@ def test_onnxruntime_matches_pytorch_on_other_rows_and_batch_sizes(runs, bundles
     x = prep.ds.x_test[-37:]  # not the rows, nor the batch size, the export validated with
     with torch.no_grad():
         probs = model(torch.from_numpy(x)).numpy()
-        score = anomaly_score(model, torch.from_numpy(x), "min").numpy()
+        score = anomaly_score(model, torch.from_numpy(x), m["score_method"]).numpy()
         z = np.random.default_rng(0).standard_normal((37, m["latent_dim"])).astype(np.float32)
         y = np.arange(37) % len(m["classes"])
         x_hat = model.generate(torch.from_numpy(z), torch.from_numpy(y)).numpy()
@@ -133,7 +133,7 @@ def test_onnxruntime_matches_pytorch_on_other_rows_and_batch_sizes(runs, bundles
     assert np.abs(got - x_hat).max() <= 1e-4 * np.abs(x_hat).max()
     one = _session(path / "anomaly.onnx").run(None, {"x": x[:1]})[0]  # a batch of one works too
     assert one.shape == (1,)
-    assert m["score_method"] == "min"
+    assert m["score_method"] == DEFAULT_SCORE == "pi"  # the better on MNIST one-class-out
 
 
 def test_lstm_graphs_hold_an_lstm_node_and_take_other_window_lengths(runs, bundles):
@@ -149,22 +149,22 @@ def test_lstm_graphs_hold_an_lstm_node_and_take_other_window_lengths(runs, bundl
         x = np.ascontiguousarray(x_full[:, :t])
         with torch.no_grad():
             probs = model(torch.from_numpy(x)).numpy()
-            score = anomaly_score(model, torch.from_numpy(x), "min").numpy()
+            score = anomaly_score(model, torch.from_numpy(x), m["score_method"]).numpy()
         got = _session(path / "classifier.onnx").run(None, {"x": x})[0]
         np.testing.assert_allclose(got, probs, atol=1e-4)
         got = _session(path / "anomaly.onnx").run(None, {"x": x})[0]
         assert got.shape == (20,) and np.abs(got - score).max() <= 1e-4 * np.abs(score).max(), t
 
 
-def test_score_pi_is_selectable_and_recorded(runs, tmp_path):
-    m = export_run(runs["dense"], tmp_path / "pi", score="pi")
-    assert m["score_method"] == "pi"
+def test_score_min_is_selectable_and_recorded(runs, tmp_path):
+    m = export_run(runs["dense"], tmp_path / "min", score="min")
+    assert m["score_method"] == "min"
     _, model, _, prep = load_run(runs["dense"])
     x = prep.ds.x_test[:50]
     with torch.no_grad():
-        want = anomaly_score(model, torch.from_numpy(x), "pi").numpy()
-        other = anomaly_score(model, torch.from_numpy(x), "min").numpy()
-    got = _session(tmp_path / "pi" / "anomaly.onnx").run(None, {"x": x})[0]
+        want = anomaly_score(model, torch.from_numpy(x), "min").numpy()
+        other = anomaly_score(model, torch.from_numpy(x), "pi").numpy()
+    got = _session(tmp_path / "min" / "anomaly.onnx").run(None, {"x": x})[0]
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
     assert not np.allclose(got, other)  # it really is the other score
 
@@ -176,11 +176,11 @@ def test_saturated_bernoulli_logits_give_finite_scores(runs, tmp_path):
     ckpt["state_dict"]["decoder.net.4.bias"] = torch.where(torch.arange(bias.numel()) % 2 == 0, 60.0, -60.0)
     (tmp_path / "run").mkdir()
     torch.save(ckpt, tmp_path / "run" / "checkpoint.pt")
-    export_run(tmp_path / "run", tmp_path / "b")
+    m = export_run(tmp_path / "run", tmp_path / "b")
     _, model, _, prep = load_run(tmp_path / "run")
     x = prep.ds.x_test[:30]
     with torch.no_grad():
-        want = anomaly_score(model, torch.from_numpy(x), "min").numpy()
+        want = anomaly_score(model, torch.from_numpy(x), m["score_method"]).numpy()
     got = _session(tmp_path / "b" / "anomaly.onnx").run(None, {"x": x})[0]
     assert np.isfinite(want).all() and np.isfinite(got).all()
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()

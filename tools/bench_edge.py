@@ -49,6 +49,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo'
 
 from ssvae_edge import Bundle, StreamScorer, __version__  # noqa: E402
 from ssvae_edge.errors import EdgeError  # noqa: E402
+from ssvae_train.files import write_text_atomic  # noqa: E402
 
 GRAPHS = ("classifier", "anomaly")
 OUTPUTS = {"classifier": "probs", "anomaly": "score"}
@@ -393,13 +394,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _say(msg: str) -> None:
     sys.stderr.write(msg + "\n")
     sys.stderr.flush()
@@ -578,8 +572,8 @@ def main(
         "speedup_note": "eager p50 / onnxruntime p50 at batch 1 with the same threads (> 1: onnxruntime is faster)",
         "stream": stream,
     }
-    write_atomic(json_path, json.dumps(report, indent=2) + "\n")
-    write_atomic(md_path, markdown(report))
+    write_text_atomic(json_path, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(md_path, markdown(report))
     _say(f"bench_edge: wrote {json_path} and {md_path} in {report['seconds']:.0f} s")
 
 

@@ -64,6 +64,7 @@ from ssvae_edge import AlertDebouncer, Bundle, StreamScorer  # noqa: E402
 from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M  # noqa: E402
 from ssvae_edge.errors import EdgeError  # noqa: E402
 from ssvae_train.errors import UserError  # noqa: E402
+from ssvae_train.files import write_text_atomic  # noqa: E402
 
 KM_SWEEP = ((1, 1), (2, 3), (3, 5), (4, 6))
 QUANTILES = (0.95, 0.99, 0.999)
@@ -306,13 +307,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _fail(msg: str) -> typer.Exit:
     typer.echo(f"eval_alerts: error: {' '.join(str(msg).split())}", err=True)
     return typer.Exit(2)
@@ -447,8 +441,8 @@ def main(
         "sweep": sweep,
         "seconds": round(time.time() - t0, 1),
     }
-    write_atomic(json_path, json.dumps(report, indent=2) + "\n")
-    write_atomic(md_path, markdown(report))
+    write_text_atomic(json_path, json.dumps(report, indent=2) + "\n")
+    write_text_atomic(md_path, markdown(report))
     d = default
     typer.echo(f"eval_alerts: {h_name} held out; default row: recall {_f(d['recall'], '.2f')} "
                f"({d['detected']}/{d['held_out_segments']}), median delay {_f(d['delay_samples_median'], '.0f')} "

@@ -27,6 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo's packages
+    sys.path.insert(0, str(ROOT))
+
+from ssvae_train.files import write_text_atomic  # noqa: E402
+
 CELLS = ROOT / "results" / "cells"
 RUNS = ROOT / "runs"
 
@@ -56,111 +61,77 @@ def _data(root: Path, name: str) -> list[str]:
 SEMI_VS_SUP = [("ssvae", "seed"), ("ssvae", "m2"), ("supervised", "seed")]
 
 
+def _fit(root: Path, dataset: str, **options) -> list[str]:
+    """`ssvae-train fit` options for a cell: the data set's folder under root, then --key value pairs."""
+    args = ["--dataset", dataset, "--data-dir", str(root / ("mnist" if dataset == "mnist" else "uci-har"))]
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
 def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
-    exps: dict[str, list[Cell]] = {
-        k: [] for k in ("mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "generation")
-    }
+    names = ("mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "generation")
+    exps: dict[str, list[Cell]] = {k: [] for k in names}
+
+    def add(exp: str, name: str, dataset: str, epochs: int, **options) -> None:
+        exps[exp].append(Cell(exp, name, _fit(root, dataset, **options, epochs=epochs), epochs))
+
     for arch in ("dense", "conv"):
         arch_seeds = seeds if arch == "dense" else seeds[:1]  # conv: one seed (an epoch is ~10x dearer)
         for labels in ("100", "1000", "all"):
             for model, obj in SEMI_VS_SUP:
                 for s in arch_seeds:
                     name = f"{arch}-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
-                    args = [
-                        *_data(root, "mnist"),
-                        "--arch",
-                        arch,
-                        "--model",
-                        model,
-                        "--objective",
-                        obj,
-                        "--labels",
-                        labels,
-                        "--seed",
-                        str(s),
-                        "--epochs",
-                        "20",
-                    ]
-                    exps["mnist-labels"].append(Cell("mnist-labels", name, args, 20))
+                    add("mnist-labels", name, "mnist", 20, arch=arch, model=model, objective=obj, labels=labels, seed=s)
     for labels in ("0.05", "0.1", "0.25", "all"):
         for model, obj in SEMI_VS_SUP:
             for s in seeds:
                 name = f"lstm-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
-                args = [
-                    *_data(root, "uci-har"),
-                    "--arch",
-                    "lstm",
-                    "--model",
-                    model,
-                    "--objective",
-                    obj,
-                    "--labels",
-                    labels,
-                    "--seed",
-                    str(s),
-                    "--epochs",
-                    "40",
-                ]
-                exps["har-labels"].append(Cell("har-labels", name, args, 40))
+                add("har-labels", name, "uci-har", 40, arch="lstm", model=model, objective=obj, labels=labels, seed=s)
     for k in range(10):
         for model in ("ssvae", "vae"):
-            name = f"dense-{model}-out{k}-s0"
-            args = [
-                *_data(root, "mnist"),
-                "--arch",
-                "dense",
-                "--model",
-                model,
-                "--labels",
-                "all",
-                "--exclude-class",
-                str(k),
-                "--seed",
-                "0",
-                "--epochs",
-                "10",
-            ]
-            exps["mnist-anomaly"].append(Cell("mnist-anomaly", name, args, 10))
+            add(
+                "mnist-anomaly",
+                f"dense-{model}-out{k}-s0",
+                "mnist",
+                10,
+                arch="dense",
+                model=model,
+                labels="all",
+                exclude_class=k,
+                seed=0,
+            )
     for k in range(6):
         for model in ("ssvae", "vae"):
-            name = f"lstm-{model}-out{k}-s0"
-            args = [
-                *_data(root, "uci-har"),
-                "--arch",
-                "lstm",
-                "--model",
-                model,
-                "--labels",
-                "all",
-                "--exclude-class",
-                str(k),
-                "--seed",
-                "0",
-                "--epochs",
-                "40",
-            ]
-            exps["har-anomaly"].append(Cell("har-anomaly", name, args, 40))
+            add(
+                "har-anomaly",
+                f"lstm-{model}-out{k}-s0",
+                "uci-har",
+                40,
+                arch="lstm",
+                model=model,
+                labels="all",
+                exclude_class=k,
+                seed=0,
+            )
     for s in seeds:
-        name = f"conv-m2-100-s{s}"
-        args = [
-            *_data(root, "mnist"),
-            "--arch",
-            "conv",
-            "--model",
-            "ssvae",
-            "--objective",
-            "m2",
-            "--labels",
-            "100",
-            "--seed",
-            str(s),
-            "--epochs",
-            "30",
-        ]
-        exps["mnist-best"].append(Cell("mnist-best", name, args, 30))
+        add(
+            "mnist-best",
+            f"conv-m2-100-s{s}",
+            "mnist",
+            30,
+            arch="conv",
+            model="ssvae",
+            objective="m2",
+            labels="100",
+            seed=s,
+        )
     # the runs drawn from: the dense m2 seed with the best validation accuracy, the conv bundle's run
-    src = {"dense": "mnist-labels/dense-ssvae-m2-100-s1", "conv": "bundles/mnist-conv",
-           "har": "har-labels/lstm-ssvae-seed-all-s0"}
+    src = {
+        "dense": "mnist-labels/dense-ssvae-m2-100-s1",
+        "conv": "bundles/mnist-conv",
+        "har": "har-labels/lstm-ssvae-seed-all-s0",
+    }
     for tag, run in src.items():
         cls = "1" if tag == "har" else "2"
         exps["generation"].append(Cell("generation", f"{tag}-class{cls}", [], 0, {"run": run, "class": cls}))
@@ -174,13 +145,6 @@ def machine() -> dict:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def run_cell(cell: Cell) -> dict:
@@ -228,7 +192,7 @@ def run_cell(cell: Cell) -> dict:
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
     )
-    _write_json(cell.out, result)
+    write_text_atomic(cell.out, json.dumps(result, indent=2) + "\n")
     return result
 
 
