@@ -151,7 +151,7 @@ def generate(
 @user_errors
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the runs, the grid and the exported bundle."),
-    epochs: int = typer.Option(20, help="Epochs of each of the two trainings."),
+    epochs: int = typer.Option(30, help="Epochs of each of the two trainings."),
     labels: str = typer.Option("100", help="Label budget shared by both models."),
 ) -> None:
     """The embedded default end to end: train on scikit-learn's digits (no download), compare with the

@@ -16,7 +16,7 @@ from ssvae_train.generate import draw_grid
 from ssvae_train.trainer import fit
 
 
-def run_demo(out: Path, epochs: int = 20, labels: str = "100", say=print) -> dict:
+def run_demo(out: Path, epochs: int = 30, labels: str = "100", say=print) -> dict:
     out = Path(out)
     results: dict = {}
     for model, objective in (("ssvae", "m2"), ("supervised", "seed")):
