@@ -8,6 +8,9 @@ lane_a() {
   $R mnist-labels --filter=dense-,-100-
   $R mnist-anomaly
   $R mnist-labels --filter=dense-
+  $R mnist-labels
+  $R mnist-best
+  $R generation
 }
 lane_b() {
   $R har-labels --filter=lstm-ssvae-seed-all-s0
