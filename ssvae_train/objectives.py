@@ -44,29 +44,38 @@ def _onehot(y: torch.Tensor, k: int) -> torch.Tensor:
     return F.one_hot(y, k).float()
 
 
-def labelled_terms(model: SSVAE, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+def seed_terms(model: SSVAE, x: torch.Tensor, y_l: torch.Tensor | None, n_u: int, h: torch.Tensor | None = None):
+    """Per-sample terms of `seed` for a batch whose first n_u rows are unlabelled, the rest labelled by y_l.
+
+    One pass through the trunk and the decoder for both kinds of rows (half the work of two small passes):
+    the decoder gets the classifier's detached probabilities for unlabelled rows, the true one-hot for
+    labelled rows. `ce` covers the labelled rows only.
+    """
+    h = model.features(x) if h is None else h
+    logits = model.classify_logits(h)
+    y_in = [torch.softmax(logits[:n_u], dim=-1).detach()] if n_u else []
+    if y_l is not None and len(y_l):
+        y_in.append(_onehot(y_l, model.cfg.n_classes))
+    y_in = torch.cat(y_in)
+    mu, logvar = model.posterior(h, y_in)
+    params = model.decode(sample_z(mu, logvar), y_in)
+    out = {"rec": model.nll(params, model.target(x)), "kl": kl_to_standard_normal(mu, logvar)}
+    if len(x) > n_u:
+        out["ce"] = label_cross_entropy(logits[n_u:], y_l)
+    return out
+
+
+def labelled_terms(model: SSVAE, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor | None = None):
     """Per-sample reconstruction, KL and label cross-entropy of labelled rows (the decoder gets the true y)."""
-    h = model.features(x)
-    y1 = _onehot(y, model.cfg.n_classes)
-    mu, logvar = model.posterior(h, y1)
-    params = model.decode(sample_z(mu, logvar), y1)
-    return {
-        "rec": model.nll(params, model.target(x)),
-        "kl": kl_to_standard_normal(mu, logvar),
-        "ce": label_cross_entropy(model.classify_logits(h), y),
-    }
+    return seed_terms(model, x, y, 0, h)
 
 
 def seed_unlabelled_terms(model: SSVAE, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Unlabelled rows under `seed`: the decoder gets the classifier's probabilities, detached."""
-    h = model.features(x)
-    y_soft = torch.softmax(model.classify_logits(h), dim=-1).detach()
-    mu, logvar = model.posterior(h, y_soft)
-    params = model.decode(sample_z(mu, logvar), y_soft)
-    return {"rec": model.nll(params, model.target(x)), "kl": kl_to_standard_normal(mu, logvar)}
+    return seed_terms(model, x, None, len(x))
 
 
-def m2_unlabelled_terms(model: SSVAE, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def m2_unlabelled_terms(model: SSVAE, x: torch.Tensor, h: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Unlabelled rows under `m2`: E_q(y|x)[-log p(x|y,z)] + KL(q(z|x)||p(z)) + KL(q(y|x)||p(y)).
 
     p(y) is uniform, so the last term is the negative entropy of q(y|x) plus log K. Every row is
@@ -75,7 +84,7 @@ def m2_unlabelled_terms(model: SSVAE, x: torch.Tensor) -> dict[str, torch.Tensor
     """
     k = model.cfg.n_classes
     n = x.shape[0]
-    h = model.features(x)
+    h = model.features(x) if h is None else h
     q = torch.softmax(model.classify_logits(h), dim=-1)  # [N, K]
     ys = _onehot(torch.arange(k, device=x.device).repeat_interleave(n), k)
     if model.conditions_posterior:
@@ -125,14 +134,23 @@ def objective(
         t = vae_terms(model, torch.cat(xs))
         loss = (t["rec"] + w.beta * t["kl"]).mean()
         return loss, {"rec": float(t["rec"].detach().mean()), "kl": float(t["kl"].detach().mean())}
-    if x_u is not None and len(x_u):
-        t = m2_unlabelled_terms(model, x_u) if name == "m2" else seed_unlabelled_terms(model, x_u)
-        loss_u = t["rec"] + w.beta * t["kl"] + t.get("kl_y", torch.zeros_like(t["rec"]))
+    n_u = len(x_u) if x_u is not None else 0
+    n_l = len(x_l) if x_l is not None else 0
+    x = torch.cat([t for t, n in ((x_u, n_u), (x_l, n_l)) if n])
+    if name == "m2":  # the trunk runs once; the unlabelled rows then enumerate the classes
+        h = model.features(x)
+        t_u = m2_unlabelled_terms(model, x_u, h[:n_u]) if n_u else {}
+        t_l = labelled_terms(model, x_l, y_l, h[n_u:]) if n_l else {}
+    else:
+        t = seed_terms(model, x, y_l if n_l else None, n_u)
+        t_u = {k: v[:n_u] for k, v in t.items() if k != "ce"} if n_u else {}
+        t_l = {k: (v if k == "ce" else v[n_u:]) for k, v in t.items()} if n_l else {}
+    if t_u:
+        loss_u = t_u["rec"] + w.beta * t_u["kl"] + t_u.get("kl_y", torch.zeros_like(t_u["rec"]))
         total = total + loss_u.mean()
-        parts.update({"rec_u": float(t["rec"].detach().mean()), "kl_u": float(t["kl"].detach().mean())})
-    if x_l is not None and len(x_l):
-        t = labelled_terms(model, x_l, y_l)
-        loss_l = t["rec"] + w.beta * t["kl"] + w.alpha * t["ce"]
+        parts.update({"rec_u": float(t_u["rec"].detach().mean()), "kl_u": float(t_u["kl"].detach().mean())})
+    if t_l:
+        loss_l = t_l["rec"] + w.beta * t_l["kl"] + w.alpha * t_l["ce"]
         total = total + loss_l.mean()
-        parts.update({k + ("_l" if k != "ce" else ""): float(v.detach().mean()) for k, v in t.items()})
+        parts.update({k + ("_l" if k != "ce" else ""): float(v.detach().mean()) for k, v in t_l.items()})
     return total, parts

@@ -224,7 +224,8 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
     torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed (the same on every rank)
     model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt)
     model.to(world.device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # fused: one kernel for the whole update instead of a dozen per tensor (a sixth of a dense step on CPU)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     history: list[dict] = []
     start = 0
     if ckpt is not None:
