@@ -162,3 +162,15 @@ def test_device_cuda_without_gpu_is_a_clear_error(tmp_path):
         text=True,
     )
     assert p.returncode == 2 and "no CUDA device" in p.stderr and not (tmp_path / "r").exists()
+
+
+def test_conv_width_is_saved_and_old_checkpoints_keep_theirs():
+    from ssvae_train.models import SSVAE, ModelConfig
+
+    cfg = ModelConfig(arch="conv", kind="ssvae", sample_shape=(8, 8), n_classes=3, likelihood="bernoulli", hidden=8)
+    saved = cfg.to_dict()
+    assert ModelConfig.from_dict(saved).channels == cfg.channels == (16, 32)
+    legacy = {k: v for k, v in saved.items() if k != "channels"}  # written before the width was configurable
+    old = SSVAE(ModelConfig.from_dict(legacy))
+    assert old.trunk.net[0].out_channels == 32 and old.trunk.net[2].out_channels == 64
+    assert old.decoder.deconv[0].in_channels == 64

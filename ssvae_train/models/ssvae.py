@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssvae_train.models.parts import make_decoder, make_trunk
+from ssvae_train.models.parts import CONV_CHANNELS, make_decoder, make_trunk
 
 KINDS = ("ssvae", "supervised", "vae")
 LOG_2PI = math.log(2 * math.pi)
@@ -36,15 +36,20 @@ class ModelConfig:
     # M2's q(z|x,y): the mu/logvar heads also see the class (the trunk is still shared). Off for `seed`,
     # whose heads split from the trunk alone, as the write-up draws them.
     posterior_y: bool = False
+    # Widths of the conv trunk's two layers (mirrored by its decoder); unused by dense and LSTM.
+    channels: tuple[int, int] = CONV_CHANNELS
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["sample_shape"] = list(self.sample_shape)
+        d["channels"] = list(self.channels)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(**{**d, "sample_shape": tuple(d["sample_shape"])})
+        # Checkpoints from before `channels` existed were trained with (32, 64).
+        channels = tuple(d.get("channels", (32, 64)))
+        return cls(**{**d, "sample_shape": tuple(d["sample_shape"]), "channels": channels})
 
 
 class SSVAE(nn.Module):
@@ -54,13 +59,15 @@ class SSVAE(nn.Module):
         # Raw units -> model units: x_scaled = (x - shift) / scale, broadcast over the last axis.
         self.register_buffer("shift", torch.zeros(1) if shift is None else torch.as_tensor(shift, dtype=torch.float32))
         self.register_buffer("scale", torch.ones(1) if scale is None else torch.as_tensor(scale, dtype=torch.float32))
-        self.trunk = make_trunk(cfg.arch, cfg.sample_shape, cfg.hidden)
+        self.trunk = make_trunk(cfg.arch, cfg.sample_shape, cfg.hidden, cfg.channels)
         self.pi = nn.Linear(cfg.hidden, cfg.n_classes) if cfg.kind != "vae" else None
         if cfg.kind != "supervised":
             head_in = cfg.hidden + (cfg.n_classes if self.conditions_posterior else 0)
             self.mu = nn.Linear(head_in, cfg.latent_dim)
             self.logvar = nn.Linear(head_in, cfg.latent_dim)
-            self.decoder = make_decoder(cfg.arch, cfg.sample_shape, cfg.hidden, cfg.latent_dim + self.cond_dim)
+            self.decoder = make_decoder(
+                cfg.arch, cfg.sample_shape, cfg.hidden, cfg.latent_dim + self.cond_dim, cfg.channels
+            )
             channels = cfg.sample_shape[-1]
             # A learned per-channel noise level for Gaussian signals (log sigma in scaled units).
             self.log_sigma = nn.Parameter(torch.zeros(channels)) if cfg.likelihood == "gaussian" else None
