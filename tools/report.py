@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = ("mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "generation")
 ROWS = ("ssvae-seed", "ssvae-m2", "supervised")  # model/objective rows of the label-budget tables
 SEMI = ("ssvae-seed", "ssvae-m2")  # each compared with "supervised" of the same arch and budget
+# UCI-HAR compares the write-up's objective only: m2 enumerates the six activities through the LSTM
+# decoder (six times the cost of an epoch), and the issue asks for ssvae against supervised there.
+HAR_SEMI = ("ssvae-seed",)
 MNIST_ARCHS = ("dense", "conv")
 MNIST_BUDGETS = ("100", "1000", "all")
 HAR_BUDGETS = ("0.05", "0.1", "0.25", "all")
@@ -185,11 +188,13 @@ class Comparison:
         return f"{self.d:+.{digits}f} ({spread}, n {self.ours.n}/{self.other.n}): {self.outcome}"
 
 
-def label_comparisons(agg: dict, archs: tuple[str, ...], budgets: tuple[str, ...]) -> dict[tuple, Comparison]:
+def label_comparisons(
+    agg: dict, archs: tuple[str, ...], budgets: tuple[str, ...], semi: tuple[str, ...] = SEMI
+) -> dict[tuple, Comparison]:
     """(arch, semi-supervised row, budget) -> its accuracy against the supervised model's, where both exist."""
     comps = {}
     for arch in archs:
-        for row in SEMI:
+        for row in semi:
             for b in budgets:
                 ours, sup = agg.get((arch, row, b)), agg.get((arch, "supervised", b))
                 if ours and sup:
@@ -221,7 +226,9 @@ def not_measured(n: int, expected: int | None) -> str:
     return f"not measured yet ({n} of {expected if expected is not None else '?'} cells)"
 
 
-def labels_tables(agg: dict, archs: tuple[str, ...], budgets: tuple[str, ...], names: dict[str, str]) -> list[str]:
+def labels_tables(
+    agg: dict, archs: tuple[str, ...], budgets: tuple[str, ...], names: dict[str, str], semi: tuple[str, ...] = SEMI
+) -> list[str]:
     rows = [(a, r) for a in archs for r in ROWS if any((a, r, b) in agg for b in budgets)]
     cols = ["arch", "model"] + [names.get(b, b) for b in budgets]
     out = ["Test accuracy (%), mean ± std over seeds (n = seeds):", ""]
@@ -232,11 +239,11 @@ def labels_tables(agg: dict, archs: tuple[str, ...], budgets: tuple[str, ...], n
         "Gap, semi-supervised minus supervised accuracy (points), with the pooled std s_p and the rule's outcome:",
         "",
     ]
-    gaps = label_comparisons(agg, archs, budgets)
+    gaps = label_comparisons(agg, archs, budgets, semi)
     gap_rows = [
         [a, f"{r} − supervised"] + [gaps[(a, r, b)].describe() if (a, r, b) in gaps else "–" for b in budgets]
         for a in archs
-        for r in SEMI
+        for r in semi
     ]
     out += md_table(cols, gap_rows)
     return out
@@ -586,7 +593,7 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
 
     # comparisons behind the verdicts
     c1 = list(label_comparisons(mnist, MNIST_ARCHS, MNIST_BUDGETS).values())
-    c2 = list(label_comparisons(har, ("lstm",), HAR_BUDGETS).values())
+    c2 = list(label_comparisons(har, ("lstm",), HAR_BUDGETS, HAR_SEMI).values())
     c3 = [
         c
         for exp, name in (("mnist-anomaly", "MNIST"), ("har-anomaly", "UCI-HAR"))
@@ -647,8 +654,8 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
         *evidence(c1),
     ]
     doc += [
-        "2. *The same on UCI-HAR with the LSTM* (5 / 10 / 25 / 100 % labels, objectives seed and m2): "
-        + verdict(c2, len(SEMI) * len(HAR_BUDGETS), *count("har-labels")),
+        "2. *The same on UCI-HAR with the LSTM* (5 / 10 / 25 / 100 % labels, the write-up's objective `seed`): "
+        + verdict(c2, len(HAR_SEMI) * len(HAR_BUDGETS), *count("har-labels")),
         "",
         *evidence(c2),
     ]
@@ -692,7 +699,7 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
             f"{count('har-labels')[0]} of {count('har-labels')[1] or '?'} cells.",
             "",
         ]
-        doc += labels_tables(har, ("lstm",), HAR_BUDGETS, HAR_BUDGET_NAMES)
+        doc += labels_tables(har, ("lstm",), HAR_BUDGETS, HAR_BUDGET_NAMES, HAR_SEMI)
         doc += har_references(har)
         doc += [link(plots["har"], "har") if "har" in plots else "", ""]
     else:

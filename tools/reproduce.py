@@ -59,6 +59,8 @@ def _data(root: Path, name: str) -> list[str]:
 
 # (model, objective) pairs compared in the label-budget experiments
 SEMI_VS_SUP = [("ssvae", "seed"), ("ssvae", "m2"), ("supervised", "seed")]
+# UCI-HAR: the write-up's objective against supervised (m2 would run the LSTM decoder once per activity)
+HAR_SEMI_VS_SUP = [("ssvae", "seed"), ("supervised", "seed")]
 
 
 def _fit(root: Path, dataset: str, **options) -> list[str]:
@@ -84,7 +86,7 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
                     name = f"{arch}-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
                     add("mnist-labels", name, "mnist", 20, arch=arch, model=model, objective=obj, labels=labels, seed=s)
     for labels in ("0.05", "0.1", "0.25", "all"):
-        for model, obj in SEMI_VS_SUP:
+        for model, obj in HAR_SEMI_VS_SUP:
             for s in seeds:
                 name = f"lstm-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
                 add("har-labels", name, "uci-har", 40, arch="lstm", model=model, objective=obj, labels=labels, seed=s)
