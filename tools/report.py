@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -121,16 +122,23 @@ def row_of(m: dict) -> str:
     return m["model"] if m["model"] in ("supervised", "vae") else f"{m['model']}-{m['objective']}"
 
 
-def aggregate_labels(cells: list[dict]) -> dict[tuple[str, str, str], dict[str, Stat]]:
-    """(arch, row, budget) -> accuracy %, error %, log loss, n labelled, validation accuracy %: over seeds."""
+def variant_of(c: dict) -> str:
+    """A mnist-best cell's configuration: its name without the budget and seed (dense-m2-lr3e-3-100-s0)."""
+    return re.sub(r"-\d+-s\d+$", "", c.get("cell", "")).split("-", 1)[-1]
+
+
+def aggregate_labels(cells: list[dict], by_variant: bool = False) -> dict[tuple[str, str, str], dict[str, Stat]]:
+    """(arch, row, budget) -> accuracy %, error %, log loss, n labelled, validation accuracy %: over seeds.
+
+    by_variant: the row is the cell's configuration name (mnist-best compares settings of one model).
+    """
     out: dict[tuple[str, str, str], dict[str, Stat]] = {}
     for c in cells:
         m = c.get("metrics", {})
         if "test_accuracy" not in m:
             continue
-        g = out.setdefault(
-            (m["arch"], row_of(m), str(m["labels"])), {k: Stat() for k in ("acc", "err", "loss", "n", "val")}
-        )
+        row = f"{row_of(m)} ({variant_of(c)})" if by_variant else row_of(m)
+        g = out.setdefault((m["arch"], row, str(m["labels"])), {k: Stat() for k in ("acc", "err", "loss", "n", "val")})
         g["acc"].values.append(100 * m["test_accuracy"])
         g["err"].values.append(100 * (1 - m["test_accuracy"]))
         g["loss"].values.append(m["test_log_loss"])
@@ -577,13 +585,14 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
     mnist = aggregate_labels(cells.get("mnist-labels", []))
     har = aggregate_labels(cells.get("har-labels", []))
     anomaly = {exp: aggregate_anomaly(cells.get(exp, [])) for exp in ANOMALY_CLASSES}
-    best = aggregate_labels(cells.get("mnist-best", []))
+    best = aggregate_labels(cells.get("mnist-best", []), by_variant=True)
     epochs = {}
     for exp in ("mnist-labels", "mnist-best"):
         for c in cells.get(exp, []):
             m = c.get("metrics", {})
             if "epochs" in m:
-                epochs[(exp, m["arch"], row_of(m))] = m["epochs"]
+                row = f"{row_of(m)} ({variant_of(c)})" if exp == "mnist-best" else row_of(m)
+                epochs[(exp, m["arch"], row)] = m["epochs"]
     candidates = {
         (exp, a, r, str(epochs.get((exp, a, r), "?"))): g
         for exp, agg in (("mnist-labels", mnist), ("mnist-best", best))
