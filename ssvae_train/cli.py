@@ -63,6 +63,10 @@ def fit(
         None, help="Weight of the label cross-entropy (default: 0.1 x values per sample)."
     ),
     kl_warmup: int = typer.Option(0, help="Epochs over which the KL weight ramps up from 0 (0: no warm-up)."),
+    kl_weight: float = typer.Option(
+        1.0, help="Weight of the KL term against the summed reconstruction (the write-up's per-feature means: "
+        "values per sample / latent dim)."
+    ),
     latent_dim: int = typer.Option(16, help="Size of z."),
     hidden: int | None = typer.Option(None, help="Width of the trunk (default 128; 64 for lstm)."),
     val_fraction: float = typer.Option(0.1, help="Fraction of the training set held out for validation."),
@@ -91,6 +95,7 @@ def fit(
         lr=lr,
         alpha=alpha,
         kl_warmup=kl_warmup,
+        kl_weight=kl_weight,
         latent_dim=latent_dim,
         hidden=hidden,
         val_fraction=val_fraction,

@@ -35,6 +35,7 @@ class FitConfig:
     lr: float = 1e-3
     alpha: float | None = None
     kl_warmup: int = 0  # epochs over which the KL weight ramps from 0 to 1
+    kl_weight: float = 1.0  # the KL term's weight once warmed up (1: the ELBO)
     latent_dim: int = 16
     hidden: int | None = None
     val_fraction: float = 0.1
@@ -61,8 +62,8 @@ class FitConfig:
             raise UserError(f"--arch lstm needs sequences: use it with --dataset uci-har, not {self.dataset}")
         if self.arch != "lstm" and self.dataset == "uci-har":
             raise UserError("--dataset uci-har is a sequence data set: use --arch lstm")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise UserError("--epochs, --batch-size and --lr must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.kl_weight <= 0:
+            raise UserError("--epochs, --batch-size, --lr and --kl-weight must be positive")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {self.device!r}: choose auto, cpu or cuda")
         if self.precision not in ("fp32", "bf16"):

@@ -159,7 +159,7 @@ def train_epoch(
     b = epoch_batches(prep, cfg.model, cfg.batch_size, cfg.seed, epoch, world, cfg.labelled_batch)
     x_all, y_all = data if data is not None else (torch.from_numpy(prep.ds.x_train), torch.from_numpy(prep.ds.y_train))
     steps = max(len(b.unlabelled), len(b.labelled))
-    beta = 1.0 if cfg.kl_warmup <= 0 else min(1.0, (epoch + 1) / cfg.kl_warmup)
+    beta = cfg.kl_weight * (1.0 if cfg.kl_warmup <= 0 else min(1.0, (epoch + 1) / cfg.kl_warmup))
     autocast = torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     sums: dict[str, float] = {}
     step_loss.train()

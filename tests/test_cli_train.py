@@ -59,6 +59,7 @@ def test_zip_that_is_not_uci_har(tmp_path):
         (["--labels", "lots"], "--labels 'lots'"),
         (["--arch", "lstm"], "--arch lstm needs sequences"),
         (["--exclude-class", "12"], "--exclude-class 12"),
+        (["--kl-weight", "0"], "--kl-weight must be positive"),
     ],
 )
 def test_bad_options(tmp_path, args, needle):
@@ -84,7 +85,7 @@ def test_evaluate_corrupt_checkpoint(tmp_path):
 def test_help_explains_every_option():
     p = run("fit", "--help")
     assert p.returncode == 0
-    for opt in ("--labels", "--arch", "--objective", "--exclude-class", "--resume", "--kl-warmup"):
+    for opt in ("--labels", "--arch", "--objective", "--exclude-class", "--resume", "--kl-warmup", "--kl-weight"):
         assert opt in p.stdout
 
 
