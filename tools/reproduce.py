@@ -120,6 +120,7 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
     # (screened on seed 0, 10 epochs; see RESULTS.md). The names say what differs from the defaults.
     best = {
         "dense-m2-lr3e-3": dict(arch="dense", objective="m2", lr=0.003),
+        "dense-m2-lr3e-3-h256-z50": dict(arch="dense", objective="m2", lr=0.003, hidden=256, latent_dim=50),
         "conv-m2-lr3e-3": dict(arch="conv", objective="m2", lr=0.003),
     }
     for name, opts in best.items():
