@@ -190,3 +190,13 @@ def test_figures_commands_and_header(tmp_path: Path, text: str):
     assert "`ssvae-train evaluate runs/mnist-labels/dense-ssvae-seed-100-s0 --threads 1`" in text
     assert "Linux-test-x86_64, 2 cpus" in text
     assert "python tools/report.py" in text.splitlines()[2]
+
+
+def test_hand_written_notes_are_included(tmp_path: Path, text: str):
+    assert "## What was tried" not in text  # no notes file: no section
+    notes = tmp_path / "with-notes" / "results" / "notes.md"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("Tried alpha 1, 10 and 300 before concluding.\n")
+    with_notes = build(tmp_path / "with-notes", (0.60, 0.62, 0.64))
+    section = with_notes.split("## What was tried, and what we conclude", 1)[1].split("\n## ", 1)[0]
+    assert "Tried alpha 1, 10 and 300 before concluding." in section

@@ -685,6 +685,17 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
         "",
     ]
 
+    notes = cells_dir.parent / "notes.md"  # prose kept by hand beside the cells: what was tried, and why
+    if notes.exists():
+        doc += [
+            "## What was tried, and what we conclude",
+            "",
+            f"Written by hand in `{shown(notes)}` (everything else here is computed from the cells).",
+            "",
+            notes.read_text().strip(),
+            "",
+        ]
+
     doc += ["## mnist-labels", ""]
     if mnist:
         doc += [
