@@ -8,7 +8,11 @@ lane_a() {
   $R mnist-labels --filter=dense-,-100-
   $R mnist-anomaly
   $R mnist-labels --filter=dense-
-  $R mnist-labels
+  $R mnist-best --filter=dense-m2-lr3e-3-h256
+  $R mnist-labels --filter=conv-supervised-ce-100
+  $R mnist-labels --filter=conv-ssvae-seed-100-
+  $R mnist-labels --filter=conv-,-1000-
+  $R mnist-labels --filter=conv-
   $R mnist-best
   $R generation
 }
@@ -19,9 +23,11 @@ lane_b() {
   [ -f runs/bundles/mnist-conv/checkpoint.pt ] && r=--resume || r=
   ssvae-train fit --dataset mnist --data-dir $D/mnist --arch conv --model ssvae --objective seed --labels 100 \
     --epochs 5 --seed 0 --threads 1 --out runs/bundles/mnist-conv $r
-  $R har-anomaly --filter=lstm-ssvae
   $R har-anomaly
-  $R har-labels
+  for s in 0 1 2; do  # one seed of every budget first
+    $R har-labels --seeds $s --filter=lstm-ssvae-seed
+    $R har-labels --seeds $s --filter=lstm-supervised
+  done
 }
 case "${1:-both}" in
   a) lane_a >> results/lane_a.log 2>&1 ;;
