@@ -121,11 +121,13 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
     best = {
         "dense-m2-lr3e-3": dict(arch="dense", objective="m2", lr=0.003),
         "dense-m2-lr3e-3-h256-z50": dict(arch="dense", objective="m2", lr=0.003, hidden=256, latent_dim=50),
+        # the supervised equivalent of the wide m2 (same trunk and optimiser): is the gain the width?
+        "dense-supervised-lr3e-3-h256": dict(arch="dense", model="supervised", lr=0.003, hidden=256),
         "conv-m2-lr3e-3": dict(arch="conv", objective="m2", lr=0.003),
     }
     for name, opts in best.items():
         for s in seeds:
-            add("mnist-best", f"{name}-100-s{s}", "mnist", 20, model="ssvae", labels="100", seed=s, **opts)
+            add("mnist-best", f"{name}-100-s{s}", "mnist", 20, **{"model": "ssvae", **opts}, labels="100", seed=s)
     # the runs drawn from: the dense m2 seed with the best validation accuracy, the conv bundle's run
     src = {
         "dense": "mnist-labels/dense-ssvae-m2-100-s1",
