@@ -44,7 +44,9 @@ def _onehot(y: torch.Tensor, k: int) -> torch.Tensor:
     return F.one_hot(y, k).float()
 
 
-def seed_terms(model: SSVAE, x: torch.Tensor, y_l: torch.Tensor | None, n_u: int, h: torch.Tensor | None = None):
+def seed_terms(
+    model: SSVAE, x: torch.Tensor, y_l: torch.Tensor | None, n_u: int, h: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """Per-sample terms of `seed` for a batch whose first n_u rows are unlabelled, the rest labelled by y_l.
 
     One pass through the trunk and the decoder for both kinds of rows (half the work of two small passes):
@@ -68,11 +70,6 @@ def seed_terms(model: SSVAE, x: torch.Tensor, y_l: torch.Tensor | None, n_u: int
 def labelled_terms(model: SSVAE, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor | None = None):
     """Per-sample reconstruction, KL and label cross-entropy of labelled rows (the decoder gets the true y)."""
     return seed_terms(model, x, y, 0, h)
-
-
-def seed_unlabelled_terms(model: SSVAE, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Unlabelled rows under `seed`: the decoder gets the classifier's probabilities, detached."""
-    return seed_terms(model, x, None, len(x))
 
 
 def m2_unlabelled_terms(model: SSVAE, x: torch.Tensor, h: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -127,6 +127,11 @@ def variant_of(c: dict) -> str:
     return re.sub(r"-\d+-s\d+$", "", c.get("cell", "")).split("-", 1)[-1]
 
 
+def row_label(c: dict, by_variant: bool) -> str:
+    """The table row of a label-budget cell: model/objective, plus the configuration for mnist-best."""
+    return f"{row_of(c['metrics'])} ({variant_of(c)})" if by_variant else row_of(c["metrics"])
+
+
 def aggregate_labels(cells: list[dict], by_variant: bool = False) -> dict[tuple[str, str, str], dict[str, Stat]]:
     """(arch, row, budget) -> accuracy %, error %, log loss, n labelled, validation accuracy %: over seeds.
 
@@ -137,7 +142,7 @@ def aggregate_labels(cells: list[dict], by_variant: bool = False) -> dict[tuple[
         m = c.get("metrics", {})
         if "test_accuracy" not in m:
             continue
-        row = f"{row_of(m)} ({variant_of(c)})" if by_variant else row_of(m)
+        row = row_label(c, by_variant)
         g = out.setdefault((m["arch"], row, str(m["labels"])), {k: Stat() for k in ("acc", "err", "loss", "n", "val")})
         g["acc"].values.append(100 * m["test_accuracy"])
         g["err"].values.append(100 * (1 - m["test_accuracy"]))
@@ -591,7 +596,7 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
         for c in cells.get(exp, []):
             m = c.get("metrics", {})
             if "epochs" in m:
-                row = f"{row_of(m)} ({variant_of(c)})" if exp == "mnist-best" else row_of(m)
+                row = row_label(c, exp == "mnist-best")
                 epochs[(exp, m["arch"], row)] = m["epochs"]
     candidates = {
         (exp, a, r, str(epochs.get((exp, a, r), "?"))): g
