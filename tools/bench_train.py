@@ -117,7 +117,8 @@ def main() -> int:
         "loadavg_start": load_start,
         "loadavg_end": os.getloadavg(),
         "epochs_per_row": a.epochs,
-        "note": "full epochs of `ssvae-train fit` per row (seconds_per_epoch = their median), in a fresh process; "
+        "note": "full epochs of `ssvae-train fit` per row (seconds_per_epoch = their median, the slower of two), "
+        "in a fresh process; "
         "peak_rss_mb is the process maximum; "
         "a load average above the core count means other jobs shared the CPU during the measurement",
     }

@@ -5,8 +5,8 @@
 
 Every run directory given (or found one level under a folder given) becomes one row: what differs
 from the defaults of `ssvae-train fit`, the validation accuracy after each epoch, and the command that
-reproduces it. The screens are how
-the settings of `mnist-best` (and the notes on what was tried) were chosen; runs/ itself is not committed.
+reproduces it. The screens are how the settings of `mnist-best` (and the notes on what was tried) were
+chosen; runs/ itself is not committed.
 """
 
 from __future__ import annotations
@@ -23,25 +23,18 @@ if str(ROOT) not in sys.path:
 from ssvae_train.config import FitConfig  # noqa: E402
 from ssvae_train.files import write_text_atomic  # noqa: E402
 
-# Options that every screen shares or that only say where the data lives: left out of the "differs" column.
-SHARED = {"val_fraction", "hidden", "alpha"}
+# Options that say where or how a run ran, not what it learned: never in the "differs" column.
 NEVER = {"data_dir", "device", "precision"}
 
 
-def differs(cfg: dict) -> str:
-    """The options of a run that differ from a fresh FitConfig, with alpha/hidden only when set by hand."""
+def differs(cfg: dict, sample_shape: tuple[int, ...]) -> str:
+    """The options of a run that differ from a fresh FitConfig resolved for the same data (alpha, hidden)."""
     base = FitConfig(dataset=cfg["dataset"], arch=cfg["arch"])
-    base.resolve(tuple(28 for _ in range(2)) if cfg["dataset"] == "mnist" else (128, 9))
-    out = []
-    for k, v in cfg.items():
-        if k in NEVER:
-            continue
-        default = getattr(base, k, None)
-        if k in SHARED and v == default:
-            continue
-        if k not in ("dataset", "epochs") and v != default:
-            out.append(f"--{k.replace('_', '-')} {v}")
-    return " ".join(out)
+    base.resolve(sample_shape)
+    skip = NEVER | {"dataset", "epochs"}
+    return " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in cfg.items() if k not in skip and v != getattr(base, k, None)
+    )
 
 
 def command(cfg: dict, run: Path) -> str:
@@ -69,7 +62,8 @@ def main() -> int:
         curve = " ".join(f"{100 * h['val_accuracy']:.1f}" for h in hist if "val_accuracy" in h)
         sec = sum(h["seconds"] for h in hist) / len(hist)
         what = f"{cfg['arch']} {cfg['model']} {cfg['objective']}, {cfg['labels']} labels, seed {cfg['seed']}"
-        rows.append(f"| {run.name} | {what} | `{differs(cfg) or 'defaults'}` | {len(hist)} | {curve} | {sec:.0f} |")
+        diff = differs(cfg, tuple(ck["model_config"]["sample_shape"])) or "defaults"
+        rows.append(f"| {run.name} | {what} | `{diff}` | {len(hist)} | {curve} | {sec:.0f} |")
         cmds.append(command(cfg, run))
     doc = [
         "# Hyper-parameter screens (validation accuracy only)",
