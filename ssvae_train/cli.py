@@ -71,6 +71,9 @@ def fit(
     hidden: int | None = typer.Option(None, help="Width of the trunk (default 128; 64 for lstm)."),
     val_fraction: float = typer.Option(0.1, help="Fraction of the training set held out for validation."),
     exclude_class: int | None = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
+    m1_run: str | None = typer.Option(
+        None, help="M1+M2 (Kingma et al.): train on the latent means of this `vae` run (same data, seed and split)."
+    ),
     device: str = typer.Option("auto", help="auto (CUDA when present, else CPU) | cpu | cuda."),
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast mixed precision, for GPUs)."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
@@ -100,6 +103,7 @@ def fit(
         hidden=hidden,
         val_fraction=val_fraction,
         exclude_class=exclude_class,
+        m1_run=m1_run,
         device=device,
         precision=precision,
     )
@@ -147,6 +151,8 @@ def generate(
     from ssvae_train.generate import draw_grid
 
     _, model, _, prep = load_run(run, data_dir)
+    if prep.ds.kind == "features":
+        raise UserError("this run models M1's latent means (--m1-run), not samples: draw from a run on the data")
     normal = prep.ds.x_test[prep.ds.y_test >= 0]
     draw_grid(model, prep.ds.classes, cls, normal[:styles], out, n=n, seed=seed)
     typer.echo(str(out))

@@ -22,7 +22,7 @@ class DataSet:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: list[str]
-    kind: str  # "image" (Bernoulli likelihood on x / max_value) or "sensor" (Gaussian on standardised x)
+    kind: str  # "image" (Bernoulli on x / max_value), "sensor" or "features" (Gaussian on standardised x)
     units: str
     max_value: float | None = None  # images: the value of a white pixel
     channels: list[str] | None = None  # sensors: channel names in order

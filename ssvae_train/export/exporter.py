@@ -354,6 +354,8 @@ def _load(run: str | Path, data_dir: str | None) -> tuple[dict, SSVAE, FitConfig
     if data_dir is not None:
         cfg.data_dir = data_dir
     prep = prepare(cfg)
+    if prep.ds.kind == "features":
+        raise UserError(f"{run} models M1's latent means (--m1-run): its graphs would not take raw samples")
     saved = ckpt.get("split", {}).get("val") if isinstance(ckpt.get("split"), dict) else None
     if saved is not None and not np.array_equal(np.asarray(saved), prep.split.val):
         raise UserError(

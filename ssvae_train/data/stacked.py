@@ -1,0 +1,64 @@
+"""M1+M2 (Kingma et al. 2014): a data set re-expressed as the posterior means of a trained plain VAE.
+
+M1 is an unsupervised `vae` run on the same data set, split and held-out class; the means of its
+q(z|x) become the samples ("features") on which a second model, usually `ssvae --objective m2`, is
+trained. Evaluation rebuilds the same features from the run's config, test rows included. M1 must
+have been trained on this run's training rows only (same seed and validation fraction), so that no
+validation or test image shaped the features; labels never reach it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ssvae_train.data.dataset import DataSet
+from ssvae_train.errors import UserError
+
+KIND = "features"  # DataSet.kind of stacked data: Gaussian likelihood on standardised vectors
+
+
+@torch.no_grad()
+def posterior_means(model, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """M1's q(z|x) means, [N, latent_dim] float32."""
+    model.eval()
+    out = [model.posterior(model.features(torch.from_numpy(x[i : i + batch])))[0] for i in range(0, len(x), batch)]
+    return torch.cat(out).numpy().astype(np.float32)
+
+
+def check_m1(m1_cfg, cfg, m1_kind: str) -> None:
+    """Refuse an M1 that is not an unsupervised model of exactly this run's training rows."""
+    if m1_kind != "vae":
+        raise UserError(f"--m1-run must be a plain `vae` run (unsupervised), not a {m1_kind!r} model")
+    for what, mine, theirs in (
+        ("dataset", cfg.dataset, m1_cfg.dataset),
+        ("seed", cfg.seed, m1_cfg.seed),
+        ("val-fraction", cfg.val_fraction, m1_cfg.val_fraction),
+        ("exclude-class", cfg.exclude_class, m1_cfg.exclude_class),
+    ):
+        if mine != theirs:
+            raise UserError(
+                f"--m1-run was trained with --{what} {theirs}, this run has {mine}: train M1 on the same "
+                "data and split, or it may have seen this run's validation rows"
+            )
+
+
+def stack(ds: DataSet, m1_run: str | Path, cfg) -> DataSet:
+    """`ds` with every sample replaced by M1's posterior mean; labels and metadata carried over."""
+    from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
+    from ssvae_train.config import FitConfig
+
+    ckpt = load_checkpoint(m1_run)
+    check_m1(FitConfig.from_dict(ckpt["fit_config"]), cfg, ckpt["model_config"]["kind"])
+    m1 = model_from_checkpoint(ckpt)
+    return replace(
+        ds,
+        x_train=posterior_means(m1, ds.x_train),
+        x_test=posterior_means(m1, ds.x_test),
+        kind=KIND,
+        units=f"posterior means of M1 ({m1_run})",
+        extra={**ds.extra, "m1_run": str(m1_run)},
+    )

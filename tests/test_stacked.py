@@ -1,0 +1,79 @@
+"""M1+M2: a second model trained on a plain VAE's latent means (ssvae_train/data/stacked.py)."""
+
+import numpy as np
+import pytest
+import torch
+
+from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.config import FitConfig
+from ssvae_train.data.dataset import load_dataset
+from ssvae_train.data.prepared import prepare
+from ssvae_train.data.stacked import posterior_means
+from ssvae_train.errors import UserError
+from ssvae_train.evaluate import evaluate_run
+from ssvae_train.trainer import fit
+
+
+@pytest.fixture(scope="module")
+def m1_run(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("m1") / "vae"
+    fit(FitConfig(dataset="digits", model="vae", epochs=3, latent_dim=8), out, progress=False)
+    return out
+
+
+def test_stacked_data_are_m1_posterior_means_of_the_same_rows(m1_run):
+    prep = prepare(FitConfig(dataset="digits", labels="100", objective="m2", m1_run=str(m1_run)))
+    raw = load_dataset("digits")
+    m1 = model_from_checkpoint(load_checkpoint(m1_run))
+    assert prep.ds.kind == "features" and prep.ds.sample_shape == (8,)
+    np.testing.assert_array_equal(prep.ds.y_train, raw.y_train)
+    np.testing.assert_allclose(prep.ds.x_test[:5], posterior_means(m1, raw.x_test[:5]), rtol=1e-5, atol=1e-6)
+    # features are standardised per dimension inside the model (Gaussian likelihood), like sensor signals
+    shift, scale = prep.scaling()
+    assert shift.shape == scale.shape == (8,)
+    np.testing.assert_allclose(shift, prep.ds.x_train[prep.split.train].mean(0), rtol=1e-4, atol=1e-5)
+
+
+def test_m2_on_m1_features_trains_and_evaluates(tmp_path, m1_run):
+    torch.set_num_threads(1)
+    cfg = FitConfig(dataset="digits", labels="all", objective="m2", epochs=4, m1_run=str(m1_run))
+    run = fit(cfg, tmp_path / "m2", progress=False).parent
+    ckpt = load_checkpoint(run)
+    assert ckpt["model_config"]["likelihood"] == "gaussian" and ckpt["model_config"]["sample_shape"] == [8]
+    result = evaluate_run(run)  # rebuilds the features from the recorded M1 run
+    assert result["test_accuracy"] > 0.5  # 8 latent means of 3-epoch M1 still separate digits well
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [({"seed": 1}, "--seed 0"), ({"val_fraction": 0.2}, "--val-fraction 0.1"), ({"exclude_class": 3}, "exclude")],
+)
+def test_m1_from_another_split_is_refused(m1_run, change, needle):
+    with pytest.raises(UserError, match=needle):
+        prepare(FitConfig(dataset="digits", labels="100", m1_run=str(m1_run), **change))
+
+
+def test_m1_must_be_unsupervised_and_the_arch_dense(tmp_path, m1_run):
+    torch.set_num_threads(1)
+    sup = fit(FitConfig(dataset="digits", model="supervised", epochs=1), tmp_path / "sup", progress=False).parent
+    with pytest.raises(UserError, match="plain `vae`"):
+        prepare(FitConfig(dataset="digits", m1_run=str(sup)))
+    with pytest.raises(UserError, match="--arch dense"):
+        FitConfig(dataset="digits", arch="conv", m1_run=str(m1_run)).validate()
+
+
+def test_generate_and_export_refuse_a_stacked_run(tmp_path, m1_run):
+    from typer.testing import CliRunner
+
+    from ssvae_train.cli import app
+    from ssvae_train.export.exporter import export_run
+
+    torch.set_num_threads(1)
+    cfg = FitConfig(dataset="digits", labels="100", objective="m2", epochs=1, m1_run=str(m1_run))
+    run = fit(cfg, tmp_path / "m2", progress=False).parent
+    res = CliRunner().invoke(app, ["generate", str(run), "--out", str(tmp_path / "g.png")])
+    assert res.exit_code == 2 and "M1's latent means" in res.output and not (tmp_path / "g.png").exists()
+    with pytest.raises(UserError, match="would not take raw samples"):
+        export_run(run, tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
