@@ -9,7 +9,8 @@ In one run, on the same inputs (real UCI-HAR test windows, in g and rad/s) and t
   onnxruntime int8 (the manifest's `graphs_int8`), PyTorch eager (the run's checkpoint, when `--run` is
   given and torch is importable) — with 1 and 2 threads (onnxruntime `intra_op_num_threads`,
   `torch.set_num_threads`): per-window latency p50/p99 at batch 1 (one call per window, a different test
-  window each call, after a warm-up) and throughput (windows/s) at batch 64 and 256;
+  window each call, after a warm-up; the engines take turns of 20 windows so that a drift in the shared
+  machine's speed hits them alike) and throughput (windows/s) at batch 64 and 256;
 * the stream: a 1,000,000-sample stream (the test windows tiled end to end, generated lazily so the input
   costs no memory) fed to `StreamScorer` in 1000-sample chunks at hop 64, in a fresh process that imports
   no torch: windows/s, and the process's resident memory (VmRSS sampled every few chunks: start, peak,
@@ -105,28 +106,48 @@ def batches_of(x: np.ndarray, n: int, count: int) -> list[np.ndarray]:
 MIN_LATENCY_RUNS = 5
 
 
-def measure(call: Callable[[np.ndarray], Any], x: np.ndarray, latency_runs: int, warmup: int,
-            batch_sizes: tuple[int, ...], throughput_reps: int, budget_s: float) -> dict[str, Any]:
-    """Latency at batch 1 (one window per call, a different window each call) and throughput per batch.
+LATENCY_BLOCK = 20  # windows an engine runs in a row before the next engine's turn
+SETTLE_S = 0.05  # untimed pause before each turn: the previous engine's idle threads stop spinning
 
-    `budget_s` bounds each part of a row (latency; each batch size): past it, the latency loop stops after
-    at least MIN_LATENCY_RUNS calls and the throughput loop after one timed call — an oversubscribed
-    configuration (more threads than free cores) can take seconds per call. The counts done are recorded.
+
+def interleaved_latency(calls: dict[Any, Callable[[np.ndarray], Any]], x: np.ndarray, latency_runs: int,
+                        warmup: int, budget_s: float) -> dict[Any, list[float]]:
+    """Seconds per batch-1 call of every engine, measured in turns of LATENCY_BLOCK windows (the engines'
+    order rotating every round), so a change in the machine's speed while the row runs (a shared VM
+    drifts by 1.5x within minutes) hits every engine alike and their ratios hold. Turns are blocks, with
+    a pause before each, because a thread pool keeps spinning for a while after its last call and would
+    steal the cores of the next engine's pool.
+
+    `budget_s` bounds each engine's share: past budget_s x engines, the rounds stop once every engine
+    has MIN_LATENCY_RUNS calls — an oversubscribed configuration can take seconds per call.
     """
+    keys = list(calls)
     singles = batches_of(x, 1, latency_runs + warmup)
+    for k in keys:
+        for b in singles[:warmup]:
+            calls[k](b)
+    timed = singles[warmup:]
+    seconds: dict[Any, list[float]] = {k: [] for k in keys}
     t_row = time.perf_counter()
-    for b in singles[:warmup]:
-        call(b)
-        if time.perf_counter() - t_row > budget_s:
+    for r, lo in enumerate(range(0, len(timed), LATENCY_BLOCK)):
+        for k in keys[r % len(keys):] + keys[: r % len(keys)]:
+            time.sleep(SETTLE_S)
+            for b in timed[lo : lo + LATENCY_BLOCK]:
+                t0 = time.perf_counter()
+                calls[k](b)
+                seconds[k].append(time.perf_counter() - t0)
+        spent = time.perf_counter() - t_row - SETTLE_S * len(keys) * (r + 1)
+        if lo + LATENCY_BLOCK >= MIN_LATENCY_RUNS and spent > budget_s * len(keys):
             break
-    seconds: list[float] = []
-    t_row = time.perf_counter()
-    for b in singles[warmup:]:
-        t0 = time.perf_counter()
-        call(b)
-        seconds.append(time.perf_counter() - t0)
-        if len(seconds) >= MIN_LATENCY_RUNS and time.perf_counter() - t_row > budget_s:
-            break
+    return seconds
+
+
+def measure(call: Callable[[np.ndarray], Any], x: np.ndarray, seconds: list[float], latency_runs: int,
+            batch_sizes: tuple[int, ...], throughput_reps: int, budget_s: float) -> dict[str, Any]:
+    """Latency statistics of the batch-1 `seconds` (from `interleaved_latency`) and throughput per batch.
+
+    `budget_s` bounds each batch size: past it, the throughput loop stops after one timed call.
+    """
     out: dict[str, Any] = {
         "p50_ms": percentile_ms(seconds, 50), "p99_ms": percentile_ms(seconds, 99),
         "mean_ms": round(float(np.mean(seconds)) * 1e3, 4), "latency_runs": len(seconds),
@@ -335,7 +356,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Load average (1, 5, 15 min) at start {m['loadavg_start']}, at end {m['loadavg_end']}"
         + (" — the machine was shared with other jobs, so timings are noisy." if m.get("shared") else "."),
         "",
-        "Latency: one window per call (a different real window each time), p50/p99 over "
+        "Latency: one window per call (a different real window each time; the engines of one thread count take "
+        f"turns of {LATENCY_BLOCK} windows, so drift in the machine's speed hits them alike), p50/p99 over "
         f"{report['settings']['latency_runs']} calls after {report['settings']['warmup']} warm-up calls "
         f"(fewer where a row hit the {report['settings']['budget_s']:g} s budget: see `calls`). "
         f"Throughput: windows/s at batch 64 and 256 over {report['settings']['throughput_reps']} timed call(s) "
@@ -490,13 +512,16 @@ def main(
             torch.set_num_threads(t)
             engines.update({("pytorch-eager", "fp32", g): c
                             for g, c in eager_calls(model, manifest.get("score_method")).items()})
-        for (engine, precision, graph), call in engines.items():
+        for (engine, _, graph), call in engines.items():
             if t == thread_list[0] and engine == "pytorch-eager":  # same model? compare with onnxruntime fp32
                 ref = engines.get(("onnxruntime", "fp32", graph))
                 if ref is not None:
                     a, e = ref(x[:64]), call(x[:64])
                     check[graph] = round(float(np.max(np.abs(a - e)) / max(1e-12, float(np.max(np.abs(e))))), 9)
-            r = measure(call, x, latency_runs, warmup, batch_sizes, throughput_reps, budget)
+        latency = interleaved_latency(engines, x, latency_runs, warmup, budget)
+        for (engine, precision, graph), call in engines.items():
+            r = measure(call, x, latency[(engine, precision, graph)], latency_runs, batch_sizes, throughput_reps,
+                        budget)
             results.append({"engine": engine, "precision": precision, "threads": t, "graph": graph, **r})
             tp = ", ".join(f"@{k} {v['windows_per_s']:.0f}/s" for k, v in r["throughput"].items())
             _say(f"  {engine:<13} {precision} {t} thread(s) {graph:<10} p50 {r['p50_ms']:.3f} ms "
@@ -562,6 +587,8 @@ def main(
                      "ssvae": __version__, "python": platform.python_version()},
         "settings": {"threads": thread_list, "latency_runs": latency_runs, "warmup": warmup, "budget_s": budget,
                      "batch_sizes": list(batch_sizes), "throughput_reps": throughput_reps,
+                     "latency_order": f"interleaved: per thread count, the engines take turns of {LATENCY_BLOCK} "
+                                      f"windows (rotating order, {SETTLE_S} s untimed pause before each turn)",
                      "onnxruntime_session": "CPUExecutionProvider, intra_op_num_threads = threads, "
                                             "inter_op_num_threads = 1, default graph optimisations",
                      "pytorch": "torch.set_num_threads(threads), torch.inference_mode(), model(x) and "
