@@ -39,10 +39,22 @@ def load_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict) -> SSVAE:
-    model = SSVAE(ModelConfig.from_dict(ckpt["model_config"]), ckpt["state_dict"]["shift"], ckpt["state_dict"]["scale"])
+WEIGHTS = ("last", "best")
+
+
+def model_from_checkpoint(ckpt: dict, weights: str = "last") -> SSVAE:
+    """The run's model with its `last` weights (the last finished epoch) or its `best` ones (the epoch with
+    the best validation score: accuracy for a classifier, negative ELBO for a plain VAE)."""
+    if weights not in WEIGHTS:
+        raise UserError(f"--weights {weights!r}: choose one of {', '.join(WEIGHTS)}")
+    state = ckpt["state_dict"]
+    if weights == "best":
+        if "best" not in ckpt:
+            raise UserError("this checkpoint keeps no best-validation weights (written before they were kept)")
+        state = ckpt["best"]["state_dict"]
+    model = SSVAE(ModelConfig.from_dict(ckpt["model_config"]), state["shift"], state["scale"])
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(state)
     except RuntimeError as e:
         raise UserError(f"checkpoint weights do not fit the model they claim ({str(e).splitlines()[0]})") from None
     return model.eval()

@@ -121,13 +121,16 @@ def evaluate(
     run: Path = typer.Argument(..., help="Run directory (or checkpoint file) written by `fit`."),
     data_dir: str | None = typer.Option(None, help="Override the data directory recorded in the run."),
     out: Path | None = typer.Option(None, help="Also write the JSON to this file."),
+    weights: str = typer.Option(
+        "last", help="last (the last finished epoch) | best (the epoch with the best validation score: early stopping)."
+    ),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
 ) -> None:
     """Print JSON: test accuracy and log loss; anomaly ROC AUC and average precision if a class was held out."""
     _threads(threads)
     from ssvae_train.evaluate import evaluate_run
 
-    text = json.dumps(evaluate_run(run, data_dir), indent=2)
+    text = json.dumps(evaluate_run(run, data_dir, weights), indent=2)
     if out is not None:
         from ssvae_train.files import write_text_atomic
 

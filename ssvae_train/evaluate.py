@@ -15,13 +15,15 @@ from ssvae_train.scores import SCORES
 from ssvae_train.trainer import classification_metrics, predict, scores
 
 
-def load_run(run: str | Path, data_dir: str | None = None) -> tuple[dict, SSVAE, FitConfig, Prepared]:
-    """A run's checkpoint, its model in eval mode, its config, and its data rebuilt exactly."""
+def load_run(
+    run: str | Path, data_dir: str | None = None, weights: str = "last"
+) -> tuple[dict, SSVAE, FitConfig, Prepared]:
+    """A run's checkpoint, its model (`last` or `best` weights) in eval mode, its config, and its data."""
     ckpt = load_checkpoint(run)
     cfg = FitConfig.from_dict(ckpt["fit_config"])
     if data_dir is not None:
         cfg.data_dir = data_dir
-    return ckpt, model_from_checkpoint(ckpt), cfg, prepare(cfg)
+    return ckpt, model_from_checkpoint(ckpt, weights), cfg, prepare(cfg)
 
 
 def anomaly_metrics(score: np.ndarray, is_anomaly: np.ndarray) -> dict[str, float]:
@@ -51,8 +53,8 @@ def evaluate_model(model: SSVAE, prep: Prepared) -> dict:
     return out
 
 
-def evaluate_run(run: str | Path, data_dir: str | None = None) -> dict:
-    ckpt, model, cfg, prep = load_run(run, data_dir)
+def evaluate_run(run: str | Path, data_dir: str | None = None, weights: str = "last") -> dict:
+    ckpt, model, cfg, prep = load_run(run, data_dir, weights)
     return {
         "run": str(run),
         "dataset": cfg.dataset,
@@ -63,6 +65,8 @@ def evaluate_run(run: str | Path, data_dir: str | None = None) -> dict:
         "n_labelled": int(len(prep.split.labelled)),
         "seed": cfg.seed,
         "epochs": int(ckpt["epoch"]),
+        "weights": weights,
+        "weights_epoch": int(ckpt["best"]["epoch"]) if weights == "best" else int(ckpt["epoch"]),
         "exclude_class": cfg.exclude_class,
         **evaluate_model(model, prep),
     }

@@ -204,6 +204,13 @@ def _state(model: SSVAE) -> dict:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
+def selection_score(row: dict) -> float:
+    """Higher is better: validation accuracy (ties broken by log loss) for classifiers, else -neg ELBO."""
+    if "val_accuracy" in row:
+        return row["val_accuracy"] - 1e-6 * row["val_log_loss"]
+    return -row["val_neg_elbo"]
+
+
 def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, world: World) -> Path:
     ckpt_path = out / CHECKPOINT
     ckpt = None
@@ -228,9 +235,12 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     history: list[dict] = []
     start = 0
+    best: dict | None = None  # early stopping's pick: the weights of the best validation epoch so far
+    keep_best = True  # False when resuming a checkpoint written before best weights were kept
     if ckpt is not None:
         opt.load_state_dict(ckpt["optimizer"])
-        history, start = list(ckpt["history"]), int(ckpt["epoch"])
+        history, start, best = list(ckpt["history"]), int(ckpt["epoch"]), ckpt.get("best")
+        keep_best = "best" in ckpt
     step_loss: torch.nn.Module = StepLoss(model, cfg.objective)
     if world.distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -256,6 +266,8 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
                 continue
             row.update(validate(model, prep))
             history.append(row)
+            if keep_best and (best is None or selection_score(row) > selection_score(history[best["epoch"] - 1])):
+                best = {"epoch": epoch + 1, "state_dict": _state(model)}
             save_checkpoint(
                 {
                     "fit_config": cfg.to_dict(),
@@ -265,6 +277,7 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
                     "optimizer": opt.state_dict(),
                     "epoch": epoch + 1,
                     "history": history,
+                    **({"best": best} if keep_best else {}),
                     "versions": _versions(),
                     "world_size": world.size,
                     "split": {

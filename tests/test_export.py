@@ -326,3 +326,21 @@ def test_bad_options_are_refused_before_anything_is_written(runs, tmp_path):
     for args in (["--score", "best"], ["--alert-quantile", "1.5"], ["--quantize", "int4"]):
         _one_error_line(CliRunner().invoke(app, [str(runs["dense"]), "--out", str(tmp_path / "b"), *args]))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_best_weights_are_exported_when_asked(runs, tmp_path):
+    """`--weights best` ships the early-stopping pick, and the manifest says which weights were used."""
+    path = runs["dense"] / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    other = fit(FitConfig(epochs=1, hidden=32, latent_dim=8, seed=7, **RUNS["dense"]), tmp_path / "other",
+                progress=False)
+    ckpt["best"] = {"epoch": 1, "state_dict": torch.load(other, weights_only=True)["state_dict"]}
+    torch.save(ckpt, tmp_path / "crafted.pt")
+    m = export_run(tmp_path / "crafted.pt", tmp_path / "bundle", weights="best")
+    assert m["producer"]["weights"] == "best" and m["producer"]["weights_epoch"] == 1
+    x = load_run(runs["dense"])[3].ds.x_test[:40]
+    got = _session(tmp_path / "bundle" / "classifier.onnx").run(None, {"x": x})[0]
+    with torch.no_grad():
+        best = load_run(tmp_path / "crafted.pt", weights="best")[1](torch.from_numpy(x)).numpy()
+        last = load_run(tmp_path / "crafted.pt")[1](torch.from_numpy(x)).numpy()
+    assert np.abs(got - best).max() < 1e-4 and np.abs(got - last).max() > 1e-3

@@ -13,6 +13,7 @@ import torch
 
 from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
 from ssvae_train.config import FitConfig
+from ssvae_train.errors import UserError
 from ssvae_train.evaluate import evaluate_run
 from ssvae_train.trainer import fit
 
@@ -121,6 +122,36 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert b["epoch"] == 4 and [h["epoch"] for h in b["history"]] == [1, 2, 3, 4]
     for k, v in a["state_dict"].items():
         assert torch.allclose(v, b["state_dict"][k], atol=1e-6), k
+    assert a["best"]["epoch"] == b["best"]["epoch"]  # the early-stopping pick survives the kill too
+    for k, v in a["best"]["state_dict"].items():
+        assert torch.allclose(v, b["best"]["state_dict"][k], atol=1e-6), k
+
+
+def test_best_weights_are_those_of_the_best_validation_epoch(tmp_path):
+    """`--weights best` is early stopping: the weights a run stopped at its best epoch would have ended with."""
+    torch.set_num_threads(1)
+    cfg = FitConfig(dataset="digits", labels="50", epochs=5)
+    ckpt = load_checkpoint(fit(cfg, tmp_path / "long", progress=False))
+    acc = [h["val_accuracy"] for h in ckpt["history"]]
+    best = ckpt["best"]["epoch"]
+    assert acc[best - 1] == max(acc)
+    short = load_checkpoint(fit(FitConfig(**{**cfg.to_dict(), "epochs": best}), tmp_path / "short", progress=False))
+    for k, v in short["state_dict"].items():
+        assert torch.allclose(v, ckpt["best"]["state_dict"][k], atol=1e-6), k
+    result = evaluate_run(tmp_path / "long", weights="best")
+    assert result["weights_epoch"] == best
+    assert result["test_accuracy"] == evaluate_run(tmp_path / "short")["test_accuracy"]
+
+
+def test_best_weights_of_an_older_checkpoint_are_a_clear_error(tmp_path):
+    path = fit(FitConfig(dataset="digits", labels="100", epochs=1), tmp_path / "run", progress=False)
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["best"]
+    torch.save(ckpt, path)
+    with pytest.raises(UserError, match="no best-validation weights"):
+        evaluate_run(tmp_path / "run", weights="best")
+    fit(FitConfig(dataset="digits", labels="100", epochs=2), tmp_path / "run", resume=True, progress=False)
+    assert "best" not in load_checkpoint(path)  # not rebuilt from the resumed epochs alone: it could be wrong
 
 
 def test_evaluate_cli_prints_json(tmp_path):

@@ -63,6 +63,11 @@ SEMI_VS_SUP = [("ssvae", "seed"), ("ssvae", "m2"), ("supervised", "seed")]
 HAR_SEMI_VS_SUP = [("ssvae", "seed"), ("supervised", "seed")]
 
 
+# M1+M2 settings (the m2 half) and M1's epochs; see `experiments`.
+M1_EPOCHS = 50
+M1M2 = {"m1m2-lr3e-3-h256-z50": dict(lr=0.003, hidden=256, latent_dim=50)}
+
+
 def _fit(root: Path, dataset: str, **options) -> list[str]:
     """`ssvae-train fit` options for a cell: the data set's folder under root, then --key value pairs."""
     args = ["--dataset", dataset, "--data-dir", str(root / ("mnist" if dataset == "mnist" else "uci-har"))]
@@ -128,6 +133,15 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
     for name, opts in best.items():
         for s in seeds:
             add("mnist-best", f"{name}-100-s{s}", "mnist", 20, **{"model": "ssvae", **opts}, labels="100", seed=s)
+    # M1+M2 (Kingma et al. 2014): a plain VAE per seed (M1, Kingma's 600-unit layers and 50 latents; it
+    # never sees a label, and trains on the seed's training rows only), then m2 on its latent means.
+    for s in seeds:
+        add("mnist-best", f"m1-vae-h300-z50-s{s}", "mnist", M1_EPOCHS, arch="dense", model="vae", hidden=300,
+            latent_dim=50, seed=s)
+        m1 = RUNS / "mnist-best" / f"m1-vae-h300-z50-s{s}"
+        for name, opts in M1M2.items():
+            add("mnist-best", f"{name}-100-s{s}", "mnist", 20, arch="dense", model="ssvae", objective="m2",
+                m1_run=m1.relative_to(ROOT), labels="100", seed=s, **opts)
     # the runs drawn from: the dense m2 seed with the best validation accuracy, the conv bundle's run
     src = {
         "dense": "mnist-labels/dense-ssvae-m2-100-s1",
@@ -243,8 +257,11 @@ def main() -> int:
             flush=True,
         )
 
-    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-        list(pool.map(one, todo))
+    # Cells stacked on another run (M1+M2: --m1-run) start only once every other cell has finished.
+    stacked = [c for c in todo if "--m1-run" in c.args]
+    for phase in ([c for c in todo if c not in stacked], stacked):
+        with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+            list(pool.map(one, phase))
     print(f"finished in {(time.time() - t0) / 60:.1f} min", flush=True)
     return 0
 

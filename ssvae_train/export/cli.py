@@ -60,6 +60,10 @@ def export(
         str | None,
         typer.Option(help="Where the run's data set lives now (default: the path recorded in the run)."),
     ] = None,
+    weights: Annotated[
+        str,
+        typer.Option(help="last (the run's last finished epoch) | best (its best validation epoch: early stopping)."),
+    ] = "last",
     threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default).")] = 0,
     quiet: Annotated[bool, typer.Option(help="No progress notes on stderr.")] = False,
 ) -> None:
@@ -83,6 +87,7 @@ def export(
         quantize=quantize,
         force=force,
         data_dir=data_dir,
+        weights=weights,
         say=say,
         progress=not quiet,
     )

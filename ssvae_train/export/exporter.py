@@ -61,6 +61,7 @@ def export_run(
     data_dir: str | None = None,
     say: Say | None = None,
     progress: bool = False,
+    weights: str = "last",
 ) -> dict:
     """Export the run in `run` (folder or checkpoint file) as a validated bundle in `out`.
 
@@ -70,7 +71,8 @@ def export_run(
     classifier's probabilities); a plain VAE has one score and ignores it. alert_quantile: the quantile
     of the validation rows' scores taken as the alert threshold. quantize: `int8` also writes
     `<graph>.int8.onnx`. force: replace an earlier bundle in `out`. data_dir: where the run's data set
-    lives now. say: receives one-line progress notes (the CLI prints them). Raises UserError.
+    lives now. say: receives one-line progress notes (the CLI prints them). weights: the run's `last` or
+    `best` (best validation epoch) weights, recorded in the manifest's producer. Raises UserError.
     """
     say = say or (lambda _line: None)
     out = Path(out)
@@ -81,7 +83,7 @@ def export_run(
     if quantize is not None and quantize not in QUANTIZE:
         raise UserError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE)}")
     _check_destination(out, force)
-    ckpt, model, cfg, prep = _load(run, data_dir)
+    ckpt, model, cfg, prep = _load(run, data_dir, weights)
     cuts = make_cuts(model, score)
     method = score_method(model, score) if model.has_decoder else None
     if model.cfg.kind == "supervised":
@@ -196,6 +198,8 @@ def export_run(
                 "latent_dim": model.cfg.latent_dim,
                 "hidden": model.cfg.hidden,
                 "epochs": int(ckpt["epoch"]),
+                "weights": weights,
+                "weights_epoch": int(ckpt["best"]["epoch"]) if weights == "best" else int(ckpt["epoch"]),
                 "excluded_class": meta["excluded_class"],
                 "excluded_class_name": meta["excluded_name"],
                 "metrics": metrics,
@@ -337,7 +341,7 @@ def _check_destination(out: Path, force: bool) -> None:
         raise UserError(f"--force replaces an earlier bundle only, and {out} is not one (no {MANIFEST})")
 
 
-def _load(run: str | Path, data_dir: str | None) -> tuple[dict, SSVAE, FitConfig, Prepared]:
+def _load(run: str | Path, data_dir: str | None, weights: str = "last") -> tuple[dict, SSVAE, FitConfig, Prepared]:
     """`evaluate.load_run`, plus the checks an export needs: a complete checkpoint whose config builds its
     model, and data rebuilt exactly (the threshold is calibrated on the run's validation rows)."""
     ckpt = load_checkpoint(run)
@@ -346,7 +350,7 @@ def _load(run: str | Path, data_dir: str | None) -> tuple[dict, SSVAE, FitConfig
         raise UserError(f"{run}: not a complete ssvae checkpoint (no {', '.join(missing)})")
     try:
         cfg = FitConfig.from_dict(ckpt["fit_config"])
-        model = model_from_checkpoint(ckpt)
+        model = model_from_checkpoint(ckpt, weights)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UserError(
             f"{run}: the checkpoint's config does not describe an ssvae model ({G.first_line(e)})"
