@@ -200,3 +200,22 @@ def test_hand_written_notes_are_included(tmp_path: Path, text: str):
     with_notes = build(tmp_path / "with-notes", (0.60, 0.62, 0.64))
     section = with_notes.split("## What was tried, and what we conclude", 1)[1].split("\n## ", 1)[0]
     assert "Tried alpha 1, 10 and 300 before concluding." in section
+
+
+def test_earlystop_section_compares_last_and_best_weights(tmp_path: Path):
+    cells = tmp_path / "cells"
+    # (model, objective, seed, last-epoch accuracy, best-epoch accuracy)
+    for model, obj, seed, last, best in [
+        ("ssvae", "seed", 0, 0.70, 0.76), ("ssvae", "seed", 1, 0.71, 0.75),
+        ("supervised", "seed", 0, 0.72, 0.72), ("supervised", "seed", 1, 0.73, 0.73),
+    ]:
+        label_cell(cells, "dense", model, obj, "100", seed, last, 1.0, experiment="mnist-earlystop")
+        path = next((cells / "mnist-earlystop").glob(f"dense-{model}-*-s{seed}.json"))
+        body = json.loads(path.read_text())
+        body["metrics_best"] = {**body["metrics"], "test_accuracy": best, "weights": "best", "weights_epoch": 3}
+        path.write_text(json.dumps(body))
+    text = report.build(cells, tmp_path / "RESULTS.md", tmp_path / "figures", "python tools/report.py")
+    section = text.split("## mnist-earlystop")[1].split("\n## ")[0]
+    assert "| ssvae-seed | 70.50 ± 0.71 (n=2) | 75.50 ± 0.71 (n=2) |" in section
+    assert "| last | -2.00 (s_p 0.71, n 2/2): lost |" in section  # behind with its last weights
+    assert "| best | +3.00 (s_p 0.71, n 2/2): won |" in section  # ahead when stopped early

@@ -24,7 +24,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
-EXPERIMENTS = ("mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "generation")
+EXPERIMENTS = (
+    "mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "mnist-earlystop", "generation"
+)
 ROWS = ("ssvae-seed", "ssvae-m2", "supervised")  # model/objective rows of the label-budget tables
 SEMI = ("ssvae-seed", "ssvae-m2")  # each compared with "supervised" of the same arch and budget
 # UCI-HAR compares the write-up's objective only: m2 enumerates the six activities through the LSTM
@@ -123,8 +125,8 @@ def row_of(m: dict) -> str:
 
 
 def variant_of(c: dict) -> str:
-    """A mnist-best cell's configuration: its name without the budget and seed (dense-m2-lr3e-3-100-s0)."""
-    return re.sub(r"-\d+-s\d+$", "", c.get("cell", "")).split("-", 1)[-1]
+    """A mnist-best cell's configuration: its name without arch, budget and seed (dense-m2-lr3e-3-100-s0)."""
+    return re.sub(r"^(dense|conv)-", "", re.sub(r"-\d+-s\d+$", "", c.get("cell", "")))
 
 
 def row_label(c: dict, by_variant: bool) -> str:
@@ -386,6 +388,35 @@ def best_table(candidates: dict[tuple[str, str, str, str], dict[str, Stat]]) -> 
         [f"ours (best): {best[1]} {best[2]}", fmt(candidates[best]["err"])],
     ]
     out += ["References (test error %, 100 labels):", "", *md_table(["source", "error %"], ref)]
+    return out
+
+
+def earlystop_tables(cells: list[dict]) -> list[str]:
+    """mnist-earlystop: each model's test accuracy at its last epoch and at its best validation epoch."""
+    runs: dict[str, dict[str, Stat]] = {}
+    per_seed: list[list[str]] = []
+    for c in sorted(cells, key=lambda c: c.get("cell", "")):
+        m, b = c.get("metrics", {}), c.get("metrics_best", {})
+        if "test_accuracy" not in m or "test_accuracy" not in b:
+            continue
+        row = row_of(m)
+        g = runs.setdefault(row, {"last": Stat(), "best": Stat()})
+        g["last"].values.append(100 * m["test_accuracy"])
+        g["best"].values.append(100 * b["test_accuracy"])
+        per_seed.append([row, str(m["seed"]), f"{100 * m['test_accuracy']:.2f}", f"{100 * b['test_accuracy']:.2f}",
+                         str(b.get("weights_epoch", "?"))])
+    if not runs:
+        return []
+    out = ["Test accuracy (%) with the last epoch's weights and with the best validation epoch's (early stopping; "
+           "the epoch is picked on the validation split, never the test set):", ""]
+    out += md_table(["model", "last epoch", "best validation epoch"],
+                    [[r, fmt(g["last"]), fmt(g["best"])] for r, g in sorted(runs.items())])
+    if "ssvae-seed" in runs and "supervised" in runs:
+        out += ["Gap, ssvae-seed minus supervised (points), with the rule above:", ""]
+        out += md_table(["weights", "gap"], [
+            [w, Comparison("", runs["ssvae-seed"][w], runs["supervised"][w]).describe()] for w in ("last", "best")
+        ])
+    out += ["Per seed:", "", *md_table(["model", "seed", "last %", "best %", "best epoch"], per_seed)]
     return out
 
 
@@ -764,6 +795,20 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
     if not best:
         doc += [f"mnist-best itself: {not_measured(*count('mnist-best'))}", ""]
     doc += commands_block(cells.get("mnist-best", []))
+
+    doc += ["## mnist-earlystop", ""]
+    table = earlystop_tables(cells.get("mnist-earlystop", []))
+    if table:
+        doc += [
+            f"Claim 1 at 100 labels again, dense, with a wider trunk for both models (256 units, z of 50: the "
+            f"trunk of the best m2 setting), 20 epochs; {count('mnist-earlystop')[0]} of "
+            f"{count('mnist-earlystop')[1] or '?'} cells.",
+            "",
+            *table,
+        ]
+    else:
+        doc += [not_measured(*count("mnist-earlystop")), ""]
+    doc += commands_block(cells.get("mnist-earlystop", []))
 
     doc += ["## generation", ""]
     if gen_figs:
