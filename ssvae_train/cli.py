@@ -74,6 +74,9 @@ def fit(
     m1_run: str | None = typer.Option(
         None, help="M1+M2 (Kingma et al.): train on the latent means of this `vae` run (same data, seed and split)."
     ),
+    m1_sample: bool = typer.Option(
+        False, help="With --m1-run: draw the training rows from M1's q(z|x) every epoch, not its means."
+    ),
     device: str = typer.Option("auto", help="auto (CUDA when present, else CPU) | cpu | cuda."),
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast mixed precision, for GPUs)."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
@@ -104,6 +107,7 @@ def fit(
         val_fraction=val_fraction,
         exclude_class=exclude_class,
         m1_run=m1_run,
+        m1_sample=m1_sample,
         device=device,
         precision=precision,
     )

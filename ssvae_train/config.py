@@ -41,6 +41,7 @@ class FitConfig:
     val_fraction: float = 0.1
     exclude_class: int | None = None
     m1_run: str | None = None  # M1+M2: train on the posterior means of this plain-VAE run (data/stacked.py)
+    m1_sample: bool = False  # M1+M2: draw the training rows from M1's q(z|x) every epoch instead of its means
     device: str = "auto"  # auto takes CUDA when torch sees one
     precision: str = "fp32"  # fp32 | bf16 (autocast; meant for GPUs)
 
@@ -63,6 +64,8 @@ class FitConfig:
             raise UserError(f"--arch lstm needs sequences: use it with --dataset uci-har, not {self.dataset}")
         if self.arch != "lstm" and self.dataset == "uci-har":
             raise UserError("--dataset uci-har is a sequence data set: use --arch lstm")
+        if self.m1_sample and self.m1_run is None:
+            raise UserError("--m1-sample draws from an M1: give it with --m1-run")
         if self.m1_run is not None and self.arch != "dense":
             raise UserError("--m1-run gives vectors (M1's latent means): use it with --arch dense")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.kl_weight <= 0:

@@ -23,6 +23,7 @@ from ssvae_train import __version__
 from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, save_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared, prepare
+from ssvae_train.data.stacked import resample
 from ssvae_train.distributed import World, mean_over_ranks, setup, teardown
 from ssvae_train.errors import UserError
 from ssvae_train.models import SSVAE, ModelConfig
@@ -249,6 +250,7 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
             step_loss, device_ids=[world.device] if world.device.type == "cuda" else None
         )
     data = (torch.from_numpy(prep.ds.x_train).to(world.device), torch.from_numpy(prep.ds.y_train).to(world.device))
+    m1_std = torch.from_numpy(prep.ds.extra["x_train_std"]).to(world.device) if cfg.m1_sample else None
     created = not out.exists()
     if world.is_main:
         if force and out.exists() and not resume:
@@ -260,7 +262,8 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
         bar = Progress(total=(cfg.epochs - start) * steps, enabled=progress and world.is_main, label=out.name)
         for epoch in range(start, cfg.epochs):
             t0 = time.perf_counter()
-            row = {"epoch": epoch + 1, **train_epoch(step_loss, opt, cfg, prep, epoch, bar, world, data)}
+            rows = data if m1_std is None else (resample(data[0], m1_std, cfg.seed, epoch), data[1])
+            row = {"epoch": epoch + 1, **train_epoch(step_loss, opt, cfg, prep, epoch, bar, world, rows)}
             row["seconds"] = round(time.perf_counter() - t0, 3)
             if not world.is_main:
                 continue

@@ -77,3 +77,23 @@ def test_generate_and_export_refuse_a_stacked_run(tmp_path, m1_run):
     with pytest.raises(UserError, match="would not take raw samples"):
         export_run(run, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()
+
+
+def test_m1_sample_draws_fresh_rows_each_epoch_reproducibly(tmp_path, m1_run):
+    from ssvae_train.data.stacked import resample
+
+    prep = prepare(FitConfig(dataset="digits", labels="100", m1_run=str(m1_run)))
+    mu, std = torch.from_numpy(prep.ds.x_train), torch.from_numpy(prep.ds.extra["x_train_std"])
+    assert (std > 0).all()
+    a, b = resample(mu, std, 0, 1), resample(mu, std, 0, 2)
+    assert torch.equal(a, resample(mu, std, 0, 1)) and not torch.allclose(a, b)
+    z = ((a - mu) / std).flatten()  # standard normal noise, scaled by M1's posterior std
+    assert abs(float(z.mean())) < 0.05 and abs(float(z.std()) - 1) < 0.05
+    torch.set_num_threads(1)
+    kw = dict(dataset="digits", labels="100", objective="m2", epochs=2, m1_run=str(m1_run))
+    sampled = load_checkpoint(fit(FitConfig(**kw, m1_sample=True), tmp_path / "s", progress=False))
+    means = load_checkpoint(fit(FitConfig(**kw), tmp_path / "m", progress=False))
+    assert sampled["fit_config"]["m1_sample"] is True
+    assert not torch.allclose(sampled["state_dict"]["pi.weight"], means["state_dict"]["pi.weight"])
+    with pytest.raises(UserError, match="--m1-run"):
+        FitConfig(dataset="digits", m1_sample=True).validate()

@@ -2,7 +2,9 @@
 
 M1 is an unsupervised `vae` run on the same data set, split and held-out class; the means of its
 q(z|x) become the samples ("features") on which a second model, usually `ssvae --objective m2`, is
-trained. Evaluation rebuilds the same features from the run's config, test rows included. M1 must
+trained. With `--m1-sample` the training rows are drawn afresh from q(z|x) every epoch, as Kingma et al.
+did (noise that regularises M2), while validation and test use the means. Evaluation rebuilds the same
+features from the run's config, test rows included. M1 must
 have been trained on this run's training rows only (same seed and validation fraction), so that no
 validation or test image shaped the features; labels never reach it.
 """
@@ -22,11 +24,25 @@ KIND = "features"  # DataSet.kind of stacked data: Gaussian likelihood on standa
 
 
 @torch.no_grad()
+def posterior(model, x: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """M1's q(z|x): means and standard deviations, each [N, latent_dim] float32."""
+    model.eval()
+    parts = [model.posterior(model.features(torch.from_numpy(x[i : i + batch]))) for i in range(0, len(x), batch)]
+    mu = torch.cat([m for m, _ in parts]).numpy().astype(np.float32)
+    std = torch.cat([torch.exp(0.5 * lv) for _, lv in parts]).numpy().astype(np.float32)
+    return mu, std
+
+
 def posterior_means(model, x: np.ndarray, batch: int = 1000) -> np.ndarray:
     """M1's q(z|x) means, [N, latent_dim] float32."""
-    model.eval()
-    out = [model.posterior(model.features(torch.from_numpy(x[i : i + batch])))[0] for i in range(0, len(x), batch)]
-    return torch.cat(out).numpy().astype(np.float32)
+    return posterior(model, x, batch)[0]
+
+
+def resample(mu: torch.Tensor, std: torch.Tensor, seed: int, epoch: int) -> torch.Tensor:
+    """One draw from q(z|x) per training row for this epoch: a function of (seed, epoch), so resumable."""
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    eps = torch.randn(mu.shape, generator=g).to(mu.device)
+    return mu + std * eps
 
 
 def check_m1(m1_cfg, cfg, m1_kind: str) -> None:
@@ -54,11 +70,12 @@ def stack(ds: DataSet, m1_run: str | Path, cfg) -> DataSet:
     ckpt = load_checkpoint(m1_run)
     check_m1(FitConfig.from_dict(ckpt["fit_config"]), cfg, ckpt["model_config"]["kind"])
     m1 = model_from_checkpoint(ckpt)
+    mu, std = posterior(m1, ds.x_train)
     return replace(
         ds,
-        x_train=posterior_means(m1, ds.x_train),
+        x_train=mu,
         x_test=posterior_means(m1, ds.x_test),
         kind=KIND,
         units=f"posterior means of M1 ({m1_run})",
-        extra={**ds.extra, "m1_run": str(m1_run)},
+        extra={**ds.extra, "m1_run": str(m1_run), "x_train_std": std},
     )
