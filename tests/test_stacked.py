@@ -18,7 +18,8 @@ from ssvae_train.trainer import fit
 def m1_run(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("m1") / "vae"
-    fit(FitConfig(dataset="digits", model="vae", epochs=3, latent_dim=8), out, progress=False)
+    # 30 epochs = 330 steps on the digits: M1 then uses its latents (after 3 epochs it has not started to)
+    fit(FitConfig(dataset="digits", model="vae", epochs=30, latent_dim=8), out, progress=False)
     return out
 
 
@@ -26,12 +27,17 @@ def test_stacked_data_are_m1_posterior_means_of_the_same_rows(m1_run):
     prep = prepare(FitConfig(dataset="digits", labels="100", objective="m2", m1_run=str(m1_run)))
     raw = load_dataset("digits")
     m1 = model_from_checkpoint(load_checkpoint(m1_run))
-    assert prep.ds.kind == "features" and prep.ds.sample_shape == (8,)
+    active = prep.ds.extra["m1_active_units"]
+    assert prep.ds.kind == "features" and prep.ds.sample_shape == (len(active),) and 0 < len(active) <= 8
     np.testing.assert_array_equal(prep.ds.y_train, raw.y_train)
-    np.testing.assert_allclose(prep.ds.x_test[:5], posterior_means(m1, raw.x_test[:5]), rtol=1e-5, atol=1e-6)
+    want = posterior_means(m1, raw.x_test[:5])[:, active]
+    np.testing.assert_allclose(prep.ds.x_test[:5], want, rtol=1e-5, atol=1e-6)
+    # active units: the posterior mean varies over the training rows (Burda et al.); the others do not
+    all_means = posterior_means(m1, raw.x_train[prep.split.train])
+    assert sorted(np.flatnonzero(all_means.var(0) > 0.01).tolist()) == active
     # features are standardised per dimension inside the model (Gaussian likelihood), like sensor signals
     shift, scale = prep.scaling()
-    assert shift.shape == scale.shape == (8,)
+    assert shift.shape == scale.shape == (len(active),)
     np.testing.assert_allclose(shift, prep.ds.x_train[prep.split.train].mean(0), rtol=1e-4, atol=1e-5)
 
 
@@ -40,9 +46,10 @@ def test_m2_on_m1_features_trains_and_evaluates(tmp_path, m1_run):
     cfg = FitConfig(dataset="digits", labels="all", objective="m2", epochs=4, m1_run=str(m1_run))
     run = fit(cfg, tmp_path / "m2", progress=False).parent
     ckpt = load_checkpoint(run)
-    assert ckpt["model_config"]["likelihood"] == "gaussian" and ckpt["model_config"]["sample_shape"] == [8]
+    assert ckpt["model_config"]["likelihood"] == "gaussian"
+    assert ckpt["model_config"]["sample_shape"] == [len(prepare(cfg).ds.extra["m1_active_units"])]
     result = evaluate_run(run)  # rebuilds the features from the recorded M1 run
-    assert result["test_accuracy"] > 0.5  # 8 latent means of 3-epoch M1 still separate digits well
+    assert result["test_accuracy"] > 0.5  # chance is 0.1: M1's latent means separate the digits
 
 
 @pytest.mark.parametrize(
@@ -54,8 +61,11 @@ def test_m1_from_another_split_is_refused(m1_run, change, needle):
         prepare(FitConfig(dataset="digits", labels="100", m1_run=str(m1_run), **change))
 
 
-def test_m1_must_be_unsupervised_and_the_arch_dense(tmp_path, m1_run):
+def test_m1_must_be_unsupervised_use_its_latents_and_the_arch_dense(tmp_path, m1_run):
     torch.set_num_threads(1)
+    idle = fit(FitConfig(dataset="digits", model="vae", epochs=2), tmp_path / "idle", progress=False).parent
+    with pytest.raises(UserError, match="uses none of its latent units"):
+        prepare(FitConfig(dataset="digits", m1_run=str(idle)))
     sup = fit(FitConfig(dataset="digits", model="supervised", epochs=1), tmp_path / "sup", progress=False).parent
     with pytest.raises(UserError, match="plain `vae`"):
         prepare(FitConfig(dataset="digits", m1_run=str(sup)))

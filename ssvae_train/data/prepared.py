@@ -45,9 +45,9 @@ def prepare(cfg: FitConfig) -> Prepared:
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     if cfg.exclude_class is not None:
         ds = exclude_class(ds, cfg.exclude_class)
-    if cfg.m1_run is not None:
+    split = make_split(ds.y_train, ds.n_classes, parse_labels(cfg.labels), cfg.seed, cfg.val_fraction)
+    if cfg.m1_run is not None:  # the labels and the split stay; the samples become M1's latents
         from ssvae_train.data.stacked import stack
 
-        ds = stack(ds, cfg.m1_run, cfg)
-    labels = parse_labels(cfg.labels)
-    return Prepared(ds, make_split(ds.y_train, ds.n_classes, labels, cfg.seed, cfg.val_fraction))
+        ds = stack(ds, cfg.m1_run, cfg, split.train)
+    return Prepared(ds, split)

@@ -2,11 +2,14 @@
 
 M1 is an unsupervised `vae` run on the same data set, split and held-out class; the means of its
 q(z|x) become the samples ("features") on which a second model, usually `ssvae --objective m2`, is
-trained. With `--m1-sample` the training rows are drawn afresh from q(z|x) every epoch, as Kingma et al.
-did (noise that regularises M2), while validation and test use the means. Evaluation rebuilds the same
-features from the run's config, test rows included. M1 must
-have been trained on this run's training rows only (same seed and validation fraction), so that no
-validation or test image shaped the features; labels never reach it.
+trained. Only M1's active units are kept (Burda et al. 2016: the variance of the mean over the
+training rows above 0.01): a VAE leaves most of a large latent unused (means near 0 for every row),
+and standardising such a unit would turn its tiny spread into unit-variance noise for M2 to model.
+With `--m1-sample` the training rows are drawn afresh from q(z|x) every epoch, as Kingma et al. did
+(noise that regularises M2), while validation and test use the means. Evaluation rebuilds the same
+features from the run's config, test rows included. M1 must have been trained on this run's training
+rows only (same seed and validation fraction), so that no validation or test image shaped the
+features; labels never reach it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ssvae_train.data.dataset import DataSet
 from ssvae_train.errors import UserError
 
 KIND = "features"  # DataSet.kind of stacked data: Gaussian likelihood on standardised vectors
+ACTIVE_VAR = 0.01  # a latent unit is active when its posterior mean varies more than this over the rows
 
 
 @torch.no_grad()
@@ -62,8 +66,9 @@ def check_m1(m1_cfg, cfg, m1_kind: str) -> None:
             )
 
 
-def stack(ds: DataSet, m1_run: str | Path, cfg) -> DataSet:
-    """`ds` with every sample replaced by M1's posterior mean; labels and metadata carried over."""
+def stack(ds: DataSet, m1_run: str | Path, cfg, train_rows: np.ndarray) -> DataSet:
+    """`ds` with every sample replaced by M1's posterior mean over its active units (found on
+    `train_rows`, the run's training rows); labels and metadata carried over."""
     from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
     from ssvae_train.config import FitConfig
 
@@ -71,11 +76,14 @@ def stack(ds: DataSet, m1_run: str | Path, cfg) -> DataSet:
     check_m1(FitConfig.from_dict(ckpt["fit_config"]), cfg, ckpt["model_config"]["kind"])
     m1 = model_from_checkpoint(ckpt)
     mu, std = posterior(m1, ds.x_train)
+    active = np.flatnonzero(mu[train_rows].var(0) > ACTIVE_VAR)
+    if not len(active):
+        raise UserError(f"--m1-run {m1_run}: M1 uses none of its latent units (train it longer)")
     return replace(
         ds,
-        x_train=mu,
-        x_test=posterior_means(m1, ds.x_test),
+        x_train=mu[:, active],
+        x_test=posterior_means(m1, ds.x_test)[:, active],
         kind=KIND,
-        units=f"posterior means of M1 ({m1_run})",
-        extra={**ds.extra, "m1_run": str(m1_run), "x_train_std": std},
+        units=f"posterior means of M1 ({m1_run}), active units {active.tolist()}",
+        extra={**ds.extra, "m1_run": str(m1_run), "x_train_std": std[:, active], "m1_active_units": active.tolist()},
     )
