@@ -270,7 +270,8 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
             row.update(validate(model, prep))
             history.append(row)
             if keep_best and (best is None or selection_score(row) > selection_score(history[best["epoch"] - 1])):
-                best = {"epoch": epoch + 1, "state_dict": _state(model)}
+                # a copy: on CPU, detach().cpu() still shares the parameters that the next steps update
+                best = {"epoch": epoch + 1, "state_dict": {k: v.clone() for k, v in _state(model).items()}}
             save_checkpoint(
                 {
                     "fit_config": cfg.to_dict(),
