@@ -27,13 +27,21 @@ from ssvae_train.files import write_text_atomic  # noqa: E402
 NEVER = {"data_dir", "device", "precision"}
 
 
+def option(key: str, value) -> str:
+    """One `ssvae-train fit` option as typed: booleans are flags (`--m1-sample`, `--no-m1-sample`)."""
+    name = key.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no-{name}"
+    return f"--{name} {value}"
+
+
 def differs(cfg: dict, sample_shape: tuple[int, ...]) -> str:
     """The options of a run that differ from a fresh FitConfig resolved for the same data (alpha, hidden)."""
     base = FitConfig(dataset=cfg["dataset"], arch=cfg["arch"])
     base.resolve(sample_shape)
     skip = NEVER | {"dataset", "epochs"}
     return " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in cfg.items() if k not in skip and v != getattr(base, k, None)
+        option(k, v) for k, v in cfg.items() if k not in skip and v != getattr(base, k, None)
     )
 
 
@@ -41,7 +49,7 @@ def command(cfg: dict, run: Path) -> str:
     cfg = dict(cfg)
     if cfg.get("data_dir") and Path(cfg["data_dir"]).is_absolute():  # as seen from the repository root
         cfg["data_dir"] = os.path.relpath(cfg["data_dir"], ROOT)
-    opts = [f"--{k.replace('_', '-')} {v}" for k, v in cfg.items() if v is not None and k not in NEVER - {"data_dir"}]
+    opts = [option(k, v) for k, v in cfg.items() if v is not None and v is not False and k not in NEVER - {"data_dir"}]
     return f"ssvae-train fit {' '.join(opts)} --out {run}"
 
 
