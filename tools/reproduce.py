@@ -66,7 +66,7 @@ HAR_SEMI_VS_SUP = [("ssvae", "seed"), ("supervised", "seed")]
 
 # M1+M2 settings (the m2 half) and M1's epochs; see `experiments`.
 M1_EPOCHS = 50
-M1M2 = {"m1m2-lr3e-3-h256-z50": dict(lr=0.003, hidden=256, latent_dim=50)}
+M1M2 = {"m1m2-lr3e-3-h256-z50-a48": dict(lr=0.003, hidden=256, latent_dim=50, alpha=48)}
 
 
 def _fit(root: Path, dataset: str, **options) -> list[str]:
