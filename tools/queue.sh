@@ -13,6 +13,9 @@ lane_a() {
   $R mnist-labels --filter=conv-ssvae-seed-100-
   $R mnist-labels --filter=conv-,-1000-
   $R mnist-labels --filter=conv-
+  $R mnist-best --filter=dense-
+  $R mnist-best --filter=m1-vae          # M1s first: the M1+M2 cells stand on them
+  $R mnist-best --filter=m1m2
   $R mnist-best
   $R generation
 }
@@ -24,6 +27,7 @@ lane_b() {
   ssvae-train fit --dataset mnist --data-dir $D/mnist --arch conv --model ssvae --objective seed --labels 100 \
     --epochs 5 --seed 0 --threads 1 --out runs/bundles/mnist-conv $r
   $R har-anomaly
+  $R mnist-earlystop
   for s in 0 1 2; do  # one seed of every budget first
     $R har-labels --seeds $s --filter=lstm-ssvae-seed
     $R har-labels --seeds $s --filter=lstm-supervised
