@@ -42,6 +42,11 @@ def load_checkpoint(path: str | Path) -> dict:
 WEIGHTS = ("last", "best")
 
 
+def weights_epoch(ckpt: dict, weights: str) -> int:
+    """The epoch whose weights `model_from_checkpoint(ckpt, weights)` loads."""
+    return int(ckpt["best"]["epoch"]) if weights == "best" else int(ckpt["epoch"])
+
+
 def model_from_checkpoint(ckpt: dict, weights: str = "last") -> SSVAE:
     """The run's model with its `last` weights (the last finished epoch) or its `best` ones (the epoch with
     the best validation score: accuracy for a classifier, negative ELBO for a plain VAE)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared, prepare
 from ssvae_train.models import SSVAE
@@ -66,7 +66,7 @@ def evaluate_run(run: str | Path, data_dir: str | None = None, weights: str = "l
         "seed": cfg.seed,
         "epochs": int(ckpt["epoch"]),
         "weights": weights,
-        "weights_epoch": int(ckpt["best"]["epoch"]) if weights == "best" else int(ckpt["epoch"]),
+        "weights_epoch": weights_epoch(ckpt, weights),
         "exclude_class": cfg.exclude_class,
         **evaluate_model(model, prep),
     }

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from ssvae_train import __version__
-from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint
+from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared, prepare
 from ssvae_train.errors import UserError
@@ -199,7 +199,7 @@ def export_run(
                 "hidden": model.cfg.hidden,
                 "epochs": int(ckpt["epoch"]),
                 "weights": weights,
-                "weights_epoch": int(ckpt["best"]["epoch"]) if weights == "best" else int(ckpt["epoch"]),
+                "weights_epoch": weights_epoch(ckpt, weights),
                 "excluded_class": meta["excluded_class"],
                 "excluded_class_name": meta["excluded_name"],
                 "metrics": metrics,
