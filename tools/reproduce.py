@@ -87,8 +87,8 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
     )
     exps: dict[str, list[Cell]] = {k: [] for k in names}
 
-    def add(exp: str, name: str, dataset: str, epochs: int, **options) -> None:
-        exps[exp].append(Cell(exp, name, _fit(root, dataset, **options, epochs=epochs), epochs))
+    def add(exp: str, name: str, dataset: str, epochs: int, also_best: bool = False, **options) -> None:
+        exps[exp].append(Cell(exp, name, _fit(root, dataset, **options, epochs=epochs), epochs, also_best=also_best))
 
     for arch in ("dense", "conv"):
         arch_seeds = seeds if arch == "dense" else seeds[:1]  # conv: one seed (an epoch is ~10x dearer)
@@ -144,11 +144,8 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
     # wide), each model evaluated at its last epoch and at its best validation epoch (early stopping).
     for s in seeds:
         for model, tag in (("ssvae", "ssvae-seed"), ("supervised", "supervised-ce")):
-            exps["mnist-earlystop"].append(
-                Cell("mnist-earlystop", f"dense-{tag}-h256-z50-100-s{s}",
-                     _fit(root, "mnist", arch="dense", model=model, hidden=256, latent_dim=50, labels="100",
-                          seed=s, epochs=20), 20, also_best=True)
-            )
+            add("mnist-earlystop", f"dense-{tag}-h256-z50-100-s{s}", "mnist", 20, also_best=True, arch="dense",
+                model=model, hidden=256, latent_dim=50, labels="100", seed=s)
     # M1+M2 (Kingma et al. 2014): a plain VAE per seed (M1, Kingma's 600-unit layers and 50 latents; it
     # never sees a label, and trains on the seed's training rows only), then m2 on its latent means.
     for s in seeds:
