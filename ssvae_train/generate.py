@@ -46,7 +46,7 @@ def draw_grid(
 
     samples = class_samples(model, cls, n, seed)
     transfer = style_transfer(model, x_style)
-    if samples.ndim == 3 and model.cfg.arch != "lstm":
+    if samples.ndim == 3 and not model.sequence:
         fig = _image_figure(plt, samples, transfer, x_style, classes, cls)
     else:
         fig = _signal_figure(plt, model, classes, seed)

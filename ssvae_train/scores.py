@@ -22,7 +22,7 @@ DEFAULT_SCORE = "pi"
 def anomaly_score(model: SSVAE, x: torch.Tensor, method: str = "min") -> torch.Tensor:
     h = model.features(x)
     target = model.target(x)
-    length = x.shape[1] if model.cfg.arch == "lstm" else None
+    length = x.shape[1] if model.any_length else None
     if model.cond_dim == 0:
         mu, logvar = model.posterior(h)
         return model.nll(model.decode(mu, None, length), target) + kl_to_standard_normal(mu, logvar)

@@ -72,7 +72,8 @@ class Cut:
     module: nn.Module
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    time_axis: bool  # the LSTM's window length (axis 1 of x) is dynamic too
+    time_axis: bool  # the window length (axis 1 of x) is dynamic too
+    lstm: bool = False  # the graph must hold ONNX LSTM nodes (not unrolled loops)
 
     @property
     def file(self) -> str:
@@ -90,12 +91,13 @@ def graphs_for(model: SSVAE) -> tuple[str, ...]:
 
 def make_cuts(model: SSVAE, score: str = "min") -> list[Cut]:
     model.eval()
-    lstm = model.cfg.arch == "lstm"
+    # lstm: every graph takes windows of any length; convlstm: the trained window (its trunk is sized for it)
+    seq, any_len = model.sequence, model.any_length
     make = {
-        "classifier": lambda: Cut("classifier", ClassifierCut(model), ("x",), ("probs",), lstm),
-        "anomaly": lambda: Cut("anomaly", AnomalyCut(model, score), ("x",), ("score",), lstm),
+        "classifier": lambda: Cut("classifier", ClassifierCut(model), ("x",), ("probs",), any_len, seq),
+        "anomaly": lambda: Cut("anomaly", AnomalyCut(model, score), ("x",), ("score",), any_len, seq),
         # The decoder emits the trained window length: its only inputs are z and y.
-        "decoder": lambda: Cut("decoder", DecoderCut(model), ("z", "y"), ("x_hat",), False),
+        "decoder": lambda: Cut("decoder", DecoderCut(model), ("z", "y"), ("x_hat",), False, any_len),
     }
     return [make[g]() for g in graphs_for(model)]
 

@@ -3,6 +3,12 @@
 A trunk maps a scaled sample `[N, *sample_shape]` to features `[N, hidden]`. A decoder maps a code
 `[N, code_dim]` (z, plus the class when the model is conditional) to the likelihood's parameters in
 scaled units `[N, *sample_shape]`; `length` lets the LSTM decoder emit another window length.
+
+Sensor windows (`[N, T, channels]`) have two families: `lstm`, the write-up's (an LSTM over every raw
+sample, and an LSTM decoder driven by the code at every step), and `convlstm`, the one we ship
+(DeepConvLSTM-style, Ordóñez & Roggen 2016: strided 1-D convolutions shorten the window eightfold
+before one LSTM, and transposed convolutions mirror them in the decoder, so a window is drawn with its
+oscillation rather than as one smooth curve). convlstm takes the trained window length only.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import math
 import torch
 from torch import nn
 
-ARCHS = ("dense", "conv", "lstm")
+ARCHS = ("dense", "conv", "lstm", "convlstm")
+# Architectures over sensor windows [N, T, channels]; the others take images or vectors.
+SEQUENCE_ARCHS = ("lstm", "convlstm")
 
 
 class DenseTrunk(nn.Module):
@@ -120,13 +128,96 @@ class LSTMDecoder(nn.Module):
         return self.out(seq)
 
 
+# Channels of the convlstm's convolutions; the trunk has three stride-2 layers (c1, c2, c2).
+SENSOR_CHANNELS = (32, 64)
+SENSOR_KERNEL = 5
+SENSOR_STRIDES = 3  # 2 ** 3 = 8: a 128-sample window reaches the LSTM as 16 steps
+
+
+class ConvLSTMTrunk(nn.Module):
+    """Three stride-2 1-D convolutions (the window shrinks 8x), one LSTM over the steps that are left, and
+    h = a dense layer over [the LSTM's last state, the conv features of every step].
+
+    The LSTM summarises the window for the classifier; the per-step features beside it keep when things
+    happen (the phase and amplitude of a gait cycle), which the VAE's posterior needs to draw motion: with
+    the LSTM's state alone, a trained model reconstructed body acceleration no better than its mean. The
+    second part is sized for the trained window, so the trunk takes that window length only.
+    """
+
+    def __init__(self, sample_shape: tuple[int, ...], hidden: int, channels: tuple[int, int] = SENSOR_CHANNELS):
+        super().__init__()
+        c1, c2 = channels
+        self.window = sample_shape[0]
+        widths = [sample_shape[-1], c1] + [c2] * (SENSOR_STRIDES - 1)
+        layers: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.Conv1d(a, b, SENSOR_KERNEL, 2, SENSOR_KERNEL // 2), nn.ReLU()]
+        self.conv = nn.Sequential(*layers)
+        self.lstm = nn.LSTM(c2, hidden, batch_first=True)
+        steps = sensor_steps(self.window)
+        self.out = nn.Sequential(nn.Linear(hidden + c2 * steps, hidden), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_tracing() and x.shape[1] != self.window:
+            raise ValueError(f"the convlstm trunk takes {self.window}-sample windows, not {x.shape[1]}")
+        steps = self.conv(x.transpose(1, 2))  # [N, c2, ceil(T/8)]
+        seq, _ = self.lstm(steps.transpose(1, 2))
+        return self.out(torch.cat([seq[:, -1], steps.flatten(1)], dim=1))
+
+
+def sensor_steps(window: int) -> int:
+    """Positions left after the stride-2 layers (each one rounds up): 16 for a 128-sample window."""
+    for _ in range(SENSOR_STRIDES):
+        window = math.ceil(window / 2)
+    return window
+
+
+class ConvLSTMDecoder(nn.Module):
+    """The trunk mirrored: the code becomes T/8 steps of c2 features (a different vector at every step,
+    not one repeated), then three stride-2 transposed convolutions draw the window at full rate.
+
+    It emits the trained window length only (`length` must equal it): its first layer is sized for it.
+    """
+
+    def __init__(
+        self, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels: tuple[int, int] = SENSOR_CHANNELS
+    ):
+        super().__init__()
+        self.window, out_channels = sample_shape
+        c1, c2 = channels
+        self.steps = sensor_steps(self.window)
+        self.c2 = c2
+        self.fc = nn.Sequential(nn.Linear(code_dim, hidden), nn.ReLU(), nn.Linear(hidden, c2 * self.steps), nn.ReLU())
+        widths = [c2] * (SENSOR_STRIDES - 1) + [c1]
+        layers: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.ConvTranspose1d(a, b, 4, 2, 1), nn.ReLU()]
+        layers += [nn.ConvTranspose1d(widths[-1], c1, 4, 2, 1), nn.ReLU()]
+        layers += [nn.Conv1d(c1, out_channels, SENSOR_KERNEL, 1, SENSOR_KERNEL // 2)]
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, code: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        if length is not None and length != self.window:
+            raise ValueError(f"the convlstm decoder draws {self.window}-sample windows, not {length}")
+        grid = self.fc(code).reshape(-1, self.c2, self.steps)
+        return self.deconv(grid)[:, :, : self.window].transpose(1, 2)
+
+
+# Conv widths a new run gets per architecture (ModelConfig.channels); dense and lstm have none.
+DEFAULT_CHANNELS = {"conv": CONV_CHANNELS, "convlstm": SENSOR_CHANNELS}
+
+
 def make_trunk(arch: str, sample_shape: tuple[int, ...], hidden: int, channels=CONV_CHANNELS) -> nn.Module:
     if arch == "conv":
         return ConvTrunk(sample_shape, hidden, tuple(channels))
+    if arch == "convlstm":
+        return ConvLSTMTrunk(sample_shape, hidden, tuple(channels))
     return {"dense": DenseTrunk, "lstm": LSTMTrunk}[arch](sample_shape, hidden)
 
 
 def make_decoder(arch: str, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels=CONV_CHANNELS):
     if arch == "conv":
         return ConvDecoder(sample_shape, hidden, code_dim, tuple(channels))
+    if arch == "convlstm":
+        return ConvLSTMDecoder(sample_shape, hidden, code_dim, tuple(channels))
     return {"dense": DenseDecoder, "lstm": LSTMDecoder}[arch](sample_shape, hidden, code_dim)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssvae_train.models.parts import CONV_CHANNELS, make_decoder, make_trunk
+from ssvae_train.models.parts import CONV_CHANNELS, SEQUENCE_ARCHS, make_decoder, make_trunk
 
 KINDS = ("ssvae", "supervised", "vae")
 LOG_2PI = math.log(2 * math.pi)
@@ -26,7 +26,7 @@ LOG_2PI = math.log(2 * math.pi)
 
 @dataclass
 class ModelConfig:
-    arch: str  # dense | conv | lstm
+    arch: str  # dense | conv | lstm | convlstm
     kind: str  # ssvae | supervised | vae
     sample_shape: tuple[int, ...]
     n_classes: int
@@ -36,7 +36,7 @@ class ModelConfig:
     # M2's q(z|x,y): the mu/logvar heads also see the class (the trunk is still shared). Off for `seed`,
     # whose heads split from the trunk alone, as the write-up draws them.
     posterior_y: bool = False
-    # Widths of the conv trunk's two layers (mirrored by its decoder); unused by dense and LSTM.
+    # Widths of the conv / convlstm trunk's layers (mirrored by its decoder); unused by dense and lstm.
     channels: tuple[int, int] = CONV_CHANNELS
 
     def to_dict(self) -> dict:
@@ -81,6 +81,16 @@ class SSVAE(nn.Module):
     @property
     def conditions_posterior(self) -> bool:
         return self.cfg.posterior_y and self.cfg.kind == "ssvae"
+
+    @property
+    def sequence(self) -> bool:
+        """Sensor windows [N, T, channels] in, rather than images or vectors."""
+        return self.cfg.arch in SEQUENCE_ARCHS
+
+    @property
+    def any_length(self) -> bool:
+        """Windows of any length in and out (the write-up's LSTM); convlstm takes its trained window only."""
+        return self.cfg.arch == "lstm"
 
     @property
     def has_classifier(self) -> bool:

@@ -1,0 +1,96 @@
+"""Training-time augmentations for inertial sensor windows (`--augment jitter,scale,rotate`).
+
+The three standard ones for accelerometer/gyroscope data (Um et al. 2017, "Data augmentation of
+wearable sensor data"), applied alike to labelled and unlabelled rows of every training step, in raw
+units, before the model scales them (the model reconstructs the window it was shown):
+
+- `jitter`: Gaussian noise of JITTER_STD times each channel's standard deviation, per value;
+- `scale`:  every channel of a window multiplied by its own factor ~ N(1, SCALE_STD);
+- `rotate`: each window's sensor turned by one random rotation of at most MAX_ROTATION_DEG degrees
+  about a random axis, applied to every x/y/z triple of channels alike (a device worn a little
+  differently turns its accelerometer and gyroscope together).
+
+Draws come from torch's generator, which the trainer seeds from (seed, epoch): a resumed run repeats
+the same augmentations. Validation, evaluation and export never augment.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ssvae_train.errors import UserError
+
+AUGMENTATIONS = ("jitter", "scale", "rotate")
+JITTER_STD = 0.05
+SCALE_STD = 0.1
+MAX_ROTATION_DEG = 15.0
+
+
+def parse_augment(spec: str | None) -> tuple[str, ...]:
+    """`"jitter,scale"` -> ("jitter", "scale"); `none` or empty -> ()."""
+    if spec is None or spec.strip().lower() in ("", "none"):
+        return ()
+    names = tuple(s.strip() for s in spec.split(",") if s.strip())
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise UserError(f"--augment {spec!r}: unknown {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
+    return names
+
+
+def xyz_triples(channels: list[str] | None) -> list[tuple[int, int, int]]:
+    """Indices of consecutive channels named ..x, ..y, ..z (a 3-axis sensor), in order."""
+    out: list[tuple[int, int, int]] = []
+    names = [c.lower() for c in channels or []]
+    i = 0
+    while i + 2 < len(names):
+        a, b, c = names[i : i + 3]
+        if a[:-1] == b[:-1] == c[:-1] and (a[-1], b[-1], c[-1]) == ("x", "y", "z"):
+            out.append((i, i + 1, i + 2))
+            i += 3
+        else:
+            i += 1
+    return out
+
+
+def random_rotations(n: int, max_deg: float, device: torch.device) -> torch.Tensor:
+    """n rotation matrices [n, 3, 3] about uniform random axes by angles uniform in [-max_deg, max_deg]."""
+    axis = torch.randn(n, 3, device=device)
+    axis = axis / axis.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    angle = (torch.rand(n, device=device) * 2 - 1) * math.radians(max_deg)
+    kx, ky, kz = axis.unbind(1)
+    zero = torch.zeros_like(kx)
+    k = torch.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], dim=1).reshape(n, 3, 3)
+    eye = torch.eye(3, device=device).expand(n, 3, 3)
+    s, c = torch.sin(angle)[:, None, None], torch.cos(angle)[:, None, None]
+    return eye + s * k + (1 - c) * (k @ k)  # Rodrigues' formula
+
+
+class Augmenter:
+    """The augmentations of one run: built once from the config and the data set's channels."""
+
+    def __init__(self, names: tuple[str, ...], channel_std: torch.Tensor, channels: list[str] | None):
+        self.names = names
+        self.channel_std = channel_std
+        self.triples = xyz_triples(channels)
+        if "rotate" in names and not self.triples:
+            raise UserError("--augment rotate needs x/y/z channel triples (channels named ..._x, ..._y, ..._z)")
+
+    def __call__(self, x: torch.Tensor | None) -> torch.Tensor | None:
+        """Augmented copy of a batch of windows [N, T, C] (None passes through)."""
+        if x is None or not self.names or len(x) == 0:
+            return x
+        n, _, c = x.shape
+        if "rotate" in self.names:
+            rot = random_rotations(n, MAX_ROTATION_DEG, x.device)  # one per window, all triples alike
+            parts = list(x.unbind(-1))
+            for i, j, k in self.triples:
+                v = torch.stack([parts[i], parts[j], parts[k]], dim=-1) @ rot.transpose(1, 2)
+                parts[i], parts[j], parts[k] = v.unbind(-1)
+            x = torch.stack(parts, dim=-1)
+        if "scale" in self.names:
+            x = x * (1 + SCALE_STD * torch.randn(n, 1, c, device=x.device))
+        if "jitter" in self.names:
+            x = x + JITTER_STD * self.channel_std.to(x.device) * torch.randn_like(x)
+        return x

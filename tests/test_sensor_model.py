@@ -1,0 +1,148 @@
+"""The convlstm sensor architecture and the sensor augmentations: shapes, window lengths, export, seeding."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from ssvae_train.augment import Augmenter, parse_augment, random_rotations, xyz_triples
+from ssvae_train.config import FitConfig
+from ssvae_train.data.uci_har import CHANNELS
+from ssvae_train.errors import UserError
+from ssvae_train.evaluate import load_run
+from ssvae_train.export import export_run
+from ssvae_train.models import SSVAE, ModelConfig
+from ssvae_train.models.parts import SENSOR_CHANNELS
+from ssvae_train.scores import anomaly_score
+from ssvae_train.trainer import fit
+
+HAR = str(Path(__file__).parent / "data" / "uci-har")
+
+
+def _model(kind: str = "ssvae", window: int = 128) -> SSVAE:
+    torch.manual_seed(0)
+    cfg = ModelConfig("convlstm", kind, (window, 9), 6, "gaussian", 8, 32, posterior_y=True, channels=(8, 16))
+    return SSVAE(cfg).eval()
+
+
+@pytest.mark.parametrize("window", [128, 96, 50])
+def test_trunk_and_decoder_shapes(window):
+    m = _model(window=window)
+    x = torch.randn(4, window, 9)
+    assert m.features(x).shape == (4, 32)
+    assert m(x).shape == (4, 6)
+    assert m.generate(torch.randn(4, 8), torch.arange(4)).shape == (4, window, 9)
+
+
+def test_other_window_lengths_are_refused_with_a_clear_error():
+    m = _model()
+    with pytest.raises(ValueError, match="takes 128-sample windows, not 96"):
+        m(torch.randn(2, 96, 9))
+    with pytest.raises(ValueError, match="draws 128-sample windows, not 96"):
+        m.decode(torch.randn(2, 8), torch.eye(6)[:2], length=96)
+
+
+def test_decoder_output_varies_over_time():
+    """Not a constant-driven sequence: an untrained decoder already emits different values per step."""
+    m = _model()
+    with torch.no_grad():
+        x = m.generate(torch.randn(3, 8), torch.zeros(3, dtype=torch.long))
+    assert x.std(dim=1).min() > 0
+
+
+def test_rotations_are_proper_and_bounded():
+    torch.manual_seed(1)
+    r = random_rotations(64, 15.0, torch.device("cpu"))
+    eye = torch.eye(3).expand(64, 3, 3)
+    assert torch.allclose(r @ r.transpose(1, 2), eye, atol=1e-5)
+    assert torch.allclose(torch.linalg.det(r), torch.ones(64), atol=1e-5)
+    angle = torch.arccos(((r.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2).clamp(-1, 1))
+    assert angle.max() <= np.radians(15.0) + 1e-4
+
+
+def test_rotation_keeps_each_sensor_norm_and_turns_all_sensors_alike():
+    assert xyz_triples(CHANNELS) == [(0, 1, 2), (3, 4, 5), (6, 7, 8)]
+    aug = Augmenter(("rotate",), torch.ones(9), CHANNELS)
+    torch.manual_seed(2)
+    x = torch.randn(5, 128, 9)
+    out = aug(x)
+    for i, j, k in xyz_triples(CHANNELS):
+        assert torch.allclose(out[..., [i, j, k]].norm(dim=-1), x[..., [i, j, k]].norm(dim=-1), atol=1e-5)
+    assert not torch.allclose(out, x)
+    # one rotation per window: the angle between body and total acceleration is kept
+    dot = lambda t: (t[..., 0:3] * t[..., 6:9]).sum(-1)  # noqa: E731
+    assert torch.allclose(dot(out), dot(x), atol=1e-4)
+
+
+def test_jitter_and_scale_follow_the_seed_and_spare_nothing():
+    aug = Augmenter(parse_augment("jitter,scale"), torch.full((9,), 2.0), CHANNELS)
+    x = torch.zeros(3, 16, 9) + 1.0
+    torch.manual_seed(5)
+    a = aug(x)
+    torch.manual_seed(5)
+    b = aug(x)
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    assert aug(None) is None
+
+
+def test_bad_augment_options_are_one_line_errors():
+    with pytest.raises(UserError, match="unknown wobble"):
+        parse_augment("jitter,wobble")
+    with pytest.raises(UserError, match="x/y/z channel triples"):
+        Augmenter(("rotate",), torch.ones(2), ["a", "b"])
+    with pytest.raises(UserError, match="--augment is for sensor windows"):
+        FitConfig(dataset="digits", augment="jitter").validate()
+    assert parse_augment("none") == () and parse_augment(None) == ()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("convlstm") / "run"
+    cfg = FitConfig(dataset="uci-har", data_dir=HAR, arch="convlstm", objective="m2", labels="all", epochs=1,
+                    hidden=32, latent_dim=8, batch_size=32, val_fraction=0.2, augment="jitter,scale,rotate")
+    fit(cfg, out, progress=False)
+    return out
+
+
+def test_augmented_training_resumes_exactly(tmp_path, run):
+    cfg = FitConfig(dataset="uci-har", data_dir=HAR, arch="convlstm", labels="all", epochs=2, hidden=16,
+                    latent_dim=4, batch_size=32, val_fraction=0.2, augment="jitter,scale,rotate")
+    a = fit(cfg, tmp_path / "a", progress=False)
+    fit(FitConfig(**{**cfg.to_dict(), "epochs": 1}), tmp_path / "b", progress=False)
+    b = fit(cfg, tmp_path / "b", resume=True, progress=False)
+    sa, sb = torch.load(a, weights_only=True)["state_dict"], torch.load(b, weights_only=True)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_export_keeps_lstm_nodes_and_the_window_the_manifest_states(run, tmp_path):
+    m = export_run(run, tmp_path / "bundle")
+    path = tmp_path / "bundle"
+    ops = {g: [n.op_type for n in onnx.load(str(path / f"{g}.onnx")).graph.node] for g in m["graphs"]}
+    assert "LSTM" in ops["classifier"] and "LSTM" in ops["anomaly"]
+    assert "ConvTranspose" in ops["decoder"] and "LSTM" not in ops["decoder"]
+    assert m["producer"]["arch"] == "convlstm"
+    assert m["time_axis_dynamic"] is False and m["window"] == 128
+    _, model, _, prep = load_run(run)
+    sess = {g: ort.InferenceSession(str(path / f"{g}.onnx"), providers=["CPUExecutionProvider"]) for g in m["graphs"]}
+    x_full = prep.ds.x_test[:10]
+    for graph in ("classifier", "anomaly"):
+        assert sess[graph].get_inputs()[0].shape == ["N", 128, 9]
+        with pytest.raises(Exception):  # noqa: B017 - onnxruntime's own error type for a bad shape
+            sess[graph].run(None, {"x": np.ascontiguousarray(x_full[:, :96])})
+    with torch.no_grad():
+        want = model(torch.from_numpy(x_full)).numpy()
+    np.testing.assert_allclose(sess["classifier"].run(None, {"x": x_full})[0], want, atol=1e-4)
+    with torch.no_grad():
+        want = anomaly_score(model, torch.from_numpy(x_full), m["score_method"]).numpy()
+    got = sess["anomaly"].run(None, {"x": x_full})[0]
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    z = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    y = np.arange(4, dtype=np.int64)
+    with torch.no_grad():
+        want = model.generate(torch.from_numpy(z), torch.from_numpy(y)).numpy()
+    got = sess["decoder"].run(None, {"z": z, "y": y})[0]
+    assert got.shape == (4, 128, 9) and np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    assert tuple(model.cfg.channels) == SENSOR_CHANNELS  # a new run gets the sensor widths, not conv's
