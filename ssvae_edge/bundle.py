@@ -7,7 +7,6 @@ the load cannot slip through.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import onnxruntime as ort
 
 from ssvae_edge import providers as prov
 from ssvae_edge.errors import BundleError, InputError
-from ssvae_edge.manifest import GRAPH_NAMES, Manifest
+from ssvae_edge.manifest import GRAPH_KEYS, GRAPH_NAMES, PRECISIONS, Manifest, sha256_hex
 
 _FLOAT, _INT64 = "tensor(float)", "tensor(int64)"
 BATCH = "N"  # marks the batch axis in the expected shapes below: it must be dynamic
@@ -94,57 +93,53 @@ def check_io(graph: str, session: ort.InferenceSession, expected: tuple[list[Por
                                   f"implies {w} ({got.describe()})")
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 class Bundle:
     """An exported ssvae model, ready to run. Build it with `Bundle.load(path)`."""
 
     def __init__(self, path: Path, manifest: Manifest, sessions: dict[str, ort.InferenceSession],
-                 providers: list[str], provider_note: str, threads: int | None):
+                 providers: list[str], provider_note: str, threads: int | None,
+                 precisions: dict[str, str] | None = None):
         self.path = path
         self.manifest = manifest
         self.sessions = sessions
         self.providers = providers
         self.provider_note = provider_note
         self.threads = threads
+        self.precisions = precisions or {g: "fp32" for g in sessions}  # the precision each graph runs in
         self._inputs = {g: _ports(s.get_inputs()) for g, s in sessions.items()}
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, providers: str | Sequence[str] | None = "auto",
-             threads: int | None = None) -> Bundle:
+             threads: int | None = None, precision: str = "fp32") -> Bundle:
         """Read the manifest, verify every graph (sha256, contract), and open sessions.
 
-        Every graph the manifest lists is hash-checked; of those, the three the contract names are
-        opened (an unknown extra graph is verified but not run).
+        Every graph the manifest lists, fp32 (`graphs`) and int8 (`graphs_int8`), is hash-checked,
+        so a corrupt bundle is refused whichever precision is asked for; of those, the three the
+        contract names are opened in `precision` (an unknown extra graph is verified but not run).
 
         `providers`: "auto" (CUDA when offered, else CPU), or names ("cuda,cpu", ["CPUExecutionProvider"]).
         `threads`: onnxruntime intra-op threads; None or 0 lets onnxruntime pick (one per core).
+        `precision`: "fp32", or "int8" (the statically quantized graphs of `graphs_int8`; a graph the
+        bundle has no int8 version of runs in fp32, and `precisions` says which ran how).
         """
         path = Path(path)
         manifest = Manifest.load(path)
         folder = manifest.path.parent
         if threads is not None and (not isinstance(threads, int) or threads < 0):
             raise InputError(f"threads must be a non-negative integer, got {threads!r}")
+        if precision not in PRECISIONS:
+            raise InputError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if precision == "int8" and not manifest.graphs_int8:
+            raise BundleError(f"{folder}: this bundle has no int8 graphs (export it with --quantize int8)")
         choice = prov.choose(providers)
 
-        blobs: dict[str, bytes] = {}
-        for name, entry in manifest.graphs.items():
-            file = folder / entry.file
-            try:
-                data = file.read_bytes()
-            except FileNotFoundError:
-                raise BundleError(f"{name}: {file} is missing from the bundle") from None
-            except OSError as e:
-                raise BundleError(f"{name}: cannot read {file} ({e})") from None
-            digest = sha256_hex(data)
-            if digest != entry.sha256:
-                raise BundleError(f"{name}: {entry.file} does not match its sha256 in the manifest "
-                                  f"(expected {entry.sha256[:12]}…, file has {digest[:12]}…): the bundle "
-                                  "was modified or is corrupt")
-            blobs[name] = data
+        blobs: dict[tuple[str, str], bytes] = {}
+        for prec in PRECISIONS:
+            for name, entry in manifest.graph_set(prec).items():
+                blobs[prec, name] = _verified(folder, GRAPH_KEYS[prec], name, entry.file, entry.sha256)
+        chosen = {name: precision if (precision, name) in blobs else "fp32"
+                  for name in GRAPH_NAMES if ("fp32", name) in blobs}
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # warnings about node placement are noise on a device
@@ -153,23 +148,21 @@ class Bundle:
         expected = contract(manifest)
         sessions: dict[str, ort.InferenceSession] = {}
         used: list[str] = []
-        for name in GRAPH_NAMES:
-            if name not in blobs:
-                continue
+        for name, prec in chosen.items():
             try:
                 with warnings.catch_warnings():
                     # onnxruntime warns and falls back when a provider is missing; `report` says it.
                     warnings.simplefilter("ignore")
-                    session = ort.InferenceSession(blobs[name], options, providers=list(choice.requested))
+                    session = ort.InferenceSession(blobs[prec, name], options, providers=list(choice.requested))
             except Exception as e:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
                 msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                file = manifest.graphs[name].file
+                file = manifest.graph_set(prec)[name].file
                 raise BundleError(f"{name}: onnxruntime cannot load {file}: {msg}") from None
             check_io(name, session, expected[name])
             sessions[name] = session
             used += [p for p in session.get_providers() if p not in used]
         note = prov.report(choice, used)
-        return cls(folder, manifest, sessions, used, note, threads)
+        return cls(folder, manifest, sessions, used, note, threads, chosen)
 
     # ---- what the bundle holds -----------------------------------------------------------------
     @property
@@ -209,8 +202,20 @@ class Bundle:
         return self.manifest.latent_dim
 
     @property
+    def precision(self) -> str:
+        """"int8" when any graph runs in int8, else "fp32"."""
+        return "int8" if "int8" in self.precisions.values() else "fp32"
+
+    @property
     def threshold(self) -> float | None:
+        """The alert threshold calibrated for the anomaly graph that runs (int8 has its own)."""
+        if self.precisions.get("anomaly") == "int8" and self.manifest.threshold_int8 is not None:
+            return self.manifest.threshold_int8
         return self.manifest.threshold
+
+    def graph_file(self, graph: str) -> str:
+        """The file of `graph` in the precision it runs in."""
+        return self.manifest.graph_set(self.precisions[graph])[graph].file
 
     def io(self) -> dict[str, dict[str, list[str]]]:
         """Each graph's inputs and outputs as readable strings, for `ssvae-edge info`."""
@@ -296,4 +301,23 @@ class Bundle:
         return self._run("decoder", "x_hat", {"z": z, "y": y}, (int(n), *self.sample_shape))
 
     def __repr__(self) -> str:
-        return f"Bundle({str(self.path)!r}, graphs={list(self.graphs)}, providers={self.providers})"
+        return (f"Bundle({str(self.path)!r}, graphs={list(self.graphs)}, precision={self.precision!r}, "
+                f"providers={self.providers})")
+
+
+def _verified(folder: Path, key: str, name: str, file_name: str, sha256: str) -> bytes:
+    """The bytes of one listed graph, refused unless they match the manifest's sha256."""
+    file = folder / file_name
+    label = name if key == "graphs" else f"{name} (int8)"
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise BundleError(f"{label}: {file} is missing from the bundle") from None
+    except OSError as e:
+        raise BundleError(f"{label}: cannot read {file} ({e})") from None
+    digest = sha256_hex(data)
+    if digest != sha256:
+        raise BundleError(f"{label}: {file_name} does not match its sha256 in the manifest "
+                          f"(expected {sha256[:12]}…, file has {digest[:12]}…): the bundle "
+                          "was modified or is corrupt")
+    return data

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import onnxruntime as ort
 import typer
 
+from ssvae_edge import cliconv
 from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.csvinput import SampleReader
@@ -29,7 +30,15 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings=cliconv.CONTEXT,
 )
+PROG = "ssvae-edge"
+
+
+@app.callback()
+def _main(version: Annotated[bool, cliconv.version_option(PROG)] = False) -> None:
+    """Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it."""
 
 BundleArg = Annotated[Path, typer.Argument(
     help="Bundle folder (holding manifest.json and the .onnx graphs).", show_default=False)]
@@ -40,13 +49,16 @@ ProvidersOpt = Annotated[str, typer.Option(
 ThreadsOpt = Annotated[int | None, typer.Option(
     "--threads", min=0, help="onnxruntime intra-op threads (default: onnxruntime's choice, one per core).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON even when stdout is a terminal.")]
+PrecisionOpt = Annotated[str, typer.Option(
+    "--precision", metavar="[fp32|int8]",
+    help="fp32 (the graphs) or int8 (the statically quantized *.int8.onnx the manifest lists under "
+         "graphs_int8, with the int8 anomaly graph's own threshold; a graph without an int8 version runs "
+         "in fp32).")]
 
 
 def _fail(message: str) -> typer.Exit:
     """One line on stderr, exit code 2."""
-    line = " ".join(str(message).split())
-    typer.echo(f"ssvae-edge: error: {line}", err=True)
-    return typer.Exit(2)
+    return cliconv.fail(PROG, message)
 
 
 @contextmanager
@@ -70,22 +82,28 @@ def _tty() -> bool:
     return sys.stdout.isatty()
 
 
-def _load(bundle: Path, providers: str, threads: int | None) -> Bundle:
-    return Bundle.load(bundle, providers=providers, threads=threads)
+def _load(bundle: Path, providers: str, threads: int | None, precision: str = "fp32") -> Bundle:
+    return Bundle.load(bundle, providers=providers, threads=threads, precision=precision)
 
 
 # ---- info ---------------------------------------------------------------------------------------
 @app.command()
 def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOpt = None,
-         as_json: JsonOpt = False) -> None:
-    """Show the manifest summary, the graphs (sha256 verified, inputs/outputs) and the providers used."""
+         precision: PrecisionOpt = "fp32", as_json: JsonOpt = False) -> None:
+    """Show the manifest summary, every graph file (fp32 and int8, sha256 verified), the inputs/outputs
+    of the graphs that run in --precision, and the providers used."""
     with _user_errors():
-        b = _load(bundle, providers, threads)
+        b = _load(bundle, providers, threads, precision)
         m = b.manifest
         data: dict[str, Any] = {
-            "bundle": str(b.path), "format": m.format,
-            "graphs": {g: {"file": m.graphs[g].file, "sha256": m.graphs[g].sha256, "verified": True,
+            "bundle": str(b.path), "format": m.format, "precision": precision,
+            "graphs": {g: {"file": b.graph_file(g), "precision": b.precisions[g],
+                           "sha256": m.graph_set(b.precisions[g])[g].sha256, "verified": True,
                            **b.io()[g]} for g in b.graphs},
+            "files": [{"graph": g, "precision": prec, "file": e.file, "sha256": e.sha256, "verified": True,
+                       "bytes": (b.path / e.file).stat().st_size}
+                      for prec in ("fp32", "int8") for g, e in m.graph_set(prec).items()],
+            "threshold_int8": m.threshold_int8,
             "classes": list(m.classes), "sample_shape": list(m.sample_shape), "units": m.units,
             "channels": list(m.channels) if m.channels else None, "sample_rate_hz": m.sample_rate_hz,
             "window": m.window, "hop": m.hop, "latent_dim": m.latent_dim, "threshold": m.threshold,
@@ -99,7 +117,9 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
         rows = [("bundle", data["bundle"]), ("format", str(m.format))]
         for g, d in data["graphs"].items():
             io = f"{'; '.join(d['inputs'])} -> {'; '.join(d['outputs'])}"
-            rows.append((g, f"{d['file']} (sha256 ok)  {io}"))
+            rows.append((g, f"{d['file']} ({d['precision']}, sha256 ok)  {io}"))
+        files = ", ".join(f"{f['file']} ({f['bytes'] / 1024:.0f} KiB)" for f in data["files"])
+        rows.append(("files", f"{files}: every sha256 ok"))
         rows.append(("classes", f"{len(m.classes)}: {', '.join(m.classes)}"))
         rows.append(("sample", f"{list(m.sample_shape)} float32" + (f", units {m.units}" if m.units else "")))
         if m.channels:
@@ -112,6 +132,8 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
         if m.threshold is not None:
             cal = data["threshold_calibration"]
             rows.append(("threshold", f"{m.threshold:g}" + (f"  {json.dumps(cal)}" if cal else "")))
+        if m.threshold_int8 is not None:
+            rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))
         if m.opset:
             rows.append(("opset", str(m.opset)))
         if data["producer"]:
@@ -167,6 +189,7 @@ def stream(
         "--hop", min=1, help="Samples between window starts (default: the manifest's hop).")] = None,
     providers: ProvidersOpt = "auto",
     threads: ThreadsOpt = None,
+    precision: PrecisionOpt = "fp32",
     batch: Annotated[int, typer.Option(
         "--batch", min=1, help="Most windows scored per onnxruntime call.")] = 32,
     alert_k: Annotated[int, typer.Option(
@@ -190,7 +213,7 @@ def stream(
     than 5% off the bundle's sample rate stop with one line on stderr and exit code 2.
     """
     with _user_errors():
-        b = _load(bundle, providers, threads)
+        b = _load(bundle, providers, threads, precision)
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
                               threshold=threshold)
         # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
@@ -199,7 +222,7 @@ def stream(
         table = None if as_json or not _tty() else _Table(reader.stats.has_time)
         out = sys.stdout
         if table:
-            out.write(f"{b.path}: {b.provider_note}\n{table.header}\n")
+            out.write(f"{b.path} ({b.precision}): {b.provider_note}\n{table.header}\n")
         for samples, times in reader:
             for e in scorer.feed(samples, times):
                 out.write((table.row(e) if table else json.dumps(e)) + "\n")
@@ -215,6 +238,7 @@ def bench(
     bundle: BundleArg,
     providers: ProvidersOpt = "auto",
     threads: ThreadsOpt = None,
+    precision: PrecisionOpt = "fp32",
     batch_sizes: Annotated[str, typer.Option(
         "--batch-sizes", help="Comma list of batch sizes to time.")] = "1,32",
     runs: Annotated[int, typer.Option(
@@ -223,8 +247,10 @@ def bench(
         "--warmup", min=0, help="Untimed runs first (allocations, provider set-up).")] = 3,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Also write the JSON report to this file.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Time each graph's latency and throughput on realistic random input; print JSON."""
+    """Time each graph's latency and throughput on realistic random input: a table on a terminal,
+    the JSON report when stdout is a pipe or file (or with --json)."""
     from ssvae_edge.bench import bench as run_bench
 
     with _user_errors():
@@ -232,20 +258,31 @@ def bench(
             sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
         except ValueError:
             raise _fail(f"--batch-sizes must be a comma list of integers, got {batch_sizes!r}") from None
-        b = _load(bundle, providers, threads)
+        b = _load(bundle, providers, threads, precision)
         report = run_bench(b, sizes, runs=runs, warmup=warmup)
+        report["precisions"] = b.precisions
         text = json.dumps(report, indent=2)
         if out is not None:
             tmp = out.with_name(out.name + ".tmp")
             tmp.write_text(text + "\n")
             tmp.replace(out)  # atomic: a reader never sees half a report
-        typer.echo(text)
+        typer.echo(text if as_json or not _tty() else _bench_table(report))
+
+
+def _bench_table(report: dict[str, Any]) -> str:
+    """The bench report for a person: one row per graph and batch size."""
+    head = (f"{report['bundle']}: {report['provider_note']}; threads {report['threads']}; "
+            f"onnxruntime {report['onnxruntime']}")
+    cols = f"{'graph':<11} {'precision':<9} {'batch':>5} {'median ms':>10} {'p90 ms':>9} {'samples/s':>11}"
+    rows = [f"{r['graph']:<11} {report['precisions'][r['graph']]:<9} {r['batch']:>5} {r['median_ms']:>10.3f} "
+            f"{r['p90_ms']:>9.3f} {r['samples_per_s'] or 0:>11.0f}" for r in report["results"]]
+    return "\n".join([head, cols, *rows])
 
 
 def main() -> None:
     """Entry point of the `ssvae-edge` script."""
     ort.set_default_logger_severity(3)  # onnxruntime's own warnings would interleave with our output
-    app()
+    cliconv.run(app, PROG)
 
 
 if __name__ == "__main__":

@@ -283,3 +283,28 @@ def _is_number(s: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@dataclass
+class Recording:
+    """A whole recording in memory: samples [T, C] in the bundle's channel order, optional times [T]."""
+
+    samples: np.ndarray
+    times: np.ndarray | None
+    stats: InputStats
+
+    def chunks(self, rows: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """(samples, times) pairs of `rows` rows: what `StreamScorer.run` takes."""
+        for i in range(0, len(self.samples), rows):
+            yield self.samples[i:i + rows], None if self.times is None else self.times[i:i + rows]
+
+
+def read_recording(path: str | Path, channels: Sequence[str], sample_rate_hz: float | None = None) -> Recording:
+    """Read a CSV or `.npy` recording whole, with the checks and fault rules of `SampleReader` (bad rows
+    become NaN samples, a wrong header or rate raises `InputError`). For the API: `ssvae-edge stream`
+    reads the same files in chunks instead, in constant memory."""
+    reader = SampleReader(path, channels, sample_rate_hz)
+    parts = list(reader)
+    samples = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, len(channels)), np.float32)
+    times = np.concatenate([p[1] for p in parts]) if parts and parts[0][1] is not None else None
+    return Recording(samples, times, reader.stats)

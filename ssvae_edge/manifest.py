@@ -6,6 +6,7 @@ bundle it cannot interpret rather than guess (a wrong window length would give s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -17,7 +18,23 @@ from ssvae_edge.errors import BundleError
 
 FORMAT = 1
 GRAPH_NAMES = ("classifier", "anomaly", "decoder")
+PRECISIONS = ("fp32", "int8")
+GRAPH_KEYS = {"fp32": "graphs", "int8": "graphs_int8"}  # the manifest key listing each precision's graphs
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def sha256_hex(data: bytes) -> str:
+    """The digest a manifest records for a graph file (the one hashing helper: export and runtime)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """`sha256_hex` of a file, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,12 @@ class Manifest:
     latent_dim: int | None
     threshold: float | None
     opset: int | None
+    graphs_int8: dict[str, GraphEntry]  # the optional int8 graphs (`graphs_int8`), empty when none
+    threshold_int8: float | None  # the int8 anomaly graph's own threshold
+
+    def graph_set(self, precision: str) -> dict[str, GraphEntry]:
+        """The graphs of one precision: fp32 (`graphs`) or int8 (`graphs_int8`)."""
+        return self.graphs if precision == "fp32" else self.graphs_int8
 
     @property
     def is_sensor(self) -> bool:
@@ -88,20 +111,18 @@ class Manifest:
         graphs_raw = raw.get("graphs")
         if not isinstance(graphs_raw, dict) or not graphs_raw:
             raise fail("'graphs' must be a non-empty object naming the bundle's graphs")
-        graphs: dict[str, GraphEntry] = {}
-        for name, entry in graphs_raw.items():
-            if not isinstance(entry, dict):
-                raise fail(f"graphs.{name} must be an object with 'file' and 'sha256'")
-            file, sha = entry.get("file"), entry.get("sha256")
-            if not isinstance(file, str) or not file:
-                raise fail(f"graphs.{name}.file must be a file name")
-            if Path(file).is_absolute() or ".." in Path(file).parts:
-                raise fail(f"graphs.{name}.file {file!r} must be a path inside the bundle folder")
-            if not isinstance(sha, str) or not _SHA256.match(sha):
-                raise fail(f"graphs.{name}.sha256 must be 64 hex digits, got {sha!r}")
-            graphs[name] = GraphEntry(name, file, sha.lower())
+        graphs = _graph_entries(graphs_raw, "graphs", fail)
         if not any(g in graphs for g in GRAPH_NAMES):
             raise fail(f"'graphs' holds none of {', '.join(GRAPH_NAMES)}")
+        int8_raw = raw.get("graphs_int8") or {}
+        if not isinstance(int8_raw, dict):
+            raise fail("'graphs_int8' must be an object naming the int8 graphs")
+        graphs_int8 = _graph_entries(int8_raw, "graphs_int8", fail)
+        extra = sorted(set(graphs_int8) - set(graphs))
+        if extra:
+            raise fail(f"graphs_int8 lists {', '.join(extra)}, which 'graphs' does not hold")
+        threshold_int8 = _opt_float((int8_raw.get("anomaly") or {}).get("threshold"), "graphs_int8.anomaly.threshold",
+                                    fail, positive=False)
 
         classes = raw.get("classes")
         if (not isinstance(classes, list) or not classes
@@ -145,7 +166,25 @@ class Manifest:
             path=path, raw=raw, format=FORMAT, graphs=graphs, classes=tuple(classes),
             sample_shape=tuple(sample_shape), units=units, channels=channels, sample_rate_hz=rate,
             window=window, hop=hop, latent_dim=latent_dim, threshold=threshold, opset=opset,
+            graphs_int8=graphs_int8, threshold_int8=threshold_int8,
         )
+
+
+def _graph_entries(raw: dict, key: str, fail: Any) -> dict[str, GraphEntry]:
+    """`graphs` or `graphs_int8`: each entry a file inside the bundle folder and its sha256."""
+    out: dict[str, GraphEntry] = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise fail(f"{key}.{name} must be an object with 'file' and 'sha256'")
+        file, sha = entry.get("file"), entry.get("sha256")
+        if not isinstance(file, str) or not file:
+            raise fail(f"{key}.{name}.file must be a file name")
+        if Path(file).is_absolute() or ".." in Path(file).parts:
+            raise fail(f"{key}.{name}.file {file!r} must be a path inside the bundle folder")
+        if not isinstance(sha, str) or not _SHA256.match(sha):
+            raise fail(f"{key}.{name}.sha256 must be 64 hex digits, got {sha!r}")
+        out[name] = GraphEntry(name, file, sha.lower())
+    return out
 
 
 def _is_int(v: Any) -> bool:

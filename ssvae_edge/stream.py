@@ -8,7 +8,8 @@ scored with the classifier and the anomaly graph in micro-batches, and turned in
 
 (+ "time", the first sample's timestamp, when timestamps are fed). Windows are scored as soon as they
 are complete (at most `batch` per onnxruntime call), never held back to fill a batch, so a live stream
-gets its event one hop after the data arrives. `flush()` ends the stream and returns the summary.
+gets its event one hop after the data arrives. `flush()` ends the stream and returns the summary;
+`run(chunks)` yields the window events alone and leaves the summary to `summary()`.
 
 Faults are counted, never scored: a window holding any NaN/inf sample is skipped (reason
 `non_finite_input`), as is a window whose model output is not finite (`non_finite_output`); the final
@@ -125,7 +126,8 @@ class StreamScorer:
         self.window: int = m.window  # type: ignore[assignment]
         self.hop = int(hop)
         self.batch = int(batch)
-        self.threshold = float(threshold) if threshold is not None else m.threshold
+        # the bundle's threshold is the one calibrated for the anomaly graph it runs (int8 has its own)
+        self.threshold = float(threshold) if threshold is not None else bundle.threshold
         self.alerts = AlertDebouncer(alert_k, alert_m, clear_k)
         self.alerting = bundle.has("anomaly") and self.threshold is not None
         # Room for `batch` windows at this hop: a long chunk is consumed in slices of this size.
@@ -197,10 +199,11 @@ class StreamScorer:
         return events
 
     def run(self, chunks: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        """Feed chunks (arrays, or (samples, times) pairs); yield every event, then the summary."""
+        """Feed chunks (arrays, or (samples, times) pairs) and yield the window events only; when the
+        chunks run out the stream is ended (`flush`), and `summary()` then holds its final counts."""
         for chunk in chunks:
             yield from self.feed(*chunk) if isinstance(chunk, tuple) else self.feed(chunk)
-        yield self.flush()
+        self.flush()
 
     # ---- scoring ---------------------------------------------------------------------------------
     def _drain(self) -> list[dict[str, Any]]:
@@ -299,3 +302,17 @@ class StreamScorer:
 def _num(v: Any) -> float:
     """float32 -> a short float for JSON (7 significant digits is all float32 holds)."""
     return float(f"{float(v):.7g}")
+
+
+def cut_windows(samples: Any, window: int, hop: int) -> np.ndarray:
+    """The complete windows of a whole recording [T, C] -> [N, window, C] (starts 0, hop, 2 hop, ...),
+    the windows `StreamScorer` scores; a view, no copy. For a recording already in memory."""
+    arr = np.asarray(samples, dtype=np.float32)
+    if arr.ndim != 2:
+        raise InputError(f"samples must be [T, channels], got shape {list(arr.shape)}")
+    if window < 1 or hop < 1:
+        raise InputError("window and hop must be positive")
+    if len(arr) < window:
+        return np.empty((0, window, arr.shape[1]), np.float32)
+    views = np.lib.stride_tricks.sliding_window_view(arr, window, axis=0)  # [T - window + 1, C, window]
+    return views[::hop].transpose(0, 2, 1)

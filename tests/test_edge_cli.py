@@ -60,7 +60,7 @@ def test_info_text_on_a_terminal(bundle_dir: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(edge_cli, "_tty", lambda: True)
     r = invoke("info", bundle_dir, "--providers", "cpu", "--threads", "1")
     assert r.exit_code == 0, r.output
-    assert "classifier.onnx (sha256 ok)  x: float [N, 128, 9] -> probs: float [N, 6]" in r.stdout
+    assert "classifier.onnx (fp32, sha256 ok)  x: float [N, 128, 9] -> probs: float [N, 6]" in r.stdout
     assert "50 Hz, window 128 (2.56 s), hop 64" in r.stdout
     assert "explicit: using CPUExecutionProvider" in r.stdout
 

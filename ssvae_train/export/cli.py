@@ -9,8 +9,12 @@ from typing import Annotated
 
 import typer
 
+from ssvae_edge import cliconv
 from ssvae_train.cli import user_errors
+from ssvae_train.errors import UserError
 from ssvae_train.scores import DEFAULT_SCORE
+
+PROG = "ssvae-export"
 
 app = typer.Typer(
     help="Export a trained ssvae run as an ONNX bundle for the edge runtime.",
@@ -18,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     add_completion=False,
+    context_settings=cliconv.CONTEXT,
 )
 
 
@@ -25,18 +30,23 @@ app = typer.Typer(
 @user_errors
 def export(
     run: Annotated[
-        Path, typer.Argument(help="Run directory (or its checkpoint.pt) written by `ssvae-train fit`.")
-    ],
-    out: Annotated[
         Path,
-        typer.Option(
-            "--out",
-            help="Bundle folder to create, e.g. exported/har-lstm. It must not exist yet (see --force).",
+        typer.Argument(
+            help="Run directory (or its checkpoint.pt) written by `ssvae-train fit`; with --requantize, a bundle."
         ),
     ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Bundle folder to create, e.g. exported/har-lstm. It must not exist yet (see --force). "
+            "Required unless --requantize.",
+        ),
+    ] = None,
     score: Annotated[
         str,
         typer.Option(
+            metavar="[min|pi]",
             help="Anomaly score in anomaly.onnx: min (lowest -ELBO over the classes) | pi (decoder fed the "
             "classifier's probabilities; the default: the better on MNIST one-class-out). A vae run has one score."
         ),
@@ -51,21 +61,34 @@ def export(
     quantize: Annotated[
         str | None,
         typer.Option(
-            help="int8: also write <graph>.int8.onnx with onnxruntime's dynamic quantization, listed under "
-            "graphs_int8 in the manifest."
+            metavar="[int8]",
+            help="int8: also write <graph>.int8.onnx with onnxruntime's static quantization (QDQ, calibrated "
+            "on training rows: a sample's output does not depend on its batch), listed under graphs_int8 with "
+            "fp32/int8 accuracy and ROC AUC in the manifest's quantization."
         ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an earlier bundle already in --out.")] = False,
+    requantize: Annotated[
+        bool,
+        typer.Option(
+            help="RUN is a bundle: redo its int8 graphs from its own fp32 graphs, in place (the same code as "
+            "--quantize int8; the data is rebuilt from the manifest's producer and checked; needs --data-dir)."
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option(help=cliconv.FORCE_HELP)] = False,
     data_dir: Annotated[
         str | None,
         typer.Option(help="Where the run's data set lives now (default: the path recorded in the run)."),
     ] = None,
     weights: Annotated[
         str,
-        typer.Option(help="last (the run's last finished epoch) | best (its best validation epoch: early stopping)."),
+        typer.Option(
+            metavar="[last|best]",
+            help="last (the run's last finished epoch) | best (its best validation epoch: early stopping).",
+        ),
     ] = "last",
     threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default).")] = 0,
     quiet: Annotated[bool, typer.Option(help="No progress notes on stderr.")] = False,
+    version: Annotated[bool, cliconv.version_option(PROG)] = False,
 ) -> None:
     """Export RUN's graphs, check them (onnx checker, onnxruntime vs PyTorch on 256 test samples, reference
     evaluator), calibrate the anomaly threshold, and write the bundle; prints the bundle's path."""
@@ -73,11 +96,22 @@ def export(
         import torch
 
         torch.set_num_threads(threads)
-    from ssvae_train.export.exporter import export_run
 
     def say(line: str) -> None:
         if not quiet:
             typer.echo(line, err=True)
+
+    if requantize:
+        if out is not None or quantize is not None:
+            raise UserError("--requantize works in place on the bundle RUN: drop --out and --quantize")
+        from ssvae_train.export.requantize import requantize_bundle
+
+        requantize_bundle(run, data_dir, say=say)
+        typer.echo(str(run))
+        return
+    if out is None:
+        raise UserError("--out is required: the bundle folder to create")
+    from ssvae_train.export.exporter import export_run
 
     export_run(
         run,
@@ -95,7 +129,7 @@ def export(
 
 
 def main() -> None:
-    app(prog_name="ssvae-export")
+    cliconv.run(app, PROG)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ complete, validated bundle or nothing at all.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import onnxruntime as ort
 import torch
 import torch.nn.functional as F
 
+from ssvae_edge.manifest import file_sha256
 from ssvae_train import __version__
 from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.config import FitConfig
@@ -35,7 +35,8 @@ from ssvae_train.errors import UserError
 from ssvae_train.evaluate import anomaly_metrics
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
-from ssvae_train.export.quantize import METHOD, WEIGHT_TYPE, int8_file, quantize_graph
+from ssvae_train.export.measure import calibrate
+from ssvae_train.export.quantize import QuantData, quantize_bundle
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
 from ssvae_train.scores import DEFAULT_SCORE, SCORES
@@ -145,9 +146,7 @@ def export_run(
         sessions = {name: G.session(p) for name, p in files.items()}
         threshold, calibration = None, None
         if "anomaly" in sessions:
-            threshold, calibration = _calibrate(
-                sessions["anomaly"], ds.x_train[prep.split.val], alert_quantile
-            )
+            threshold, calibration = calibrate(sessions["anomaly"], ds.x_train[prep.split.val], alert_quantile)
             say(
                 f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} "
                 f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})"
@@ -158,11 +157,11 @@ def export_run(
         int8: dict[str, dict] = {}
         quant: dict | None = None
         if quantize == "int8":
-            int8, quant = _quantize(files, tmp, sessions, probes, prep, alert_quantile, metrics, say)
+            int8, quant = quantize_bundle(tmp, files, quant_data(prep, alert_quantile, latent), say)
 
         manifest = {
             "format": FORMAT,
-            "graphs": {name: {"file": p.name, "sha256": _sha256(p)} for name, p in files.items()},
+            "graphs": {name: {"file": p.name, "sha256": file_sha256(p)} for name, p in files.items()},
             "classes": list(meta["classes"]),
             "sample_shape": list(sample_shape),
             "dtype": "float32",
@@ -187,11 +186,12 @@ def export_run(
                 "exporter_call": G.EXPORTER_DESCRIPTION,
                 "exporter_reason": G.EXPORTER_REASON,
                 "run": str(run),
-                "checkpoint_sha256": _sha256(_checkpoint_path(run)),
+                "checkpoint_sha256": file_sha256(_checkpoint_path(run)),
                 "dataset": cfg.dataset,
                 "labels": cfg.labels,
                 "n_labelled": int(meta["n_labelled"]),
                 "seed": cfg.seed,
+                "val_fraction": cfg.val_fraction,
                 "arch": cfg.arch,
                 "model": cfg.model,
                 "objective": cfg.objective,
@@ -235,21 +235,6 @@ def _latent_means(model: SSVAE, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return model.posterior(h, y1)[0].numpy().astype(np.float32)
 
 
-def _calibrate(sess: ort.InferenceSession, x_val: np.ndarray, q: float) -> tuple[float, dict]:
-    """The alert threshold: the q-quantile of the exported graph's scores on the run's validation rows."""
-    s = G.run_batched(sess, {"x": x_val})
-    if len(s) == 0:
-        raise UserError("the run has no validation rows to calibrate the anomaly threshold on")
-    threshold = float(np.quantile(s.astype(np.float64), q))
-    return threshold, {
-        "quantile": q,
-        "n_val": int(len(s)),
-        "false_alarm_rate": float(np.mean(s > threshold)),
-        "source": "validation split",
-        "graph": "anomaly.onnx (onnxruntime)",
-    }
-
-
 def _metrics(model: SSVAE, method: str | None, sessions: dict, ds, bar: Progress) -> dict:
     """Test metrics of the exported graphs in onnxruntime, beside PyTorch's on the same rows."""
     normal = ds.y_test >= 0
@@ -274,62 +259,11 @@ def _metrics(model: SSVAE, method: str | None, sessions: dict, ds, bar: Progress
     return out
 
 
-def _quantize(
-    files: dict[str, Path], tmp: Path, sessions: dict, probes: dict, prep, q: float, metrics: dict, say: Say
-) -> tuple[dict, dict]:
-    """int8 graphs beside the fp32 ones, with their own threshold, accuracy and size."""
+def quant_data(prep: Prepared, alert_quantile: float, latent_dim: int | None) -> QuantData:
+    """The rows int8 is calibrated (training split), thresholded (validation split) and measured (test) on."""
     ds = prep.ds
-    int8: dict[str, dict] = {}
-    skipped: dict[str, str] = {}
-    for name, src in files.items():
-        dst = tmp / int8_file(src.name)
-        ok, info = quantize_graph(src, dst, probes[name])
-        if not ok:
-            skipped[name] = info
-            say(f"{src.name}: not quantized ({info})")
-            continue
-        int8[name] = {
-            "file": dst.name,
-            "sha256": _sha256(dst),
-            "bytes": dst.stat().st_size,
-            "integer_ops": info,
-        }
-    normal = ds.y_test >= 0
-    fp32 = {"bytes": {name: p.stat().st_size for name, p in files.items()}}
-    i8: dict = {"bytes": {name: e["bytes"] for name, e in int8.items()}}
-    if "classifier" in files:
-        fp32["test_accuracy"] = metrics["test_accuracy_onnxruntime"]
-    if "anomaly" in files and not normal.all():
-        fp32["anomaly_roc_auc"] = metrics["anomaly_roc_auc_onnxruntime"]
-    if "classifier" in int8:
-        p = G.run_batched(G.session(tmp / int8["classifier"]["file"]), {"x": ds.x_test[normal]})
-        i8["test_accuracy"] = classification_metrics(p, ds.y_test[normal])["accuracy"]
-        i8["prediction_agreement_with_fp32"] = float(
-            np.mean(p.argmax(1) == G.run_batched(sessions["classifier"], {"x": ds.x_test[normal]}).argmax(1))
-        )
-    if "anomaly" in int8:
-        sess = G.session(tmp / int8["anomaly"]["file"])
-        threshold, calibration = _calibrate(sess, ds.x_train[prep.split.val], q)
-        calibration["graph"] = "anomaly.int8.onnx (onnxruntime)"
-        int8["anomaly"].update({"threshold": threshold, "threshold_calibration": calibration})
-        if not normal.all():
-            i8["anomaly_roc_auc"] = anomaly_metrics(G.run_batched(sess, {"x": ds.x_test}), ~normal)["roc_auc"]
-    for name, e in int8.items():
-        kib, kib32 = e["bytes"] / 1024, fp32["bytes"][name] / 1024
-        say(f"{e['file']}: {kib:.0f} KiB (fp32 {kib32:.0f} KiB), ops {e['integer_ops']}")
-    if "test_accuracy" in i8:
-        say(f"test accuracy fp32 {fp32['test_accuracy']:.4f}, int8 {i8['test_accuracy']:.4f}")
-    quant = {
-        "method": METHOD,
-        "weight_type": WEIGHT_TYPE,
-        "gemm_rewritten_as_matmul": True,
-        "skipped": skipped,
-        "note": "the int8 anomaly graph has its own threshold (graphs_int8.anomaly.threshold), calibrated "
-        "like the fp32 one; 'threshold' belongs to anomaly.onnx",
-        "fp32": fp32,
-        "int8": i8,
-    }
-    return int8, quant
+    return QuantData(x_train=ds.x_train[prep.split.train], x_val=ds.x_train[prep.split.val], x_test=ds.x_test,
+                     y_test=ds.y_test, n_classes=ds.n_classes, latent_dim=latent_dim, alert_quantile=alert_quantile)
 
 
 def _check_destination(out: Path, force: bool) -> None:
@@ -401,14 +335,6 @@ def _staging(out: Path, force: bool) -> Iterator[Path]:
 def _checkpoint_path(run: str | Path) -> Path:
     run = Path(run)
     return run / CHECKPOINT if run.is_dir() else run
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _plain(obj):

@@ -1,0 +1,100 @@
+"""`requantize_bundle`: redo a bundle's int8 graphs from its own fp32 graphs, in place, atomically.
+
+For bundles whose training run is gone (the committed ones): the data the run used is rebuilt from the
+manifest's `producer` (data set, label budget, seed, held-out class, validation fraction), and proven
+to be the same by recomputing the fp32 alert threshold on the rebuilt validation rows (or, with no
+anomaly graph, the fp32 test accuracy) and comparing it with the manifest's. Then `quantize_bundle`,
+the code `ssvae-export --quantize int8` runs, writes and measures the int8 graphs; the bundle is built
+in a hidden folder beside the old one and swapped in only when complete. The fp32 graphs and every
+other manifest key are kept as they are; `graphs_int8` and `quantization` are replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from ssvae_edge.errors import BundleError
+from ssvae_edge.manifest import Manifest
+from ssvae_train import __version__
+from ssvae_train.config import FitConfig
+from ssvae_train.data.prepared import prepare
+from ssvae_train.errors import UserError
+from ssvae_train.export import measure
+from ssvae_train.export.exporter import MANIFEST, _plain, _staging, quant_data
+from ssvae_train.export.graphs import session
+from ssvae_train.export.quantize import quantize_bundle
+
+DEFAULT_VAL_FRACTION = 0.1  # what bundles exported before `producer.val_fraction` was recorded used
+MATCH_RTOL = 1e-6
+
+
+def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[str], None] | None = None) -> dict:
+    """Replace the int8 graphs of the bundle in `bundle`; returns the new manifest. Raises UserError."""
+    say = say or (lambda _line: None)
+    folder = Path(bundle)
+    try:
+        manifest = Manifest.load(folder)
+    except BundleError as e:
+        raise UserError(str(e)) from None
+    folder = manifest.path.parent
+    raw = manifest.raw
+    producer = raw.get("producer") or {}
+    if producer.get("dataset") is None:
+        raise UserError(f"{folder}: the manifest's producer does not name the data set it was trained on")
+    if producer["dataset"] != "digits" and data_dir is None:
+        raise UserError(f"--requantize needs --data-dir: the folder of the {producer['dataset']} files")
+    cfg = FitConfig(
+        dataset=producer["dataset"], data_dir=data_dir, arch=producer.get("arch", "dense"),
+        model=producer.get("model", "ssvae"), labels=str(producer.get("labels", "all")),
+        seed=int(producer.get("seed", 0)), exclude_class=producer.get("excluded_class"),
+        val_fraction=float(producer.get("val_fraction", DEFAULT_VAL_FRACTION)),
+    )
+    prep = prepare(cfg)
+    quantile = float((raw.get("threshold_calibration") or {}).get("quantile", 0.99))
+    data = quant_data(prep, quantile, manifest.latent_dim)
+    _check_same_data(manifest, data)
+    say(f"{folder}: data rebuilt ({cfg.dataset}, {len(data.x_train)} training rows, {len(data.x_val)} validation "
+        f"rows, {len(data.y_test)} test rows) and checked against the manifest")
+
+    old_int8 = {e.file for e in manifest.graphs_int8.values()}
+    with _staging(folder, force=True) as tmp:
+        for p in folder.iterdir():
+            if p.is_file() and p.name not in old_int8 and p.name != MANIFEST:
+                shutil.copy2(p, tmp / p.name)
+        files = {name: tmp / e.file for name, e in manifest.graphs.items()}
+        int8, quant = quantize_bundle(tmp, files, data, say)
+        quant["requantized"] = {"from": "the bundle's fp32 graphs", "by": "ssvae-export --requantize",
+                                "ssvae": __version__, "onnxruntime": ort.__version__}
+        new = {k: v for k, v in raw.items() if k not in ("graphs_int8", "quantization")}
+        if int8:
+            new["graphs_int8"], new["quantization"] = int8, quant
+        # The manifest is written last: a folder with a manifest is a finished bundle.
+        (tmp / MANIFEST).write_text(json.dumps(_plain(new), indent=2) + "\n")
+    say(f"int8 graphs of {folder} replaced")
+    return new
+
+
+def _check_same_data(manifest: Manifest, data) -> None:
+    """Refuse unless the rebuilt rows reproduce what the manifest measured on the run's own rows."""
+    folder = manifest.path.parent
+    if "anomaly" in manifest.graphs and manifest.threshold is not None:
+        got, _ = measure.calibrate(session(folder / manifest.graphs["anomaly"].file), data.x_val,
+                                   data.alert_quantile)
+        want, what = manifest.threshold, "fp32 alert threshold"
+    elif "classifier" in manifest.graphs:
+        normal = data.y_test >= 0
+        got, _ = measure.accuracy(session(folder / manifest.graphs["classifier"].file), data.x_test[normal],
+                                  data.y_test[normal])
+        want = (manifest.raw.get("producer") or {}).get("metrics", {}).get("test_accuracy_onnxruntime")
+        what = "fp32 test accuracy"
+    else:
+        return
+    if want is None or not np.isclose(got, want, rtol=MATCH_RTOL, atol=0.0):
+        raise UserError(f"{folder}: the rebuilt data gives an {what} of {got:.6g}, the manifest says {want}: "
+                        "point --data-dir at the data the bundle was trained on")

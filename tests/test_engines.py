@@ -1,0 +1,136 @@
+"""Every graph of every committed bundle runs on two other ONNX engines that devices use, OpenVINO and
+tract, and gives what onnxruntime gives on real samples (the bundle contract says any device reads a
+bundle without our code). Needs the `engines` extra (CI installs it); skipped without it.
+
+Every graph: relative max difference <= 1e-4 (max |engine - onnxruntime| / max |onnxruntime|).
+int8 graphs (QDQ) run two ways in onnxruntime itself: with its graph optimizations (the default; the
+QDQ pairs are fused into integer kernels) and without (each DequantizeLinear/op/QuantizeLinear in turn,
+the ONNX definition). The two differ by a few quantization steps (up to 35 % of the largest pixel of a
+decoded MNIST image), so an int8 graph matches when it is within 1e-4 of either: OpenVINO computes what
+onnxruntime's fused kernels compute, tract what the definition says. One graph is measured further off
+than 1e-4 (mnist-conv's int8 anomaly score on OpenVINO: 3.4e-4, where int8 itself moves the score by
+7e-3 from fp32), so int8 graphs are held to max(1e-4, a tenth of int8's own difference from fp32).
+On top, the classes agree.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from ssvae_edge import cut_windows, read_recording
+from ssvae_edge.manifest import PRECISIONS, Manifest
+
+ov = pytest.importorskip("openvino", reason="the engines extra is not installed: pip install -e '.[engines]'")
+tract = pytest.importorskip("tract", reason="the engines extra is not installed: pip install -e '.[engines]'")
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPORTED = ROOT / "exported"
+BUNDLES = sorted(p.parent for p in EXPORTED.glob("*/manifest.json"))
+N = 32  # real samples per graph
+REL = 1e-4
+INT8_SHARE = 0.1  # int8: the engine may differ by this share of int8's own difference from fp32
+# Graphs tract 0.23 cannot load, by the sha256 of the fp32 graph (its int8 version is made from it), so a
+# re-exported graph is tested for real: the UCI-HAR `lstm` decoder feeds its LSTM the code broadcast over
+# time, and tract's declutter pass fails on it ("Trying to substitute a N,256,128 by N,256,1" at the LSTM's
+# input projection). These are expected failures (xfail): the HAR bundles are to be re-exported with a
+# decoder without that broadcast (`--arch convlstm`: transposed convolutions).
+TRACT_CANNOT = {
+    "40c507d19677dc012f4c94cf487fb132a4afd058226c8fa6a852bed6a5a48376": "har-lstm anomaly",
+    "325197ba52f55e47828444545ab0c9ed21b35642be0632d037c497d991290919": "har-lstm decoder",
+    "8df0c4ae17f759c886a91db18565a2d8920fbc6f6fab108149f9a7fded5ad2e4": "har-lstm-novelty anomaly",
+    "6bfda2b64fd6ca4378523a9adb641da56527af22c620d3fed3b1dee4118cac38": "har-lstm-novelty decoder",
+}
+
+
+@cache
+def _mnist_test() -> np.ndarray:
+    from ssvae_train.data.mnist import load_mnist
+
+    return load_mnist(ROOT / "tests" / "data" / "mnist").x_test
+
+
+def real_feeds(bundle: Path, graph: str) -> dict[str, np.ndarray]:
+    """Real test samples in raw units (MNIST test images; UCI-HAR test windows of the shipped demo
+    stream); the decoder gets z ~ N(0, 1) with the classes in turn, as when generating."""
+    m = Manifest.load(bundle)
+    if graph == "decoder":
+        rng = np.random.default_rng(0)
+        return {"z": rng.standard_normal((N, m.latent_dim)).astype(np.float32),
+                "y": (np.arange(N) % len(m.classes)).astype(np.int64)}
+    if m.is_sensor:
+        rec = read_recording(EXPORTED / "har-demo" / "demo_stream.csv", m.channels, m.sample_rate_hz)
+        x = cut_windows(rec.samples, m.window, m.window)[:: 3][:N]
+    else:
+        x = _mnist_test()[:N]
+    assert list(x.shape[1:]) == list(m.sample_shape)
+    return {"x": np.ascontiguousarray(x, dtype=np.float32)}
+
+
+def run_onnxruntime(path: Path, feeds: dict[str, np.ndarray], optimized: bool = True) -> np.ndarray:
+    opts = ort.SessionOptions()
+    if not optimized:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+
+
+def run_openvino(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    compiled = ov.Core().compile_model(str(path), "CPU")
+    names = [next(iter(set(p.get_names()) & set(feeds))) for p in compiled.inputs]  # a port has many names
+    return np.asarray(compiled([feeds[n] for n in names])[compiled.output(0)])
+
+
+def run_tract(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    """tract with the inputs' concrete shapes declared, as a device states its input (a symbolic batch
+    axis clashes inside tract's LSTM Scan)."""
+    model = tract.onnx().load(str(path))
+    names = [model.input_name(i) for i in range(model.input_count())]
+    for i, n in enumerate(names):
+        a = feeds[n]
+        model.set_input_fact(i, ",".join(map(str, a.shape)) + ("," + ("f32" if a.dtype == np.float32 else "i64")))
+    runnable = model.into_model().into_runnable()
+    return runnable.run([feeds[n] for n in names])[0].to_numpy()
+
+
+def rel_diff(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.abs(got.astype(np.float64) - want).max() / max(float(np.abs(want).max()), 1e-12))
+
+
+CASES = [(b, prec, g) for b in BUNDLES for prec in PRECISIONS for g in Manifest.load(b).graph_set(prec)]
+
+
+def test_every_committed_bundle_is_covered() -> None:
+    assert {b.name for b in BUNDLES} >= {"har-lstm", "har-lstm-novelty", "mnist-conv", "mnist-dense"}
+    assert all(Manifest.load(b).graphs_int8 for b in BUNDLES), "every committed bundle ships int8 graphs"
+
+
+@pytest.mark.parametrize("engine", ["openvino", "tract"])
+@pytest.mark.parametrize(("bundle", "precision", "graph"), CASES,
+                         ids=[f"{b.name}-{p}-{g}" for b, p, g in CASES])
+def test_engine_matches_onnxruntime(bundle: Path, precision: str, graph: str, engine: str) -> None:
+    m = Manifest.load(bundle)
+    entry, fp32 = m.graph_set(precision)[graph], m.graphs[graph]
+    path = bundle / entry.file
+    feeds = real_feeds(bundle, graph)
+    if engine == "tract" and fp32.sha256 in TRACT_CANNOT:
+        try:
+            run_tract(path, feeds)
+        except tract.TractError:
+            pytest.xfail(f"tract cannot load {TRACT_CANNOT[fp32.sha256]} (LSTM fed a broadcast code)")
+        pytest.fail(f"tract now loads {TRACT_CANNOT[fp32.sha256]}: remove it from TRACT_CANNOT")
+    want = {"optimized": run_onnxruntime(path, feeds)}
+    if precision == "int8":
+        want["unoptimized (the QDQ definition)"] = run_onnxruntime(path, feeds, optimized=False)
+    got = (run_openvino if engine == "openvino" else run_tract)(path, feeds)
+    assert all(got.shape == w.shape for w in want.values())
+    diffs = {mode: rel_diff(got, w) for mode, w in want.items()}
+    tol = REL
+    if precision == "int8":
+        tol = max(REL, INT8_SHARE * rel_diff(want["optimized"], run_onnxruntime(bundle / fp32.file, feeds)))
+    assert min(diffs.values()) <= tol, f"{engine} vs onnxruntime: relative max diff {diffs} (tolerance {tol:.2g})"
+    if graph == "classifier":
+        assert any(np.array_equal(got.argmax(1), w.argmax(1)) for w in want.values())
