@@ -18,7 +18,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 data_app = typer.Typer(
-    help="Fetch the real data sets (MNIST, UCI-HAR) and verify their checksums.", no_args_is_help=True
+    help="Check your own data (check), or fetch the real data sets, MNIST and UCI-HAR, and verify their checksums "
+    "(download).", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
 
@@ -44,14 +45,25 @@ def user_errors(fn):
 @user_errors
 def fit(
     out: Path = typer.Option(..., "--out", help="Run directory: checkpoint.pt (weights, config, history) goes here."),
-    dataset: str = typer.Option("digits", help="digits (embedded, no download) | mnist | uci-har."),
-    data_dir: str | None = typer.Option(None, help="Folder with the data set's original files (mnist, uci-har)."),
+    dataset: str = typer.Option(
+        "digits", help="digits (embedded, no download) | mnist | uci-har | arrays (your .npz: x_train, y_train "
+        "with -1 = unlabelled, ...) | recordings (your folder of CSV recordings). README: 'Your own data'."
+    ),
+    data_dir: str | None = typer.Option(
+        None, help="Folder with the data set's original files (mnist, uci-har), the .npz file (arrays) or the "
+        "folder of CSV recordings (recordings)."
+    ),
     arch: str = typer.Option("dense", help="Trunk/decoder family: dense | conv (images) | lstm (uci-har)."),
     model: str = typer.Option("ssvae", help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
     objective: str = typer.Option("seed", help="seed (the write-up's loss) | m2 (Kingma et al. 2014)."),
     labels: str = typer.Option(
-        "all", help="Label budget: a count balanced over classes (100), a fraction (0.05) or all."
+        "all", help="Label budget: a count balanced over classes (100), a fraction (0.05) or all (= given: every "
+        "label there is; rows of your own data labelled -1 or blank stay unlabelled whatever the budget)."
     ),
+    window: int | None = typer.Option(
+        None, help="recordings: samples per window (default 128); a window is labelled when all its samples agree."
+    ),
+    hop: int | None = typer.Option(None, help="recordings: samples between window starts (default --window / 2)."),
     epochs: int = typer.Option(20, help="Epochs; one epoch sweeps the unlabelled rows once."),
     seed: int = typer.Option(0, help="Seed of the split, the label draw, the shuffles and the noise."),
     batch_size: int = typer.Option(128, help="Rows per step (the labelled batch is at most this)."),
@@ -110,6 +122,8 @@ def fit(
         m1_sample=m1_sample,
         device=device,
         precision=precision,
+        window=window,
+        hop=hop,
     )
     if not resume:
         cfg.validate()
@@ -177,6 +191,37 @@ def demo(
     from ssvae_train.demo import run_demo
 
     run_demo(out, epochs=epochs, labels=labels, say=typer.echo)
+
+
+@data_app.command("check")
+@user_errors
+def check(
+    path: Path = typer.Argument(..., help="Your data: a .npz file (arrays) or a folder of CSV recordings."),
+    dataset: str = typer.Option(
+        "auto", help="auto (a .npz is arrays, a folder of CSVs is recordings) | arrays | recordings | mnist | uci-har."
+    ),
+    window: int | None = typer.Option(None, help="recordings: samples per window, as for fit (default 128)."),
+    hop: int | None = typer.Option(None, help="recordings: samples between window starts (default --window / 2)."),
+    labels: str = typer.Option("all", help="The label budget you mean to train with (checked per class)."),
+    seed: int = typer.Option(0, help="The --seed you mean to train with (it draws the validation split)."),
+    val_fraction: float = typer.Option(0.1, help="The --val-fraction you mean to train with."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of lines."),
+) -> None:
+    """Check your data before `fit`: rows, windows, labelled fraction per class, channels, rate, duration.
+
+    Every problem found (NaN or inf, a recording whose columns differ, an unknown class name, a class
+    with fewer labelled rows than the budget needs, a sample rate that disagrees, ...) is printed as one
+    `problem:` line on stderr, and the exit code is 2; `fit` refuses the same problems."""
+    from ssvae_train.data.check import check_data, report_lines, summary_json
+
+    summary, problems = check_data(path, dataset, window, hop, labels, seed, val_fraction)
+    typer.echo(json.dumps(summary_json(summary), indent=2) if as_json else "\n".join(report_lines(summary)))
+    for line in problems:
+        typer.echo(f"problem: {line}", err=True)
+    if problems:
+        raise typer.Exit(2)
+    if not as_json:
+        typer.echo("ok: no problem found")
 
 
 @data_app.command("download")

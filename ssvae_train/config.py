@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from ssvae_train.data.dataset import DATASETS
+from ssvae_train.data.dataset import BUILTIN_KINDS, DATASETS
 from ssvae_train.errors import UserError
 from ssvae_train.models import KINDS
-from ssvae_train.models.parts import ARCHS
+from ssvae_train.models.parts import ARCHS, SEQUENCE_ARCHS
 from ssvae_train.objectives import OBJECTIVES
 
 # Label weight when --alpha is not given: a tenth of the number of values in a sample (78 for MNIST,
@@ -44,6 +44,8 @@ class FitConfig:
     m1_sample: bool = False  # M1+M2: draw the training rows from M1's q(z|x) every epoch instead of its means
     device: str = "auto"  # auto takes CUDA when torch sees one
     precision: str = "fp32"  # fp32 | bf16 (autocast; meant for GPUs)
+    window: int | None = None  # recordings: samples per window (default 128)
+    hop: int | None = None  # recordings: samples between window starts (default window / 2)
 
     def resolve(self, sample_shape: tuple[int, ...]) -> None:
         """Fill the defaults that depend on the data, so the saved config says what was really used."""
@@ -60,10 +62,7 @@ class FitConfig:
         ):
             if value not in allowed:
                 raise UserError(f"{name} {value!r}: choose one of {', '.join(allowed)}")
-        if self.arch == "lstm" and self.dataset != "uci-har":
-            raise UserError(f"--arch lstm needs sequences: use it with --dataset uci-har, not {self.dataset}")
-        if self.arch != "lstm" and self.dataset == "uci-har":
-            raise UserError("--dataset uci-har is a sequence data set: use --arch lstm")
+        check_arch(self.arch, BUILTIN_KINDS.get(self.dataset), f"--dataset {self.dataset}")
         if self.m1_sample and self.m1_run is None:
             raise UserError("--m1-sample draws from an M1: give it with --m1-run")
         if self.m1_run is not None and self.arch != "dense":
@@ -84,3 +83,17 @@ class FitConfig:
     def from_dict(cls, d: dict) -> FitConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def check_arch(arch: str, kind: str | None, what: str) -> None:
+    """The one rule for which trunk takes which samples, by the data's kind (not its name): sensor windows
+    need a sequence arch and only they take one; conv takes images. `kind` None (user data, not loaded
+    yet) is checked again once it is known."""
+    if kind is None:
+        return
+    if kind == "sensor" and arch not in SEQUENCE_ARCHS:
+        raise UserError(f"{what} holds sensor windows (sequences): use --arch {' or '.join(SEQUENCE_ARCHS)}")
+    if kind != "sensor" and arch in SEQUENCE_ARCHS:
+        raise UserError(f"--arch {arch} needs sequences (sensor windows [N, T, C]); {what} holds {kind} samples")
+    if arch == "conv" and kind != "image":
+        raise UserError(f"--arch conv needs images; {what} holds {kind} samples")

@@ -137,8 +137,11 @@ def classification_metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]
 def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
     x, y = prep.ds.x_train[prep.split.val], prep.ds.y_train[prep.split.val]
     out: dict[str, float] = {}
-    if model.has_classifier:
-        out.update({f"val_{k}": v for k, v in classification_metrics(predict(model, x), y).items()})
+    labelled = y >= 0  # user data: validation rows without a label count in the ELBO only
+    if model.has_classifier and labelled.any():
+        out.update(
+            {f"val_{k}": v for k, v in classification_metrics(predict(model, x[labelled]), y[labelled]).items()}
+        )
     if model.has_decoder:
         out["val_neg_elbo"] = float(scores(model, x, "pi" if model.cond_dim else "min").mean())
     return out
@@ -209,7 +212,9 @@ def selection_score(row: dict) -> float:
     """Higher is better: validation accuracy (ties broken by log loss) for classifiers, else -neg ELBO."""
     if "val_accuracy" in row:
         return row["val_accuracy"] - 1e-6 * row["val_log_loss"]
-    return -row["val_neg_elbo"]
+    if "val_neg_elbo" in row:
+        return -row["val_neg_elbo"]
+    return float(row["epoch"])  # nothing to judge by (no labelled validation row, no decoder): the latest
 
 
 def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, world: World) -> Path:
@@ -228,6 +233,8 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
         raise UserError(f"{out} already holds a run: pass --resume to continue it or --force to overwrite")
     cfg.validate()
     prep = prepare(cfg)  # all input checks happen here, before the run directory exists
+    if progress and world.is_main:
+        print(prep.counts_line(), file=sys.stderr)
     cfg.resolve(prep.ds.sample_shape)
     torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed (the same on every rank)
     model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt)

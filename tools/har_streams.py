@@ -25,7 +25,17 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-WINDOW, OVERLAP, RATE = 128, 64, 50
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The chaining is product code (the recordings converter uses it too); this tool adds the demo stream.
+from ssvae_train.data.har_recordings import (  # noqa: E402
+    OVERLAP,
+    RATE,
+    WINDOW,
+    find_runs,
+    read_stream,
+    run_samples,
+    write_stream,
+)
 
 README = """# UCI-HAR streams
 
@@ -50,64 +60,6 @@ Intelligence and Machine Learning (ESANN 2013), Bruges, Belgium. Licence: CC BY 
 (https://creativecommons.org/licenses/by/4.0/). These files are derived from it (windows re-joined
 into streams); the values are unchanged.
 """
-
-
-def round_sig(v: np.ndarray, digits: int) -> np.ndarray:
-    """Round to `digits` significant digits, so copies of one sample written at different precisions
-    (or re-parsed through float32) compare equal."""
-    v = np.asarray(v, dtype=np.float64)
-    mag = np.floor(np.log10(np.where(v == 0, 1.0, np.abs(v))))
-    scale = 10.0 ** (digits - 1 - mag)
-    return np.round(v * scale) / scale
-
-
-def chained(x: np.ndarray, digits: int = 4) -> np.ndarray:
-    """bool [N-1]: window i+1 continues window i (its first 64 samples are window i's last 64)."""
-    a = round_sig(x[:-1, WINDOW - OVERLAP:], digits)
-    b = round_sig(x[1:, :OVERLAP], digits)
-    return (a == b).all(axis=(1, 2))
-
-
-def find_runs(x: np.ndarray, digits: int = 4) -> list[list[int]]:
-    """Maximal chains of test indices [i, i+1, ...] that overlap by 64 samples."""
-    links = chained(x, digits)
-    runs, cur = [], [0]
-    for i, linked in enumerate(links):
-        if linked:
-            cur.append(i + 1)
-        else:
-            runs.append(cur)
-            cur = [i + 1]
-    runs.append(cur)
-    return runs
-
-
-def run_samples(x: np.ndarray, y: np.ndarray, run: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The recording behind a run: the first window whole, then each next window's new 64 samples."""
-    parts, labels = [x[run[0]]], [np.full(WINDOW, y[run[0]])]
-    for i in run[1:]:
-        parts.append(x[i, OVERLAP:])
-        labels.append(np.full(WINDOW - OVERLAP, y[i]))
-    return np.concatenate(parts), np.concatenate(labels)
-
-
-def write_stream(path: Path, samples: np.ndarray, labels: np.ndarray, channels: list[str],
-                 classes: list[str]) -> None:
-    """CSV `time,<channels>,label`; values written as the shortest text that reads back to the same
-    float32, so a reader gets the data set's numbers exactly. Written atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["time", *channels, "label"])
-        for i, (row, lab) in enumerate(zip(samples.astype(np.float32), labels, strict=True)):
-            w.writerow([f"{i / RATE:.2f}", *map(str, row), classes[int(lab)]])
-    tmp.replace(path)
-
-
-def read_stream(path: Path, n_channels: int) -> np.ndarray:
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))[1:]
-    return np.array([[float(v) for v in r[1:1 + n_channels]] for r in rows], dtype=np.float32)
 
 
 def demo_order(y: np.ndarray, n_classes: int, n_windows: int, seed: int) -> list[int]:
@@ -234,7 +186,6 @@ def main(
         "--digits", min=1, max=9, help="Significant digits compared when chaining windows.")] = 4,
 ) -> None:
     """Rebuild UCI-HAR test streams (continuous runs + a demo stream) as CSV for ssvae-edge."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ssvae_train.data.uci_har import load_uci_har
     from ssvae_train.errors import UserError
 

@@ -1,7 +1,12 @@
 """Label budgets, the validation split and the held-out anomaly class.
 
 A budget chooses which training rows keep their label; everything else is still used, unlabelled.
-The validation split always comes out of the training set, never the test set.
+Rows that come without a label (`UNLABELLED`, user data) stay unlabelled: a budget keeps at most that
+many of the labels that exist, and `all` keeps every label given. The validation split always comes out
+of the training set, never the test set. Fully labelled data (the built-ins) is split stratified by
+class; partly labelled rows give validation unlabelled rows only (a user's few labels all train the
+model, and validation watches the ELBO); recordings (`groups`) give it whole recordings, their labels
+included, so overlapping windows of one recording never sit on both sides.
 """
 
 from __future__ import annotations
@@ -10,14 +15,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ssvae_train.data.dataset import DataSet
+from ssvae_train.data.dataset import UNLABELLED, DataSet
 from ssvae_train.errors import UserError
 
 
 def parse_labels(spec: str | int | float) -> int | float | None:
-    """`all` -> None (every row labelled); `100` -> 100 rows; `0.05` -> 5 % of the rows."""
+    """`all` (or `given`) -> None (every label there is); `100` -> 100 rows; `0.05` -> 5 % of the rows."""
     text = str(spec).strip().lower()
-    if text == "all":
+    if text in ("all", "given"):
         return None
     try:
         value = float(text)
@@ -52,48 +57,93 @@ def exclude_class(ds: DataSet, k: int) -> DataSet:
     """
     if not 0 <= k < ds.n_classes:
         raise UserError(f"--exclude-class {k}: the data set has classes 0..{ds.n_classes - 1}")
-    keep = ds.y_train != k
-    remap = np.full(ds.n_classes, -1, dtype=np.int64)
+    keep = ds.y_train != k  # unlabelled rows stay: nothing says they are of class k
+    remap = np.full(ds.n_classes + 1, UNLABELLED, dtype=np.int64)  # index -1 (unlabelled) maps to -1
     remap[[c for c in range(ds.n_classes) if c != k]] = np.arange(ds.n_classes - 1)
     return replace(
         ds,
         x_train=ds.x_train[keep], y_train=remap[ds.y_train[keep]],
         y_test=remap[ds.y_test],
         subjects_train=None if ds.subjects_train is None else ds.subjects_train[keep],
+        groups_train=None if ds.groups_train is None else ds.groups_train[keep],
         classes=[c for i, c in enumerate(ds.classes) if i != k],
         extra={**ds.extra, "excluded_class": k, "excluded_name": ds.classes[k]},
     )
 
 
-def _stratified_take(rng: np.random.Generator, y: np.ndarray, idx: np.ndarray, per_class: list[int]) -> np.ndarray:
-    taken = []
-    for c, n in enumerate(per_class):
-        rows = idx[y[idx] == c]
-        if n > len(rows):
-            raise UserError(f"class {c} has {len(rows)} training rows, {n} labels were asked for")
-        taken.append(rng.permutation(rows)[:n])
+def _name(c: int, classes: list[str] | None) -> str:
+    return f"class {classes[c]!r}" if classes else f"class {c}"
+
+
+def _stratified_take(
+    rng: np.random.Generator, y: np.ndarray, idx: np.ndarray, per_class: list[int], classes: list[str] | None = None
+) -> np.ndarray:
+    short = [
+        (c, int((y[idx] == c).sum()), n) for c, n in enumerate(per_class) if n > int((y[idx] == c).sum())
+    ]
+    if short:
+        raise UserError("; ".join(f"{_name(c, classes)} has {have} labelled training rows, {n} labels were asked for"
+                                  for c, have, n in short))
+    taken = [rng.permutation(idx[y[idx] == c])[:n] for c, n in enumerate(per_class)]
     return np.sort(np.concatenate(taken)) if taken else np.array([], dtype=np.int64)
 
 
+def _group_take(rng: np.random.Generator, groups: np.ndarray, fraction: float) -> np.ndarray:
+    """Rows of whole groups (recordings), drawn in a random order until `fraction` of the rows is reached."""
+    names, sizes = np.unique(groups, return_counts=True)
+    if len(names) < 2:
+        raise UserError(
+            f"only {len(names)} training recording: validation is split by recording, so give at least 2 "
+            "(cut a long session into several files)"
+        )
+    target, taken, picked = fraction * len(groups), 0, []
+    for i in rng.permutation(len(names))[: len(names) - 1]:  # at least one recording stays for training
+        if taken >= target:
+            break
+        picked.append(names[i])
+        taken += sizes[i]
+    return np.flatnonzero(np.isin(groups, picked))
+
+
 def make_split(
-    y: np.ndarray, n_classes: int, labels: int | float | None, seed: int, val_fraction: float = 0.1
+    y: np.ndarray,
+    n_classes: int,
+    labels: int | float | None,
+    seed: int,
+    val_fraction: float = 0.1,
+    groups: np.ndarray | None = None,
+    classes: list[str] | None = None,
 ) -> Split:
-    """Stratified validation split, then a class-balanced label budget drawn from the rest (from `seed`)."""
+    """Validation split (stratified, or by `groups`), then a class-balanced label budget drawn from the
+    labelled rows of the rest (from `seed`). Fully labelled data without groups draws exactly as it
+    always did, so every budget of the built-in sets picks the same rows."""
     rng = np.random.default_rng(seed)
     all_idx = np.arange(len(y))
-    counts = np.bincount(y, minlength=n_classes)
-    val_per_class = [int(round(val_fraction * n)) for n in counts]
-    val = _stratified_take(rng, y, all_idx, val_per_class)
+    has = y >= 0
+    if groups is not None:
+        val = _group_take(rng, groups, val_fraction)
+    elif has.all():  # fully labelled (every built-in set): stratified over the classes, as it always was
+        val_per_class = [int(round(val_fraction * n)) for n in np.bincount(y, minlength=n_classes)]
+        val = _stratified_take(rng, y, all_idx, val_per_class, classes)
+    else:  # partly labelled rows: validation takes unlabelled rows only, so every label given trains
+        unl = all_idx[~has]
+        val = np.sort(rng.permutation(unl)[: max(1, int(round(val_fraction * len(unl))))])
     train = np.setdiff1d(all_idx, val)
+    given = train[has[train]]  # training rows that carry a label
+    train_counts = np.bincount(y[given], minlength=n_classes)
     if labels is None:
-        return Split(train=train, labelled=train, val=val)
-    train_counts = np.bincount(y[train], minlength=n_classes)
+        if len(given) and not train_counts.all():  # (no label at all is a plain VAE's data: allowed)
+            c = int(np.flatnonzero(train_counts == 0)[0])
+            raise UserError(f"{_name(c, classes)} has no labelled training row after the validation split: label "
+                            "some, or the classifier has an output it cannot learn")
+        return Split(train=train, labelled=given, val=val)
     if isinstance(labels, float):
         per_class = [max(1, int(round(labels * n))) for n in train_counts]
     else:
         if labels < n_classes:
             raise UserError(f"--labels {labels}: fewer labels than the {n_classes} classes (need at least one each)")
-        if labels > len(train):
-            raise UserError(f"--labels {labels}: only {len(train)} training rows after the validation split")
+        if labels > len(given):
+            what = "training rows" if len(given) == len(train) else "labelled training rows"
+            raise UserError(f"--labels {labels}: only {len(given)} {what} after the validation split")
         per_class = [labels // n_classes + (1 if c < labels % n_classes else 0) for c in range(n_classes)]
-    return Split(train=train, labelled=_stratified_take(rng, y, train, per_class), val=val)
+    return Split(train=train, labelled=_stratified_take(rng, y, given, per_class, classes), val=val)

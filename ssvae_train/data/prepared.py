@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssvae_train.config import FitConfig
+from ssvae_train.config import FitConfig, check_arch
 from ssvae_train.data.budgets import Split, exclude_class, make_split, parse_labels
 from ssvae_train.data.dataset import DataSet, load_dataset
 
@@ -37,15 +37,49 @@ class Prepared:
             "sample_rate_hz": ds.sample_rate_hz, "window": ds.window, "hop": ds.hop, "source": ds.source,
             "excluded_class": ds.extra.get("excluded_class"), "excluded_name": ds.extra.get("excluded_name"),
             "n_train": int(len(self.split.train)), "n_labelled": int(len(self.split.labelled)),
-            "n_val": int(len(self.split.val)), "n_test": int(len(ds.y_test)),
+            "n_val": int(len(self.split.val)), "n_test": int(len(ds.y_test)), "counts": self.counts(),
         }
+
+    def counts(self) -> dict:
+        """No row dropped silently: what was loaded (kept, unlabelled, skipped) and what the split made of it."""
+        y, s = self.ds.y_train, self.split
+        given = int((y[s.train] >= 0).sum())
+        return {
+            **self.ds.row_counts(),
+            "train": int(len(s.train)), "labelled": int(len(s.labelled)),
+            "unlabelled": int(len(s.train) - len(s.labelled)),
+            "labels_left_out_by_budget": given - int(len(s.labelled)),
+            "val": int(len(s.val)), "val_labelled": int((y[s.val] >= 0).sum()),
+        }
+
+    def counts_line(self) -> str:
+        """The counts as one line, printed when a run starts."""
+        c = self.counts()
+        rows = "windows" if self.ds.window is not None and self.ds.name == "recordings" else "rows"
+        parts = [
+            f"{c['train_rows']} training {rows} ({c['train_labelled']} labelled, {c['train_unlabelled']} unlabelled",
+        ]
+        if "windows_mixed_labels" in c:
+            parts[0] += f", {c['windows_mixed_labels']} of them as their samples do not all carry one label"
+        parts[0] += ")"
+        parts.append(f"{c['test_rows']} test")
+        skipped = {k: v for k, v in c.items() if "skipped" in k and v}
+        parts.append("skipped: " + (", ".join(f"{k} {v}" for k, v in skipped.items()) or "none"))
+        parts.append(
+            f"split: {c['train']} train ({c['labelled']} labelled, {c['labels_left_out_by_budget']} labels left out "
+            f"by --labels), {c['val']} validation ({c['val_labelled']} labelled)"
+        )
+        return "data: " + "; ".join(parts)
 
 
 def prepare(cfg: FitConfig) -> Prepared:
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.window, cfg.hop)
+    check_arch(cfg.arch, ds.kind, f"--dataset {cfg.dataset}")
     if cfg.exclude_class is not None:
         ds = exclude_class(ds, cfg.exclude_class)
-    split = make_split(ds.y_train, ds.n_classes, parse_labels(cfg.labels), cfg.seed, cfg.val_fraction)
+    split = make_split(
+        ds.y_train, ds.n_classes, parse_labels(cfg.labels), cfg.seed, cfg.val_fraction, ds.groups_train, ds.classes
+    )
     if cfg.m1_run is not None:  # the labels and the split stay; the samples become M1's latents
         from ssvae_train.data.stacked import stack
 

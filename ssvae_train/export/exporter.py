@@ -202,6 +202,7 @@ def export_run(
                 "weights_epoch": weights_epoch(ckpt, weights),
                 "excluded_class": meta["excluded_class"],
                 "excluded_class_name": meta["excluded_name"],
+                "data_counts": meta["counts"],  # rows/windows kept, unlabelled and skipped (no row dropped silently)
                 "metrics": metrics,
             },
             "validation": {
