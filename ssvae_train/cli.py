@@ -6,39 +6,55 @@ import functools
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from ssvae_edge import cliconv
 from ssvae_train.errors import UserError
+
+PROG = "ssvae-train"
 
 app = typer.Typer(
     help="Train the semi-supervised VAE (dense, conv, LSTM) and its supervised/unsupervised equivalents.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=cliconv.CONTEXT,
 )
 data_app = typer.Typer(
     help="Check your own data (check), or fetch the real data sets, MNIST and UCI-HAR, and verify their checksums "
-    "(download).", no_args_is_help=True
+    "(download).", no_args_is_help=True,
+    context_settings=cliconv.CONTEXT,
 )
 app.add_typer(data_app, name="data")
 
 
-def user_errors(fn):
-    """Turn a UserError into one line on stderr and exit code 2 (no traceback)."""
+@app.callback()
+def _main(version: Annotated[bool, cliconv.version_option(PROG)] = False) -> None:
+    """Train the semi-supervised VAE (dense, conv, LSTM) and its supervised/unsupervised equivalents."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except UserError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted: the last finished epoch is saved (continue with --resume)", err=True)
-            raise typer.Exit(130) from None
 
-    return wrapper
+def user_errors_for(prog: str):
+    """A decorator turning a UserError into one `PROG: error: ...` line on stderr and exit code 2."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except UserError as e:
+                raise cliconv.fail(prog, str(e)) from None
+            except KeyboardInterrupt:
+                typer.echo("interrupted: the last finished epoch is saved (continue with --resume)", err=True)
+                raise typer.Exit(130) from None
+
+        return wrapper
+
+    return decorate
+
+
+user_errors = user_errors_for(PROG)
 
 
 @app.command()
@@ -54,8 +70,12 @@ def fit(
         "folder of CSV recordings (recordings)."
     ),
     arch: str = typer.Option("dense", help="Trunk/decoder family: dense | conv (images) | lstm (uci-har)."),
-    model: str = typer.Option("ssvae", help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
-    objective: str = typer.Option("seed", help="seed (the write-up's loss) | m2 (Kingma et al. 2014)."),
+    model: str = typer.Option(
+        "ssvae", metavar="[ssvae|supervised|vae]",
+        help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
+    objective: str = typer.Option(
+        "seed", metavar="[seed|m2]",
+        help="seed (the write-up's loss) | m2 (Kingma et al. 2014)."),
     labels: str = typer.Option(
         "all", help="Label budget: a count balanced over classes (100), a fraction (0.05) or all (= given: every "
         "label there is; rows of your own data labelled -1 or blank stay unlabelled whatever the budget)."
@@ -89,11 +109,15 @@ def fit(
     m1_sample: bool = typer.Option(
         False, help="With --m1-run: draw the training rows from M1's q(z|x) every epoch, not its means."
     ),
-    device: str = typer.Option("auto", help="auto (CUDA when present, else CPU) | cpu | cuda."),
-    precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast mixed precision, for GPUs)."),
+    device: str = typer.Option(
+        "auto", metavar="[auto|cpu|cuda]",
+        help="auto (CUDA when present, else CPU) | cpu | cuda."),
+    precision: str = typer.Option(
+        "fp32", metavar="[fp32|bf16]",
+        help="fp32 | bf16 (autocast mixed precision, for GPUs)."),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last finished epoch."),
-    force: bool = typer.Option(False, help="Overwrite a run already in --out."),
+    force: bool = typer.Option(False, help=cliconv.FORCE_HELP),
     quiet: bool = typer.Option(False, help="No progress output."),
 ) -> None:
     """Train a model; prints the checkpoint path."""
@@ -140,7 +164,8 @@ def evaluate(
     data_dir: str | None = typer.Option(None, help="Override the data directory recorded in the run."),
     out: Path | None = typer.Option(None, help="Also write the JSON to this file."),
     weights: str = typer.Option(
-        "last", help="last (the last finished epoch) | best (the epoch with the best validation score: early stopping)."
+        "last", metavar="[last|best]",
+        help="last (the last finished epoch) | best (the epoch with the best validation score: early stopping)."
     ),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
 ) -> None:
@@ -185,12 +210,13 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the runs, the grid and the exported bundle."),
     epochs: int = typer.Option(30, help="Epochs of each of the two trainings."),
     labels: str = typer.Option("100", help="Label budget shared by both models."),
+    force: bool = typer.Option(False, help=cliconv.FORCE_HELP),
 ) -> None:
     """The embedded default end to end: train on scikit-learn's digits (no download), compare with the
     supervised equivalent, generate, export the bundle and score it with the edge runtime."""
     from ssvae_train.demo import run_demo
 
-    run_demo(out, epochs=epochs, labels=labels, say=typer.echo)
+    run_demo(out, epochs=epochs, labels=labels, say=typer.echo, force=force)
 
 
 @data_app.command("check")
@@ -227,7 +253,7 @@ def check(
 @data_app.command("download")
 @user_errors
 def download(
-    name: str = typer.Argument(..., help="mnist | uci-har"),
+    name: str = typer.Argument(..., metavar="[mnist|uci-har]", help="The data set to fetch."),
     to: Path = typer.Option(..., "--to", help="Folder to write the files into (created if needed)."),
     base_url: str | None = typer.Option(None, help="Fetch from this mirror instead of the upstream host."),
 ) -> None:
@@ -246,7 +272,7 @@ def _threads(n: int) -> None:
 
 
 def main() -> None:
-    app(prog_name="ssvae-train")
+    cliconv.run(app, PROG)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,18 @@ import json
 from pathlib import Path
 
 from ssvae_train.config import FitConfig
+from ssvae_train.errors import UserError
 from ssvae_train.evaluate import evaluate_run, load_run
 from ssvae_train.generate import draw_grid
 from ssvae_train.trainer import fit
 
 
-def run_demo(out: Path, epochs: int = 30, labels: str = "100", say=print) -> dict:
+def run_demo(out: Path, epochs: int = 30, labels: str = "100", say=print, force: bool = False) -> dict:
+    """Run the demo into `out`; an `out` that already holds files is refused unless `force` (then its
+    runs and bundle are replaced), as `fit` and `export` refuse theirs."""
     out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise UserError(f"{out} already exists: pass --force to replace it")
     results: dict = {}
     for model, objective in (("ssvae", "m2"), ("supervised", "seed")):
         cfg = FitConfig(dataset="digits", arch="dense", model=model, objective=objective, labels=labels,

@@ -19,10 +19,18 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, user_mode())  # mkstemp makes it 0600; the file is the user's, made like any other
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def user_mode(mode: int = 0o666) -> int:
+    """`mode` less the process umask: what `open()` would have given a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -217,6 +217,15 @@ def selection_score(row: dict) -> float:
     return float(row["epoch"])  # nothing to judge by (no labelled validation row, no decoder): the latest
 
 
+def start_line(cfg: FitConfig, prep: Prepared, world: World, steps: int, start: int) -> str:
+    """What a run is about to do, printed before its first batch (an epoch can take minutes)."""
+    sp = prep.split
+    return (f"fit: {cfg.dataset} {list(prep.ds.sample_shape)}, {len(sp.train)} train / {len(sp.val)} validation / "
+            f"{len(prep.ds.y_test)} test rows, labels {cfg.labels} ({len(sp.labelled)} labelled), "
+            f"{cfg.arch} {cfg.model} {cfg.objective}, epochs {start + 1}-{cfg.epochs} of {steps} steps, "
+            f"device {world.device}" + (f" x {world.size} ranks" if world.size > 1 else ""))
+
+
 def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, world: World) -> Path:
     ckpt_path = out / CHECKPOINT
     ckpt = None
@@ -266,6 +275,8 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
         out.mkdir(parents=True, exist_ok=True)
     try:
         steps = math.ceil(len(prep.split.train) / (cfg.batch_size * world.size))
+        if progress and world.is_main:
+            print(start_line(cfg, prep, world, steps, start), file=sys.stderr, flush=True)
         bar = Progress(total=(cfg.epochs - start) * steps, enabled=progress and world.is_main, label=out.name)
         for epoch in range(start, cfg.epochs):
             t0 = time.perf_counter()

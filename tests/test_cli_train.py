@@ -21,7 +21,7 @@ def assert_one_line_error(p: subprocess.CompletedProcess, needle: str) -> None:
     assert p.returncode != 0
     lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1, p.stderr
-    assert lines[0].startswith("error:") and needle in lines[0], lines[0]
+    assert lines[0].startswith("ssvae-train: error: ") and needle in lines[0], lines[0]
     assert "Traceback" not in p.stderr
 
 

@@ -278,10 +278,10 @@ def test_int8_graphs_are_written_listed_and_measured(bundles, name):
 
 # ---- failures leave nothing behind ------------------------------------------------------------------------
 def _one_error_line(result, notes_before: bool = False) -> str:
-    """Exit code 2 and one `error: ...` line, no traceback (progress notes may come first if allowed)."""
+    """Exit code 2 and one `ssvae-export: error: ...` line, no traceback (progress notes may come first)."""
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error: ")]
+    errors = [ln for ln in lines if ln.startswith("ssvae-export: error: ")]
     assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in result.output, lines
     assert notes_before or len(lines) == 1, lines
     return errors[0]

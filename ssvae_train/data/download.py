@@ -28,6 +28,7 @@ from pathlib import Path
 import typer
 
 from ssvae_train.errors import UserError
+from ssvae_train.files import user_mode
 
 DOWNLOADABLE = ("mnist", "uci-har")
 TIMEOUT_S = 60.0
@@ -185,6 +186,7 @@ def _extract_inner(outer: Path, to: Path, url: str) -> Path:
                     return outer
                 raise UserError(f"{url}: the archive holds no '{HAR_ZIP}' (is this the UCI-HAR download?)")
             fd, tmp_name = tempfile.mkstemp(dir=to, prefix=f".{HAR_ZIP}.", suffix=".part")
+            os.chmod(tmp_name, user_mode())  # mkstemp's 0600 would stay on the renamed data file
             tmp = Path(tmp_name)
             try:
                 with os.fdopen(fd, "wb") as out, zf.open(nested[0]) as src:
@@ -255,6 +257,7 @@ def _say(progress: bool, message: str) -> None:
 def _fetch(url: str, folder: Path, label: str, progress: bool) -> Path:
     """Stream `url` into a new temp file in `folder` and return its path; nothing is left on failure."""
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{label}.", suffix=".part")
+    os.chmod(tmp_name, user_mode())  # mkstemp's 0600 would stay on the renamed data file
     tmp = Path(tmp_name)
     done = False
     try:

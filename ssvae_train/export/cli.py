@@ -10,11 +10,12 @@ from typing import Annotated
 import typer
 
 from ssvae_edge import cliconv
-from ssvae_train.cli import user_errors
+from ssvae_train.cli import user_errors_for
 from ssvae_train.errors import UserError
 from ssvae_train.scores import DEFAULT_SCORE
 
 PROG = "ssvae-export"
+user_errors = user_errors_for(PROG)
 
 app = typer.Typer(
     help="Export a trained ssvae run as an ONNX bundle for the edge runtime.",
