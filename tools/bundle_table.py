@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Summarise the committed bundles from their manifests: accuracy (PyTorch, onnxruntime fp32, int8),
-file sizes per precision, the largest onnxruntime-vs-PyTorch difference found at export, the threshold.
+file sizes per precision, the largest onnxruntime-vs-PyTorch difference found at export, the threshold;
+then int8 against fp32 (the manifest's `quantization`, measured by the exporter on the test set).
 
     python tools/bundle_table.py            # prints markdown; --out FILE writes it too
 """
@@ -33,6 +34,25 @@ def row(path: Path) -> str:
     )
 
 
+def int8_row(path: Path) -> str:
+    """fp32 vs int8 on the same test rows, as `quantize_bundle` measured them."""
+    m = json.loads((path / "manifest.json").read_text())
+    q = m.get("quantization", {})
+    f32, i8, d = q.get("fp32", {}), q.get("int8", {}), q.get("deltas", {})
+    pct = lambda v: "–" if v is None else f"{100 * v:.2f}"  # noqa: E731
+    auc = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
+    dauc = d.get("anomaly_roc_auc")
+    thr = m.get("graphs_int8", {}).get("anomaly", {}).get("threshold")
+    agree = i8.get("alert_agreement_with_fp32")
+    return (
+        f"| `{path.name}` | {pct(f32.get('test_accuracy'))} | {pct(i8.get('test_accuracy'))} | "
+        f"{d.get('test_accuracy_points', float('nan')):+.2f} | {auc(f32.get('anomaly_roc_auc'))} | "
+        f"{auc(i8.get('anomaly_roc_auc'))} | {'–' if dauc is None else f'{dauc:+.4f}'} | "
+        f"{'–' if thr is None else f'{thr:.1f}'} | {'–' if agree is None else f'{100 * agree:.1f}'} | "
+        f"{'yes' if q.get('batch_independent') else 'no'} |"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path)
@@ -42,7 +62,15 @@ def main() -> int:
         "| worst ORT–PyTorch diff | threshold |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [row(p) for p in sorted((ROOT / "exported").iterdir()) if (p / "manifest.json").exists()]
+    bundles = [p for p in sorted((ROOT / "exported").iterdir()) if (p / "manifest.json").exists()]
+    lines += [row(p) for p in bundles]
+    lines += [
+        "",
+        "| bundle | fp32 acc. % | int8 acc. % | Δ points | fp32 ROC AUC | int8 ROC AUC | Δ AUC | int8 threshold "
+        "| alerts as fp32 % | batch-independent |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [int8_row(p) for p in bundles]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
