@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,17 @@ def test_scan_reports_what_check_shows(tmp_path: Path) -> None:
     assert scan.summary["recordings"] == {"train": 6, "test": 2}
     with pytest.raises(UserError, match="takes a folder"):
         load_recordings(tmp_path / "nope")
+
+
+def test_the_readme_worked_example_runs(tmp_path: Path) -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- own-data example -->\n```bash\n", 1)[1].split("\n```", 1)[0]
+    for name in ("tests", "tools"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / "runs").mkdir()
+    p = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, capture_output=True, text=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert (tmp_path / "runs" / "my-bundle" / "manifest.json").is_file()
+    assert (tmp_path / "runs" / "my-digits-run" / "checkpoint.pt").is_file()
+    assert '"summary": true' in p.stdout
