@@ -69,7 +69,10 @@ def fit(
         None, help="Folder with the data set's original files (mnist, uci-har), the .npz file (arrays) or the "
         "folder of CSV recordings (recordings)."
     ),
-    arch: str = typer.Option("dense", help="Trunk/decoder family: dense | conv (images) | lstm (uci-har)."),
+    arch: str = typer.Option(
+        "dense", help="Trunk/decoder family: dense | conv (images) | lstm | convlstm (sensor windows; convlstm: "
+        "strided convolutions before one LSTM, transposed convolutions in the decoder)."
+    ),
     model: str = typer.Option(
         "ssvae", metavar="[ssvae|supervised|vae]",
         help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
@@ -100,7 +103,11 @@ def fit(
         "values per sample / latent dim)."
     ),
     latent_dim: int = typer.Option(16, help="Size of z."),
-    hidden: int | None = typer.Option(None, help="Width of the trunk (default 128; 64 for lstm)."),
+    hidden: int | None = typer.Option(None, help="Width of the trunk (default 128; 64 for lstm and convlstm)."),
+    augment: str = typer.Option(
+        "none", help="Sensor augmentations of every training row: none, or a comma list of jitter, scale, rotate "
+        "(ssvae_train/augment.py says how strong)."
+    ),
     val_fraction: float = typer.Option(0.1, help="Fraction of the training set held out for validation."),
     exclude_class: int | None = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
     m1_run: str | None = typer.Option(
@@ -146,6 +153,7 @@ def fit(
         m1_sample=m1_sample,
         device=device,
         precision=precision,
+        augment=augment,
         window=window,
         hop=hop,
     )

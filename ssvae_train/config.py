@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from ssvae_train.augment import parse_augment
 from ssvae_train.data.dataset import BUILTIN_KINDS, DATASETS
 from ssvae_train.errors import UserError
 from ssvae_train.models import KINDS
@@ -17,7 +18,7 @@ from ssvae_train.objectives import OBJECTIVES
 # Kingma et al. scale alpha with the data (0.1 N). Pyro's M2 example uses 46.
 ALPHA_PER_VALUE = 0.1
 # Width of the trunk per architecture when --hidden is not given (LSTMs are sequential: keep them lean).
-DEFAULT_HIDDEN = {"dense": 128, "conv": 128, "lstm": 64}
+DEFAULT_HIDDEN = {"dense": 128, "conv": 128, "lstm": 64, "convlstm": 64}
 
 
 @dataclass
@@ -44,6 +45,7 @@ class FitConfig:
     m1_sample: bool = False  # M1+M2: draw the training rows from M1's q(z|x) every epoch instead of its means
     device: str = "auto"  # auto takes CUDA when torch sees one
     precision: str = "fp32"  # fp32 | bf16 (autocast; meant for GPUs)
+    augment: str = "none"  # sensor augmentations for training rows, e.g. "jitter,scale,rotate" (augment.py)
     window: int | None = None  # recordings: samples per window (default 128)
     hop: int | None = None  # recordings: samples between window starts (default window / 2)
 
@@ -63,6 +65,8 @@ class FitConfig:
             if value not in allowed:
                 raise UserError(f"{name} {value!r}: choose one of {', '.join(allowed)}")
         check_arch(self.arch, BUILTIN_KINDS.get(self.dataset), f"--dataset {self.dataset}")
+        if parse_augment(self.augment) and self.arch not in SEQUENCE_ARCHS:
+            raise UserError(f"--augment is for sensor windows: use it with --arch {' or '.join(SEQUENCE_ARCHS)}")
         if self.m1_sample and self.m1_run is None:
             raise UserError("--m1-sample draws from an M1: give it with --m1-run")
         if self.m1_run is not None and self.arch != "dense":

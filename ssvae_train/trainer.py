@@ -20,6 +20,7 @@ import torch
 from sklearn.metrics import accuracy_score, log_loss
 
 from ssvae_train import __version__
+from ssvae_train.augment import Augmenter, parse_augment
 from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, save_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared, prepare
@@ -27,6 +28,7 @@ from ssvae_train.data.stacked import resample
 from ssvae_train.distributed import World, mean_over_ranks, setup, teardown
 from ssvae_train.errors import UserError
 from ssvae_train.models import SSVAE, ModelConfig
+from ssvae_train.models.parts import CONV_CHANNELS, DEFAULT_CHANNELS
 from ssvae_train.objectives import LossWeights, objective
 from ssvae_train.progress import Progress
 from ssvae_train.scores import anomaly_score
@@ -96,6 +98,7 @@ def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
         latent_dim=cfg.latent_dim,
         hidden=cfg.hidden,
         posterior_y=cfg.objective == "m2",
+        channels=DEFAULT_CHANNELS.get(cfg.arch, CONV_CHANNELS),
     )
     shift, scale = prep.scaling()
     return SSVAE(mcfg, torch.from_numpy(shift), torch.from_numpy(scale))
@@ -167,9 +170,10 @@ def train_epoch(
     autocast = torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     sums: dict[str, float] = {}
     step_loss.train()
+    aug = _augmenter(cfg, step_loss, prep)
     for step in range(steps):
-        x_u = x_all[b.unlabelled[step]] if b.unlabelled else None
-        x_l = x_all[b.labelled[step]] if b.labelled else None
+        x_u = aug(x_all[b.unlabelled[step]]) if b.unlabelled else None
+        x_l = aug(x_all[b.labelled[step]]) if b.labelled else None
         y_l = y_all[b.labelled[step]] if b.labelled else None
         with autocast:
             loss, parts = step_loss(x_u, x_l, y_l, cfg.alpha, beta)
@@ -181,6 +185,12 @@ def train_epoch(
             sums[k] = sums.get(k, 0.0) + v
         bar.step(" ".join(f"{k}={v / (step + 1):.3g}" for k, v in sums.items()))
     return mean_over_ranks({k: v / steps for k, v in sums.items()}, world)
+
+
+def _augmenter(cfg: FitConfig, step_loss: torch.nn.Module, prep: Prepared) -> Augmenter:
+    """The run's augmentations; noise is scaled by the model's own per-channel scaling statistics."""
+    model = step_loss.module.model if hasattr(step_loss, "module") else step_loss.model
+    return Augmenter(parse_augment(cfg.augment), model.scale, prep.ds.channels)
 
 
 def _versions() -> dict:

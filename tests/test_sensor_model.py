@@ -146,3 +146,29 @@ def test_export_keeps_lstm_nodes_and_the_window_the_manifest_states(run, tmp_pat
     got = sess["decoder"].run(None, {"z": z, "y": y})[0]
     assert got.shape == (4, 128, 9) and np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
     assert tuple(model.cfg.channels) == SENSOR_CHANNELS  # a new run gets the sensor widths, not conv's
+
+
+def test_generation_check_reports_what_the_bundle_draws_and_recognises(run, tmp_path):
+    from ssvae_edge import Bundle
+    from ssvae_train.generation_check import check_generation, mean_frequency, movement
+
+    export_run(run, tmp_path / "bundle")
+    b = Bundle.load(tmp_path / "bundle", providers="cpu")
+    _, _, _, prep = load_run(run)
+    x_real, y_real = prep.ds.x_test, prep.ds.y_test
+    rep = check_generation(b, 7, x_real, y_real, seed=3)
+    # the same draws, labelled by hand with the same bundle
+    k = len(b.classes)
+    want = [np.mean(b.classify(b.generate(c, 7, seed=3 + c)).argmax(1) == c) for c in range(k)]
+    assert [rep["per_class"][name]["agreement"] for name in b.classes] == pytest.approx(want)
+    assert rep["agreement"] == pytest.approx(np.mean(want))
+    assert sum(map(sum, rep["confusion"])) == 7 * k
+    c = int(y_real[0])
+    row = rep["per_class"][b.classes[c]]
+    np.testing.assert_allclose(row["movement_real"], x_real[y_real == c].std(axis=1).mean(axis=0), atol=1e-4)
+    assert len(row["movement_ratio"]) == 9 and rep["channels"] == list(CHANNELS)
+    # mean frequency: a pure 5 Hz sine at 50 Hz has its power at 5 Hz
+    t = np.arange(128) / 50.0
+    sine = np.sin(2 * np.pi * 5 * t)[None, :, None]
+    assert mean_frequency(sine, 50.0)[0] == pytest.approx(5.0, abs=0.3)
+    assert movement(np.ones((2, 128, 3)))[0] == 0

@@ -11,6 +11,10 @@ In one run, on the same inputs (real UCI-HAR test windows, in g and rad/s) and t
   `torch.set_num_threads`): per-window latency p50/p99 at batch 1 (one call per window, a different test
   window each call, after a warm-up; the engines take turns of 20 windows so that a drift in the shared
   machine's speed hits them alike) and throughput (windows/s) at batch 64 and 256;
+* a baseline beside the bundle's classifier: a plain two-layer LSTM-64 classifier over the same windows
+  (random weights: only its cost matters), exported by the same exporter and run by the same engine with
+  the same threads, taking turns with the others (`lstm64-baseline` rows; needs torch to build it). The
+  classifier's p50 over the baseline's is the cost of our sensor model against the classic LSTM;
 * the stream: a 1,000,000-sample stream (the test windows tiled end to end, generated lazily so the input
   costs no memory) fed to `StreamScorer` in 1000-sample chunks at hop 64, in a fresh process that imports
   no torch: windows/s, and the process's resident memory (VmRSS sampled every few chunks: start, peak,
@@ -229,6 +233,34 @@ def eager_calls(model: Any, method: str | None) -> dict[str, Callable]:
     return calls
 
 
+BASELINE = "onnxruntime-lstm64-baseline"
+
+
+def baseline_graph(folder: Path, window: int, channels: int, classes: int) -> tuple[Path | None, str | None]:
+    """A plain two-layer LSTM-64 classifier ONNX graph (last step -> linear -> softmax), or why not."""
+    try:
+        import torch
+    except ImportError:
+        return None, "torch is not installed (it builds the baseline graph)"
+
+    class PlainLSTM(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(channels, 64, num_layers=2, batch_first=True)
+            self.out = torch.nn.Linear(64, classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(self.out(self.lstm(x)[0][:, -1]), dim=-1)
+
+    torch.manual_seed(0)
+    path = folder / "lstm64_baseline.onnx"
+    with torch.no_grad():
+        torch.onnx.export(PlainLSTM().eval(), (torch.zeros(1, window, channels),), str(path), input_names=["x"],
+                          output_names=["probs"], dynamic_axes={"x": {0: "N"}, "probs": {0: "N"}},
+                          opset_version=18, dynamo=False)
+    return path, None
+
+
 # ---- the stream (runs in a fresh process) ---------------------------------------------------------------
 def tiled_chunks(flat: np.ndarray, total: int, chunk: int) -> Iterator[np.ndarray]:
     """`total` samples of `flat` [L, C] repeated end to end, in chunks (views where no wrap; no big copy)."""
@@ -380,6 +412,18 @@ def markdown(report: dict[str, Any]) -> str:
                   "rows say more about the shared machine than about the engines."]
     if not report["eager"]["included"]:
         lines += ["", f"PyTorch eager rows skipped: {report['eager']['reason']}."]
+    base = report.get("baseline") or {}
+    if base.get("rows"):
+        lines += ["", "The bundle's classifier against a plain two-layer LSTM-64 classifier over the same windows "
+                  "(onnxruntime fp32, batch 1, same threads, taking turns):", "",
+                  "| threads | classifier p50 ms | LSTM-64 p50 ms | classifier / LSTM-64 | eager / classifier |",
+                  "|---|---:|---:|---:|---:|"]
+        for r in base["rows"]:
+            eager = f"{r['eager_over_classifier']:.2f}×" if r.get("eager_over_classifier") else "–"
+            lines.append(f"| {r['threads']} | {r['classifier_p50_ms']:.3f} | {r['baseline_p50_ms']:.3f} | "
+                         f"**{r['classifier_over_baseline']:.2f}** | {eager} |")
+    elif base.get("reason"):
+        lines += ["", f"LSTM-64 baseline rows skipped: {base['reason']}."]
     if report["speedup"]:
         lines += ["", "Speed-up of onnxruntime p50 latency (batch 1) over PyTorch eager p50:", "",
                   "| graph | threads | fp32 | int8 |", "|---|---|---:|---:|"]
@@ -503,9 +547,14 @@ def main(
 
     results: list[dict[str, Any]] = []
     check: dict[str, Any] = {}
+    base_dir = tempfile.TemporaryDirectory(prefix="bench_edge_baseline_")
+    base_path, base_reason = baseline_graph(Path(base_dir.name), x.shape[1], x.shape[2], len(manifest["classes"]))
     for t in thread_list:
         engines: dict[tuple[str, str, str], Callable] = {
             ("onnxruntime", p, g): c for (p, g), c in ort_engines(bundle, manifest, t).items()}
+        if base_path is not None:
+            sess = ort_session(base_path, t, None)
+            engines[(BASELINE, "fp32", "classifier")] = lambda xb, s=sess: s.run(["probs"], {"x": xb})[0]
         if model is not None:
             import torch
 
@@ -526,6 +575,19 @@ def main(
             tp = ", ".join(f"@{k} {v['windows_per_s']:.0f}/s" for k, v in r["throughput"].items())
             _say(f"  {engine:<13} {precision} {t} thread(s) {graph:<10} p50 {r['p50_ms']:.3f} ms "
                  f"p99 {r['p99_ms']:.3f} ms  {tp}")
+
+    base_dir.cleanup()
+    baseline = []
+    for t in thread_list:
+        ours = next((r for r in results if r["engine"] == "onnxruntime" and r["precision"] == "fp32"
+                     and r["graph"] == "classifier" and r["threads"] == t), None)
+        base = next((r for r in results if r["engine"] == BASELINE and r["threads"] == t), None)
+        eager = next((r for r in results if r["engine"] == "pytorch-eager" and r["graph"] == "classifier"
+                      and r["threads"] == t), None)
+        if ours and base:
+            baseline.append({"threads": t, "classifier_p50_ms": ours["p50_ms"], "baseline_p50_ms": base["p50_ms"],
+                             "classifier_over_baseline": round(ours["p50_ms"] / base["p50_ms"], 3),
+                             "eager_over_classifier": round(eager["p50_ms"] / ours["p50_ms"], 3) if eager else None})
 
     speedup = []
     for t in thread_list:
@@ -596,6 +658,8 @@ def main(
         "eager": {"included": model is not None, "reason": eager_reason,
                   "max_relative_diff_vs_onnxruntime_fp32": check or None},
         "results": results,
+        "baseline": {"rows": baseline, "reason": base_reason,
+                     "graph": "plain 2-layer LSTM-64 -> linear -> softmax, random weights, same exporter (opset 18)"},
         "speedup": speedup,
         "speedup_note": "eager p50 / onnxruntime p50 at batch 1 with the same threads (> 1: onnxruntime is faster)",
         "stream": stream,

@@ -62,6 +62,11 @@ def _data(root: Path, name: str) -> list[str]:
 SEMI_VS_SUP = [("ssvae", "seed"), ("ssvae", "m2"), ("supervised", "seed")]
 # UCI-HAR: the write-up's objective against supervised (m2 would run the LSTM decoder once per activity)
 HAR_SEMI_VS_SUP = [("ssvae", "seed"), ("supervised", "seed")]
+# har-sensor: the shipped sensor model (`--arch convlstm`), both objectives against supervised, with the
+# recipe chosen on the validation split (results/screens-har.md); one more budget than har-labels (1 %).
+SENSOR_BUDGETS = ("0.01", "0.05", "0.1", "0.25", "all")
+SENSOR_RECIPE = dict(arch="convlstm", batch_size=32, lr=0.003, augment="jitter,scale,rotate")
+SENSOR_EPOCHS = 40
 
 
 # M1+M2 settings (the m2 half) and M1's epochs; see `experiments`.
@@ -83,7 +88,8 @@ def _fit(root: Path, dataset: str, **options) -> list[str]:
 
 def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
     names = (
-        "mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "mnist-earlystop", "generation"
+        "mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "mnist-earlystop", "generation",
+        "har-sensor",
     )
     exps: dict[str, list[Cell]] = {k: [] for k in names}
 
@@ -102,6 +108,12 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
             for s in seeds:
                 name = f"lstm-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
                 add("har-labels", name, "uci-har", 40, arch="lstm", model=model, objective=obj, labels=labels, seed=s)
+    for labels in SENSOR_BUDGETS:
+        for model, obj in SEMI_VS_SUP:
+            for s in seeds:
+                name = f"convlstm-{model}-{obj if model == 'ssvae' else 'ce'}-{labels}-s{s}"
+                add("har-sensor", name, "uci-har", SENSOR_EPOCHS, model=model, objective=obj, labels=labels, seed=s,
+                    **SENSOR_RECIPE)
     for k in range(10):
         for model in ("ssvae", "vae"):
             add(

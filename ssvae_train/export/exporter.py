@@ -102,8 +102,7 @@ def export_run(
     n = min(N_VALIDATE, len(ds.x_test))
     x_check, y_check = ds.x_test[:n], np.where(ds.y_test[:n] >= 0, ds.y_test[:n], 0)
     z_check = _latent_means(model, x_check, y_check)
-    lstm = model.cfg.arch == "lstm"
-    alt_len = (3 * ds.x_test.shape[1]) // 4 if lstm else None
+    alt_len = (3 * ds.x_test.shape[1]) // 4 if model.any_length else None
     latent = model.cfg.latent_dim
     sample_shape = tuple(meta["sample_shape"])
 
@@ -111,7 +110,7 @@ def export_run(
         if cut.name == "decoder":
             return [(f"z = mu of {n} test samples and their labels", {"z": z_check, "y": y_check})]
         out = [(f"{n} test samples", {"x": x_check})]
-        if lstm:
+        if cut.time_axis:
             out.append(
                 (f"{n} test samples cut to T={alt_len}", {"x": np.ascontiguousarray(x_check[:, :alt_len])})
             )
@@ -129,7 +128,7 @@ def export_run(
             example = tuple(torch.from_numpy(first[k][:EXAMPLE_BATCH]) for k in cut.inputs)
             meta_props = {"ssvae.score_method": method} if cut.name == "anomaly" else {}
             G.export_cut(cut, example, path, sig, meta_props)
-            ops = G.check_graph(path, sig, lstm)
+            ops = G.check_graph(path, sig, cut.lstm)
             diffs = G.validate_graph(cut, path, feeds(cut), N_REFERENCE)
             files[cut.name] = path
             probes[cut.name] = {k: v[:4] for k, v in first.items()}
@@ -138,7 +137,7 @@ def export_run(
             say(
                 f"{cut.file}: checker ok, onnxruntime == PyTorch == ReferenceEvaluator "
                 f"(worst diff {worst:.2g})"
-                + (", LSTM node" if lstm else "")
+                + (", LSTM node" if cut.lstm else "")
                 + (f", T={alt_len} ok" if cut.time_axis else "")
             )
 
@@ -171,7 +170,7 @@ def export_run(
             "window": meta["window"],
             "hop": meta["hop"],
             "max_value": meta["max_value"],
-            "time_axis_dynamic": lstm,
+            "time_axis_dynamic": model.any_length,  # lstm: any window length; convlstm: `window` only
             "latent_dim": latent if model.has_decoder else None,
             "threshold": threshold,
             "threshold_calibration": calibration,

@@ -176,13 +176,26 @@ class ConvLSTMDecoder(nn.Module):
     """The trunk mirrored: the code becomes T/8 steps of c2 features (a different vector at every step,
     not one repeated), then three stride-2 transposed convolutions draw the window at full rate.
 
+    A class-conditional model also adds a learned window per class (its last `cond_dim` code inputs, the
+    one-hot or probabilities of y, times a [K, T x C] table). An activity's posture (where gravity points)
+    then comes from y for free, so z need not carry it: with y at the input only, trained models encoded
+    the posture in z too and ignored y, and windows drawn from N(0, I) took any posture whatever the
+    class asked (the bundle's classifier recognised about half of them).
+
     It emits the trained window length only (`length` must equal it): its first layer is sized for it.
     """
 
     def __init__(
-        self, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels: tuple[int, int] = SENSOR_CHANNELS
+        self,
+        sample_shape: tuple[int, ...],
+        hidden: int,
+        code_dim: int,
+        channels: tuple[int, int] = SENSOR_CHANNELS,
+        cond_dim: int = 0,
     ):
         super().__init__()
+        self.cond_dim = cond_dim
+        self.template = nn.Linear(cond_dim, math.prod(sample_shape), bias=False) if cond_dim else None
         self.window, out_channels = sample_shape
         c1, c2 = channels
         self.steps = sensor_steps(self.window)
@@ -200,7 +213,10 @@ class ConvLSTMDecoder(nn.Module):
         if length is not None and length != self.window:
             raise ValueError(f"the convlstm decoder draws {self.window}-sample windows, not {length}")
         grid = self.fc(code).reshape(-1, self.c2, self.steps)
-        return self.deconv(grid)[:, :, : self.window].transpose(1, 2)
+        out = self.deconv(grid)[:, :, : self.window].transpose(1, 2)
+        if self.template is not None:
+            out = out + self.template(code[:, -self.cond_dim :]).reshape(out.shape)
+        return out
 
 
 # Conv widths a new run gets per architecture (ModelConfig.channels); dense and lstm have none.
@@ -215,9 +231,12 @@ def make_trunk(arch: str, sample_shape: tuple[int, ...], hidden: int, channels=C
     return {"dense": DenseTrunk, "lstm": LSTMTrunk}[arch](sample_shape, hidden)
 
 
-def make_decoder(arch: str, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels=CONV_CHANNELS):
+def make_decoder(
+    arch: str, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels=CONV_CHANNELS, cond_dim: int = 0
+):
+    """`code_dim` inputs, of which the last `cond_dim` are the class (0 for the plain VAE)."""
     if arch == "conv":
         return ConvDecoder(sample_shape, hidden, code_dim, tuple(channels))
     if arch == "convlstm":
-        return ConvLSTMDecoder(sample_shape, hidden, code_dim, tuple(channels))
+        return ConvLSTMDecoder(sample_shape, hidden, code_dim, tuple(channels), cond_dim)
     return {"dense": DenseDecoder, "lstm": LSTMDecoder}[arch](sample_shape, hidden, code_dim)

@@ -66,7 +66,7 @@ class SSVAE(nn.Module):
             self.mu = nn.Linear(head_in, cfg.latent_dim)
             self.logvar = nn.Linear(head_in, cfg.latent_dim)
             self.decoder = make_decoder(
-                cfg.arch, cfg.sample_shape, cfg.hidden, cfg.latent_dim + self.cond_dim, cfg.channels
+                cfg.arch, cfg.sample_shape, cfg.hidden, cfg.latent_dim + self.cond_dim, cfg.channels, self.cond_dim
             )
             channels = cfg.sample_shape[-1]
             # A learned per-channel noise level for Gaussian signals (log sigma in scaled units).
