@@ -1,0 +1,202 @@
+"""Issue 15's acceptance on the real data: the generic inputs (`arrays`, `recordings`) against the built-in
+loaders on the same windows and images.
+
+    python tools/own_data.py prepare            # runs/own-data/har-rec (CSV recordings, 90 % of the
+                                                #   training labels blank) and runs/own-data/mnist.npz
+                                                #   (all but 100 training labels -1)
+    python tools/own_data.py run CELL [CELL...] # train + evaluate cells (names below), one at a time
+    python tools/own_data.py stream             # export har-rec-s0 and stream CSV recordings with it
+    python tools/own_data.py report             # results/own_data.json + results/own_data.md
+
+Cells: har-rec-s{0,1,2} (recordings path) and har-builtin-s{0,1,2} (`--dataset uci-har --labels 0.1`),
+both `--arch lstm --model ssvae --epochs 40`; mnist-arrays-s{0,1,2} (arrays path) beside the committed
+`results/cells/mnist-labels/dense-ssvae-m2-100-s*.json` (dense, m2, 20 epochs), and mnist-builtin-s0
+(a rerun of that seed with today's code). Each cell's commands and results go to
+`results/own_data/<cell>.json`; the runs themselves to runs/own-data/ (not committed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from ssvae_train.files import write_text_atomic  # noqa: E402
+
+DATA = Path("/work/shared/data")
+WORK = ROOT / "runs" / "own-data"
+# The commands are recorded as a user types them; they run as `python -m` of this checkout's packages.
+MODULES = {"ssvae-train": "ssvae_train.cli", "ssvae-export": "ssvae_train.export.cli", "ssvae-edge": "ssvae_edge"}
+CELLS = ROOT / "results" / "own_data"
+HAR = ["--arch", "lstm", "--model", "ssvae", "--epochs", "40"]
+MNIST = ["--arch", "dense", "--model", "ssvae", "--objective", "m2", "--epochs", "20"]
+MNIST_BUILTIN_CELLS = ROOT / "results" / "cells" / "mnist-labels"
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+def fit_args(cell: str) -> list[str]:
+    what, seed = cell.rsplit("-s", 1)
+    data = {
+        "har-rec": ["--dataset", "recordings", "--data-dir", str(WORK / "har-rec"), *HAR],
+        "har-builtin": ["--dataset", "uci-har", "--data-dir", str(DATA / "uci-har"), "--labels", "0.1", *HAR],
+        "mnist-arrays": ["--dataset", "arrays", "--data-dir", str(WORK / "mnist.npz"), *MNIST],
+        "mnist-builtin": ["--dataset", "mnist", "--data-dir", str(DATA / "mnist"), "--labels", "100", *MNIST],
+    }[what]
+    return [*data, "--seed", seed]
+
+
+@app.command()
+def prepare(
+    data: Annotated[Path, typer.Option(help="The shared data folder (mnist/, uci-har/).")] = DATA,
+) -> None:
+    """Write the UCI-HAR subset as CSV recordings (10 % of the training labels kept) and MNIST as .npz
+    (the 100 labels that `--labels 100 --seed 0` draws; every other training label -1)."""
+    from ssvae_train.data.arrays import save_arrays
+    from ssvae_train.data.budgets import make_split
+    from ssvae_train.data.har_recordings import write_har_recordings
+    from ssvae_train.data.mnist import load_mnist
+    from ssvae_train.data.uci_har import load_uci_har
+
+    report = write_har_recordings(load_uci_har(data / "uci-har"), WORK / "har-rec", keep_fraction=0.1, seed=0)
+    typer.echo(f"har-rec: {json.dumps({k: report[k] for k in ('train', 'test')})}")
+    ds = load_mnist(data / "mnist")
+    keep = make_split(ds.y_train, 10, 100, seed=0).labelled
+    y = np.full(len(ds.y_train), -1, np.int64)
+    y[keep] = ds.y_train[keep]
+    save_arrays(WORK / "mnist.npz", x_train=ds.x_train.astype(np.uint8), y_train=y,
+                x_test=ds.x_test.astype(np.uint8), y_test=ds.y_test, classes=ds.classes, kind="image",
+                max_value=255.0, units=ds.units)
+    typer.echo(f"mnist.npz: {len(y)} training images, {int((y >= 0).sum())} labelled; {len(ds.y_test)} test")
+
+
+def _sh(args: list[str]) -> str:
+    return " ".join(shlex.quote(str(a).replace(str(ROOT) + "/", "")) for a in args)
+
+
+def _exec(args: list[str], **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", MODULES[args[0]], *args[1:]], env=env, cwd=ROOT,
+                          capture_output=True, text=True, **kw)
+
+
+@app.command()
+def run(cells: Annotated[list[str], typer.Argument(help="Cells to run, e.g. har-rec-s0 har-builtin-s0.")]) -> None:
+    """Train and evaluate each cell (skipping cells already done), one at a time, one torch thread."""
+    for cell in cells:
+        out_json = CELLS / f"{cell}.json"
+        if out_json.exists():
+            typer.echo(f"{cell}: done already ({out_json})")
+            continue
+        out = WORK / "runs" / cell
+        fit = ["ssvae-train", "fit", "--out", str(out), *fit_args(cell), "--threads", "1", "--force"]
+        ev = ["ssvae-train", "evaluate", str(out), "--threads", "1"]
+        t0 = time.time()
+        p = _exec(fit)
+        if p.returncode != 0:
+            typer.echo(f"{cell}: fit failed: {p.stderr.strip()[-2000:]}", err=True)
+            raise typer.Exit(1)
+        seconds = time.time() - t0
+        metrics = json.loads(_exec(ev, check=True).stdout)
+        import torch
+
+        ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+        cell_doc = {
+            "cell": cell, "command": _sh(fit), "evaluate_command": _sh(ev), "metrics": metrics,
+            "data_counts": ckpt["data"].get("counts"),
+            "data_line": [ln for ln in p.stderr.splitlines() if ln.startswith("data:")],
+            "wall_seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        CELLS.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out_json, json.dumps(cell_doc, indent=2) + "\n")
+        typer.echo(f"{cell}: test accuracy {metrics['test_accuracy']:.4f} ({seconds:.0f} s)")
+
+
+@app.command()
+def stream(cell: str = "har-rec-s0", n: int = 5) -> None:
+    """Export `cell` and stream its first `n` test recordings and one training recording (blank labels and
+    all) with `ssvae-edge stream`, straight from the user's CSV files."""
+    run_dir, bundle = WORK / "runs" / cell, WORK / f"bundle-{cell}"
+    export = ["ssvae-export", str(run_dir), "--out", str(bundle), "--force"]
+    _exec(export, check=True)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    rec = WORK / "har-rec"
+    files = sorted((rec / "test").glob("*.csv"))[:n] + sorted((rec / "train").glob("*.csv"))[:1]
+    streams = []
+    for f in files:
+        cmd = ["ssvae-edge", "stream", str(bundle), "--input", str(f)]
+        p = _exec(cmd)
+        lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        header = f.open().readline().strip().split(",")
+        truth = {ln.split(",")[-1].strip() for ln in f.open().readlines()[1:]} - {""}
+        streams.append({"command": _sh(cmd), "rc": p.returncode, "columns": header, "labels_in_file": sorted(truth),
+                        "summary": lines[-1] if lines else None,
+                        "classes_predicted": sorted({e["class"] for e in lines[:-1]})})
+    doc = {"cell": cell, "export_command": _sh(export), "manifest_channels": manifest["channels"],
+           "manifest_sample_rate_hz": manifest["sample_rate_hz"], "manifest_classes": manifest["classes"],
+           "manifest_window": manifest["window"], "manifest_hop": manifest["hop"],
+           "producer_data_counts": manifest["producer"].get("data_counts"), "streams": streams}
+    CELLS.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(CELLS / "stream.json", json.dumps(doc, indent=2) + "\n")
+    typer.echo(f"streamed {len(streams)} recordings; rc {[s['rc'] for s in streams]}")
+
+
+def _stats(values: list[float]) -> dict:
+    v = np.array(values, dtype=float)
+    return {"n": len(v), "mean": round(float(v.mean()), 4) if len(v) else None,
+            "std": round(float(v.std(ddof=1)), 4) if len(v) > 1 else None,
+            "min": round(float(v.min()), 4) if len(v) else None, "max": round(float(v.max()), 4) if len(v) else None,
+            "values": [round(float(x), 4) for x in v]}
+
+
+@app.command()
+def report() -> None:
+    """Aggregate the cells into results/own_data.json and results/own_data.md."""
+    cells = {p.stem: json.loads(p.read_text()) for p in sorted(CELLS.glob("*-s*.json"))}
+    acc = {k: v["metrics"]["test_accuracy"] for k, v in cells.items()}
+    committed = {}
+    for p in sorted(MNIST_BUILTIN_CELLS.glob("dense-ssvae-m2-100-s*.json")):
+        committed[p.stem] = json.loads(p.read_text())["metrics"]["test_accuracy"]
+    groups = {
+        "har-rec": [acc[k] for k in acc if k.startswith("har-rec-")],
+        "har-builtin": [acc[k] for k in acc if k.startswith("har-builtin-")],
+        "mnist-arrays": [acc[k] for k in acc if k.startswith("mnist-arrays-")],
+        "mnist-builtin (committed cells)": list(committed.values()),
+        "mnist-builtin (rerun)": [acc[k] for k in acc if k.startswith("mnist-builtin-")],
+    }
+    stats = {k: _stats(v) for k, v in groups.items() if v}
+    stream_doc = json.loads((CELLS / "stream.json").read_text()) if (CELLS / "stream.json").exists() else None
+    doc = {"cells": {k: {"test_accuracy": acc[k], "command": cells[k]["command"],
+                         "data_counts": cells[k]["data_counts"]} for k in cells},
+           "committed_mnist_cells": committed, "stats": stats, "stream": stream_doc}
+    write_text_atomic(ROOT / "results" / "own_data.json", json.dumps(doc, indent=2) + "\n")
+    lines = ["# Your own data: the generic inputs against the built-in loaders (issue 15)", "",
+             "Regenerated by `python tools/own_data.py report` from `results/own_data/*.json` "
+             "(`python tools/own_data.py prepare`, then `run CELL`; each cell file holds its exact commands).", "",
+             "| what | n | test accuracy mean ± std (%) | min – max | per seed |", "|---|---|---|---|---|"]
+    for k, s in stats.items():
+        std = f" ± {100 * s['std']:.2f}" if s["std"] is not None else ""
+        lines.append(f"| {k} | {s['n']} | {100 * s['mean']:.2f}{std} | {100 * s['min']:.2f} – {100 * s['max']:.2f} | "
+                     + ", ".join(f"{100 * x:.2f}" for x in s["values"]) + " |")
+    if stream_doc:
+        ok = sum(s["rc"] == 0 for s in stream_doc["streams"])
+        lines += ["", f"Streaming (`ssvae-edge stream` on the exported `{stream_doc['cell']}` bundle): {ok} of "
+                  f"{len(stream_doc['streams'])} CSV recordings scored straight from the user's files; the manifest's "
+                  f"channels are the CSV columns ({', '.join(stream_doc['manifest_channels'])}), rate "
+                  f"{stream_doc['manifest_sample_rate_hz']} Hz, classes from dataset.json."]
+    write_text_atomic(ROOT / "results" / "own_data.md", "\n".join(lines) + "\n")
+    typer.echo("\n".join(lines))
+
+
+if __name__ == "__main__":
+    app()
