@@ -142,7 +142,25 @@ def stream(cell: str = "har-rec-s0", n: int = 5) -> None:
         streams.append({"command": _sh(cmd), "rc": p.returncode, "columns": header, "labels_in_file": sorted(truth),
                         "summary": lines[-1] if lines else None,
                         "classes_predicted": sorted({e["class"] for e in lines[:-1]})})
+    # Every test recording through the runtime's own reader and scorer (in process: 681 files): each
+    # streamed window is one test window, so the streamed accuracy is the test accuracy of the bundle.
+    from ssvae_edge import Bundle, StreamScorer
+    from ssvae_edge.csvinput import SampleReader
+
+    b = Bundle.load(bundle, threads=1)
+    n = correct = 0
+    for f in sorted((rec / "test").glob("*.csv")):
+        scorer, reader = StreamScorer(b), SampleReader(f, b.channels, b.sample_rate_hz)
+        events = [e for x, t in reader for e in scorer.feed(x, t)]
+        truth = [ln.rsplit(",", 1)[-1].strip() for ln in f.read_text().splitlines()[1:]]
+        for e in events:
+            n += 1
+            correct += e["class"] == truth[e["start"]]
+    all_test = {"recordings": len(list((rec / "test").glob("*.csv"))), "windows": n,
+                "accuracy": round(correct / max(n, 1), 4),
+                "bundle_test_accuracy_onnxruntime": manifest["producer"]["metrics"].get("test_accuracy_onnxruntime")}
     doc = {"cell": cell, "export_command": _sh(export), "manifest_channels": manifest["channels"],
+           "all_test_recordings": all_test,
            "manifest_sample_rate_hz": manifest["sample_rate_hz"], "manifest_classes": manifest["classes"],
            "manifest_window": manifest["window"], "manifest_hop": manifest["hop"],
            "producer_data_counts": manifest["producer"].get("data_counts"), "streams": streams}
@@ -194,6 +212,11 @@ def report() -> None:
                   f"{len(stream_doc['streams'])} CSV recordings scored straight from the user's files; the manifest's "
                   f"channels are the CSV columns ({', '.join(stream_doc['manifest_channels'])}), rate "
                   f"{stream_doc['manifest_sample_rate_hz']} Hz, classes from dataset.json."]
+        t = stream_doc.get("all_test_recordings")
+        if t:
+            lines += ["", f"All {t['recordings']} test recordings streamed through the runtime's reader and scorer: "
+                      f"{t['windows']} windows, accuracy {100 * t['accuracy']:.2f} % (the bundle's test accuracy in "
+                      f"onnxruntime: {100 * t['bundle_test_accuracy_onnxruntime']:.2f} %)."]
     write_text_atomic(ROOT / "results" / "own_data.md", "\n".join(lines) + "\n")
     typer.echo("\n".join(lines))
 
