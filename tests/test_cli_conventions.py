@@ -63,14 +63,19 @@ def test_usage_errors_are_one_line_too(prog: str, args: list[str]) -> None:
 
 
 def test_force_means_the_same_in_demo(tmp_path: Path) -> None:
+    from ssvae_train.cli import app as train_app
+    from ssvae_train.export.cli import app as export_app
+
     out = tmp_path / "demo"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
-    line = one_error_line(run("ssvae-train", "demo", "--out", str(out), "--epochs", "1"), "ssvae-train")
-    assert "already exists: pass --force" in line and (out / "mine.txt").read_text() == "keep me"
-    for prog in ("ssvae-train", "ssvae-export"):  # one --force text, the same in every command that writes
-        for args in (["fit", "-h"], ["demo", "-h"]) if prog == "ssvae-train" else (["-h"],):
-            assert "Replace what --out already holds" in " ".join(run(prog, *args).stdout.split())
+    r = CliRunner().invoke(train_app, ["demo", "--out", str(out), "--epochs", "1"])
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"ssvae-train: error: {out} already exists: pass --force to replace it"
+    assert (out / "mine.txt").read_text() == "keep me"
+    for app, args in ((train_app, ["fit", "-h"]), (train_app, ["demo", "-h"]), (export_app, ["-h"])):
+        # one --force text, the same in every command that writes
+        assert "Replace what --out already holds" in " ".join(CliRunner().invoke(app, args).stdout.split())
 
 
 def test_bench_is_a_table_on_a_terminal_and_json_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,9 +93,12 @@ def test_bench_is_a_table_on_a_terminal_and_json_elsewhere(monkeypatch: pytest.M
 
 
 def test_fit_says_what_it_trains_before_the_first_batch(tmp_path: Path) -> None:
-    p = run("ssvae-train", "fit", "--out", str(tmp_path / "r"), "--epochs", "1", "--labels", "50", "--device", "cpu")
-    assert p.returncode == 0, p.stderr
-    first = next(ln for ln in p.stderr.splitlines() if ln.startswith("fit: "))
+    from ssvae_train.cli import app as train_app
+
+    r = CliRunner().invoke(train_app, ["fit", "--out", str(tmp_path / "r"), "--epochs", "1", "--labels", "50",
+                                       "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    first = next(ln for ln in r.stderr.splitlines() if ln.startswith("fit: "))
     assert "digits [8, 8]" in first and "labels 50 (50 labelled)" in first and "device cpu" in first
     assert "train /" in first and "validation /" in first and "test rows" in first
 
