@@ -62,7 +62,8 @@ user_errors = user_errors_for(PROG)
 def fit(
     out: Path = typer.Option(..., "--out", help="Run directory: checkpoint.pt (weights, config, history) goes here."),
     dataset: str = typer.Option(
-        "digits", help="digits (embedded, no download) | mnist | uci-har | arrays (your .npz: x_train, y_train "
+        "digits", metavar="[digits|mnist|uci-har|arrays|recordings]",
+        help="digits (embedded, no download) | mnist | uci-har | arrays (your .npz: x_train, y_train "
         "with -1 = unlabelled, ...) | recordings (your folder of CSV recordings). README: 'Your own data'."
     ),
     data_dir: str | None = typer.Option(
@@ -70,7 +71,8 @@ def fit(
         "folder of CSV recordings (recordings)."
     ),
     arch: str = typer.Option(
-        "dense", help="Trunk/decoder family: dense | conv (images) | lstm | convlstm (sensor windows; convlstm: "
+        "dense", metavar="[dense|conv|lstm|convlstm]",
+        help="Trunk/decoder family: dense | conv (images) | lstm | convlstm (sensor windows; convlstm: "
         "strided convolutions before one LSTM, transposed convolutions in the decoder)."
     ),
     model: str = typer.Option(
@@ -232,7 +234,8 @@ def demo(
 def check(
     path: Path = typer.Argument(..., help="Your data: a .npz file (arrays) or a folder of CSV recordings."),
     dataset: str = typer.Option(
-        "auto", help="auto (a .npz is arrays, a folder of CSVs is recordings) | arrays | recordings | mnist | uci-har."
+        "auto", metavar="[auto|arrays|recordings|mnist|uci-har]",
+        help="auto (a .npz is arrays, a folder of CSVs is recordings) | arrays | recordings | mnist | uci-har."
     ),
     window: int | None = typer.Option(None, help="recordings: samples per window, as for fit (default 128)."),
     hop: int | None = typer.Option(None, help="recordings: samples between window starts (default --window / 2)."),
