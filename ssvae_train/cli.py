@@ -210,7 +210,7 @@ def generate(
     if prep.ds.kind == "features":
         raise UserError("this run models M1's latent means (--m1-run), not samples: draw from a run on the data")
     normal = prep.ds.x_test[prep.ds.y_test >= 0]
-    draw_grid(model, prep.ds.classes, cls, normal[:styles], out, n=n, seed=seed)
+    draw_grid(model, prep.ds.classes, cls, normal[:styles], out, n=n, seed=seed, channels=prep.ds.channels)
     typer.echo(str(out))
 
 

@@ -32,9 +32,11 @@ def style_transfer(model: SSVAE, x: np.ndarray) -> np.ndarray:
 
 
 def draw_grid(
-    model: SSVAE, classes: list[str], cls: int, x_style: np.ndarray, out: Path, n: int = 64, seed: int = 0
+    model: SSVAE, classes: list[str], cls: int, x_style: np.ndarray, out: Path, n: int = 64, seed: int = 0,
+    channels: list[str] | None = None,
 ) -> None:
-    """Write a PNG: left, `n` samples of class `cls`; right, real samples re-drawn as every class."""
+    """Write a PNG: left, `n` samples of class `cls`; right, real samples re-drawn as every class.
+    Sensor windows are drawn as signals of three of `channels` (the data's own names)."""
     if model.cond_dim == 0:
         raise UserError("this run has no class input (a plain VAE or a supervised model): nothing to condition on")
     if not 0 <= cls < len(classes):
@@ -49,7 +51,7 @@ def draw_grid(
     if samples.ndim == 3 and not model.sequence:
         fig = _image_figure(plt, samples, transfer, x_style, classes, cls)
     else:
-        fig = _signal_figure(plt, model, classes, seed)
+        fig = _signal_figure(plt, model, classes, seed, channels)
     write_atomic(Path(out), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
 
@@ -75,15 +77,28 @@ def _image_figure(plt, samples, transfer, x_style, classes, cls):
     return fig
 
 
-def _signal_figure(plt, model, classes, seed, per_class: int = 3):
+def plotted_channels(channels: list[str] | None, n_channels: int) -> tuple[list[int], str]:
+    """Which channels a signal figure draws: UCI-HAR's total acceleration x/y/z (the most readable) when
+    present, else the first three; and how the title names them."""
+    names = list(channels) if channels else [f"channel {i}" for i in range(n_channels)]
+    if channels is None and n_channels == 9:  # a UCI-HAR run from before channel names were passed
+        names = ["total_acc_x" if i == 6 else "total_acc_y" if i == 7 else "total_acc_z" if i == 8 else str(i)
+                 for i in range(9)]
+    wanted = ["total_acc_x", "total_acc_y", "total_acc_z"]
+    idx = [names.index(c) for c in wanted] if all(c in names for c in wanted) else list(range(min(3, n_channels)))
+    return idx, ", ".join(names[i] for i in idx)
+
+
+def _signal_figure(plt, model, classes, seed, channels: list[str] | None = None, per_class: int = 3):
     k = len(classes)
+    idx, title = plotted_channels(channels, model.cfg.sample_shape[-1])
     fig, axes = plt.subplots(k, per_class, figsize=(4 * per_class, 1.8 * k), sharex=True)
     for c in range(k):
         xs = class_samples(model, c, per_class, seed + c)
         for j in range(per_class):
             ax = axes[c, j]
-            ax.plot(xs[j][:, 6:9], lw=0.8)  # total acceleration x/y/z: the most readable channels
+            ax.plot(xs[j][:, idx], lw=0.8)
             if j == 0:
                 ax.set_ylabel(classes[c], fontsize=7)
-    axes[0, 0].set_title("decoded windows per activity: total_acc x/y/z (g)", fontsize=8, loc="left")
+    axes[0, 0].set_title(f"decoded windows per class: {title}", fontsize=8, loc="left")
     return fig

@@ -212,6 +212,12 @@ def test_recordings_fit_evaluate_export_stream_with_the_users_columns(tmp_path: 
     assert "data: 42 training windows (42 labelled, 0 unlabelled" in p.stderr
     ev = json.loads(cli("evaluate", str(run)).stdout)
     assert ev["n_test"] == 14 and 0 <= ev["test_accuracy"] <= 1
+    g = cli("generate", str(run), "--out", str(tmp_path / "grid.png"))
+    assert g.returncode == 0 and (tmp_path / "grid.png").stat().st_size > 0, g.stderr
+    from ssvae_train.generate import plotted_channels
+
+    assert plotted_channels(CHANNELS, 3) == ([0, 1, 2], "ax, ay, gz")
+    assert plotted_channels(None, 9) == ([6, 7, 8], "total_acc_x, total_acc_y, total_acc_z")
     torch = pytest.importorskip("torch")
     counts = torch.load(run / "checkpoint.pt", weights_only=True)["data"]["counts"]
     assert counts["windows_kept"] == 56 and counts["recordings_train"] == 6
