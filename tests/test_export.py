@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -348,3 +349,34 @@ def test_best_weights_are_exported_when_asked(runs, tmp_path):
         best = load_run(tmp_path / "crafted.pt", weights="best")[1](torch.from_numpy(x)).numpy()
         last = load_run(tmp_path / "crafted.pt")[1](torch.from_numpy(x)).numpy()
     assert np.abs(got - best).max() < 1e-4 and np.abs(got - last).max() > 1e-3
+
+
+# ---- --requantize: the committed bundles' int8 path ---------------------------------------------------------
+def test_requantize_reproduces_quantize_int8_bit_for_bit(bundles, tmp_path):
+    """`--requantize` (int8 from a bundle's own fp32 graphs, data rebuilt from its producer) is the code of
+    `--quantize int8`: the same int8 files, sha256 for sha256, the same measurements; nothing else moves."""
+    src, m = bundles["dense"]
+    copy = shutil.copytree(src, tmp_path / "b")
+    (copy / "anomaly.int8.onnx").write_bytes(b"stale")  # replaced, not trusted
+    result = CliRunner().invoke(app, [str(copy), "--requantize", "--quiet"])
+    assert result.exit_code == 0, result.output
+    new = json.loads((copy / "manifest.json").read_text())
+    assert new["graphs_int8"] == m["graphs_int8"] and new["graphs"] == m["graphs"]
+    assert {k: v for k, v in new["quantization"].items() if k != "requantized"} == m["quantization"]
+    assert {k: v for k, v in new.items() if k not in ("quantization",)} == {
+        k: v for k, v in m.items() if k not in ("quantization",)}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+
+
+def test_requantize_refuses_data_that_is_not_the_bundles(bundles, tmp_path):
+    src, _ = bundles["dense"]
+    copy = shutil.copytree(src, tmp_path / "b")
+    raw = json.loads((copy / "manifest.json").read_text())
+    raw["producer"]["seed"] += 1  # another validation split: the fp32 threshold no longer comes out
+    (copy / "manifest.json").write_text(json.dumps(raw))
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    line = _one_error_line(CliRunner().invoke(app, [str(copy), "--requantize", "--quiet"]))
+    assert "the rebuilt data gives an fp32 alert threshold" in line
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
+    lstm, _ = bundles["lstm"]
+    assert "--requantize needs --data-dir" in _one_error_line(CliRunner().invoke(app, [str(lstm), "--requantize"]))
