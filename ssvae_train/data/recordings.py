@@ -29,6 +29,7 @@ import numpy as np
 
 from ssvae_edge.csvinput import LABEL, RATE_TOLERANCE, TIME, RateCheck
 from ssvae_edge.errors import InputError
+from ssvae_edge.stream import cut_windows
 from ssvae_train.data.dataset import UNLABELLED, DataSet
 from ssvae_train.errors import UserError
 
@@ -171,13 +172,13 @@ def _windows(x: np.ndarray, y: np.ndarray, window: int, hop: int) -> tuple[np.nd
     n = (len(x) - window) // hop + 1 if len(x) >= window else 0
     if n == 0:
         return np.zeros((0, window, x.shape[1]), np.float32), np.zeros(0, np.int64), 0, len(x)
-    xw = np.lib.stride_tricks.sliding_window_view(x, window, axis=0)[::hop][:n]  # [n, C, window]
+    xw = cut_windows(x, window, hop)  # the windows the device's StreamScorer scores, starts 0, hop, ...
     yw = np.lib.stride_tricks.sliding_window_view(y, window)[::hop][:n]
     agree = (yw == yw[:, :1]).all(1)
     labels = np.where(agree, yw[:, 0], UNLABELLED)
     mixed = int((~agree & (yw >= 0).any(1)).sum())
     tail = len(x) - ((n - 1) * hop + window)
-    return np.ascontiguousarray(xw.transpose(0, 2, 1)), labels.astype(np.int64), mixed, tail
+    return np.ascontiguousarray(xw), labels.astype(np.int64), mixed, tail
 
 
 @dataclass
