@@ -24,6 +24,7 @@ from ssvae_train.evaluate import load_run
 from ssvae_train.export import ExportError, export_run
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cli import app
+from ssvae_train.latent_prior import fit_on_run
 from ssvae_train.scores import DEFAULT_SCORE, anomaly_score
 from ssvae_train.trainer import fit
 
@@ -123,7 +124,9 @@ def test_onnxruntime_matches_pytorch_on_other_rows_and_batch_sizes(runs, bundles
         score = anomaly_score(model, torch.from_numpy(x), m["score_method"]).numpy()
         z = np.random.default_rng(0).standard_normal((37, m["latent_dim"])).astype(np.float32)
         y = np.arange(37) % len(m["classes"])
-        x_hat = model.generate(torch.from_numpy(z), torch.from_numpy(y)).numpy()
+        prior = fit_on_run(model, prep)  # decoder.onnx draws each class where it lies (latent_prior.py)
+        x_hat = model.generate(prior.to_codes(torch.from_numpy(z), torch.from_numpy(y)), torch.from_numpy(y)).numpy()
+    assert m["latent_prior"]["kind"] == "class-gaussian" and sum(m["latent_prior"]["counts"]) == len(prep.split.train)
     got = _session(path / "classifier.onnx").run(None, {"x": x})[0]
     np.testing.assert_allclose(got, probs, atol=1e-4)
     np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)

@@ -87,6 +87,14 @@ def export(
             help="last (the run's last finished epoch) | best (its best validation epoch: early stopping).",
         ),
     ] = "last",
+    latent_prior: Annotated[
+        str,
+        typer.Option(
+            metavar="[class|standard]",
+            help="class (decoder.onnx moves z ~ N(0, I) to where class y lies in latent space, fitted on the "
+            "training rows: generated samples look like the class asked) | standard (z is decoded as given).",
+        ),
+    ] = "class",
     threads: Annotated[int, typer.Option(help="torch CPU threads (0: torch's default).")] = 0,
     quiet: Annotated[bool, typer.Option(help="No progress notes on stderr.")] = False,
     version: Annotated[bool, cliconv.version_option(PROG)] = False,
@@ -123,6 +131,7 @@ def export(
         force=force,
         data_dir=data_dir,
         weights=weights,
+        latent_prior=latent_prior,
         say=say,
         progress=not quiet,
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ssvae_train.latent_prior import ClassPrior
 from ssvae_train.models import SSVAE
 from ssvae_train.scores import SCORES, anomaly_score
 
@@ -52,15 +53,18 @@ class AnomalyCut(nn.Module):
 class DecoderCut(nn.Module):
     """Latent code and integer class to a sample in raw units (the model's full window length).
 
-    The plain VAE's decoder takes no class: its graph still has the `y` input (the bundle contract is
-    the same for every model) and ignores it.
+    With a class prior (`latent_prior.py`), z ~ N(0, I) is first moved to where class y lies in latent
+    space. The plain VAE's decoder takes no class: its graph still has the `y` input (the bundle contract
+    is the same for every model) and ignores it.
     """
 
-    def __init__(self, model: SSVAE):
+    def __init__(self, model: SSVAE, prior: ClassPrior | None = None):
         super().__init__()
-        self.model = model
+        self.model, self.prior = model, prior if model.cond_dim else None
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.prior is not None:
+            z = self.prior.to_codes(z, y)
         return self.model.generate(z, y if self.model.cond_dim else None)
 
 
@@ -89,7 +93,7 @@ def graphs_for(model: SSVAE) -> tuple[str, ...]:
     )
 
 
-def make_cuts(model: SSVAE, score: str = "min") -> list[Cut]:
+def make_cuts(model: SSVAE, score: str = "min", prior: ClassPrior | None = None) -> list[Cut]:
     model.eval()
     # lstm: every graph takes windows of any length; convlstm: the trained window (its trunk is sized for it)
     seq, any_len = model.sequence, model.any_length
@@ -97,7 +101,7 @@ def make_cuts(model: SSVAE, score: str = "min") -> list[Cut]:
         "classifier": lambda: Cut("classifier", ClassifierCut(model), ("x",), ("probs",), any_len, seq),
         "anomaly": lambda: Cut("anomaly", AnomalyCut(model, score), ("x",), ("score",), any_len, seq),
         # The decoder emits the trained window length: its only inputs are z and y.
-        "decoder": lambda: Cut("decoder", DecoderCut(model), ("z", "y"), ("x_hat",), False, any_len),
+        "decoder": lambda: Cut("decoder", DecoderCut(model, prior), ("z", "y"), ("x_hat",), False, any_len),
     }
     return [make[g]() for g in graphs_for(model)]
 

@@ -37,6 +37,7 @@ from ssvae_train.export import graphs as G
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
 from ssvae_train.export.measure import calibrate
 from ssvae_train.export.quantize import QuantData, quantize_bundle
+from ssvae_train.latent_prior import LATENT_PRIORS, fit_on_run
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
 from ssvae_train.scores import DEFAULT_SCORE, SCORES
@@ -63,6 +64,7 @@ def export_run(
     say: Say | None = None,
     progress: bool = False,
     weights: str = "last",
+    latent_prior: str = "class",
 ) -> dict:
     """Export the run in `run` (folder or checkpoint file) as a validated bundle in `out`.
 
@@ -73,7 +75,9 @@ def export_run(
     of the validation rows' scores taken as the alert threshold. quantize: `int8` also writes
     `<graph>.int8.onnx`. force: replace an earlier bundle in `out`. data_dir: where the run's data set
     lives now. say: receives one-line progress notes (the CLI prints them). weights: the run's `last` or
-    `best` (best validation epoch) weights, recorded in the manifest's producer. Raises UserError.
+    `best` (best validation epoch) weights, recorded in the manifest's producer. latent_prior: `class`
+    (decoder.onnx draws class y from where y lies in latent space, `latent_prior.py`) or `standard`
+    (z goes to the decoder as it is). Raises UserError.
     """
     say = say or (lambda _line: None)
     out = Path(out)
@@ -83,9 +87,12 @@ def export_run(
         raise UserError(f"--alert-quantile {alert_quantile}: must lie strictly between 0 and 1")
     if quantize is not None and quantize not in QUANTIZE:
         raise UserError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE)}")
+    if latent_prior not in LATENT_PRIORS:
+        raise UserError(f"--latent-prior {latent_prior!r}: choose one of {', '.join(LATENT_PRIORS)}")
     _check_destination(out, force)
     ckpt, model, cfg, prep = _load(run, data_dir, weights)
-    cuts = make_cuts(model, score)
+    prior = fit_on_run(model, prep) if latent_prior == "class" and model.cond_dim else None
+    cuts = make_cuts(model, score, prior)
     method = score_method(model, score) if model.has_decoder else None
     if model.cfg.kind == "supervised":
         say(
@@ -175,6 +182,7 @@ def export_run(
             "threshold": threshold,
             "threshold_calibration": calibration,
             "score_method": method,
+            "latent_prior": prior.describe() if prior is not None else {"kind": "standard"},
             "opset": G.OPSET,
             "producer": {
                 "ssvae": __version__,

@@ -176,11 +176,12 @@ class ConvLSTMDecoder(nn.Module):
     """The trunk mirrored: the code becomes T/8 steps of c2 features (a different vector at every step,
     not one repeated), then three stride-2 transposed convolutions draw the window at full rate.
 
-    A class-conditional model also adds a learned window per class (its last `cond_dim` code inputs, the
-    one-hot or probabilities of y, times a [K, T x C] table). An activity's posture (where gravity points)
-    then comes from y for free, so z need not carry it: with y at the input only, trained models encoded
-    the posture in z too and ignored y, and windows drawn from N(0, I) took any posture whatever the
-    class asked (the bundle's classifier recognised about half of them).
+    A class-conditional model (its last `cond_dim` code inputs are y, one-hot or probabilities) also has
+    one output layer per class, mixed by y, and adds a learned window per class (a [K, T x C] table): an
+    activity's posture (where gravity points) and the shape of its motion then come from y, so z need not
+    carry them. With y at the input only, trained models encoded the activity in z too and ignored y, and
+    windows drawn from N(0, I) took any activity whatever the class asked (about half were recognised;
+    validation screens in RESULTS.md § har-sensor).
 
     It emits the trained window length only (`length` must equal it): its first layer is sized for it.
     """
@@ -206,16 +207,21 @@ class ConvLSTMDecoder(nn.Module):
         for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.ConvTranspose1d(a, b, 4, 2, 1), nn.ReLU()]
         layers += [nn.ConvTranspose1d(widths[-1], c1, 4, 2, 1), nn.ReLU()]
-        layers += [nn.Conv1d(c1, out_channels, SENSOR_KERNEL, 1, SENSOR_KERNEL // 2)]
+        self.out_channels = out_channels
+        layers += [nn.Conv1d(c1, out_channels * max(1, cond_dim), SENSOR_KERNEL, 1, SENSOR_KERNEL // 2)]
         self.deconv = nn.Sequential(*layers)
 
     def forward(self, code: torch.Tensor, length: int | None = None) -> torch.Tensor:
         if length is not None and length != self.window:
             raise ValueError(f"the convlstm decoder draws {self.window}-sample windows, not {length}")
         grid = self.fc(code).reshape(-1, self.c2, self.steps)
-        out = self.deconv(grid)[:, :, : self.window].transpose(1, 2)
+        out = self.deconv(grid)[:, :, : self.window]
+        if self.cond_dim:  # one output layer per class, mixed by y (one-hot: that class's layer alone)
+            y = code[:, -self.cond_dim :]
+            out = torch.einsum("nk,nkct->nct", y, out.unflatten(1, (self.cond_dim, self.out_channels)))
+        out = out.transpose(1, 2)
         if self.template is not None:
-            out = out + self.template(code[:, -self.cond_dim :]).reshape(out.shape)
+            out = out + self.template(code[:, -self.cond_dim :]).unflatten(1, (self.window, self.out_channels))
         return out
 
 
