@@ -44,7 +44,7 @@ def novelty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("tools_edge")
     data = ROOT / "tests" / "data" / "uci-har"
-    cfg = FitConfig(dataset="uci-har", data_dir=str(data), arch="lstm", epochs=1, hidden=16, batch_size=32,
+    cfg = FitConfig(dataset="uci-har", data_dir=str(data), arch="lstm", epochs=1, hidden=32, batch_size=32,
                     val_fraction=0.2, exclude_class=HELD_OUT)
     # One torch thread: on a busy machine, LSTM kernels with more threads than free cores run many times slower.
     threads = torch.get_num_threads()
