@@ -4,29 +4,12 @@ accuracy and the anomaly ROC AUC (scikit-learn's). Torch-free, so a bundle's gra
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import onnxruntime as ort
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from ssvae_train.errors import UserError
-
-
-def run_batched(
-    sess: ort.InferenceSession,
-    feeds: dict[str, np.ndarray],
-    batch: int = 500,
-    progress: Callable[[], None] | None = None,
-) -> np.ndarray:
-    """The graph's (single) output on `feeds`, `batch` rows at a time."""
-    n = len(next(iter(feeds.values())))
-    out = []
-    for i in range(0, n, batch):
-        out.append(sess.run(None, {k: v[i : i + batch] for k, v in feeds.items()})[0])
-        if progress is not None:
-            progress()
-    return np.concatenate(out)
+from ssvae_train.export.graphs import run_batched
 
 
 def calibrate(

@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 
 from ssvae_train.export import measure
-from ssvae_train.export.graphs import first_line, session
+from ssvae_train.export.graphs import first_line, run_batched, session
 
 METHOD = "onnxruntime.quantization.quantize_static"
 QUANT_FORMAT = "QDQ"
@@ -210,8 +210,8 @@ def quantize_bundle(folder: Path, files: Mapping[str, Path], data: QuantData,
         int8["anomaly"].update({"threshold": threshold, "threshold_calibration": calibration})
         sess32 = session(files["anomaly"])
         threshold32, _ = measure.calibrate(sess32, data.x_val, data.alert_quantile)
-        alert32 = measure.run_batched(sess32, {"x": data.x_test}) > threshold32
-        alert8 = measure.run_batched(sess8, {"x": data.x_test}) > threshold
+        alert32 = run_batched(sess32, {"x": data.x_test}) > threshold32
+        alert8 = run_batched(sess8, {"x": data.x_test}) > threshold
         i8["alert_agreement_with_fp32"] = float(np.mean(alert8 == alert32))  # each at its own threshold
         if held_out:
             auc32 = measure.roc_auc(session(files["anomaly"]), data.x_test, ~normal)
