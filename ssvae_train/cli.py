@@ -112,6 +112,10 @@ def fit(
     ),
     val_fraction: float = typer.Option(0.1, help="Fraction of the training set held out for validation."),
     exclude_class: int | None = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
+    val_anomaly_class: int | None = typer.Option(
+        None, help="With --exclude-class: hold class J out too; its training rows become validation anomalies, "
+        "on which the anomaly score is chosen without the test set (score selection, RESULTS.md)."
+    ),
     m1_run: str | None = typer.Option(
         None, help="M1+M2 (Kingma et al.): train on the latent means of this `vae` run (same data, seed and split)."
     ),
@@ -151,6 +155,7 @@ def fit(
         hidden=hidden,
         val_fraction=val_fraction,
         exclude_class=exclude_class,
+        val_anomaly_class=val_anomaly_class,
         m1_run=m1_run,
         m1_sample=m1_sample,
         device=device,

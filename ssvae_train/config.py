@@ -41,6 +41,8 @@ class FitConfig:
     hidden: int | None = None
     val_fraction: float = 0.1
     exclude_class: int | None = None
+    # score selection (scores.py): also hold this class out; its training rows are validation anomalies
+    val_anomaly_class: int | None = None
     m1_run: str | None = None  # M1+M2: train on the posterior means of this plain-VAE run (data/stacked.py)
     m1_sample: bool = False  # M1+M2: draw the training rows from M1's q(z|x) every epoch instead of its means
     device: str = "auto"  # auto takes CUDA when torch sees one
@@ -67,6 +69,8 @@ class FitConfig:
         check_arch(self.arch, BUILTIN_KINDS.get(self.dataset), f"--dataset {self.dataset}")
         if parse_augment(self.augment) and self.arch not in SEQUENCE_ARCHS:
             raise UserError(f"--augment is for sensor windows: use it with --arch {' or '.join(SEQUENCE_ARCHS)}")
+        if self.val_anomaly_class is not None and (self.exclude_class is None or self.m1_run is not None):
+            raise UserError("--val-anomaly-class holds a second class out: give --exclude-class, without --m1-run")
         if self.m1_sample and self.m1_run is None:
             raise UserError("--m1-sample draws from an M1: give it with --m1-run")
         if self.m1_run is not None and self.arch != "dense":

@@ -1,4 +1,9 @@
-"""Evaluate a run on its test set: accuracy and log loss, and anomaly ROC AUC when a class was held out."""
+"""Evaluate a run on its test set: accuracy and log loss, and anomaly ROC AUC when a class was held out.
+
+Every anomaly score of `scores.py` is reported (ROC AUC, average precision), and `anomaly.default` names
+the one `ssvae-export` puts in the bundle by default. A score-selection run (`--val-anomaly-class`)
+scores its validation rows against that class's training rows instead, and never scores the test set.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint, weigh
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared, prepare
 from ssvae_train.models import SSVAE
-from ssvae_train.scores import SCORES
-from ssvae_train.trainer import classification_metrics, predict, scores
+from ssvae_train.scores import CANDIDATES, PARTS, combine, default_score, fit_on_run, part_values
+from ssvae_train.trainer import classification_metrics, predict
 
 
 def load_run(
@@ -33,6 +38,16 @@ def anomaly_metrics(score: np.ndarray, is_anomaly: np.ndarray) -> dict[str, floa
     }
 
 
+def all_scores(model: SSVAE, prep: Prepared, x: np.ndarray, is_anomaly: np.ndarray) -> dict:
+    """Every score's metrics on x (the plain VAE has one, `vae`), and `default`: the exported default."""
+    fit = fit_on_run(model, prep)
+    values = part_values(model, x, list(PARTS), fit)
+    methods = CANDIDATES if model.cond_dim else ("vae",)
+    out: dict = {m: anomaly_metrics(combine(values, m, fit), is_anomaly) for m in methods}
+    out["default"] = default_score(prep.ds.kind) if model.cond_dim else "vae"
+    return out
+
+
 def evaluate_model(model: SSVAE, prep: Prepared) -> dict:
     ds = prep.ds
     normal = ds.y_test >= 0  # rows of a held-out class are labelled -1
@@ -44,12 +59,15 @@ def evaluate_model(model: SSVAE, prep: Prepared) -> dict:
                 for k, v in classification_metrics(predict(model, ds.x_test[normal]), ds.y_test[normal]).items()
             }
         )
-    if model.has_decoder and not normal.all():
-        methods = SCORES if model.cond_dim else ("vae",)
-        out["anomaly"] = {
-            m: anomaly_metrics(scores(model, ds.x_test, "min" if m == "vae" else m), ~normal) for m in methods
-        }
-        out["anomaly_class"] = ds.extra.get("excluded_name")
+    if model.has_decoder and (prep.val_anomalies is not None or not normal.all()):
+        if prep.val_anomalies is not None:
+            x = np.concatenate([ds.x_train[prep.split.val], prep.val_anomalies])
+            is_anomaly = np.arange(len(x)) >= len(prep.split.val)
+            key, name = "val_anomaly", "val_anomaly_name"
+        else:
+            x, is_anomaly, key, name = ds.x_test, ~normal, "anomaly", "anomaly_class"  # (a name, as before)
+        out[key] = all_scores(model, prep, x, is_anomaly)
+        out[name] = ds.extra.get("val_anomaly_name" if key == "val_anomaly" else "excluded_name")
     return out
 
 
@@ -68,5 +86,6 @@ def evaluate_run(run: str | Path, data_dir: str | None = None, weights: str = "l
         "weights": weights,
         "weights_epoch": weights_epoch(ckpt, weights),
         "exclude_class": cfg.exclude_class,
+        "val_anomaly_class": cfg.val_anomaly_class,
         **evaluate_model(model, prep),
     }

@@ -25,7 +25,7 @@ from ssvae_train.export import ExportError, export_run
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cli import app
 from ssvae_train.latent_prior import fit_on_run
-from ssvae_train.scores import DEFAULT_SCORE, anomaly_score
+from ssvae_train.scores import anomaly_score, default_score, score_rows
 from ssvae_train.trainer import fit
 
 HAR_SLICE = Path(__file__).parent / "data" / "uci-har"
@@ -121,7 +121,6 @@ def test_onnxruntime_matches_pytorch_on_other_rows_and_batch_sizes(runs, bundles
     x = prep.ds.x_test[-37:]  # not the rows, nor the batch size, the export validated with
     with torch.no_grad():
         probs = model(torch.from_numpy(x)).numpy()
-        score = anomaly_score(model, torch.from_numpy(x), m["score_method"]).numpy()
         z = np.random.default_rng(0).standard_normal((37, m["latent_dim"])).astype(np.float32)
         y = np.arange(37) % len(m["classes"])
         prior = fit_on_run(model, prep)  # decoder.onnx draws each class where it lies (latent_prior.py)
@@ -130,6 +129,7 @@ def test_onnxruntime_matches_pytorch_on_other_rows_and_batch_sizes(runs, bundles
     got = _session(path / "classifier.onnx").run(None, {"x": x})[0]
     np.testing.assert_allclose(got, probs, atol=1e-4)
     np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
+    score = score_rows(model, prep, x, m["score_method"])  # with the constants fitted on the run
     got = _session(path / "anomaly.onnx").run(None, {"x": x})[0]
     assert np.abs(got - score).max() <= 1e-4 * np.abs(score).max()
     got = _session(path / "decoder.onnx").run(None, {"z": z, "y": y})[0]
@@ -137,7 +137,7 @@ def test_onnxruntime_matches_pytorch_on_other_rows_and_batch_sizes(runs, bundles
     assert np.abs(got - x_hat).max() <= 1e-4 * np.abs(x_hat).max()
     one = _session(path / "anomaly.onnx").run(None, {"x": x[:1]})[0]  # a batch of one works too
     assert one.shape == (1,)
-    assert m["score_method"] == DEFAULT_SCORE == "pi"  # the better on MNIST one-class-out
+    assert m["score_method"] == default_score(prep.ds.kind)  # chosen without the test set (scores.py)
 
 
 def test_lstm_graphs_hold_an_lstm_node_and_take_other_window_lengths(runs, bundles):
@@ -153,7 +153,7 @@ def test_lstm_graphs_hold_an_lstm_node_and_take_other_window_lengths(runs, bundl
         x = np.ascontiguousarray(x_full[:, :t])
         with torch.no_grad():
             probs = model(torch.from_numpy(x)).numpy()
-            score = anomaly_score(model, torch.from_numpy(x), m["score_method"]).numpy()
+        score = score_rows(model, prep, x, m["score_method"])
         got = _session(path / "classifier.onnx").run(None, {"x": x})[0]
         np.testing.assert_allclose(got, probs, atol=1e-4)
         got = _session(path / "anomaly.onnx").run(None, {"x": x})[0]
@@ -183,8 +183,7 @@ def test_saturated_bernoulli_logits_give_finite_scores(runs, tmp_path):
     m = export_run(tmp_path / "run", tmp_path / "b")
     _, model, _, prep = load_run(tmp_path / "run")
     x = prep.ds.x_test[:30]
-    with torch.no_grad():
-        want = anomaly_score(model, torch.from_numpy(x), m["score_method"]).numpy()
+    want = score_rows(model, prep, x, m["score_method"])
     got = _session(tmp_path / "b" / "anomaly.onnx").run(None, {"x": x})[0]
     assert np.isfinite(want).all() and np.isfinite(got).all()
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()

@@ -16,7 +16,7 @@ from ssvae_train.evaluate import load_run
 from ssvae_train.export import export_run
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.models.parts import SENSOR_CHANNELS
-from ssvae_train.scores import anomaly_score
+from ssvae_train.scores import score_rows
 from ssvae_train.trainer import fit
 
 HAR = str(Path(__file__).parent / "data" / "uci-har")
@@ -135,8 +135,7 @@ def test_export_keeps_lstm_nodes_and_the_window_the_manifest_states(run, tmp_pat
     with torch.no_grad():
         want = model(torch.from_numpy(x_full)).numpy()
     np.testing.assert_allclose(sess["classifier"].run(None, {"x": x_full})[0], want, atol=1e-4)
-    with torch.no_grad():
-        want = anomaly_score(model, torch.from_numpy(x_full), m["score_method"]).numpy()
+    want = score_rows(model, prep, x_full, m["score_method"])
     got = sess["anomaly"].run(None, {"x": x_full})[0]
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
     z = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)

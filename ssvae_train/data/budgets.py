@@ -50,24 +50,34 @@ class Split:
         return np.setdiff1d(self.train, self.labelled)
 
 
-def exclude_class(ds: DataSet, k: int) -> DataSet:
+def exclude_class(ds: DataSet, k: int, also: int | None = None) -> DataSet:
     """Drop class k from training (the anomaly protocol); test rows of class k get label -1.
 
     The remaining classes are renumbered 0..K-2 so the model never has an output it cannot learn.
+    `also` (the score-selection protocol, `--val-anomaly-class`) drops one more class the same way; the
+    manifest's anomaly class stays k.
     """
-    if not 0 <= k < ds.n_classes:
-        raise UserError(f"--exclude-class {k}: the data set has classes 0..{ds.n_classes - 1}")
-    keep = ds.y_train != k  # unlabelled rows stay: nothing says they are of class k
+    for c, flag in ((k, "--exclude-class"), (also, "--val-anomaly-class")):
+        if c is not None and not 0 <= c < ds.n_classes:
+            raise UserError(f"{flag} {c}: the data set has classes 0..{ds.n_classes - 1}")
+    if also == k:
+        raise UserError(f"--val-anomaly-class {also}: must differ from --exclude-class")
+    out = [k] if also is None else [k, also]
+    keep = ~np.isin(ds.y_train, out)  # unlabelled rows stay: nothing says they are of class k
     remap = np.full(ds.n_classes + 1, UNLABELLED, dtype=np.int64)  # index -1 (unlabelled) maps to -1
-    remap[[c for c in range(ds.n_classes) if c != k]] = np.arange(ds.n_classes - 1)
+    kept = [c for c in range(ds.n_classes) if c not in out]
+    remap[kept] = np.arange(len(kept))
+    extra = {**ds.extra, "excluded_class": k, "excluded_name": ds.classes[k]}
+    if also is not None:
+        extra.update(val_anomaly_class=also, val_anomaly_name=ds.classes[also])
     return replace(
         ds,
         x_train=ds.x_train[keep], y_train=remap[ds.y_train[keep]],
         y_test=remap[ds.y_test],
         subjects_train=None if ds.subjects_train is None else ds.subjects_train[keep],
         groups_train=None if ds.groups_train is None else ds.groups_train[keep],
-        classes=[c for i, c in enumerate(ds.classes) if i != k],
-        extra={**ds.extra, "excluded_class": k, "excluded_name": ds.classes[k]},
+        classes=[ds.classes[c] for c in kept],
+        extra=extra,
     )
 
 

@@ -19,6 +19,8 @@ from ssvae_train.data.dataset import DataSet, load_dataset
 class Prepared:
     ds: DataSet
     split: Split
+    # --val-anomaly-class: that class's training rows (raw), never trained on; scores are chosen on them
+    val_anomalies: np.ndarray | None = None
 
     def scaling(self) -> tuple[np.ndarray, np.ndarray]:
         """(shift, scale) taking raw units to model units: pixels to 0..1, signals standardised per channel."""
@@ -75,8 +77,11 @@ class Prepared:
 def prepare(cfg: FitConfig) -> Prepared:
     ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.window, cfg.hop)
     check_arch(cfg.arch, ds.kind, f"--dataset {cfg.dataset}")
+    val_anomalies = None
     if cfg.exclude_class is not None:
-        ds = exclude_class(ds, cfg.exclude_class)
+        if cfg.val_anomaly_class is not None:
+            val_anomalies = ds.x_train[ds.y_train == cfg.val_anomaly_class]
+        ds = exclude_class(ds, cfg.exclude_class, cfg.val_anomaly_class)
     split = make_split(
         ds.y_train, ds.n_classes, parse_labels(cfg.labels), cfg.seed, cfg.val_fraction, ds.groups_train, ds.classes
     )
@@ -84,4 +89,4 @@ def prepare(cfg: FitConfig) -> Prepared:
         from ssvae_train.data.stacked import stack
 
         ds = stack(ds, cfg.m1_run, cfg, split.train)
-    return Prepared(ds, split)
+    return Prepared(ds, split, val_anomalies)

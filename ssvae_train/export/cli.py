@@ -12,7 +12,7 @@ import typer
 from ssvae_edge import cliconv
 from ssvae_train.cli import user_errors_for
 from ssvae_train.errors import UserError
-from ssvae_train.scores import DEFAULT_SCORE
+from ssvae_train.scores import PARTS
 
 PROG = "ssvae-export"
 user_errors = user_errors_for(PROG)
@@ -45,13 +45,16 @@ def export(
         ),
     ] = None,
     score: Annotated[
-        str,
+        str | None,
         typer.Option(
-            metavar="[min|pi]",
-            help="Anomaly score in anomaly.onnx: min (lowest -ELBO over the classes) | pi (decoder fed the "
-            "classifier's probabilities; the default: the better on MNIST one-class-out). A vae run has one score."
+            metavar="[" + "|".join(PARTS) + "|a+b...]",
+            help="Anomaly score in anomaly.onnx: pi (-ELBO, decoder fed the classifier's probabilities) | min "
+            "(lowest -ELBO over the classes) | maha_h, maha_z (Mahalanobis distance to the nearest class in the "
+            "trunk's features / the latent mean) | energy | msp (the classifier's confidence) | a+b (their mean, "
+            "each standardised on validation rows). Default: the one chosen for the data's kind without the test "
+            "set (ssvae_train/scores.py). A vae run has one score."
         ),
-    ] = DEFAULT_SCORE,
+    ] = None,
     alert_quantile: Annotated[
         float,
         typer.Option(

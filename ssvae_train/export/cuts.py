@@ -4,8 +4,9 @@
     AnomalyCut     x [N, *sample_shape]            -> score [N]        (z = mu, no sampling)
     DecoderCut     z [N, latent_dim], y int64 [N]  -> x_hat [N, *sample_shape]  (raw units)
 
-Each one only calls the model's own code (`model(x)`, `anomaly_score`, `model.generate`), so the graph
-computes what training and evaluation compute; scaling to model units is inside the model already.
+Each one only calls the model's own code (`model(x)`, `scores.AnomalyScorer`, `model.generate`), so the
+graph computes what training and evaluation compute; scaling to model units is inside the model already,
+and the anomaly score's fitted constants (class Gaussians, standardisation) are the scorer's buffers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 
 from ssvae_train.latent_prior import ClassPrior
 from ssvae_train.models import SSVAE
-from ssvae_train.scores import SCORES, anomaly_score
+from ssvae_train.scores import AnomalyScorer, ScoreFit
 
 GRAPHS = ("classifier", "anomaly", "decoder")
 
@@ -33,21 +34,13 @@ class ClassifierCut(nn.Module):
         return self.model(x)
 
 
-class AnomalyCut(nn.Module):
-    """The deterministic negative ELBO of x (higher = less like the training data).
+class AnomalyCut(AnomalyScorer):
+    """The deterministic anomaly score of x (higher = less like the training data): one of
+    `scores.SCORES`, with the constants `fit` holds; a plain VAE (`cond_dim == 0`) has its negative ELBO
+    only, whatever the method."""
 
-    `method` is one of `scores.SCORES` for a class-conditional model; a plain VAE (`cond_dim == 0`) has
-    one score only, whatever the method.
-    """
-
-    def __init__(self, model: SSVAE, method: str = "min"):
-        super().__init__()
-        if method not in SCORES:
-            raise ValueError(f"unknown anomaly score {method!r}: choose one of {', '.join(SCORES)}")
-        self.model, self.method = model, method
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return anomaly_score(self.model, x, self.method)
+    def __init__(self, model: SSVAE, method: str = "min", fit: ScoreFit | None = None):
+        super().__init__(model, method, fit)
 
 
 class DecoderCut(nn.Module):
@@ -93,13 +86,15 @@ def graphs_for(model: SSVAE) -> tuple[str, ...]:
     )
 
 
-def make_cuts(model: SSVAE, score: str = "min", prior: ClassPrior | None = None) -> list[Cut]:
+def make_cuts(
+    model: SSVAE, score: str = "min", prior: ClassPrior | None = None, fit: ScoreFit | None = None
+) -> list[Cut]:
     model.eval()
     # lstm: every graph takes windows of any length; convlstm: the trained window (its trunk is sized for it)
     seq, any_len = model.sequence, model.any_length
     make = {
         "classifier": lambda: Cut("classifier", ClassifierCut(model), ("x",), ("probs",), any_len, seq),
-        "anomaly": lambda: Cut("anomaly", AnomalyCut(model, score), ("x",), ("score",), any_len, seq),
+        "anomaly": lambda: Cut("anomaly", AnomalyCut(model, score, fit), ("x",), ("score",), any_len, seq),
         # The decoder emits the trained window length: its only inputs are z and y.
         "decoder": lambda: Cut("decoder", DecoderCut(model, prior), ("z", "y"), ("x_hat",), False, any_len),
     }
@@ -107,5 +102,5 @@ def make_cuts(model: SSVAE, score: str = "min", prior: ClassPrior | None = None)
 
 
 def score_method(model: SSVAE, score: str) -> str:
-    """The score the anomaly graph computes: `min` | `pi`, or `vae` for the plain VAE (no class input)."""
+    """The score the anomaly graph computes (one of `scores.SCORES`), or `vae` for the plain VAE."""
     return score if model.cond_dim else "vae"

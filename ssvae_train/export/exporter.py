@@ -40,8 +40,8 @@ from ssvae_train.export.quantize import QuantData, quantize_bundle
 from ssvae_train.latent_prior import LATENT_PRIORS, fit_on_run
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
-from ssvae_train.scores import DEFAULT_SCORE, SCORES
-from ssvae_train.trainer import classification_metrics, predict, scores
+from ssvae_train import scores as S
+from ssvae_train.trainer import classification_metrics, predict
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -56,7 +56,7 @@ Say = Callable[[str], None]
 def export_run(
     run: str | Path,
     out: str | Path,
-    score: str = DEFAULT_SCORE,
+    score: str | None = None,
     alert_quantile: float = 0.99,
     quantize: str | None = None,
     force: bool = False,
@@ -70,8 +70,8 @@ def export_run(
 
     Returns the manifest (as written to `out`/manifest.json).
 
-    score: the anomaly graph's score, `min` (lowest -ELBO over classes) or `pi` (decoder fed the
-    classifier's probabilities); a plain VAE has one score and ignores it. alert_quantile: the quantile
+    score: the anomaly graph's score, one of `scores.SCORES` (None: the default for the data's kind,
+    `scores.default_score`); a plain VAE has one score and ignores it. alert_quantile: the quantile
     of the validation rows' scores taken as the alert threshold. quantize: `int8` also writes
     `<graph>.int8.onnx`. force: replace an earlier bundle in `out`. data_dir: where the run's data set
     lives now. say: receives one-line progress notes (the CLI prints them). weights: the run's `last` or
@@ -81,8 +81,8 @@ def export_run(
     """
     say = say or (lambda _line: None)
     out = Path(out)
-    if score not in SCORES:
-        raise UserError(f"--score {score!r}: choose one of {', '.join(SCORES)}")
+    if score is not None and score not in S.SCORES:
+        raise UserError(f"--score {score!r}: choose one of {', '.join(S.SCORES)}")
     if not 0.0 < alert_quantile < 1.0:
         raise UserError(f"--alert-quantile {alert_quantile}: must lie strictly between 0 and 1")
     if quantize is not None and quantize not in QUANTIZE:
@@ -92,7 +92,9 @@ def export_run(
     _check_destination(out, force)
     ckpt, model, cfg, prep = _load(run, data_dir, weights)
     prior = fit_on_run(model, prep) if latent_prior == "class" and model.cond_dim else None
-    cuts = make_cuts(model, score, prior)
+    score = score or S.default_score(prep.ds.kind)
+    fit = S.fit_on_run(model, prep) if model.cond_dim else None
+    cuts = make_cuts(model, score, prior, fit)
     method = score_method(model, score) if model.has_decoder else None
     if model.cfg.kind == "supervised":
         say(
@@ -157,7 +159,7 @@ def export_run(
                 f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} "
                 f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})"
             )
-        metrics = _metrics(model, method, sessions, ds, bar)
+        metrics = _metrics(model, method, fit, sessions, ds, bar)
         bar.close()
 
         int8: dict[str, dict] = {}
@@ -182,6 +184,7 @@ def export_run(
             "threshold": threshold,
             "threshold_calibration": calibration,
             "score_method": method,
+            "score": _score_description(method, fit, prep.ds.kind) if method is not None else None,
             "latent_prior": prior.describe() if prior is not None else {"kind": "standard"},
             "opset": G.OPSET,
             "producer": {
@@ -243,7 +246,15 @@ def _latent_means(model: SSVAE, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return model.posterior(h, y1)[0].numpy().astype(np.float32)
 
 
-def _metrics(model: SSVAE, method: str | None, sessions: dict, ds, bar: Progress) -> dict:
+def _score_description(method: str, fit: S.ScoreFit | None, kind: str) -> dict:
+    """The manifest's `score`: what anomaly.onnx computes, and which constants it holds (fitted how)."""
+    if method == "vae":
+        return {"method": "vae", "parts": ["vae"], "default_for_kind": None}
+    return {"method": method, **fit.describe(method), "default_for_kind": S.default_score(kind) == method,
+            "how_default_was_chosen": "scores.py DEFAULT_SCORES (validation-only selection, RESULTS.md)"}
+
+
+def _metrics(model: SSVAE, method: str | None, fit, sessions: dict, ds, bar: Progress) -> dict:
     """Test metrics of the exported graphs in onnxruntime, beside PyTorch's on the same rows."""
     normal = ds.y_test >= 0
     out: dict = {"n_test": int(len(ds.y_test)), "n_test_normal": int(normal.sum())}
@@ -259,7 +270,8 @@ def _metrics(model: SSVAE, method: str | None, sessions: dict, ds, bar: Progress
         out["prediction_agreement"] = float(np.mean(p_ort.argmax(1) == p_pt.argmax(1)))
     if "anomaly" in sessions and not normal.all():
         s_ort = G.run_batched(sessions["anomaly"], {"x": ds.x_test}, progress=bar.step)
-        s_pt = scores(model, ds.x_test, "min" if method == "vae" else method)
+        s_pt = S.combine(S.part_values(model, ds.x_test, S.parts_of(method) if method != "vae" else [], fit),
+                         method, fit)
         out["anomaly_class"] = ds.extra.get("excluded_name")
         out["anomaly_roc_auc_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["roc_auc"]
         out["anomaly_roc_auc_pytorch"] = anomaly_metrics(s_pt, ~normal)["roc_auc"]
