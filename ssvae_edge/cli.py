@@ -107,8 +107,8 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             "classes": list(m.classes), "sample_shape": list(m.sample_shape), "units": m.units,
             "channels": list(m.channels) if m.channels else None, "sample_rate_hz": m.sample_rate_hz,
             "window": m.window, "hop": m.hop, "latent_dim": m.latent_dim, "threshold": m.threshold,
-            "threshold_calibration": m.raw.get("threshold_calibration"), "opset": m.opset,
-            "producer": m.raw.get("producer"), "providers": b.providers, "provider_note": b.provider_note,
+            "threshold_calibration": m.raw.get("threshold_calibration"),
+            "alert": m.raw.get("alert"), "score": m.raw.get("score"), "opset": m.opset, "producer": m.raw.get("producer"), "providers": b.providers, "provider_note": b.provider_note,
             "onnxruntime": ort.__version__,
         }
         if as_json or not _tty():
@@ -132,6 +132,13 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
         if m.threshold is not None:
             cal = data["threshold_calibration"]
             rows.append(("threshold", f"{m.threshold:g}" + (f"  {json.dumps(cal)}" if cal else "")))
+        if m.alert_debounce is not None:
+            a = data["alert"]
+            rows.append(("alert", f"raise on {a['k']} of the last {a['m']} windows above the threshold, clear "
+                         f"below {a['clear_k']}; calibrated: {a['expected_false_alerts_per_hour']:.2g} false "
+                         f"alerts/h, {a['window_detection_rate']:.0%} of held-out windows above the threshold"
+                         if a.get("window_detection_rate") is not None else
+                         f"raise on {a['k']} of the last {a['m']} windows, clear below {a['clear_k']}"))
         if m.threshold_int8 is not None:
             rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))
         if m.opset:
@@ -192,16 +199,19 @@ def stream(
     precision: PrecisionOpt = "fp32",
     batch: Annotated[int, typer.Option(
         "--batch", min=1, help="Most windows scored per onnxruntime call.")] = 32,
-    alert_k: Annotated[int, typer.Option(
+    alert_k: Annotated[int | None, typer.Option(
         "--alert-k", min=1,
-        help="Raise an alert when at least this many of the last M windows score above the threshold.")
-    ] = DEFAULT_K,
-    alert_m: Annotated[int, typer.Option(
-        "--alert-m", min=1, help="How many recent windows (M) the alert looks at.")] = DEFAULT_M,
-    clear_k: Annotated[int, typer.Option(
+        help="Raise an alert when at least this many of the last M windows score above the threshold "
+             f"(default: the manifest's calibrated 'alert', else {DEFAULT_K}).")
+    ] = None,
+    alert_m: Annotated[int | None, typer.Option(
+        "--alert-m", min=1, help="How many recent windows (M) the alert looks at "
+                                 f"(default: the manifest's 'alert', else {DEFAULT_M}).")] = None,
+    clear_k: Annotated[int | None, typer.Option(
         "--clear-k", min=1,
         help="Clear a raised alert when fewer than this many of the last M windows are above the threshold "
-             "(at most alert-k; smaller = stickier alert).")] = DEFAULT_CLEAR_K,
+             f"(at most alert-k; smaller = stickier alert; default: the manifest's, else {DEFAULT_CLEAR_K}).")
+    ] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="Anomaly threshold (default: the manifest's calibrated one).")] = None,
     as_json: JsonOpt = False,

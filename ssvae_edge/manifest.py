@@ -66,6 +66,9 @@ class Manifest:
     opset: int | None
     graphs_int8: dict[str, GraphEntry]  # the optional int8 graphs (`graphs_int8`), empty when none
     threshold_int8: float | None  # the int8 anomaly graph's own threshold
+    # the alert operating point's debounce (`alert`: k of the last m windows raise, fewer than clear_k clear);
+    # None when the bundle does not carry one (the runtime's defaults apply)
+    alert_debounce: tuple[int, int, int] | None = None
 
     def graph_set(self, precision: str) -> dict[str, GraphEntry]:
         """The graphs of one precision: fp32 (`graphs`) or int8 (`graphs_int8`)."""
@@ -148,6 +151,7 @@ class Manifest:
         opset = _opt_int(raw.get("opset"), "opset", fail)
         rate = _opt_float(raw.get("sample_rate_hz"), "sample_rate_hz", fail, positive=True)
         threshold = _opt_float(raw.get("threshold"), "threshold", fail, positive=False)
+        alert_debounce = _alert_debounce(raw.get("alert"), fail)
         units = raw.get("units")
         if units is not None and not isinstance(units, str):
             raise fail("'units' must be a string")
@@ -166,7 +170,7 @@ class Manifest:
             path=path, raw=raw, format=FORMAT, graphs=graphs, classes=tuple(classes),
             sample_shape=tuple(sample_shape), units=units, channels=channels, sample_rate_hz=rate,
             window=window, hop=hop, latent_dim=latent_dim, threshold=threshold, opset=opset,
-            graphs_int8=graphs_int8, threshold_int8=threshold_int8,
+            graphs_int8=graphs_int8, threshold_int8=threshold_int8, alert_debounce=alert_debounce,
         )
 
 
@@ -195,6 +199,21 @@ def _int_list(v: Any, key: str, fail: Any) -> list[int]:
     if not isinstance(v, list) or not v or not all(_is_int(d) and d > 0 for d in v):
         raise fail(f"'{key}' must be a non-empty list of positive integers, got {v!r}")
     return v
+
+
+def _alert_debounce(alert: Any, fail: Any) -> tuple[int, int, int] | None:
+    """`alert.k`, `alert.m`, `alert.clear_k` (the calibrated debounce), checked like the runtime's own options."""
+    if alert is None:
+        return None
+    if not isinstance(alert, dict):
+        raise fail("'alert' must be an object (the alert operating point)")
+    k, m, clear = (_opt_int(alert.get(key), f"alert.{key}", fail) for key in ("k", "m", "clear_k"))
+    if k is None or m is None:
+        raise fail("'alert' needs 'k' and 'm' (raise on k of the last m windows)")
+    clear = 1 if clear is None else clear
+    if not clear <= k <= m:
+        raise fail(f"'alert' needs clear_k <= k <= m, got clear_k {clear}, k {k}, m {m}")
+    return k, m, clear
 
 
 def _opt_int(v: Any, key: str, fail: Any) -> int | None:

@@ -99,14 +99,18 @@ class StreamScorer:
     """Windowing, micro-batched scoring, alerts and fault counting for one stream.
 
     `hop`: samples between window starts (default: the manifest's). `batch`: most windows per
-    onnxruntime call. `alert_k`/`alert_m`/`clear_k`: see `ssvae_edge.alerts` (defaults 3, 5, 1).
+    onnxruntime call. `alert_k`/`alert_m`/`clear_k`: see `ssvae_edge.alerts`; each not given comes from
+    the manifest's calibrated operating point (`alert`), else the runtime's defaults (3, 5, 1).
     `threshold`: anomaly threshold (default: the manifest's; alerts are off when there is none).
     """
 
-    def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int = DEFAULT_K,
-                 alert_m: int = DEFAULT_M, clear_k: int | None = DEFAULT_CLEAR_K,
+    def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int | None = None,
+                 alert_m: int | None = None, clear_k: int | None = None,
                  threshold: float | None = None):
         m = bundle.manifest
+        k0, m0, c0 = m.alert_debounce or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
+        alert_k, alert_m = k0 if alert_k is None else alert_k, m0 if alert_m is None else alert_m
+        clear_k = c0 if clear_k is None else clear_k
         if not m.is_sensor:
             raise BundleError("this bundle has no stream metadata (channels, window, hop): "
                               "streaming is for sensor bundles")

@@ -66,10 +66,11 @@ from ssvae_edge.alert_metrics import (  # noqa: E402
     combine,
     debounce,
     match_alerts,
+    raise_indices,
     segments,
     window_fraction_held_out,
 )
-from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M  # noqa: E402
+from ssvae_edge.alerts import DEFAULT_CLEAR_K  # noqa: E402
 from ssvae_edge.errors import EdgeError  # noqa: E402
 from ssvae_train.errors import UserError  # noqa: E402
 from ssvae_train.files import write_text_atomic  # noqa: E402
@@ -123,7 +124,9 @@ def score_stream(bundle: Bundle, stream: Stream, hop: int | None, chunk: int = 1
     return {"starts": np.array([e["start"] for e in events], dtype=np.int64),
             "scores": np.array([e["score"] for e in events], dtype=np.float64),
             "alerts": [bool(e["alert"]) for e in events], "summary": summary,
-            "window": scorer.window, "hop": scorer.hop}
+            "classes": [e["class"] for e in events],
+            "window": scorer.window, "hop": scorer.hop,
+            "debounce": (scorer.alerts.k, scorer.alerts.m, scorer.alerts.clear_k)}
 
 
 # ---- thresholds ---------------------------------------------------------------------------------------
@@ -144,6 +147,53 @@ def validation_scores(bundle: Bundle, run: Path, data_dir: str | None) -> tuple[
     s = np.concatenate([bundle.anomaly_score(x[i:i + 256]) for i in range(0, len(x), 256)]).astype(np.float64)
     return s, {"run": str(run), "n_val": int(len(x)), "exclude_class": cfg.exclude_class,
                "epochs": int(ckpt["epoch"])}
+
+
+# ---- timelines -----------------------------------------------------------------------------------------
+def draw_timelines(data: list[Stream], scored: list[dict], held_out: str, threshold: float, rate: float,
+                   folder: Path, stem: str) -> list[str]:
+    """One PNG per stream: true activity and the classifier's (top), the score against the threshold with
+    alerts marked (bottom), on one time axis in minutes. Returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, (s, sc) in enumerate(zip(data, scored, strict=True)):
+        names = sorted({*s.labels, *sc["classes"]} - {held_out}) + [held_out]
+        row_of = {n: j for j, n in enumerate(names)}
+        t = np.arange(len(s.labels)) / rate / 60
+        mid = (sc["starts"] + sc["window"] / 2) / rate / 60
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5), sharex=True,
+                                          gridspec_kw={"height_ratios": [1, 1.3]})
+        true_rows = np.array([row_of[lab] for lab in s.labels])
+        top.plot(t, true_rows, color="0.35", lw=2.5, label="true activity")
+        top.scatter(mid, [row_of[c] for c in sc["classes"]], s=4, color="tab:blue", zorder=3, label="classified as")
+        for g in segments(s.labels):
+            if g.label == held_out:
+                for ax in (top, bottom):
+                    ax.axvspan(g.start / rate / 60, g.end / rate / 60, color="tab:red", alpha=0.12, lw=0)
+        top.set_yticks(range(len(names)), [f"{n} (held out)" if n == held_out else n for n in names], fontsize=7)
+        top.legend(loc="upper right", fontsize=7)
+        bottom.plot(mid, sc["scores"], lw=0.8, color="tab:gray", label="anomaly score")
+        bottom.axhline(threshold, color="tab:orange", lw=1, ls="--", label=f"threshold {threshold:.4g}")
+        raises = [int(j) for j in raise_indices(sc["alerts"])]
+        bottom.scatter(mid[raises], sc["scores"][raises], marker="v", s=60, color="tab:red", zorder=3,
+                       label=f"alert raised ({len(raises)})")
+        lo, hi = np.quantile(sc["scores"], [0.01, 0.995])
+        bottom.set_ylim(lo - 0.1 * (hi - lo), max(hi, threshold) + 0.3 * (hi - lo))
+        bottom.set_xlabel("minutes")
+        bottom.set_ylabel("score")
+        bottom.legend(loc="upper right", fontsize=7)
+        top.set_title(f"{s.path.name}: {held_out} held out (shaded); alerts at the bundle's defaults", fontsize=9)
+        fig.tight_layout()
+        path = folder / f"{stem}-stream{i}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        files.append(str(path))
+    return files
 
 
 # ---- report -------------------------------------------------------------------------------------------
@@ -196,6 +246,15 @@ def markdown(report: dict[str, Any]) -> str:
         v = t["validation"]
         lines.append(f"Re-calibrated on {v['n_val']} normal validation rows of `{v['run']}` with the bundle's "
                      "anomaly graph: " + ", ".join(f"q{q} → {thr:.6g}" for q, thr in t["recalibrated"].items()) + ".")
+    if report.get("figures"):
+        lines += ["", "Timelines: " + ", ".join(f"`{f}`" for f in report["figures"]) + "."]
+    op = report.get("operating_point")
+    if op:
+        lines += ["", f"Operating point from the manifest (`alert`, calibrated on {op['normal_hours']:.1f} h of "
+                  f"streams of training-split windows, never test): {op['k']} of {op['m']} windows, threshold "
+                  f"{op['threshold']:.6g}; expected {op['expected_false_alerts_per_hour']:.2f} false alerts/h, "
+                  f"{_f(op.get('window_detection_rate'), '.1%')} of held-out windows above the threshold, "
+                  f"{op['detected']}/{op['held_out_segments']} calibration held-out segments alerted."]
     lines += ["", "## Definitions", ""] + [f"- **{k}**: {v}." for k, v in report["definitions"].items()]
     lines += ["", f"Raw numbers: `{report['json']}`. Regenerate: `{report['command']}`.", ""]
     return "\n".join(lines)
@@ -228,6 +287,9 @@ def main(
     out: Annotated[Path, typer.Option("--out", help="Folder for alerts.json and alerts.md.")] = Path("benchmarks"),
     name: Annotated[str, typer.Option("--name", help="File stem of the outputs.")] = "alerts",
     quick: Annotated[bool, typer.Option("--quick", help="Short streams (tests).")] = False,
+    figures: Annotated[Path | None, typer.Option(
+        "--figures", help="Folder for one timeline PNG per stream (true and predicted activity, score and "
+                          "threshold, alerts), e.g. results/figures.")] = None,
 ) -> None:
     """Score a novelty bundle's stream alerts against the held-out activity; write alerts.json/.md."""
     t0 = time.time()
@@ -287,11 +349,11 @@ def main(
         return combine(per, rate)
 
     manifest_thr = float(b.threshold)
-    replay_ok = all(debounce(sc["scores"] > manifest_thr, DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K) == sc["alerts"]
-                    for sc in scored)
+    k0, m0, c0 = scored[0]["debounce"]  # the bundle's defaults: its calibrated `alert`, else the runtime's
+    replay_ok = all(debounce(sc["scores"] > manifest_thr, k0, m0, c0) == sc["alerts"] for sc in scored)
     cal = b.manifest.raw.get("threshold_calibration") or {}
-    default = row("default", cal.get("quantile"), manifest_thr, DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K,
-                  evaluate(manifest_thr, DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K, replay=False), all_scores, all_frac)
+    default = row("default", cal.get("quantile"), manifest_thr, k0, m0, c0,
+                  evaluate(manifest_thr, k0, m0, c0, replay=False), all_scores, all_frac)
     recal: dict[str, float] | None = None
     if val is not None:
         recal = {str(q): float(np.quantile(val_scores, q)) for q in QUANTILES}
@@ -307,8 +369,8 @@ def main(
     json_path, md_path = out / f"{name}.json", out / f"{name}.md"
     cmd = " ".join(["python tools/eval_alerts.py", f"--bundle {bundle}"] + [f"--stream {p}" for p in stream]
                    + ([f"--run {run}"] if run else []) + ([f"--hop {hop}"] if hop else [])
-                   + (["--quick"] if quick else []) + ([f"--max-samples {max_samples}"] if max_samples and not quick
-                                                      else []))
+                   + ([f"--figures {figures}"] if figures else []) + (["--quick"] if quick else [])
+                   + ([f"--max-samples {max_samples}"] if max_samples and not quick else []))
     report: dict[str, Any] = {
         "tool": "tools/eval_alerts.py", "command": cmd, "json": str(json_path),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)), "quick": quick,
@@ -325,7 +387,9 @@ def main(
             "held_out_samples": int(sum(g.end - g.start for g in sg if g.label == h_name)),
             "alerts_raised_by_runtime": sc["summary"]["alerts"],
         } for s, sc, sg in zip(data, scored, segs, strict=True)],
-        "debounce_defaults": {"k": DEFAULT_K, "m": DEFAULT_M, "clear_k": DEFAULT_CLEAR_K},
+        "debounce_defaults": {"k": k0, "m": m0, "clear_k": c0,
+                              "source": "manifest 'alert'" if b.manifest.alert_debounce else "runtime defaults"},
+        "operating_point": b.manifest.raw.get("alert"),
         "thresholds": {"manifest": manifest_thr, "manifest_calibration": cal, "recalibrated": recal,
                        "validation": val, "sweep_quantiles": list(QUANTILES) if recal else None},
         "window_auc": window_auc,
@@ -335,6 +399,8 @@ def main(
         "sweep": sweep,
         "seconds": round(time.time() - t0, 1),
     }
+    if figures is not None:
+        report["figures"] = draw_timelines(data, scored, h_name, manifest_thr, rate, figures, name)
     write_text_atomic(json_path, json.dumps(report, indent=2) + "\n")
     write_text_atomic(md_path, markdown(report))
     d = default

@@ -36,6 +36,7 @@ from ssvae_train.data.har_recordings import (  # noqa: E402
     run_samples,
     write_stream,
 )
+from ssvae_train.data.segment_streams import segment_order  # noqa: E402
 
 README = """# UCI-HAR streams
 
@@ -62,46 +63,6 @@ into streams); the values are unchanged.
 """
 
 
-def demo_order(y: np.ndarray, n_classes: int, n_windows: int, seed: int) -> list[int]:
-    """Test indices for the demo: contiguous segments of one activity, every activity at least once.
-
-    Segments take consecutive test indices of one label (the test set is stored recording by recording,
-    so neighbours of the same label come from the same person and session); no window is used twice.
-    """
-    rng = np.random.default_rng(seed)
-    n_seg = max(n_classes, min(2 * n_classes, n_windows // 8))
-    order: list[int] = []
-    while len(order) < n_seg:
-        perm = [int(c) for c in rng.permutation(n_classes)]
-        if order and perm[0] == order[-1]:
-            perm.append(perm.pop(0))
-        order += perm
-    order = order[:n_seg]
-    sizes = np.full(n_seg, n_windows // n_seg)
-    sizes[: n_windows % n_seg] += 1
-    # Blocks of consecutive indices sharing a label, per label.
-    blocks: dict[int, list[list[int]]] = {c: [] for c in range(n_classes)}
-    start = 0
-    for i in range(1, len(y) + 1):
-        if i == len(y) or y[i] != y[start]:
-            blocks[int(y[start])].append(list(range(start, i)))
-            start = i
-    for c in blocks:
-        if not blocks[c]:
-            raise ValueError(f"the test set has no window of class {c}")
-        rng.shuffle(blocks[c])  # type: ignore[arg-type]
-    used: set[int] = set()
-    picked: list[int] = []
-    for c, size in zip(order, sizes, strict=True):
-        free = [i for b in blocks[c] for i in b if i not in used]
-        if len(free) < size:
-            free += [i for b in blocks[c] for i in b]  # a small data set: allow re-use rather than fail
-        seg = free[:size]
-        used.update(seg)
-        picked += seg
-    return picked
-
-
 def build_streams(x: np.ndarray, y: np.ndarray, classes: list[str], channels: list[str], out: Path,
                   demo_minutes: float = 5.0, seed: int = 0, min_run_windows: int = 3, digits: int = 4,
                   source: str = "") -> dict[str, Any]:
@@ -111,7 +72,7 @@ def build_streams(x: np.ndarray, y: np.ndarray, classes: list[str], channels: li
 
     # (b) demo stream
     n_demo = max(len(classes), int(demo_minutes * 60 * RATE // WINDOW))
-    idx = demo_order(y, len(classes), n_demo, seed)
+    idx = segment_order(y, len(classes), n_demo, seed)
     demo = x[idx].reshape(-1, x.shape[2])
     labels = np.repeat(y[idx], WINDOW)
     write_stream(out / "demo_stream.csv", demo, labels, channels, classes)

@@ -21,6 +21,9 @@ class Prepared:
     split: Split
     # --val-anomaly-class: that class's training rows (raw), never trained on; scores are chosen on them
     val_anomalies: np.ndarray | None = None
+    # --exclude-class: the held-out class's training rows (raw), never trained on; the alert operating point
+    # is measured on them (export/alert_point.py), never on test rows
+    excluded_rows: np.ndarray | None = None
 
     def scaling(self) -> tuple[np.ndarray, np.ndarray]:
         """(shift, scale) taking raw units to model units: pixels to 0..1, signals standardised per channel."""
@@ -77,8 +80,9 @@ class Prepared:
 def prepare(cfg: FitConfig) -> Prepared:
     ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.window, cfg.hop)
     check_arch(cfg.arch, ds.kind, f"--dataset {cfg.dataset}")
-    val_anomalies = None
+    val_anomalies = excluded_rows = None
     if cfg.exclude_class is not None:
+        excluded_rows = ds.x_train[ds.y_train == cfg.exclude_class]
         if cfg.val_anomaly_class is not None:
             val_anomalies = ds.x_train[ds.y_train == cfg.val_anomaly_class]
         ds = exclude_class(ds, cfg.exclude_class, cfg.val_anomaly_class)
@@ -89,4 +93,4 @@ def prepare(cfg: FitConfig) -> Prepared:
         from ssvae_train.data.stacked import stack
 
         ds = stack(ds, cfg.m1_run, cfg, split.train)
-    return Prepared(ds, split, val_anomalies)
+    return Prepared(ds, split, val_anomalies, excluded_rows)

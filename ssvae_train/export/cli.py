@@ -58,10 +58,20 @@ def export(
     alert_quantile: Annotated[
         float,
         typer.Option(
-            help="The alert threshold is this quantile of the anomaly scores of the run's validation rows "
-            "(normal data)."
+            help="Images and vectors: the alert threshold is this quantile of the anomaly scores of the run's "
+            "validation rows (normal data). Sensor bundles use --alert-false-per-hour instead."
         ),
     ] = 0.99,
+    alert_false_per_hour: Annotated[
+        float,
+        typer.Option(
+            help="Sensor bundles: the target rate of false alerts per hour of normal activity. The threshold and "
+            "the k-of-m debounce (manifest 'alert', used by ssvae-edge stream by default) are fitted on "
+            "streams of validation windows and the held-out class's training windows, never test "
+            "(ssvae_train/export/alert_point.py). Negative: the --alert-quantile threshold and the runtime's "
+            "default debounce instead."
+        ),
+    ] = 0.5,
     quantize: Annotated[
         str | None,
         typer.Option(
@@ -130,6 +140,7 @@ def export(
         out,
         score=score,
         alert_quantile=alert_quantile,
+        alert_false_per_hour=alert_false_per_hour if alert_false_per_hour >= 0 else None,
         quantize=quantize,
         force=force,
         data_dir=data_dir,

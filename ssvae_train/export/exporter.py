@@ -28,11 +28,13 @@ import torch.nn.functional as F
 
 from ssvae_edge.manifest import file_sha256
 from ssvae_train import __version__
+from ssvae_train import scores as S
 from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared, prepare
 from ssvae_train.errors import UserError
 from ssvae_train.evaluate import anomaly_metrics
+from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
 from ssvae_train.export.measure import calibrate
@@ -40,7 +42,6 @@ from ssvae_train.export.quantize import QuantData, quantize_bundle
 from ssvae_train.latent_prior import LATENT_PRIORS, fit_on_run
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
-from ssvae_train import scores as S
 from ssvae_train.trainer import classification_metrics, predict
 
 FORMAT = 1
@@ -58,6 +59,7 @@ def export_run(
     out: str | Path,
     score: str | None = None,
     alert_quantile: float = 0.99,
+    alert_false_per_hour: float | None = AP.TARGET_FALSE_PER_HOUR,
     quantize: str | None = None,
     force: bool = False,
     data_dir: str | None = None,
@@ -72,7 +74,10 @@ def export_run(
 
     score: the anomaly graph's score, one of `scores.SCORES` (None: the default for the data's kind,
     `scores.default_score`); a plain VAE has one score and ignores it. alert_quantile: the quantile
-    of the validation rows' scores taken as the alert threshold. quantize: `int8` also writes
+    of the validation rows' scores taken as the alert threshold (images, vectors, and sensor bundles when
+    alert_false_per_hour is None). alert_false_per_hour: sensor bundles only, the target rate of the
+    alert operating point (`alert_point.py`: threshold and debounce fitted on training-split streams,
+    written to the manifest's `alert`). quantize: `int8` also writes
     `<graph>.int8.onnx`. force: replace an earlier bundle in `out`. data_dir: where the run's data set
     lives now. say: receives one-line progress notes (the CLI prints them). weights: the run's `last` or
     `best` (best validation epoch) weights, recorded in the manifest's producer. latent_prior: `class`
@@ -152,13 +157,24 @@ def export_run(
 
         bar = Progress(total=0, enabled=progress, label="measuring")
         sessions = {name: G.session(p) for name, p in files.items()}
-        threshold, calibration = None, None
+        threshold, calibration, alert, streams = None, None, None, None
         if "anomaly" in sessions:
             threshold, calibration = calibrate(sessions["anomaly"], ds.x_train[prep.split.val], alert_quantile)
-            say(
-                f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} "
-                f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})"
-            )
+            if ds.kind == "sensor" and alert_false_per_hour is not None:
+                streams = AP.calibration_streams(prep, int(meta["hop"]))
+                alert = AP.operating_point(sessions["anomaly"], streams, alert_false_per_hour)
+                threshold, calibration = _at_operating_point(sessions["anomaly"], prep, alert, calibration)
+                say(
+                    f"alert operating point: threshold {threshold:.4g}, {alert['k']} of {alert['m']} windows; on "
+                    f"{alert['normal_hours']:.1f} h of calibration streams {alert['false_alerts_per_hour']:.2f} "
+                    f"false alerts/h (target {alert_false_per_hour:g}), {alert['detected']}/"
+                    f"{alert['held_out_segments']} held-out segments"
+                )
+            else:
+                say(
+                    f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} "
+                    f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})"
+                )
         metrics = _metrics(model, method, fit, sessions, ds, bar)
         bar.close()
 
@@ -166,6 +182,11 @@ def export_run(
         quant: dict | None = None
         if quantize == "int8":
             int8, quant = quantize_bundle(tmp, files, quant_data(prep, alert_quantile, latent), say)
+            if alert is not None and "anomaly" in int8:  # the int8 graph's own threshold, at the same debounce
+                sess8 = G.session(tmp / int8["anomaly"]["file"])
+                alert8 = AP.operating_point(sess8, streams, alert_false_per_hour, ((alert["k"], alert["m"]),))
+                t8, cal8 = _at_operating_point(sess8, prep, alert8, int8["anomaly"]["threshold_calibration"])
+                int8["anomaly"].update(threshold=t8, threshold_calibration=cal8)
 
         manifest = {
             "format": FORMAT,
@@ -183,6 +204,7 @@ def export_run(
             "latent_dim": latent if model.has_decoder else None,
             "threshold": threshold,
             "threshold_calibration": calibration,
+            "alert": _alert_entry(alert),
             "score_method": method,
             "score": _score_description(method, fit, prep.ds.kind) if method is not None else None,
             "latent_prior": prior.describe() if prior is not None else {"kind": "standard"},
@@ -244,6 +266,30 @@ def _latent_means(model: SSVAE, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     h = model.features(torch.from_numpy(x))
     y1 = F.one_hot(torch.from_numpy(y), model.cfg.n_classes).float() if model.conditions_posterior else None
     return model.posterior(h, y1)[0].numpy().astype(np.float32)
+
+
+def _at_operating_point(sess, prep: Prepared, alert: dict, calibration: dict) -> tuple[float, dict]:
+    """The operating point's threshold, and the quantile of the validation rows it sits at (contract keys)."""
+    val = G.run_batched(sess, {"x": prep.ds.x_train[prep.split.val]})
+    t = float(alert["threshold"])
+    return t, {**calibration, "quantile": float(np.mean(val <= t)), "false_alarm_rate": float(np.mean(val > t)),
+               "method": "alert operating point (manifest 'alert'): calibration streams, not a fixed quantile",
+               "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
+               "window_detection_rate": alert["window_detection_rate"]}
+
+
+def _alert_entry(alert: dict | None) -> dict | None:
+    """The manifest's `alert`: the debounce the runtime applies by default, and what it was measured to do."""
+    if alert is None:
+        return None
+    keep = ("k", "m", "clear_k", "threshold", "target_false_alerts_per_hour", "false_alerts_per_hour",
+            "window_detection_rate", "window_false_alarm_rate", "segment_recall", "detected", "held_out_segments",
+            "median_delay_s", "normal_hours", "hop", "streams", "rule")
+    shown = ("k", "m", "threshold", "false_alerts_per_hour", "segment_recall", "median_delay_s",
+             "window_detection_rate")
+    return {**{k: alert[k] for k in keep}, "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
+            "measured_on": "calibration streams of training-split windows (never test)",
+            "candidates": [{k: c[k] for k in shown} for c in alert["candidates"]]}
 
 
 def _score_description(method: str, fit: S.ScoreFit | None, kind: str) -> dict:

@@ -1,0 +1,172 @@
+"""The alert operating point of a sensor bundle: the threshold and the k-of-m debounce that keep false
+alerts under a target rate per hour, fitted on streams of training-split windows only, never test.
+
+Calibration streams are built like the test streams (`data/segment_streams.py`): windows end to end in
+segments of one class at a time, from the run's validation windows (normal; never trained on) and, when a
+class was held out, that class's training windows (never trained on either) as the anomaly segments;
+`N_STREAMS` streams of `STREAM_MINUTES`, read at the manifest's hop and scored by the exported anomaly
+graph in onnxruntime, so every window the runtime would see at that hop is scored.
+
+For each debounce in `DEBOUNCES` (raise on k of the last m windows above the threshold, clear when none of
+the last m is): the lowest threshold at which the streams' false alerts per hour of normal activity stay
+at or below the target, there and at every higher candidate. Of those, the debounce that detects the most
+held-out segments wins (ties: the shorter median delay, then the larger k). Without a held-out class
+there is nothing to detect, and the runtime's default debounce is kept. Alerts are counted with the
+definitions of `ssvae_edge.alert_metrics`, the ones `tools/eval_alerts.py` measures test streams with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ssvae_edge import alert_metrics as am
+from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M
+from ssvae_train.data.prepared import Prepared
+from ssvae_train.data.segment_streams import segment_order
+from ssvae_train.export.graphs import run_batched
+
+TARGET_FALSE_PER_HOUR = 0.5  # below the 1 per hour a person tolerates: calibration streams are few hours
+DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # (k, m); clear_k = 1
+N_STREAMS = 40
+STREAM_MINUTES = 10.0
+N_CANDIDATES = 400  # thresholds tried: quantiles of the normal windows' scores
+HELD_OUT = "__held_out__"  # the anomaly segments' label in calibration streams
+
+
+@dataclass
+class Streams:
+    """Calibration streams: samples [T, C] and one label per sample, and how they are read."""
+
+    x: list[np.ndarray]
+    labels: list[np.ndarray]
+    window: int
+    hop: int
+    rate_hz: float
+    sources: dict
+
+    @property
+    def has_held_out(self) -> bool:
+        return any((lab == HELD_OUT).any() for lab in self.labels)
+
+
+def calibration_streams(prep: Prepared, hop: int, n: int = N_STREAMS, minutes: float = STREAM_MINUTES) -> Streams:
+    """Streams of the run's validation windows and (if any) its held-out class's training windows."""
+    ds = prep.ds
+    x_val, y_val = ds.x_train[prep.split.val], ds.y_train[prep.split.val]
+    keep = y_val >= 0  # unlabelled validation windows have no class to make segments of
+    xs, ys = [x_val[keep]], [y_val[keep]]
+    names = list(ds.classes)
+    if prep.excluded_rows is not None and len(prep.excluded_rows):
+        xs.append(prep.excluded_rows)
+        ys.append(np.full(len(prep.excluded_rows), len(names)))
+        names.append(HELD_OUT)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    present = np.unique(y)
+    remap = {int(c): i for i, c in enumerate(present)}  # classes without windows make no segments
+    y_seq = np.array([remap[int(c)] for c in y])
+    window = x.shape[1]
+    per_stream = max(len(present), int(minutes * 60 * ds.sample_rate_hz // window))
+    out_x, out_labels = [], []
+    for seed in range(n):
+        idx = segment_order(y_seq, len(present), per_stream, seed)
+        out_x.append(x[idx].reshape(-1, x.shape[2]))
+        out_labels.append(np.repeat(np.array(names, dtype=object)[y[idx]], window))
+    sources = {
+        "normal": f"{int(keep.sum())} validation windows of the run's training split",
+        "held_out": f"{0 if prep.excluded_rows is None else len(prep.excluded_rows)} training-split windows of "
+                    f"the held-out class {ds.extra.get('excluded_name')!r}" if prep.excluded_rows is not None else None,
+        "streams": n, "minutes_each": minutes, "builder": "ssvae_train/data/segment_streams.py (as the test streams)",
+    }
+    return Streams(out_x, out_labels, window, hop, float(ds.sample_rate_hz), sources)
+
+
+def window_scores(session, streams: Streams) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(window starts, scores) per stream: every window the runtime would score at the streams' hop."""
+    out = []
+    for x in streams.x:
+        starts = np.arange(0, len(x) - streams.window + 1, streams.hop)
+        windows = np.stack([x[s : s + streams.window] for s in starts]).astype(np.float32)
+        out.append((starts, run_batched(session, {"x": windows}).astype(np.float64)))
+    return out
+
+
+def _active(above: np.ndarray, k: int, m: int, clear_k: int) -> np.ndarray:
+    """`AlertDebouncer` over above [T, P] for P thresholds at once: the alert state after each window."""
+    csum = np.concatenate([np.zeros((1, above.shape[1]), np.int64), np.cumsum(above, axis=0)])
+    t = np.arange(len(above))
+    count = csum[t + 1] - csum[np.maximum(t + 1 - m, 0)]
+    state = np.zeros(above.shape[1], bool)
+    out = np.empty_like(above)
+    for i in range(len(above)):
+        state = np.where(state, count[i] >= clear_k, count[i] >= k)
+        out[i] = state
+    return out
+
+
+def _false_per_hour(scored, streams: Streams, thresholds: np.ndarray, k: int, m: int) -> np.ndarray:
+    """False alerts per hour of normal activity, summed over the streams, for each threshold."""
+    false = np.zeros(len(thresholds), np.int64)
+    normal = 0
+    for (starts, s), labels in zip(scored, streams.labels, strict=True):
+        held = labels == HELD_OUT
+        touches = am.window_fraction_held_out(starts, streams.window, held) > 0
+        active = _active(s[:, None] > thresholds[None, :], k, m, DEFAULT_CLEAR_K)
+        raised = active & ~np.vstack([np.zeros((1, len(thresholds)), bool), active[:-1]])
+        false += (raised & ~touches[:, None]).sum(0)
+        normal += int((~held).sum())
+    return false / (normal / streams.rate_hz / 3600)
+
+
+def _measure(scored, streams: Streams, threshold: float, k: int, m: int) -> dict:
+    """The exact runtime debouncer and matching at one operating point (what the manifest reports)."""
+    results, inside, above = [], [], []
+    for (starts, s), labels in zip(scored, streams.labels, strict=True):
+        alerts = am.debounce(s > threshold, k, m, DEFAULT_CLEAR_K)
+        results.append(am.match_alerts(am.segments(list(labels)), starts, alerts, streams.window, HELD_OUT,
+                                       streams.rate_hz))
+        frac = am.window_fraction_held_out(starts, streams.window, labels == HELD_OUT)
+        inside.append(s[frac == 1.0])
+        above.append(s[frac == 0.0] > threshold)
+    r = am.combine(results, streams.rate_hz)
+    held_scores = np.concatenate(inside)
+    return {
+        "k": k, "m": m, "clear_k": DEFAULT_CLEAR_K, "threshold": float(threshold),
+        "false_alerts": r["false_alerts"], "normal_hours": r["normal_hours"],
+        "false_alerts_per_hour": r["false_alerts_per_hour"],
+        "held_out_segments": r["held_out_segments"], "detected": r["detected"], "segment_recall": r["recall"],
+        "median_delay_s": r["delay_seconds_median"],
+        "window_detection_rate": float(np.mean(held_scores > threshold)) if len(held_scores) else None,
+        "window_false_alarm_rate": float(np.mean(np.concatenate(above))),
+    }
+
+
+def operating_point(session, streams: Streams, target: float = TARGET_FALSE_PER_HOUR,
+                    debounces: tuple[tuple[int, int], ...] | None = None) -> dict:
+    """The chosen operating point, and every debounce's own (in `candidates`), on the streams."""
+    scored = window_scores(session, streams)
+    normal = np.concatenate([s[am.window_fraction_held_out(st, streams.window, lab == HELD_OUT) == 0]
+                             for (st, s), lab in zip(scored, streams.labels, strict=True)])
+    grid = np.unique(np.quantile(normal, np.linspace(0.5, 1.0, N_CANDIDATES)))
+    grid = np.append(grid, np.nextafter(normal.max(), np.inf))  # above every normal window: no false alert
+    if debounces is None:
+        debounces = DEBOUNCES if streams.has_held_out else ((DEFAULT_K, DEFAULT_M),)
+    candidates = []
+    for k, m in debounces:
+        ok = _false_per_hour(scored, streams, grid, k, m) <= target
+        # the lowest threshold that meets the target there and at every higher one
+        lowest = len(grid) - 1 - int(np.argmin(ok[::-1])) + 1 if not ok.all() else 0
+        lowest = min(lowest, len(grid) - 1)
+        candidates.append(_measure(scored, streams, float(grid[lowest]), k, m))
+
+    def rank(c: dict) -> tuple:
+        delay = c["median_delay_s"] if c["median_delay_s"] is not None else np.inf
+        return (-(c["detected"] or 0), delay, -c["k"])
+
+    best = min(candidates, key=rank)
+    return {**best, "target_false_alerts_per_hour": target, "streams": streams.sources,
+            "hop": streams.hop, "candidates": candidates,
+            "rule": "per debounce, the lowest threshold whose false alerts per hour on the calibration streams "
+                    "stay <= the target there and above; then the debounce detecting the most held-out segments "
+                    "(ties: shorter median delay, larger k)"}
