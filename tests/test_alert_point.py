@@ -1,0 +1,83 @@
+"""The alert operating point (`ssvae_train/export/alert_point.py`): calibration streams hold training-split
+windows only, the vectorised debounce is the runtime's, and the chosen point meets its target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssvae_edge import AlertDebouncer
+from ssvae_train.config import FitConfig
+from ssvae_train.data.prepared import prepare
+from ssvae_train.export import alert_point as AP
+
+HAR_SLICE = Path(__file__).parent / "data" / "uci-har"
+
+
+@pytest.mark.parametrize("k,m", [(1, 1), (2, 3), (3, 5)])
+def test_vectorised_debounce_is_the_runtime_debouncer(k, m):
+    rng = np.random.default_rng(k * 10 + m)
+    scores = rng.random(300)
+    thresholds = np.array([0.3, 0.6, 0.8, 0.95])
+    active = AP._active(scores[:, None] > thresholds[None, :], k, m, 1)
+    for j, t in enumerate(thresholds):
+        d = AlertDebouncer(k, m, 1)
+        assert active[:, j].tolist() == [d.update(bool(s > t)) for s in scores]
+
+
+def test_calibration_streams_hold_validation_and_held_out_training_windows_only():
+    prep = prepare(FitConfig(dataset="uci-har", data_dir=str(HAR_SLICE), arch="lstm", exclude_class=2,
+                             val_fraction=0.2))
+    streams = AP.calibration_streams(prep, hop=64, n=3, minutes=1.0)
+    val = {w.tobytes() for w in prep.ds.x_train[prep.split.val]}
+    held = {w.tobytes() for w in prep.excluded_rows}
+    trained = {w.tobytes() for w in prep.ds.x_train[prep.split.train]}
+    assert len(streams.x) == 3 and streams.has_held_out and streams.window == 128 and streams.hop == 64
+    for x, labels in zip(streams.x, streams.labels, strict=True):
+        assert len(x) == len(labels) and len(x) % 128 == 0
+        for i in range(0, len(x), 128):
+            w = np.ascontiguousarray(x[i : i + 128]).tobytes()
+            assert w not in trained
+            assert (w in held) == (labels[i] == AP.HELD_OUT) and (w in held or w in val)
+
+
+class _Session:
+    """An anomaly graph stand-in: a window's score is its mean value (what onnxruntime's run returns)."""
+
+    def run(self, _outputs, feeds):
+        return [feeds["x"].mean(axis=(1, 2)).astype(np.float32)]
+
+
+def _streams(rng) -> AP.Streams:
+    """Normal windows ~ N(0, 1) per sample; held-out segments shifted by +3 (score mean ~3)."""
+    xs, labels = [], []
+    for _ in range(4):
+        parts, labs = [], []
+        for seg in range(12):
+            held = seg % 6 == 5
+            n = 128 * 10
+            parts.append(rng.standard_normal((n, 2)) * 4 + (3.0 if held else 0.0))
+            labs += [AP.HELD_OUT if held else "A"] * n
+        xs.append(np.concatenate(parts).astype(np.float32))
+        labels.append(np.array(labs, dtype=object))
+    return AP.Streams(xs, labels, window=128, hop=64, rate_hz=50.0, sources={})
+
+
+def test_operating_point_meets_its_target_and_detects_the_held_out_segments():
+    streams = _streams(np.random.default_rng(0))
+    op = AP.operating_point(_Session(), streams, target=0.5)
+    assert op["false_alerts_per_hour"] <= 0.5 and op["detected"] == op["held_out_segments"] == 8
+    assert (op["k"], op["m"]) in AP.DEBOUNCES and op["window_detection_rate"] > 0.5
+    for c in op["candidates"]:
+        assert c["false_alerts_per_hour"] <= 0.5
+    # a stricter target never lowers the threshold at the same debounce
+    strict = AP.operating_point(_Session(), streams, target=0.0, debounces=((op["k"], op["m"]),))
+    assert strict["threshold"] >= op["threshold"] and strict["false_alerts"] == 0
+    # without held-out segments there is nothing to choose a debounce on: the runtime's default is kept
+    normal = AP.Streams([x[: 128 * 50] for x in streams.x], [lab[: 128 * 50] for lab in streams.labels],
+                        128, 64, 50.0, {})
+    assert not normal.has_held_out
+    d = AP.operating_point(_Session(), normal, target=0.5)
+    assert (d["k"], d["m"]) == (3, 5) and len(d["candidates"]) == 1
