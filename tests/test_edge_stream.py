@@ -207,3 +207,25 @@ def test_ring_buffer_wraps_around() -> None:
         ring.push(np.zeros((1, 1), np.float32))
     with pytest.raises(ValueError, match="outside"):
         ring.gather(np.array([2]), 2)
+
+
+def test_the_manifest_operating_point_is_the_default_debounce(tmp_path: Path) -> None:
+    b = Bundle.load(make_bundle(tmp_path / "op", alert={"k": 2, "m": 3, "clear_k": 1, "threshold": 2.0}))
+    assert b.manifest.alert_debounce == (2, 3, 1)
+    s = StreamScorer(b)
+    assert (s.alerts.k, s.alerts.m, s.alerts.clear_k) == (2, 3, 1)
+    s = StreamScorer(b, alert_k=4, alert_m=6)  # options given still win, one by one
+    assert (s.alerts.k, s.alerts.m, s.alerts.clear_k) == (4, 6, 1)
+    plain = StreamScorer(Bundle.load(make_bundle(tmp_path / "plain")))
+    assert (plain.alerts.k, plain.alerts.m, plain.alerts.clear_k) == (3, 5, 1)  # no `alert`: the runtime's
+
+
+@pytest.mark.parametrize("alert, message", [
+    ({"k": 4, "m": 3}, "clear_k <= k <= m"),
+    ({"m": 3}, "needs 'k' and 'm'"),
+    ({"k": 0, "m": 3}, "positive integer"),
+    ([2, 3], "must be an object"),
+])
+def test_a_broken_operating_point_is_refused(tmp_path: Path, alert, message: str) -> None:
+    with pytest.raises(BundleError, match=message):
+        Bundle.load(make_bundle(tmp_path / "bad", alert=alert))
