@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(Path(__file__).parent) not in sys.path:  # its sections are sibling modules
+    sys.path.insert(0, str(Path(__file__).parent))
+
+from report_stats import RULE, Comparison, Stat, fmt, md_table, not_measured, verdict  # noqa: E402, F401
 
 EXPERIMENTS = (
     "mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "mnist-earlystop", "generation",
@@ -55,15 +57,6 @@ CLAIMED_GAPS = {  # the write-up: semi-supervised minus supervised accuracy, poi
 }
 HAR_LSTM_REFERENCE = (91.0, 92.0)  # accuracy %, public LSTM baselines on the raw signals, full data
 
-RULE = (
-    "For each comparison (one arch, objective and budget; or one held-out class and score) "
-    "let d = mean(ours) − mean(equivalent) over seeds and s_p the pooled sample standard deviation of the two "
-    "groups (ddof = 1, pooled over all seeds that have a spread). The comparison is **won** if d > s_p, "
-    "**lost** if d < −s_p, and a **tie** otherwise. When neither side has two seeds there is no spread: then "
-    "only the sign of d counts (marked *1 seed*). A claim **holds** if every measured comparison is won, "
-    "**does not hold** if none is, and **holds partly** otherwise. A verdict on fewer comparisons than the "
-    "full grid is marked *provisional*."
-)
 
 
 # ---------------------------------------------------------------------------------------------- load cells
@@ -95,33 +88,6 @@ def expected_cells() -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------------------------ aggregate
-@dataclass
-class Stat:
-    """Values over seeds."""
-
-    values: list[float] = field(default_factory=list)
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.values))
-
-    @property
-    def std(self) -> float:
-        """Sample standard deviation (ddof = 1); 0 for a single seed."""
-        return float(np.std(self.values, ddof=1)) if self.n > 1 else 0.0
-
-
-def fmt(s: Stat | None, digits: int = 2, n: bool = True) -> str:
-    if s is None or s.n == 0:
-        return "–"
-    text = f"{s.mean:.{digits}f}" + (f" ± {s.std:.{digits}f}" if s.n > 1 else "")
-    return text + (f" (n={s.n})" if n else "")
-
-
 def row_of(m: dict) -> str:
     return m["model"] if m["model"] in ("supervised", "vae") else f"{m['model']}-{m['objective']}"
 
@@ -175,36 +141,6 @@ def aggregate_anomaly(cells: list[dict]) -> tuple[dict[tuple[int, str], dict[str
     return out, names
 
 
-@dataclass
-class Comparison:
-    """One head-to-head: ours minus the equivalent, with the rule's outcome."""
-
-    what: str
-    ours: Stat
-    other: Stat
-
-    @property
-    def d(self) -> float:
-        return self.ours.mean - self.other.mean
-
-    @property
-    def pooled_std(self) -> float | None:
-        dof = self.ours.n + self.other.n - 2
-        if dof <= 0:
-            return None
-        return math.sqrt(((self.ours.n - 1) * self.ours.std**2 + (self.other.n - 1) * self.other.std**2) / dof)
-
-    @property
-    def outcome(self) -> str:
-        s = self.pooled_std or 0.0
-        return "won" if self.d > s else "lost" if self.d < -s else "tie"
-
-    def describe(self, digits: int = 2) -> str:
-        sp = self.pooled_std
-        spread = f"s_p {sp:.{digits}f}" if sp is not None else "1 seed"
-        return f"{self.d:+.{digits}f} ({spread}, n {self.ours.n}/{self.other.n}): {self.outcome}"
-
-
 def label_comparisons(
     agg: dict, archs: tuple[str, ...], budgets: tuple[str, ...], semi: tuple[str, ...] = SEMI
 ) -> dict[tuple, Comparison]:
@@ -232,17 +168,6 @@ def anomaly_comparisons(dataset: str, agg: dict, names: dict[int, str]) -> list[
 
 
 # --------------------------------------------------------------------------------------------------- tables
-def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return [line(header), line(["---"] * len(header)), *map(line, rows), ""]
-
-
-def not_measured(n: int, expected: int | None) -> str:
-    return f"not measured yet ({n} of {expected if expected is not None else '?'} cells)"
-
-
 def labels_tables(
     agg: dict, archs: tuple[str, ...], budgets: tuple[str, ...], names: dict[str, str], semi: tuple[str, ...] = SEMI
 ) -> list[str]:
@@ -450,21 +375,6 @@ def commands_block(cells: list[dict]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------- verdicts
-def verdict(comps: list[Comparison], n_possible: int, n_cells: int, expected: int | None) -> str:
-    if not comps:
-        return f"verdict: **{not_measured(n_cells, expected)}**"
-    won = sum(c.outcome == "won" for c in comps)
-    word = "holds" if won == len(comps) else "does not hold" if won == 0 else "holds partly"
-    tail = (
-        f"; *provisional*: {len(comps)} of {n_possible} comparisons measurable, {n_cells} of {expected or '?'} cells"
-        if len(comps) < n_possible
-        else ""
-    )
-    lost = sum(c.outcome == "lost" for c in comps)
-    tied = len(comps) - won - lost
-    return f"verdict: **{word}** ({won} of {len(comps)} comparisons won, {lost} lost, {tied} tied{tail})"
-
-
 def evidence(comps: list[Comparison], digits: int = 2) -> list[str]:
     if not comps:
         return []

@@ -338,8 +338,11 @@ def main() -> int:
 
 def _headline(r: dict) -> str:
     m = r.get("metrics", {})
-    if "anomaly" in m:
-        return " ".join(f"auc[{k}]={v['roc_auc']:.3f}" for k, v in m["anomaly"].items())
+    for key in ("anomaly", "val_anomaly"):
+        if key in m:  # the exported default's ROC AUC (all scores are in the cell)
+            a = m[key]
+            shown = [a["default"]] if "default" in a else list(a)
+            return " ".join(f"{key}[{k}]={a[k]['roc_auc']:.3f}" for k in shown)
     if "test_accuracy" in m:
         return f"acc={m['test_accuracy']:.4f}"
     return r.get("figure", "")
