@@ -24,11 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(Path(__file__).parent) not in sys.path:  # its sections are sibling modules
     sys.path.insert(0, str(Path(__file__).parent))
 
+import novelty_tables as NT  # noqa: E402
 from report_stats import RULE, Comparison, Stat, fmt, md_table, not_measured, verdict  # noqa: E402, F401
 
 EXPERIMENTS = (
     "mnist-labels", "har-labels", "mnist-anomaly", "har-anomaly", "mnist-best", "mnist-earlystop", "generation",
-    "har-sensor",
+    "har-sensor", "novelty-select", "mnist-novelty", "har-novelty",
 )
 ROWS = ("ssvae-seed", "ssvae-m2", "supervised")  # model/objective rows of the label-budget tables
 SEMI = ("ssvae-seed", "ssvae-m2")  # each compared with "supervised" of the same arch and budget
@@ -473,8 +474,9 @@ def plot_budget(
     return True
 
 
-def plot_auroc(agg: dict, names: dict[int, str], title: str, path: Path) -> bool:
-    """Per held-out class, ROC AUC of ssvae (score min), ssvae (score pi) and vae side by side, plus the mean."""
+def plot_auroc(agg: dict, names: dict[int, str], title: str, path: Path,
+               columns: tuple[str, ...] = ANOMALY_COLUMNS) -> bool:
+    """Per held-out class, ROC AUC of each column (ssvae min, ssvae pi, vae by default) side by side, plus the mean."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -485,14 +487,14 @@ def plot_auroc(agg: dict, names: dict[int, str], title: str, path: Path) -> bool
     classes = sorted(names)
     labels = [names[k] for k in classes] + ["mean"]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(labels) + 2), 4), dpi=100)
-    width = 0.8 / len(ANOMALY_COLUMNS)
-    for i, col in enumerate(ANOMALY_COLUMNS):
+    width = 0.8 / len(columns)
+    for i, col in enumerate(columns):
         means = [agg[(k, col)]["auc"].mean if (k, col) in agg else np.nan for k in classes]
         stds = [agg[(k, col)]["auc"].std if (k, col) in agg else 0.0 for k in classes]
         measured = [m for m in means if not np.isnan(m)]
         means.append(float(np.mean(measured)) if measured else np.nan)
         stds.append(0.0)
-        x = np.arange(len(labels)) + (i - (len(ANOMALY_COLUMNS) - 1) / 2) * width
+        x = np.arange(len(labels)) + (i - (len(columns) - 1) / 2) * width
         ax.bar(x, means, width, yerr=stds if any(stds) else None, capsize=2, label=col)
     ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
     ax.set_xticks(np.arange(len(labels)))
@@ -558,6 +560,10 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
         for exp, name in (("mnist-anomaly", "MNIST"), ("har-anomaly", "UCI-HAR"))
         for c in anomaly_comparisons(name, *anomaly[exp])
     ]
+    # claim 3 is measured on the novelty grids (issue 16) once they have cells: every class held out, 3 seeds,
+    # the exported default score (chosen on validation) against the VAE; the write-up's protocol stays below
+    novelty = {exp: NT.aggregate(cells.get(exp, [])) for exp in NT.NOVELTY}
+    c3n = [c for exp, (name, _) in NT.NOVELTY.items() for c in NT.comparisons(name, *novelty[exp])]
     gen_figs = []
     for c in sorted(cells.get("generation", []), key=lambda c: c.get("cell", "")):
         fig = Path(c.get("figure", ""))
@@ -588,6 +594,13 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
         band=har_band,
     ):
         plots["har-sensor"] = p
+    for exp, (name, what) in NT.NOVELTY.items():
+        agg, names, default = novelty[exp]
+        for arch, score in sorted(default.items()):
+            sub = {(k, col): v for (a, k, col), v in agg.items() if a == arch}
+            p = figures / f"novelty-{exp.split('-')[0]}-{arch}.png"
+            if plot_auroc(sub, names, f"{name} ({arch}): ROC AUC per {what}", p, (f"ssvae {score}", "ssvae pi", "vae")):
+                plots[f"{exp}-{arch}"] = p
     for exp, title in (
         ("mnist-anomaly", "MNIST (dense): ROC AUC per held-out digit"),
         ("har-anomaly", "UCI-HAR (LSTM): ROC AUC per held-out activity"),
@@ -632,14 +645,34 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
         *evidence(c2b),
     ]
     mean_lines = anomaly_summary(anomaly)
-    doc += [
-        "3. *Labels improve anomaly detection over the equivalent unsupervised VAE* (ROC AUC per held-out class, "
-        "MNIST dense and UCI-HAR LSTM, ssvae scores min and pi each against vae): "
-        + verdict(c3, 2 * sum(ANOMALY_CLASSES.values()), n3, e3)
-        + ("; " + "; ".join(mean_lines) if mean_lines else ""),
-        "",
-        *evidence(c3, 3),
-    ]
+    if c3n:
+        n3n = sum(count(e)[0] for e in NT.NOVELTY)
+        e3n = sum(count(e)[1] or 0 for e in NT.NOVELTY) or None
+        novelty_lines = [line for exp, (name, _) in NT.NOVELTY.items() for line in NT.summary(name, *novelty[exp])]
+        doc += [
+            "3. *Labels improve anomaly detection over the equivalent unsupervised VAE* (ROC AUC per held-out class "
+            "on the test set; MNIST dense (3 seeds) and conv (1 seed), UCI-HAR convlstm (3 seeds); the labelled "
+            "model's exported default score, chosen on validation only, against the VAE of the same layers; "
+            "sections [mnist-novelty](#mnist-novelty), [har-novelty](#har-novelty)): "
+            + verdict(c3n, 2 * 10 + 6, n3n, e3n)
+            + ("; " + "; ".join(novelty_lines) if novelty_lines else ""),
+            "",
+            *evidence(c3n, 3),
+            "   The write-up's own protocol (its ELBO scores `min` and `pi`, MNIST dense and UCI-HAR LSTM, 1 seed): "
+            + verdict(c3, 2 * sum(ANOMALY_CLASSES.values()), n3, e3)
+            + ("; " + "; ".join(mean_lines) if mean_lines else ""),
+            "",
+            *evidence(c3, 3),
+        ]
+    else:
+        doc += [
+            "3. *Labels improve anomaly detection over the equivalent unsupervised VAE* (ROC AUC per held-out class, "
+            "MNIST dense and UCI-HAR LSTM, ssvae scores min and pi each against vae): "
+            + verdict(c3, 2 * sum(ANOMALY_CLASSES.values()), n3, e3)
+            + ("; " + "; ".join(mean_lines) if mean_lines else ""),
+            "",
+            *evidence(c3, 3),
+        ]
     doc += [
         "4. *Generation of any class in any style*: verdict: **"
         + ("see figures" if gen_figs else "not measured")
@@ -724,6 +757,17 @@ def build(cells_dir: Path, out: Path, figures: Path, command: str) -> str:
             doc += [link(plots[exp], exp) if exp in plots else "", ""]
         else:
             doc += [not_measured(*count(exp)), ""]
+        doc += commands_block(cells.get(exp, []))
+
+    n_sel, e_sel = count(NT.SELECT)
+    doc += ["## novelty-select", "", f"Score selection: {n_sel} of {e_sel or '?'} cells.", ""]
+    defaults = {a: d for exp in NT.NOVELTY for a, d in novelty[exp][2].items()}
+    doc += NT.selection_section(cells.get(NT.SELECT, []), defaults)
+    doc += commands_block(cells.get(NT.SELECT, []))
+    for exp in NT.NOVELTY:
+        doc += [f"## {exp}", "", f"{count(exp)[0]} of {count(exp)[1] or '?'} cells.", ""]
+        doc += NT.novelty_section(cells.get(exp, []), exp)
+        doc += [link(plots[k], k) for k in sorted(plots) if k.startswith(exp + "-")] + [""]
         doc += commands_block(cells.get(exp, []))
 
     doc += ["## mnist-best", ""]
