@@ -81,9 +81,10 @@ def summary(dataset: str, agg: dict, names: dict[int, str], default: dict[str, s
         vae = [agg[(arch, k, "vae")]["auc"].mean for k in ks]
         seeds = sorted({agg[(arch, k, f"ssvae {score}")]["auc"].n for k in ks})
         worst = int(np.argmin(ours))
+        ahead = sum(a > b for a, b in zip(ours, vae, strict=True))
         lines.append(
             f"{dataset} {arch} (`{score}`, seeds per class {'/'.join(map(str, seeds))}): mean AUROC "
-            f"{np.mean(ours):.3f} vs vae {np.mean(vae):.3f}, ahead on {sum(a > b for a, b in zip(ours, vae, strict=True))} of "
+            f"{np.mean(ours):.3f} vs vae {np.mean(vae):.3f}, ahead on {ahead} of "
             f"{len(ks)} classes by the mean; lowest {names[ks[worst]]} {ours[worst]:.3f}"
         )
     return lines
