@@ -12,12 +12,8 @@ complete, validated bundle or nothing at all.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,19 +29,18 @@ from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_check
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared, prepare
 from ssvae_train.errors import UserError
-from ssvae_train.evaluate import anomaly_metrics
 from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
+from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
 from ssvae_train.export.measure import calibrate
 from ssvae_train.export.quantize import QuantData, quantize_bundle
+from ssvae_train.export.staging import MANIFEST, check_destination, staging
 from ssvae_train.latent_prior import LATENT_PRIORS, fit_on_run
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
-from ssvae_train.trainer import classification_metrics, predict
 
 FORMAT = 1
-MANIFEST = "manifest.json"
 N_VALIDATE = 256  # real test samples compared between onnxruntime and PyTorch
 N_REFERENCE = 2  # samples run through the (slow, pure-Python) ONNX reference evaluator
 EXAMPLE_BATCH = 2  # the export's example batch: validation runs other sizes, so none can be baked in
@@ -94,7 +89,7 @@ def export_run(
         raise UserError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE)}")
     if latent_prior not in LATENT_PRIORS:
         raise UserError(f"--latent-prior {latent_prior!r}: choose one of {', '.join(LATENT_PRIORS)}")
-    _check_destination(out, force)
+    check_destination(out, force)
     ckpt, model, cfg, prep = _load(run, data_dir, weights)
     prior = fit_on_run(model, prep) if latent_prior == "class" and model.cond_dim else None
     score = score or S.default_score(prep.ds.kind)
@@ -131,7 +126,7 @@ def export_run(
         return out
 
     t0 = time.perf_counter()
-    with _staging(out, force) as tmp:
+    with staging(out, force) as tmp:
         files: dict[str, Path] = {}
         checks: dict[str, dict] = {}
         probes: dict[str, dict[str, np.ndarray]] = {}
@@ -163,7 +158,7 @@ def export_run(
             if ds.kind == "sensor" and alert_false_per_hour is not None:
                 streams = AP.calibration_streams(prep, int(meta["hop"]))
                 alert = AP.operating_point(sessions["anomaly"], streams, alert_false_per_hour)
-                threshold, calibration = _at_operating_point(sessions["anomaly"], prep, alert, calibration)
+                threshold, calibration = ME.at_operating_point(sessions["anomaly"], prep, alert, calibration)
                 say(
                     f"alert operating point: threshold {threshold:.4g}, {alert['k']} of {alert['m']} windows; on "
                     f"{alert['normal_hours']:.1f} h of calibration streams {alert['false_alerts_per_hour']:.2f} "
@@ -175,7 +170,7 @@ def export_run(
                     f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} "
                     f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})"
                 )
-        metrics = _metrics(model, method, fit, sessions, ds, bar)
+        metrics = ME.test_metrics(model, method, fit, sessions, ds, bar)
         bar.close()
 
         int8: dict[str, dict] = {}
@@ -185,7 +180,7 @@ def export_run(
             if alert is not None and "anomaly" in int8:  # the int8 graph's own threshold, at the same debounce
                 sess8 = G.session(tmp / int8["anomaly"]["file"])
                 alert8 = AP.operating_point(sess8, streams, alert_false_per_hour, ((alert["k"], alert["m"]),))
-                t8, cal8 = _at_operating_point(sess8, prep, alert8, int8["anomaly"]["threshold_calibration"])
+                t8, cal8 = ME.at_operating_point(sess8, prep, alert8, int8["anomaly"]["threshold_calibration"])
                 int8["anomaly"].update(threshold=t8, threshold_calibration=cal8)
 
         manifest = {
@@ -204,9 +199,9 @@ def export_run(
             "latent_dim": latent if model.has_decoder else None,
             "threshold": threshold,
             "threshold_calibration": calibration,
-            "alert": _alert_entry(alert),
+            "alert": ME.alert_entry(alert),
             "score_method": method,
-            "score": _score_description(method, fit, prep.ds.kind) if method is not None else None,
+            "score": ME.score_description(method, fit, prep.ds.kind) if method is not None else None,
             "latent_prior": prior.describe() if prior is not None else {"kind": "standard"},
             "opset": G.OPSET,
             "producer": {
@@ -268,77 +263,11 @@ def _latent_means(model: SSVAE, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return model.posterior(h, y1)[0].numpy().astype(np.float32)
 
 
-def _at_operating_point(sess, prep: Prepared, alert: dict, calibration: dict) -> tuple[float, dict]:
-    """The operating point's threshold, and the quantile of the validation rows it sits at (contract keys)."""
-    val = G.run_batched(sess, {"x": prep.ds.x_train[prep.split.val]})
-    t = float(alert["threshold"])
-    return t, {**calibration, "quantile": float(np.mean(val <= t)), "false_alarm_rate": float(np.mean(val > t)),
-               "method": "alert operating point (manifest 'alert'): calibration streams, not a fixed quantile",
-               "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
-               "window_detection_rate": alert["window_detection_rate"]}
-
-
-def _alert_entry(alert: dict | None) -> dict | None:
-    """The manifest's `alert`: the debounce the runtime applies by default, and what it was measured to do."""
-    if alert is None:
-        return None
-    keep = ("k", "m", "clear_k", "threshold", "target_false_alerts_per_hour", "false_alerts_per_hour",
-            "window_detection_rate", "window_false_alarm_rate", "segment_recall", "detected", "held_out_segments",
-            "median_delay_s", "normal_hours", "hop", "streams", "rule")
-    shown = ("k", "m", "threshold", "false_alerts_per_hour", "segment_recall", "median_delay_s",
-             "window_detection_rate")
-    return {**{k: alert[k] for k in keep}, "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
-            "measured_on": "calibration streams of training-split windows (never test)",
-            "candidates": [{k: c[k] for k in shown} for c in alert["candidates"]]}
-
-
-def _score_description(method: str, fit: S.ScoreFit | None, kind: str) -> dict:
-    """The manifest's `score`: what anomaly.onnx computes, and which constants it holds (fitted how)."""
-    if method == "vae":
-        return {"method": "vae", "parts": ["vae"], "default_for_kind": None}
-    return {"method": method, **fit.describe(method), "default_for_kind": S.default_score(kind) == method,
-            "how_default_was_chosen": "scores.py DEFAULT_SCORES (validation-only selection, RESULTS.md)"}
-
-
-def _metrics(model: SSVAE, method: str | None, fit, sessions: dict, ds, bar: Progress) -> dict:
-    """Test metrics of the exported graphs in onnxruntime, beside PyTorch's on the same rows."""
-    normal = ds.y_test >= 0
-    out: dict = {"n_test": int(len(ds.y_test)), "n_test_normal": int(normal.sum())}
-    batches = -(-int(normal.sum()) // 500) if "classifier" in sessions else 0
-    batches += -(-len(ds.y_test) // 500) if "anomaly" in sessions and not normal.all() else 0
-    bar.total = batches
-    if "classifier" in sessions:
-        p_ort = G.run_batched(sessions["classifier"], {"x": ds.x_test[normal]}, progress=bar.step)
-        p_pt = predict(model, ds.x_test[normal])
-        out["test_accuracy_onnxruntime"] = classification_metrics(p_ort, ds.y_test[normal])["accuracy"]
-        out["test_accuracy_pytorch"] = classification_metrics(p_pt, ds.y_test[normal])["accuracy"]
-        out["test_log_loss_onnxruntime"] = classification_metrics(p_ort, ds.y_test[normal])["log_loss"]
-        out["prediction_agreement"] = float(np.mean(p_ort.argmax(1) == p_pt.argmax(1)))
-    if "anomaly" in sessions and not normal.all():
-        s_ort = G.run_batched(sessions["anomaly"], {"x": ds.x_test}, progress=bar.step)
-        s_pt = S.combine(S.part_values(model, ds.x_test, S.parts_of(method) if method != "vae" else [], fit),
-                         method, fit)
-        out["anomaly_class"] = ds.extra.get("excluded_name")
-        out["anomaly_roc_auc_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["roc_auc"]
-        out["anomaly_roc_auc_pytorch"] = anomaly_metrics(s_pt, ~normal)["roc_auc"]
-        out["anomaly_average_precision_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["average_precision"]
-    return out
-
-
 def quant_data(prep: Prepared, alert_quantile: float, latent_dim: int | None) -> QuantData:
     """The rows int8 is calibrated (training split), thresholded (validation split) and measured (test) on."""
     ds = prep.ds
     return QuantData(x_train=ds.x_train[prep.split.train], x_val=ds.x_train[prep.split.val], x_test=ds.x_test,
                      y_test=ds.y_test, n_classes=ds.n_classes, latent_dim=latent_dim, alert_quantile=alert_quantile)
-
-
-def _check_destination(out: Path, force: bool) -> None:
-    if not out.exists() and not out.is_symlink():
-        return
-    if not force:
-        raise UserError(f"{out} already exists: pass --force to replace it")
-    if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
-        raise UserError(f"--force replaces an earlier bundle only, and {out} is not one (no {MANIFEST})")
 
 
 def _load(run: str | Path, data_dir: str | None, weights: str = "last") -> tuple[dict, SSVAE, FitConfig, Prepared]:
@@ -367,35 +296,6 @@ def _load(run: str | Path, data_dir: str | None, weights: str = "last") -> tuple
             "differ): point --data-dir at the run's data"
         )
     return ckpt, model, cfg, prep
-
-
-@contextmanager
-def _staging(out: Path, force: bool) -> Iterator[Path]:
-    """A hidden folder beside `out` to build the bundle in; renamed to `out` only if the body succeeds."""
-    missing = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is for sharing
-        yield tmp
-        _check_destination(out, force)  # something may have appeared there meanwhile
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
-            os.replace(out, old / "bundle")
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for p in missing:  # the folders made for the bundle, innermost first, if still empty
-            try:
-                p.rmdir()
-            except OSError:
-                break
-        raise
 
 
 def _checkpoint_path(run: str | Path) -> Path:

@@ -26,9 +26,10 @@ from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import prepare
 from ssvae_train.errors import UserError
 from ssvae_train.export import measure
-from ssvae_train.export.exporter import MANIFEST, _plain, _staging, quant_data
+from ssvae_train.export.exporter import _plain, quant_data
 from ssvae_train.export.graphs import session
 from ssvae_train.export.quantize import quantize_bundle
+from ssvae_train.export.staging import MANIFEST, staging
 
 DEFAULT_VAL_FRACTION = 0.1  # what bundles exported before `producer.val_fraction` was recorded used
 MATCH_RTOL = 1e-6
@@ -63,7 +64,7 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
         f"rows, {len(data.y_test)} test rows) and checked against the manifest")
 
     old_int8 = {e.file for e in manifest.graphs_int8.values()}
-    with _staging(folder, force=True) as tmp:
+    with staging(folder, force=True) as tmp:
         for p in folder.iterdir():
             if p.is_file() and p.name not in old_int8 and p.name != MANIFEST:
                 shutil.copy2(p, tmp / p.name)

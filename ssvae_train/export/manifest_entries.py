@@ -1,0 +1,73 @@
+"""What a manifest says about its graphs beyond the contract's minimum: the test metrics (onnxruntime beside
+PyTorch), the anomaly score (`score`: method, parts, fitted constants), and the alert operating point
+(`alert`, with the threshold placed on it). `exporter.py` computes the numbers' inputs and writes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ssvae_train import scores as S
+from ssvae_train.data.prepared import Prepared
+from ssvae_train.evaluate import anomaly_metrics
+from ssvae_train.export import graphs as G
+from ssvae_train.models import SSVAE
+from ssvae_train.progress import Progress
+from ssvae_train.trainer import classification_metrics, predict
+
+
+def at_operating_point(sess, prep: Prepared, alert: dict, calibration: dict) -> tuple[float, dict]:
+    """The operating point's threshold, and the quantile of the validation rows it sits at (contract keys)."""
+    val = G.run_batched(sess, {"x": prep.ds.x_train[prep.split.val]})
+    t = float(alert["threshold"])
+    return t, {**calibration, "quantile": float(np.mean(val <= t)), "false_alarm_rate": float(np.mean(val > t)),
+               "method": "alert operating point (manifest 'alert'): calibration streams, not a fixed quantile",
+               "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
+               "window_detection_rate": alert["window_detection_rate"]}
+
+
+def alert_entry(alert: dict | None) -> dict | None:
+    """The manifest's `alert`: the debounce the runtime applies by default, and what it was measured to do."""
+    if alert is None:
+        return None
+    keep = ("k", "m", "clear_k", "threshold", "target_false_alerts_per_hour", "false_alerts_per_hour",
+            "window_detection_rate", "window_false_alarm_rate", "segment_recall", "detected", "held_out_segments",
+            "median_delay_s", "normal_hours", "hop", "streams", "rule")
+    shown = ("k", "m", "threshold", "false_alerts_per_hour", "segment_recall", "median_delay_s",
+             "window_detection_rate")
+    return {**{k: alert[k] for k in keep}, "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
+            "measured_on": "calibration streams of training-split windows (never test)",
+            "candidates": [{k: c[k] for k in shown} for c in alert["candidates"]]}
+
+
+def score_description(method: str, fit: S.ScoreFit | None, kind: str) -> dict:
+    """The manifest's `score`: what anomaly.onnx computes, and which constants it holds (fitted how)."""
+    if method == "vae":
+        return {"method": "vae", "parts": ["vae"], "default_for_kind": None}
+    return {"method": method, **fit.describe(method), "default_for_kind": S.default_score(kind) == method,
+            "how_default_was_chosen": "scores.py DEFAULT_SCORES (validation-only selection, RESULTS.md)"}
+
+
+def test_metrics(model: SSVAE, method: str | None, fit, sessions: dict, ds, bar: Progress) -> dict:
+    """Test metrics of the exported graphs in onnxruntime, beside PyTorch's on the same rows."""
+    normal = ds.y_test >= 0
+    out: dict = {"n_test": int(len(ds.y_test)), "n_test_normal": int(normal.sum())}
+    batches = -(-int(normal.sum()) // 500) if "classifier" in sessions else 0
+    batches += -(-len(ds.y_test) // 500) if "anomaly" in sessions and not normal.all() else 0
+    bar.total = batches
+    if "classifier" in sessions:
+        p_ort = G.run_batched(sessions["classifier"], {"x": ds.x_test[normal]}, progress=bar.step)
+        p_pt = predict(model, ds.x_test[normal])
+        out["test_accuracy_onnxruntime"] = classification_metrics(p_ort, ds.y_test[normal])["accuracy"]
+        out["test_accuracy_pytorch"] = classification_metrics(p_pt, ds.y_test[normal])["accuracy"]
+        out["test_log_loss_onnxruntime"] = classification_metrics(p_ort, ds.y_test[normal])["log_loss"]
+        out["prediction_agreement"] = float(np.mean(p_ort.argmax(1) == p_pt.argmax(1)))
+    if "anomaly" in sessions and not normal.all():
+        s_ort = G.run_batched(sessions["anomaly"], {"x": ds.x_test}, progress=bar.step)
+        s_pt = S.combine(S.part_values(model, ds.x_test, S.parts_of(method) if method != "vae" else [], fit),
+                         method, fit)
+        out["anomaly_class"] = ds.extra.get("excluded_name")
+        out["anomaly_roc_auc_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["roc_auc"]
+        out["anomaly_roc_auc_pytorch"] = anomaly_metrics(s_pt, ~normal)["roc_auc"]
+        out["anomaly_average_precision_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["average_precision"]
+    return out
