@@ -111,6 +111,12 @@ def fit(
         "(ssvae_train/augment.py says how strong)."
     ),
     val_fraction: float = typer.Option(0.1, help="Fraction of the training set held out for validation."),
+    val_split: str = typer.Option(
+        "random", metavar="[random|blocks]",
+        help="random (stratified by class) | blocks (whole contiguous blocks of the stored rows, 1/20 each: for "
+        "windowed data stored recording by recording, e.g. the UCI-HAR subset, validation then holds whole "
+        "sessions that share no window with training). Recordings (--dataset recordings) split by file anyway."
+    ),
     exclude_class: int | None = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
     val_anomaly_class: int | None = typer.Option(
         None, help="With --exclude-class: hold class J out too; its training rows become validation anomalies, "
@@ -154,6 +160,7 @@ def fit(
         latent_dim=latent_dim,
         hidden=hidden,
         val_fraction=val_fraction,
+        val_split=val_split,
         exclude_class=exclude_class,
         val_anomaly_class=val_anomaly_class,
         m1_run=m1_run,

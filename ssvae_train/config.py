@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from ssvae_train.augment import parse_augment
+from ssvae_train.data.budgets import VAL_SPLITS
 from ssvae_train.data.dataset import BUILTIN_KINDS, DATASETS
 from ssvae_train.errors import UserError
 from ssvae_train.models import KINDS
@@ -40,6 +41,8 @@ class FitConfig:
     latent_dim: int = 16
     hidden: int | None = None
     val_fraction: float = 0.1
+    # random (stratified by class) | blocks: whole contiguous blocks of the stored rows (data/budgets.py)
+    val_split: str = "random"
     exclude_class: int | None = None
     # score selection (scores.py): also hold this class out; its training rows are validation anomalies
     val_anomaly_class: int | None = None
@@ -81,6 +84,8 @@ class FitConfig:
             raise UserError(f"--device {self.device!r}: choose auto, cpu or cuda")
         if self.precision not in ("fp32", "bf16"):
             raise UserError(f"--precision {self.precision!r}: choose fp32 or bf16")
+        if self.val_split not in VAL_SPLITS:
+            raise UserError(f"--val-split {self.val_split!r}: choose one of {', '.join(VAL_SPLITS)}")
         if not 0 < self.val_fraction < 0.5:
             raise UserError("--val-fraction must lie in (0, 0.5)")
 

@@ -225,6 +225,28 @@ def fit_on_run(model: SSVAE, prep) -> ScoreFit:
     return fit_scores(model, prep.ds.x_train[rows], y, prep.ds.x_train[prep.split.val])
 
 
+AUTO = "auto"  # `ssvae-export --score auto`: choose on the held-out class's training rows (below)
+
+
+def choose_on_held_out(model: SSVAE, prep, fit: ScoreFit) -> tuple[str, dict[str, float]]:
+    """The candidate that best tells the run's validation rows (normal) from its held-out class's training
+    rows (never trained on): a score for detecting *that* class, chosen on the training split only.
+
+    Returns the method and every candidate's ROC AUC there. For anomalies of an unknown kind the data
+    kind's default (`default_score`, chosen with other classes held out) is the unbiased choice.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if prep.excluded_rows is None or not len(prep.excluded_rows):
+        raise ValueError("--score auto chooses on the held-out class's training rows: the run holds no class out")
+    x_val = prep.ds.x_train[prep.split.val]
+    x = np.concatenate([x_val, prep.excluded_rows])
+    is_held = np.arange(len(x)) >= len(x_val)
+    values = part_values(model, x, list(PARTS), fit)
+    aucs = {m: float(roc_auc_score(is_held, combine(values, m, fit))) for m in CANDIDATES}
+    return max(CANDIDATES, key=lambda m: aucs[m]), aucs
+
+
 def score_rows(model: SSVAE, prep, x: np.ndarray, method: str) -> np.ndarray:
     """One method's scores over x with the constants fitted on the run (PyTorch: what anomaly.onnx must give)."""
     parts = [] if model.cond_dim == 0 else parts_of(method)

@@ -75,3 +75,15 @@ def test_exclude_class_removes_it_from_training_only(digits):
     assert ds.classes[ds.y_test[i]] == "7"
     with pytest.raises(UserError):
         exclude_class(digits, 10)
+
+
+def test_block_validation_takes_whole_contiguous_blocks():
+    from ssvae_train.data.budgets import VAL_BLOCKS, contiguous_blocks
+
+    g = contiguous_blocks(1000)
+    assert len(np.unique(g)) == VAL_BLOCKS and (np.diff(g) >= 0).all() and np.bincount(g).min() == 1000 // VAL_BLOCKS
+    y = np.arange(1000) % 5
+    split = make_split(y, 5, None, seed=3, val_fraction=0.1, groups=g)
+    val_blocks = np.unique(g[split.val])
+    assert np.array_equal(split.val, np.flatnonzero(np.isin(g, val_blocks)))  # whole blocks, nothing else
+    assert 0.1 <= len(split.val) / 1000 < 0.2 and not np.intersect1d(split.val, split.train).size

@@ -78,9 +78,12 @@ def test_anomaly_evaluation_with_excluded_class(tmp_path):
     cfg = FitConfig(dataset="digits", arch="dense", labels="all", epochs=3, exclude_class=4)
     run = fit(cfg, tmp_path / "run", progress=False).parent
     result = evaluate_run(run)
-    assert set(result["anomaly"]) == {"min", "pi"}
-    for m in result["anomaly"].values():
-        assert 0.0 <= m["roc_auc"] <= 1.0
+    from ssvae_train.scores import CANDIDATES, default_score
+
+    # every score, and which one a bundle exports by default (`anomaly.default`)
+    assert set(result["anomaly"]) == {*CANDIDATES, "default"} and result["anomaly"]["default"] == default_score("image")
+    for name in CANDIDATES:
+        assert 0.0 <= result["anomaly"][name]["roc_auc"] <= 1.0
     assert result["anomaly_class"] == "4"
 
 

@@ -18,6 +18,18 @@ import numpy as np
 from ssvae_train.data.dataset import UNLABELLED, DataSet
 from ssvae_train.errors import UserError
 
+VAL_SPLITS = ("random", "blocks")
+# --val-split blocks: the training rows in stored order cut into this many contiguous blocks, whole blocks
+# drawn for validation. Windowed data sets store recordings one after the other (UCI-HAR: its 21 training
+# people in turn), so a block is mostly one person's session and shares no overlapping window with
+# training: validation then resembles unseen people, as the test set does, instead of their neighbours.
+VAL_BLOCKS = 20
+
+
+def contiguous_blocks(n: int, blocks: int = VAL_BLOCKS) -> np.ndarray:
+    """A group id per row: `blocks` contiguous runs of (nearly) equal length."""
+    return (np.arange(n) * min(blocks, max(n, 1)) // max(n, 1)).astype(np.int64)
+
 
 def parse_labels(spec: str | int | float) -> int | float | None:
     """`all` (or `given`) -> None (every label there is); `100` -> 100 rows; `0.05` -> 5 % of the rows."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssvae_train.config import FitConfig, check_arch
-from ssvae_train.data.budgets import Split, exclude_class, make_split, parse_labels
+from ssvae_train.data.budgets import Split, contiguous_blocks, exclude_class, make_split, parse_labels
 from ssvae_train.data.dataset import DataSet, load_dataset
 
 
@@ -86,9 +86,11 @@ def prepare(cfg: FitConfig) -> Prepared:
         if cfg.val_anomaly_class is not None:
             val_anomalies = ds.x_train[ds.y_train == cfg.val_anomaly_class]
         ds = exclude_class(ds, cfg.exclude_class, cfg.val_anomaly_class)
-    split = make_split(
-        ds.y_train, ds.n_classes, parse_labels(cfg.labels), cfg.seed, cfg.val_fraction, ds.groups_train, ds.classes
-    )
+    groups = ds.groups_train
+    if groups is None and cfg.val_split == "blocks":
+        groups = contiguous_blocks(len(ds.y_train))
+    labels = parse_labels(cfg.labels)
+    split = make_split(ds.y_train, ds.n_classes, labels, cfg.seed, cfg.val_fraction, groups, ds.classes)
     if cfg.m1_run is not None:  # the labels and the split stay; the samples become M1's latents
         from ssvae_train.data.stacked import stack
 

@@ -47,12 +47,14 @@ def export(
     score: Annotated[
         str | None,
         typer.Option(
-            metavar="[" + "|".join(PARTS) + "|a+b...]",
+            metavar="[auto|" + "|".join(PARTS) + "|a+b...]",
             help="Anomaly score in anomaly.onnx: pi (-ELBO, decoder fed the classifier's probabilities) | min "
             "(lowest -ELBO over the classes) | maha_h, maha_z (Mahalanobis distance to the nearest class in the "
             "trunk's features / the latent mean) | energy | msp (the classifier's confidence) | a+b (their mean, "
-            "each standardised on validation rows). Default: the one chosen for the data's kind without the test "
-            "set (ssvae_train/scores.py). A vae run has one score."
+            "each standardised on validation rows) | auto (for a run with --exclude-class: the score that best tells "
+            "validation rows from the held-out class's training rows; training split only). Default: the one "
+            "chosen for the data's kind with other classes held out, never the test set (ssvae_train/scores.py). "
+            "A vae run has one score."
         ),
     ] = None,
     alert_quantile: Annotated[

@@ -81,8 +81,8 @@ def export_run(
     """
     say = say or (lambda _line: None)
     out = Path(out)
-    if score is not None and score not in S.SCORES:
-        raise UserError(f"--score {score!r}: choose one of {', '.join(S.SCORES)}")
+    if score is not None and score not in (*S.SCORES, S.AUTO):
+        raise UserError(f"--score {score!r}: choose auto or one of {', '.join(S.SCORES)}")
     if not 0.0 < alert_quantile < 1.0:
         raise UserError(f"--alert-quantile {alert_quantile}: must lie strictly between 0 and 1")
     if quantize is not None and quantize not in QUANTIZE:
@@ -92,8 +92,17 @@ def export_run(
     check_destination(out, force)
     ckpt, model, cfg, prep = _load(run, data_dir, weights)
     prior = fit_on_run(model, prep) if latent_prior == "class" and model.cond_dim else None
-    score = score or S.default_score(prep.ds.kind)
     fit = S.fit_on_run(model, prep) if model.cond_dim else None
+    auto = None
+    if score == S.AUTO and model.cond_dim:
+        try:
+            score, aucs = S.choose_on_held_out(model, prep, fit)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        auto = {"rule": "best ROC AUC of the validation rows against the held-out class's training rows "
+                        "(training split only)", "roc_auc": aucs}
+        say(f"--score auto: {score} (ROC AUC {aucs[score]:.3f} on the training split's held-out rows)")
+    score = S.default_score(prep.ds.kind) if score in (None, S.AUTO) else score
     cuts = make_cuts(model, score, prior, fit)
     method = score_method(model, score) if model.has_decoder else None
     if model.cfg.kind == "supervised":
@@ -201,7 +210,7 @@ def export_run(
             "threshold_calibration": calibration,
             "alert": ME.alert_entry(alert),
             "score_method": method,
-            "score": ME.score_description(method, fit, prep.ds.kind) if method is not None else None,
+            "score": ME.score_description(method, fit, prep.ds.kind, auto) if method is not None else None,
             "latent_prior": prior.describe() if prior is not None else {"kind": "standard"},
             "opset": G.OPSET,
             "producer": {

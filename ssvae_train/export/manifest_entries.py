@@ -40,12 +40,13 @@ def alert_entry(alert: dict | None) -> dict | None:
             "candidates": [{k: c[k] for k in shown} for c in alert["candidates"]]}
 
 
-def score_description(method: str, fit: S.ScoreFit | None, kind: str) -> dict:
+def score_description(method: str, fit: S.ScoreFit | None, kind: str, auto: dict | None = None) -> dict:
     """The manifest's `score`: what anomaly.onnx computes, and which constants it holds (fitted how)."""
     if method == "vae":
         return {"method": "vae", "parts": ["vae"], "default_for_kind": None}
     return {"method": method, **fit.describe(method), "default_for_kind": S.default_score(kind) == method,
-            "how_default_was_chosen": "scores.py DEFAULT_SCORES (validation-only selection, RESULTS.md)"}
+            "how_default_was_chosen": "scores.py DEFAULT_SCORES (validation-only selection, RESULTS.md)",
+            "chosen_by": "--score auto" if auto else "--score (or the kind's default)", "auto": auto}
 
 
 def test_metrics(model: SSVAE, method: str | None, fit, sessions: dict, ds, bar: Progress) -> dict:
