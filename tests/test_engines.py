@@ -45,9 +45,8 @@ TRACT_CANNOT: dict[str, str] = {}  # sha256 of an fp32 graph tract cannot load -
 # classifier's probabilities differ by 1.9e-2 (relative max), its score by a similar share; onnxruntime's own
 # unoptimised QDQ graph is as far from OpenVINO (2.1e-2), so the engines differ in how they round, not in
 # what they compute. Said in exported/README.md; a re-export is tested under the general rule again.
-OPENVINO_INT8_LOOSER = {
-    "9e90c03049d993af75159f97aa37f16ad89ad39e29ac34507643e7d4eca11183": ("har-lstm-novelty int8 classifier", 3e-2),
-    "45709ea41d9d9fa7ad99886d6345647523e99ea23210714ce76d08e98a02101a": ("har-lstm-novelty int8 anomaly", 3e-2),
+OPENVINO_INT8_LOOSER = {  # int8 graphs whose OpenVINO int8 kernels round further from onnxruntime's than INT8_SHARE
+    "7148fe4bcc7701d8430253674afe8629d9c289bdf054316966ae6cf3f2758e76": ("mnist-conv int8 decoder", 1e-2),
 }
 
 
@@ -83,7 +82,9 @@ def run_onnxruntime(path: Path, feeds: dict[str, np.ndarray], optimized: bool = 
 
 
 def run_openvino(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    compiled = ov.Core().compile_model(str(path), "CPU")
+    """OpenVINO at float32: on CPUs with bf16 units (AMX, AVX512-BF16) its CPU plugin otherwise computes in
+    bf16 by default (INFERENCE_PRECISION_HINT), which differs from onnxruntime by ~1e-2 on every graph."""
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     names = [next(iter(set(p.get_names()) & set(feeds))) for p in compiled.inputs]  # a port has many names
     return np.asarray(compiled([feeds[n] for n in names])[compiled.output(0)])
 

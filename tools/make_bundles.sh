@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Export the committed bundles in exported/ from the runs that tools/queue.sh trained on ../shared/data.
+# Train (where the run is missing) and export the committed bundles in exported/ on ../shared/data.
 # Each line is also written in exported/README.md. Re-running replaces the bundles (--force).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NOVELTY=${NOVELTY:-2}   # the activity held out of har-lstm-novelty (2 = WALKING_DOWNSTAIRS)
 X="ssvae-export --quantize int8 --force --quiet --threads 1"
-$X runs/har-labels/lstm-ssvae-seed-all-s0 --out exported/har-lstm
-$X runs/har-anomaly/lstm-ssvae-out${NOVELTY}-s0 --out exported/har-lstm-novelty
+HAR="--dataset uci-har --data-dir ../shared/data/uci-har --arch convlstm --model ssvae --objective m2 --labels all
+     --epochs 60 --batch-size 32 --lr 0.003 --kl-weight 2 --seed 0 --threads 1 --quiet"
+train() { [ -f "$1/checkpoint.pt" ] || ssvae-train fit $HAR --out "$@"; }
+train runs/bundles/har-convlstm
+# the novelty bundle validates on whole contiguous blocks (unseen sessions): its score and alert operating
+# point are fitted there (RESULTS.md § har-novelty, benchmarks/alerts.md)
+train runs/bundles/har-convlstm-novelty-blocks --exclude-class "$NOVELTY" --val-split blocks
+$X runs/bundles/har-convlstm --out exported/har-lstm
+$X runs/bundles/har-convlstm-novelty-blocks --out exported/har-lstm-novelty --score auto
 $X runs/mnist-labels/dense-ssvae-m2-100-s1 --out exported/mnist-dense
 $X runs/bundles/mnist-conv --out exported/mnist-conv
 du -sh exported/*/

@@ -228,6 +228,7 @@ def export_run(
                 "n_labelled": int(meta["n_labelled"]),
                 "seed": cfg.seed,
                 "val_fraction": cfg.val_fraction,
+                "val_split": cfg.val_split,
                 "arch": cfg.arch,
                 "model": cfg.model,
                 "objective": cfg.objective,
