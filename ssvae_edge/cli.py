@@ -108,7 +108,8 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             "channels": list(m.channels) if m.channels else None, "sample_rate_hz": m.sample_rate_hz,
             "window": m.window, "hop": m.hop, "latent_dim": m.latent_dim, "threshold": m.threshold,
             "threshold_calibration": m.raw.get("threshold_calibration"),
-            "alert": m.raw.get("alert"), "score": m.raw.get("score"), "opset": m.opset, "producer": m.raw.get("producer"), "providers": b.providers, "provider_note": b.provider_note,
+            "alert": m.raw.get("alert"), "score": m.raw.get("score"), "opset": m.opset,
+            "producer": m.raw.get("producer"), "providers": b.providers, "provider_note": b.provider_note,
             "onnxruntime": ort.__version__,
         }
         if as_json or not _tty():
