@@ -211,10 +211,19 @@ def eager_engine(run: Path | None, manifest: dict) -> tuple[Any, str | None]:
     return model_from_checkpoint(ckpt), None
 
 
-def eager_calls(model: Any, method: str | None) -> dict[str, Callable]:
+def eager_calls(model: Any, method: str | None, run: Path | None = None, data_dir: Path | None = None
+                ) -> dict[str, Callable]:
     import torch
 
-    from ssvae_train.scores import anomaly_score
+    from ssvae_train.scores import SPACES, AnomalyScorer, fit_on_run, parts_of
+
+    fit = None
+    if method not in (None, "vae") and (len(parts_of(method)) > 1 or any(p in SPACES for p in parts_of(method))):
+        from ssvae_train.evaluate import load_run  # the score's constants are fitted on the run's rows
+
+        _, _, _, prep = load_run(run, str(data_dir) if data_dir else None)
+        fit = fit_on_run(model, prep)
+    scorer = AnomalyScorer(model, method or "min", fit).eval()
 
     # inference_mode, not just no_grad: the fastest eager setting a user would pick (no version counters)
     def classify(xb: np.ndarray) -> np.ndarray:
@@ -223,7 +232,7 @@ def eager_calls(model: Any, method: str | None) -> dict[str, Callable]:
 
     def score(xb: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return anomaly_score(model, torch.from_numpy(xb), method or "min").numpy()
+            return scorer(torch.from_numpy(xb)).numpy()
 
     calls = {}
     if getattr(model, "has_classifier", True):
@@ -560,7 +569,7 @@ def main(
 
             torch.set_num_threads(t)
             engines.update({("pytorch-eager", "fp32", g): c
-                            for g, c in eager_calls(model, manifest.get("score_method")).items()})
+                            for g, c in eager_calls(model, manifest.get("score_method"), run, data_dir).items()})
         for (engine, _, graph), call in engines.items():
             if t == thread_list[0] and engine == "pytorch-eager":  # same model? compare with onnxruntime fp32
                 ref = engines.get(("onnxruntime", "fp32", graph))
@@ -654,7 +663,7 @@ def main(
                      "onnxruntime_session": "CPUExecutionProvider, intra_op_num_threads = threads, "
                                             "inter_op_num_threads = 1, default graph optimisations",
                      "pytorch": "torch.set_num_threads(threads), torch.inference_mode(), model(x) and "
-                                f"anomaly_score(model, x, {manifest.get('score_method')!r})"},
+                                f"scores.AnomalyScorer(model, {manifest.get('score_method')!r}, fit on the run)(x)"},
         "eager": {"included": model is not None, "reason": eager_reason,
                   "max_relative_diff_vs_onnxruntime_fp32": check or None},
         "results": results,
