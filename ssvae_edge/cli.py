@@ -134,12 +134,12 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             cal = data["threshold_calibration"]
             rows.append(("threshold", f"{m.threshold:g}" + (f"  {json.dumps(cal)}" if cal else "")))
         if m.alert_debounce is not None:
-            a = data["alert"]
-            rows.append(("alert", f"raise on {a['k']} of the last {a['m']} windows above the threshold, clear "
-                         f"below {a['clear_k']}; calibrated: {a['expected_false_alerts_per_hour']:.2g} false "
-                         f"alerts/h, {a['window_detection_rate']:.0%} of held-out windows above the threshold"
-                         if a.get("window_detection_rate") is not None else
-                         f"raise on {a['k']} of the last {a['m']} windows, clear below {a['clear_k']}"))
+            k, mm, clear = m.alert_debounce
+            a, fph = data["alert"], data["alert"].get("expected_false_alerts_per_hour")
+            rate = a.get("window_detection_rate")
+            rows.append(("alert", f"raise on {k} of the last {mm} windows above the threshold, clear below {clear}"
+                         + (f"; calibrated: {fph:.2g} false alerts/h" if fph is not None else "")
+                         + (f", {rate:.0%} of held-out windows above the threshold" if rate is not None else "")))
         if m.threshold_int8 is not None:
             rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))
         if m.opset:

@@ -100,7 +100,8 @@ class StreamScorer:
 
     `hop`: samples between window starts (default: the manifest's). `batch`: most windows per
     onnxruntime call. `alert_k`/`alert_m`/`clear_k`: see `ssvae_edge.alerts`; each not given comes from
-    the manifest's calibrated operating point (`alert`), else the runtime's defaults (3, 5, 1).
+    the manifest's calibrated operating point (`alert`, when streaming at the hop it was calibrated at),
+    else the runtime's defaults (3, 5, 1).
     `threshold`: anomaly threshold (default: the manifest's; alerts are off when there is none).
     """
 
@@ -108,7 +109,9 @@ class StreamScorer:
                  alert_m: int | None = None, clear_k: int | None = None,
                  threshold: float | None = None):
         m = bundle.manifest
-        k0, m0, c0 = m.alert_debounce or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
+        calibrated_hop = (m.raw.get("alert") or {}).get("hop", m.hop)
+        same_hop = hop is None or hop == calibrated_hop  # a debounce counts windows: it holds at its own hop
+        k0, m0, c0 = (m.alert_debounce if same_hop else None) or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
         alert_k, alert_m = k0 if alert_k is None else alert_k, m0 if alert_m is None else alert_m
         clear_k = c0 if clear_k is None else clear_k
         if not m.is_sensor:

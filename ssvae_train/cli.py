@@ -115,7 +115,8 @@ def fit(
         "random", metavar="[random|blocks]",
         help="random (stratified by class) | blocks (whole contiguous blocks of the stored rows, 1/20 each: for "
         "windowed data stored recording by recording, e.g. the UCI-HAR subset, validation then holds whole "
-        "sessions that share no window with training). Recordings (--dataset recordings) split by file anyway."
+        "sessions that overlap training windows only at their edges). Recordings (--dataset recordings) split "
+        "by file anyway."
     ),
     exclude_class: int | None = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
     val_anomaly_class: int | None = typer.Option(

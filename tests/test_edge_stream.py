@@ -229,3 +229,10 @@ def test_the_manifest_operating_point_is_the_default_debounce(tmp_path: Path) ->
 def test_a_broken_operating_point_is_refused(tmp_path: Path, alert, message: str) -> None:
     with pytest.raises(BundleError, match=message):
         Bundle.load(make_bundle(tmp_path / "bad", alert=alert))
+
+
+def test_the_operating_point_holds_at_its_own_hop_only(tmp_path: Path) -> None:
+    b = Bundle.load(make_bundle(tmp_path / "hop", alert={"k": 2, "m": 3, "clear_k": 1, "hop": 64}))
+    assert (StreamScorer(b, hop=64).alerts.k, StreamScorer(b, hop=64).alerts.m) == (2, 3)
+    s = StreamScorer(b, hop=128)  # k of m windows means another span of time at another hop
+    assert (s.alerts.k, s.alerts.m, s.alerts.clear_k) == (3, 5, 1)

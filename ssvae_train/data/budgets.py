@@ -21,8 +21,8 @@ from ssvae_train.errors import UserError
 VAL_SPLITS = ("random", "blocks")
 # --val-split blocks: the training rows in stored order cut into this many contiguous blocks, whole blocks
 # drawn for validation. Windowed data sets store recordings one after the other (UCI-HAR: its 21 training
-# people in turn), so a block is mostly one person's session and shares no overlapping window with
-# training: validation then resembles unseen people, as the test set does, instead of their neighbours.
+# people in turn), so a block is mostly one person's session and shares overlapping windows with training
+# only at its two edges: validation then resembles unseen people, as the test set does, not their neighbours.
 VAL_BLOCKS = 20
 
 

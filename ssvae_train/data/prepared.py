@@ -41,6 +41,7 @@ class Prepared:
             "sample_shape": list(ds.sample_shape), "max_value": ds.max_value, "channels": ds.channels,
             "sample_rate_hz": ds.sample_rate_hz, "window": ds.window, "hop": ds.hop, "source": ds.source,
             "excluded_class": ds.extra.get("excluded_class"), "excluded_name": ds.extra.get("excluded_name"),
+            "val_anomaly_class": ds.extra.get("val_anomaly_class"),
             "n_train": int(len(self.split.train)), "n_labelled": int(len(self.split.labelled)),
             "n_val": int(len(self.split.val)), "n_test": int(len(ds.y_test)), "counts": self.counts(),
         }

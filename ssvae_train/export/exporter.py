@@ -187,10 +187,8 @@ def export_run(
         if quantize == "int8":
             int8, quant = quantize_bundle(tmp, files, quant_data(prep, alert_quantile, latent), say)
             if alert is not None and "anomaly" in int8:  # the int8 graph's own threshold, at the same debounce
-                sess8 = G.session(tmp / int8["anomaly"]["file"])
-                alert8 = AP.operating_point(sess8, streams, alert_false_per_hour, ((alert["k"], alert["m"]),))
-                t8, cal8 = ME.at_operating_point(sess8, prep, alert8, int8["anomaly"]["threshold_calibration"])
-                int8["anomaly"].update(threshold=t8, threshold_calibration=cal8)
+                ME.int8_at_operating_point(tmp, files, int8, quant, prep, {**alert, "hop": int(meta["hop"])},
+                                           threshold, streams)
 
         manifest = {
             "format": FORMAT,
@@ -297,6 +295,9 @@ def _load(run: str | Path, data_dir: str | None, weights: str = "last") -> tuple
     if data_dir is not None:
         cfg.data_dir = data_dir
     prep = prepare(cfg)
+    if cfg.val_anomaly_class is not None:
+        raise UserError(f"{run} holds a second class out to choose scores on (--val-anomaly-class): its test "
+                        "rows mix two anomalous classes; export a run with --exclude-class only")
     if prep.ds.kind == "features":
         raise UserError(f"{run} models M1's latent means (--m1-run): its graphs would not take raw samples")
     saved = ckpt.get("split", {}).get("val") if isinstance(ckpt.get("split"), dict) else None

@@ -10,6 +10,7 @@ import numpy as np
 from ssvae_train import scores as S
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.evaluate import anomaly_metrics
+from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
@@ -72,3 +73,18 @@ def test_metrics(model: SSVAE, method: str | None, fit, sessions: dict, ds, bar:
         out["anomaly_roc_auc_pytorch"] = anomaly_metrics(s_pt, ~normal)["roc_auc"]
         out["anomaly_average_precision_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["average_precision"]
     return out
+
+
+def int8_at_operating_point(folder, files: dict, int8: dict, quant: dict, prep: Prepared, alert: dict,
+                            threshold32: float, streams: AP.Streams | None = None) -> None:
+    """The int8 anomaly graph's own threshold at the fp32 operating point's debounce and target (in place),
+    and how often its alerts on test rows agree with fp32's, each at its own threshold."""
+    streams = streams or AP.calibration_streams(prep, int(alert["hop"]))
+    sess8 = G.session(folder / int8["anomaly"]["file"])
+    alert8 = AP.operating_point(sess8, streams, alert["target_false_alerts_per_hour"], ((alert["k"], alert["m"]),))
+    t8, cal8 = at_operating_point(sess8, prep, alert8, int8["anomaly"]["threshold_calibration"])
+    int8["anomaly"].update(threshold=t8, threshold_calibration=cal8)
+    x = prep.ds.x_test
+    agree = G.run_batched(sess8, {"x": x}) > t8
+    agree = agree == (G.run_batched(G.session(files["anomaly"]), {"x": x}) > threshold32)
+    quant["int8"]["alert_agreement_with_fp32"] = float(np.mean(agree))

@@ -25,6 +25,7 @@ from ssvae_train import __version__
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import prepare
 from ssvae_train.errors import UserError
+from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export import measure
 from ssvae_train.export.exporter import _plain, quant_data
 from ssvae_train.export.graphs import session
@@ -55,6 +56,7 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
         model=producer.get("model", "ssvae"), labels=str(producer.get("labels", "all")),
         seed=int(producer.get("seed", 0)), exclude_class=producer.get("excluded_class"),
         val_fraction=float(producer.get("val_fraction", DEFAULT_VAL_FRACTION)),
+        val_split=producer.get("val_split", "random"),
     )
     prep = prepare(cfg)
     quantile = float((raw.get("threshold_calibration") or {}).get("quantile", 0.99))
@@ -70,6 +72,8 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
                 shutil.copy2(p, tmp / p.name)
         files = {name: tmp / e.file for name, e in manifest.graphs.items()}
         int8, quant = quantize_bundle(tmp, files, data, say)
+        if raw.get("alert") and "anomaly" in int8:  # as the exporter: at the manifest's operating point
+            ME.int8_at_operating_point(tmp, files, int8, quant, prep, raw["alert"], float(manifest.threshold))
         quant["requantized"] = {"from": "the bundle's fp32 graphs", "by": "ssvae-export --requantize",
                                 "ssvae": __version__, "onnxruntime": ort.__version__}
         new = {k: v for k, v in raw.items() if k not in ("graphs_int8", "quantization")}
@@ -84,7 +88,8 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
 def _check_same_data(manifest: Manifest, data) -> None:
     """Refuse unless the rebuilt rows reproduce what the manifest measured on the run's own rows."""
     folder = manifest.path.parent
-    if "anomaly" in manifest.graphs and manifest.threshold is not None:
+    # a threshold from an alert operating point is not a quantile of the validation scores: check the accuracy
+    if "anomaly" in manifest.graphs and manifest.threshold is not None and not manifest.raw.get("alert"):
         got, _ = measure.calibrate(session(folder / manifest.graphs["anomaly"].file), data.x_val,
                                    data.alert_quantile)
         want, what = manifest.threshold, "fp32 alert threshold"
