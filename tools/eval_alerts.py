@@ -35,8 +35,8 @@ Rows: `default` = the manifest threshold and the bundle's debounce (its calibrat
 else the runtime's k=3 of m=5, clear below 1), exactly what `StreamScorer` gives; `sweep` = (k, m) in
 (1,1), (2,3), (3,5), (4,6) (clear_k = 1) x the alert threshold re-calibrated at quantiles 0.95, 0.99,
 0.999 of the anomaly graph's scores on the run's normal validation rows (needs `--run`; without it the
-sweep uses the manifest threshold only). The sweep replays the runtime's own `AlertDebouncer` over the stream's scores (the replay of the default row is
-checked to give the scorer's alerts exactly).
+sweep uses the manifest threshold only). The sweep replays the runtime's own `AlertDebouncer` over the
+stream's scores (the replay of the default row is checked to give the scorer's alerts exactly).
 
 Writes `benchmarks/alerts.json` and `benchmarks/alerts.md`.
 """
