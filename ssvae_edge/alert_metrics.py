@@ -15,6 +15,8 @@ import numpy as np
 
 from ssvae_edge.alerts import AlertDebouncer
 
+N_CANDIDATES = 400  # thresholds an operating point is searched over: quantiles of the normal windows' scores
+
 DEFINITIONS = {
     "segment": "a maximal run of samples with the same label, [a, b); a held-out segment counts when at least "
                "one scored window overlaps it",
@@ -126,3 +128,30 @@ def window_fraction_held_out(starts: np.ndarray, window: int, is_held: np.ndarra
     """Fraction of each window's samples that belong to the held-out activity."""
     csum = np.concatenate([[0], np.cumsum(is_held, dtype=np.int64)])
     return (csum[starts + window] - csum[starts]) / window
+
+
+def debounce_many(above: np.ndarray, k: int, m: int, clear_k: int) -> np.ndarray:
+    """`AlertDebouncer` over above [T, P] for P thresholds at once: the alert state after each window."""
+    csum = np.concatenate([np.zeros((1, above.shape[1]), np.int64), np.cumsum(above, axis=0)])
+    t = np.arange(len(above))
+    count = csum[t + 1] - csum[np.maximum(t + 1 - m, 0)]
+    state = np.zeros(above.shape[1], bool)
+    out = np.empty_like(above)
+    for i in range(len(above)):
+        state = np.where(state, count[i] >= clear_k, count[i] >= k)
+        out[i] = state
+    return out
+
+
+def raised(active: np.ndarray) -> np.ndarray:
+    """Where the state goes from clear to raised (it starts clear), for `debounce_many`'s [T, P]."""
+    return active & ~np.vstack([np.zeros((1, active.shape[1]), bool), active[:-1]])
+
+
+def lowest_meeting(grid: np.ndarray, rate: np.ndarray, target: float) -> int:
+    """Index of the lowest threshold in the ascending `grid` whose `rate` (false alerts per hour) meets the
+    target there and at every higher threshold; the last index when only it does."""
+    ok = rate <= target
+    if ok.all():
+        return 0
+    return min(len(grid) - int(np.argmin(ok[::-1])), len(grid) - 1)

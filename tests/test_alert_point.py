@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ssvae_edge import AlertDebouncer
+from ssvae_edge import alert_metrics as am
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import prepare
 from ssvae_train.export import alert_point as AP
@@ -21,7 +22,7 @@ def test_vectorised_debounce_is_the_runtime_debouncer(k, m):
     rng = np.random.default_rng(k * 10 + m)
     scores = rng.random(300)
     thresholds = np.array([0.3, 0.6, 0.8, 0.95])
-    active = AP._active(scores[:, None] > thresholds[None, :], k, m, 1)
+    active = am.debounce_many(scores[:, None] > thresholds[None, :], k, m, 1)
     for j, t in enumerate(thresholds):
         d = AlertDebouncer(k, m, 1)
         assert active[:, j].tolist() == [d.update(bool(s > t)) for s in scores]

@@ -31,7 +31,7 @@ TARGET_FALSE_PER_HOUR = 0.5  # below the 1 per hour a person tolerates: calibrat
 DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # (k, m); clear_k = 1
 N_STREAMS = 40
 STREAM_MINUTES = 10.0
-N_CANDIDATES = 400  # thresholds tried: quantiles of the normal windows' scores
+N_CANDIDATES = am.N_CANDIDATES
 HELD_OUT = "__held_out__"  # the anomaly segments' label in calibration streams
 
 
@@ -92,19 +92,6 @@ def window_scores(session, streams: Streams) -> list[tuple[np.ndarray, np.ndarra
     return out
 
 
-def _active(above: np.ndarray, k: int, m: int, clear_k: int) -> np.ndarray:
-    """`AlertDebouncer` over above [T, P] for P thresholds at once: the alert state after each window."""
-    csum = np.concatenate([np.zeros((1, above.shape[1]), np.int64), np.cumsum(above, axis=0)])
-    t = np.arange(len(above))
-    count = csum[t + 1] - csum[np.maximum(t + 1 - m, 0)]
-    state = np.zeros(above.shape[1], bool)
-    out = np.empty_like(above)
-    for i in range(len(above)):
-        state = np.where(state, count[i] >= clear_k, count[i] >= k)
-        out[i] = state
-    return out
-
-
 def _false_per_hour(scored, streams: Streams, thresholds: np.ndarray, k: int, m: int) -> np.ndarray:
     """False alerts per hour of normal activity, summed over the streams, for each threshold."""
     false = np.zeros(len(thresholds), np.int64)
@@ -112,9 +99,8 @@ def _false_per_hour(scored, streams: Streams, thresholds: np.ndarray, k: int, m:
     for (starts, s), labels in zip(scored, streams.labels, strict=True):
         held = labels == HELD_OUT
         touches = am.window_fraction_held_out(starts, streams.window, held) > 0
-        active = _active(s[:, None] > thresholds[None, :], k, m, DEFAULT_CLEAR_K)
-        raised = active & ~np.vstack([np.zeros((1, len(thresholds)), bool), active[:-1]])
-        false += (raised & ~touches[:, None]).sum(0)
+        raises = am.raised(am.debounce_many(s[:, None] > thresholds[None, :], k, m, DEFAULT_CLEAR_K))
+        false += (raises & ~touches[:, None]).sum(0)
         normal += int((~held).sum())
     return false / (normal / streams.rate_hz / 3600)
 
@@ -154,10 +140,7 @@ def operating_point(session, streams: Streams, target: float = TARGET_FALSE_PER_
         debounces = DEBOUNCES if streams.has_held_out else ((DEFAULT_K, DEFAULT_M),)
     candidates = []
     for k, m in debounces:
-        ok = _false_per_hour(scored, streams, grid, k, m) <= target
-        # the lowest threshold that meets the target there and at every higher one
-        lowest = len(grid) - 1 - int(np.argmin(ok[::-1])) + 1 if not ok.all() else 0
-        lowest = min(lowest, len(grid) - 1)
+        lowest = am.lowest_meeting(grid, _false_per_hour(scored, streams, grid, k, m), target)
         candidates.append(_measure(scored, streams, float(grid[lowest]), k, m))
 
     def rank(c: dict) -> tuple:
