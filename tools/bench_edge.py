@@ -31,7 +31,6 @@ start and end are recorded because the machine may be shared with other jobs (ti
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -54,6 +53,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo'
 
 from ssvae_edge import Bundle, StreamScorer, __version__  # noqa: E402
 from ssvae_edge.errors import EdgeError  # noqa: E402
+from ssvae_edge.manifest import file_sha256, sha256_hex  # noqa: E402
 from ssvae_train.files import write_text_atomic  # noqa: E402
 
 GRAPHS = ("classifier", "anomaly")
@@ -82,14 +82,13 @@ def percentile_ms(seconds: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(seconds) * 1e3, q)), 4)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+sha256 = file_sha256  # the project's one file hash (ssvae_edge/manifest.py)
 
 
 def ort_session(path: Path, threads: int, expected_sha256: str | None) -> ort.InferenceSession:
     """A CPU session with `threads` intra-op threads on a bundle graph, after checking its sha256."""
     data = path.read_bytes()
-    if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
+    if expected_sha256 and sha256_hex(data) != expected_sha256:
         raise EdgeError(f"{path}: does not match its sha256 in the manifest")
     options = ort.SessionOptions()
     options.log_severity_level = 3

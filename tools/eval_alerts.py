@@ -44,7 +44,6 @@ Writes `benchmarks/alerts.json` and `benchmarks/alerts.md`.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import sys
 import time
@@ -72,6 +71,7 @@ from ssvae_edge.alert_metrics import (  # noqa: E402
 )
 from ssvae_edge.alerts import DEFAULT_CLEAR_K  # noqa: E402
 from ssvae_edge.errors import EdgeError  # noqa: E402
+from ssvae_edge.manifest import file_sha256  # noqa: E402
 from ssvae_train.errors import UserError  # noqa: E402
 from ssvae_train.files import write_text_atomic  # noqa: E402
 
@@ -140,7 +140,7 @@ def validation_scores(bundle: Bundle, run: Path, data_dir: str | None) -> tuple[
     ckpt, _model, cfg, prep = load_run(run, data_dir)
     producer = bundle.manifest.raw.get("producer") or {}
     path = run / "checkpoint.pt" if run.is_dir() else run
-    same = producer.get("checkpoint_sha256") in (None, hashlib.sha256(path.read_bytes()).hexdigest())
+    same = producer.get("checkpoint_sha256") in (None, file_sha256(path))
     if not same:
         raise EdgeError(f"--run {run}: not the checkpoint this bundle was exported from (sha256 differs)")
     x = prep.ds.x_train[prep.split.val]
@@ -379,7 +379,7 @@ def main(
                      "source": "--held-out" if held_out is not None else "manifest producer.excluded_class"},
         "hop": hop_used, "window": window, "sample_rate_hz": rate,
         "streams": [{
-            "path": str(s.path), "sha256": hashlib.sha256(s.path.read_bytes()).hexdigest(),
+            "path": str(s.path), "sha256": file_sha256(s.path),
             "samples": len(s.x), "seconds": len(s.x) / rate,
             "truncated_to": max_samples if max_samples and len(s.x) >= max_samples else None,
             "windows": int(len(sc["starts"])), "skipped_windows": sc["summary"]["skipped"],

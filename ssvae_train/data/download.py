@@ -27,6 +27,7 @@ from pathlib import Path
 
 import typer
 
+from ssvae_edge.manifest import file_sha256
 from ssvae_train.errors import UserError
 from ssvae_train.files import user_mode
 
@@ -232,12 +233,7 @@ def verify_har_zip(path: Path, shown_name: str | None = None) -> None:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+sha256_file = file_sha256  # the project's one file hash (ssvae_edge/manifest.py)
 
 
 def git_blob_id(data: bytes) -> str:
