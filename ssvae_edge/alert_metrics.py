@@ -148,6 +148,13 @@ def raised(active: np.ndarray) -> np.ndarray:
     return active & ~np.vstack([np.zeros((1, active.shape[1]), bool), active[:-1]])
 
 
+def threshold_grid(normal_scores: np.ndarray) -> np.ndarray:
+    """The thresholds an operating point is searched over, ascending: quantiles 0.5..1 of the normal windows'
+    scores, and one just above them all (no false alert)."""
+    grid = np.unique(np.quantile(normal_scores, np.linspace(0.5, 1.0, N_CANDIDATES)))
+    return np.append(grid, np.nextafter(normal_scores.max(), np.inf))
+
+
 def lowest_meeting(grid: np.ndarray, rate: np.ndarray, target: float) -> int:
     """Index of the lowest threshold in the ascending `grid` whose `rate` (false alerts per hour) meets the
     target there and at every higher threshold; the last index when only it does."""

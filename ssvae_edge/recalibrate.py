@@ -33,9 +33,7 @@ MIN_HOURS = 0.5  # less normal activity than this cannot say anything about a ra
 
 def fit_threshold(scores: list[np.ndarray], k: int, m: int, clear_k: int, hours: float, target: float) -> tuple:
     """(threshold, false alerts per hour there) for window scores of normal recordings, one array each."""
-    allv = np.concatenate(scores)
-    grid = np.unique(np.quantile(allv, np.linspace(0.5, 1.0, am.N_CANDIDATES)))
-    grid = np.append(grid, np.nextafter(allv.max(), np.inf))
+    grid = am.threshold_grid(np.concatenate(scores))
     alerts = np.zeros(len(grid), np.int64)
     for s in scores:
         alerts += am.raised(am.debounce_many(s[:, None] > grid[None, :], k, m, clear_k)).sum(0)

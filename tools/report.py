@@ -125,21 +125,10 @@ def aggregate_labels(cells: list[dict], by_variant: bool = False) -> dict[tuple[
 
 
 def aggregate_anomaly(cells: list[dict]) -> tuple[dict[tuple[int, str], dict[str, Stat]], dict[int, str]]:
-    """(held-out class, column) -> ROC AUC and average precision over seeds; and the held-out class names."""
-    out: dict[tuple[int, str], dict[str, Stat]] = {}
-    names: dict[int, str] = {}
-    for c in cells:
-        m = c.get("metrics", {})
-        if "anomaly" not in m or m.get("exclude_class") is None:
-            continue
-        k = int(m["exclude_class"])
-        names[k] = str(m.get("anomaly_class") or k)
-        for method, v in m["anomaly"].items():
-            col = "vae" if m["model"] == "vae" else f"{m['model']} {method}"
-            g = out.setdefault((k, col), {"auc": Stat(), "ap": Stat()})
-            g["auc"].values.append(v["roc_auc"])
-            g["ap"].values.append(v["average_precision"])
-    return out, names
+    """(held-out class, column) -> ROC AUC and average precision over seeds; and the held-out class names.
+    The write-up's grids have one arch each: `novelty_tables.aggregate` without the arch."""
+    agg, names, _ = NT.aggregate(cells)
+    return {(k, col): g for (_, k, col), g in agg.items()}, names
 
 
 def label_comparisons(

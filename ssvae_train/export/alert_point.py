@@ -31,7 +31,6 @@ TARGET_FALSE_PER_HOUR = 0.5  # below the 1 per hour a person tolerates: calibrat
 DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # (k, m); clear_k = 1
 N_STREAMS = 40
 STREAM_MINUTES = 10.0
-N_CANDIDATES = am.N_CANDIDATES
 HELD_OUT = "__held_out__"  # the anomaly segments' label in calibration streams
 
 
@@ -134,8 +133,7 @@ def operating_point(session, streams: Streams, target: float = TARGET_FALSE_PER_
     scored = window_scores(session, streams)
     normal = np.concatenate([s[am.window_fraction_held_out(st, streams.window, lab == HELD_OUT) == 0]
                              for (st, s), lab in zip(scored, streams.labels, strict=True)])
-    grid = np.unique(np.quantile(normal, np.linspace(0.5, 1.0, N_CANDIDATES)))
-    grid = np.append(grid, np.nextafter(normal.max(), np.inf))  # above every normal window: no false alert
+    grid = am.threshold_grid(normal)
     if debounces is None:
         debounces = DEBOUNCES if streams.has_held_out else ((DEFAULT_K, DEFAULT_M),)
     candidates = []
