@@ -96,6 +96,9 @@ def fit(
         None, help="Labelled rows per step beside the unlabelled batch (default: --batch-size, at most all)."
     ),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    lr_schedule: str = typer.Option(
+        "constant", metavar="[constant|cosine]",
+        help="constant | cosine (annealed per epoch from --lr towards 0 at the last epoch)."),
     alpha: float | None = typer.Option(
         None, help="Weight of the label cross-entropy (default: 0.1 x values per sample)."
     ),
@@ -155,6 +158,7 @@ def fit(
         batch_size=batch_size,
         labelled_batch=labelled_batch,
         lr=lr,
+        lr_schedule=lr_schedule,
         alpha=alpha,
         kl_warmup=kl_warmup,
         kl_weight=kl_weight,

@@ -19,6 +19,7 @@ from ssvae_train.objectives import OBJECTIVES
 # Kingma et al. scale alpha with the data (0.1 N). Pyro's M2 example uses 46.
 ALPHA_PER_VALUE = 0.1
 # Width of the trunk per architecture when --hidden is not given (LSTMs are sequential: keep them lean).
+LR_SCHEDULES = ("constant", "cosine")
 DEFAULT_HIDDEN = {"dense": 128, "conv": 128, "lstm": 64, "convlstm": 64}
 
 
@@ -35,6 +36,7 @@ class FitConfig:
     batch_size: int = 128
     labelled_batch: int | None = None  # labelled rows per step beside the unlabelled batch (default: batch_size)
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # constant | cosine (per epoch, from lr down to 0 at the last epoch)
     alpha: float | None = None
     kl_warmup: int = 0  # epochs over which the KL weight ramps from 0 to 1
     kl_weight: float = 1.0  # the KL term's weight once warmed up (1: the ELBO)
@@ -84,6 +86,8 @@ class FitConfig:
             raise UserError(f"--device {self.device!r}: choose auto, cpu or cuda")
         if self.precision not in ("fp32", "bf16"):
             raise UserError(f"--precision {self.precision!r}: choose fp32 or bf16")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(f"--lr-schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
         if self.val_split not in VAL_SPLITS:
             raise UserError(f"--val-split {self.val_split!r}: choose one of {', '.join(VAL_SPLITS)}")
         if not 0 < self.val_fraction < 0.5:
@@ -96,6 +100,16 @@ class FitConfig:
     def from_dict(cls, d: dict) -> FitConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def epoch_lr(cfg: FitConfig, epoch: int) -> float:
+    """The learning rate of epoch `epoch` (0-based): `lr` throughout, or cosine-annealed from `lr` at the
+    first epoch towards 0 (Loshchilov & Hutter 2017, without restarts), so the last epochs take small steps
+    and the final weights do not swing with the last few batches. A function of the epoch alone: a resumed
+    run continues the same schedule (a resume that changes --epochs stretches it)."""
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.epochs))
+    return cfg.lr
 
 
 def check_arch(arch: str, kind: str | None, what: str) -> None:

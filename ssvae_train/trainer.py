@@ -22,7 +22,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from ssvae_train import __version__
 from ssvae_train.augment import Augmenter, parse_augment
 from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, save_checkpoint
-from ssvae_train.config import FitConfig
+from ssvae_train.config import FitConfig, epoch_lr
 from ssvae_train.data.prepared import Prepared, prepare
 from ssvae_train.data.stacked import resample
 from ssvae_train.distributed import World, mean_over_ranks, setup, teardown
@@ -166,6 +166,8 @@ def train_epoch(
     b = epoch_batches(prep, cfg.model, cfg.batch_size, cfg.seed, epoch, world, cfg.labelled_batch)
     x_all, y_all = data if data is not None else (torch.from_numpy(prep.ds.x_train), torch.from_numpy(prep.ds.y_train))
     steps = max(len(b.unlabelled), len(b.labelled))
+    for group in opt.param_groups:
+        group["lr"] = epoch_lr(cfg, epoch)
     beta = cfg.kl_weight * (1.0 if cfg.kl_warmup <= 0 else min(1.0, (epoch + 1) / cfg.kl_warmup))
     autocast = torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     sums: dict[str, float] = {}
