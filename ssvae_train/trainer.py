@@ -99,6 +99,7 @@ def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
         hidden=cfg.hidden,
         posterior_y=cfg.objective == "m2",
         channels=DEFAULT_CHANNELS.get(cfg.arch, CONV_CHANNELS),
+        window_stats=cfg.arch == "convlstm",
     )
     shift, scale = prep.scaling()
     return SSVAE(mcfg, torch.from_numpy(shift), torch.from_numpy(scale))

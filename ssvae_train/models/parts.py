@@ -142,11 +142,19 @@ class ConvLSTMTrunk(nn.Module):
     happen (the phase and amplitude of a gait cycle), which the VAE's posterior needs to draw motion: with
     the LSTM's state alone, a trained model reconstructed body acceleration no better than its mean. The
     second part is sized for the trained window, so the trunk takes that window length only.
+
+    `window_stats` adds each channel's mean and standard deviation over the window (scaled units) to the
+    dense layer's input: the mean of the total acceleration is where gravity points, which is most of
+    what tells sitting from standing, and the convolutions' ReLUs only approximate an average.
     """
 
-    def __init__(self, sample_shape: tuple[int, ...], hidden: int, channels: tuple[int, int] = SENSOR_CHANNELS):
+    def __init__(
+        self, sample_shape: tuple[int, ...], hidden: int, channels: tuple[int, int] = SENSOR_CHANNELS,
+        window_stats: bool = False,
+    ):
         super().__init__()
         c1, c2 = channels
+        self.window_stats = window_stats
         self.window = sample_shape[0]
         widths = [sample_shape[-1], c1] + [c2] * (SENSOR_STRIDES - 1)
         layers: list[nn.Module] = []
@@ -155,14 +163,19 @@ class ConvLSTMTrunk(nn.Module):
         self.conv = nn.Sequential(*layers)
         self.lstm = nn.LSTM(c2, hidden, batch_first=True)
         steps = sensor_steps(self.window)
-        self.out = nn.Sequential(nn.Linear(hidden + c2 * steps, hidden), nn.ReLU())
+        stats = 2 * sample_shape[-1] if window_stats else 0
+        self.out = nn.Sequential(nn.Linear(hidden + c2 * steps + stats, hidden), nn.ReLU())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_tracing() and x.shape[1] != self.window:
             raise ValueError(f"the convlstm trunk takes {self.window}-sample windows, not {x.shape[1]}")
         steps = self.conv(x.transpose(1, 2))  # [N, c2, ceil(T/8)]
         seq, _ = self.lstm(steps.transpose(1, 2))
-        return self.out(torch.cat([seq[:, -1], steps.flatten(1)], dim=1))
+        parts = [seq[:, -1], steps.flatten(1)]
+        if self.window_stats:
+            mean = x.mean(1)
+            parts += [mean, (x - mean.unsqueeze(1)).pow(2).mean(1).add(1e-6).sqrt()]
+        return self.out(torch.cat(parts, dim=1))
 
 
 def sensor_steps(window: int) -> int:
@@ -229,11 +242,13 @@ class ConvLSTMDecoder(nn.Module):
 DEFAULT_CHANNELS = {"conv": CONV_CHANNELS, "convlstm": SENSOR_CHANNELS}
 
 
-def make_trunk(arch: str, sample_shape: tuple[int, ...], hidden: int, channels=CONV_CHANNELS) -> nn.Module:
+def make_trunk(
+    arch: str, sample_shape: tuple[int, ...], hidden: int, channels=CONV_CHANNELS, window_stats: bool = False
+) -> nn.Module:
     if arch == "conv":
         return ConvTrunk(sample_shape, hidden, tuple(channels))
     if arch == "convlstm":
-        return ConvLSTMTrunk(sample_shape, hidden, tuple(channels))
+        return ConvLSTMTrunk(sample_shape, hidden, tuple(channels), window_stats)
     return {"dense": DenseTrunk, "lstm": LSTMTrunk}[arch](sample_shape, hidden)
 
 

@@ -38,6 +38,9 @@ class ModelConfig:
     posterior_y: bool = False
     # Widths of the conv / convlstm trunk's layers (mirrored by its decoder); unused by dense and lstm.
     channels: tuple[int, int] = CONV_CHANNELS
+    # convlstm: per-channel mean and std over the window beside the trunk's features (ConvLSTMTrunk). New
+    # convlstm runs have it; checkpoints written before it existed do not (from_dict's default).
+    window_stats: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -59,7 +62,7 @@ class SSVAE(nn.Module):
         # Raw units -> model units: x_scaled = (x - shift) / scale, broadcast over the last axis.
         self.register_buffer("shift", torch.zeros(1) if shift is None else torch.as_tensor(shift, dtype=torch.float32))
         self.register_buffer("scale", torch.ones(1) if scale is None else torch.as_tensor(scale, dtype=torch.float32))
-        self.trunk = make_trunk(cfg.arch, cfg.sample_shape, cfg.hidden, cfg.channels)
+        self.trunk = make_trunk(cfg.arch, cfg.sample_shape, cfg.hidden, cfg.channels, cfg.window_stats)
         self.pi = nn.Linear(cfg.hidden, cfg.n_classes) if cfg.kind != "vae" else None
         if cfg.kind != "supervised":
             head_in = cfg.hidden + (cfg.n_classes if self.conditions_posterior else 0)
