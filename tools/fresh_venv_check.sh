@@ -15,7 +15,7 @@ echo "# fresh venv check of $(git rev-parse --short HEAD), $(date -u +%FT%TZ), $
 run() { echo "\$ $*"; "$@"; echo "[exit $?]"; }
 fails() { echo "\$ $* (must exit 2 with one line)"; set +e; out=$("$@" 2>&1); rc=$?; set -e
           echo "$out"; echo "[exit $rc]"; [ "$rc" = 2 ] && [ "$(echo "$out" | wc -l)" = 1 ]; }
-run pip install -q .
+echo '$ pip install -q .'; pip install -q . 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 python3 -c "import importlib.util as u; assert u.find_spec('torch') is None, 'torch is installed'; print('no torch: ok')"
 sed -n '/^## On the device/,/^```$/p' README.md | sed -n '/^```bash/,/^```$/p' | grep '^ssvae-edge' | sed 's/ *#.*//' |
   while read -r line; do echo "\$ $line"; eval "$line" > "$WORK/out.txt"; echo "[exit 0] $(wc -l < "$WORK/out.txt") lines"; done
