@@ -79,8 +79,9 @@ def fit(
         "ssvae", metavar="[ssvae|supervised|vae]",
         help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
     objective: str = typer.Option(
-        "seed", metavar="[seed|m2]",
-        help="seed (the write-up's loss) | m2 (Kingma et al. 2014)."),
+        "soft-label", metavar="[soft-label|m2]",
+        help="soft-label (the write-up's loss: the decoder gets the classifier's soft labels for unlabelled rows; "
+        "`seed`, its old name, is accepted) | m2 (Kingma et al. 2014)."),
     labels: str = typer.Option(
         "all", help="Label budget: a count balanced over classes (100), a fraction (0.05) or all (= given: every "
         "label there is; rows of your own data labelled -1 or blank stay unlabelled whatever the budget)."

@@ -5,13 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from ssvae_train.augment import parse_augment
 from ssvae_train.data.budgets import VAL_SPLITS
 from ssvae_train.data.dataset import BUILTIN_KINDS, DATASETS
 from ssvae_train.errors import UserError
-from ssvae_train.models import KINDS
-from ssvae_train.models.parts import ARCHS, SEQUENCE_ARCHS
-from ssvae_train.objectives import OBJECTIVES
+from ssvae_train.names import ARCHS, KINDS, OBJECTIVES, SEQUENCE_ARCHS, canonical_objective, parse_augment
 
 # Label weight when --alpha is not given: a tenth of the number of values in a sample (78 for MNIST,
 # 115 for a UCI-HAR window). Reconstruction is summed over a sample's values, so an unweighted label
@@ -29,7 +26,7 @@ class FitConfig:
     data_dir: str | None = None
     arch: str = "dense"
     model: str = "ssvae"
-    objective: str = "seed"
+    objective: str = "soft-label"  # or m2; `seed` is the old name of soft-label
     labels: str = "all"
     epochs: int = 20
     seed: int = 0
@@ -62,12 +59,13 @@ class FitConfig:
             self.alpha = round(ALPHA_PER_VALUE * math.prod(sample_shape), 3)
         if self.hidden is None:
             self.hidden = DEFAULT_HIDDEN[self.arch]
+        self.objective = canonical_objective(self.objective)
 
     def validate(self) -> None:
         """Reject impossible options before anything is loaded or written."""
         for name, value, allowed in (
             ("--dataset", self.dataset, DATASETS), ("--arch", self.arch, ARCHS),
-            ("--model", self.model, KINDS), ("--objective", self.objective, OBJECTIVES),
+            ("--model", self.model, KINDS), ("--objective", canonical_objective(self.objective), OBJECTIVES),
         ):
             if value not in allowed:
                 raise UserError(f"{name} {value!r}: choose one of {', '.join(allowed)}")

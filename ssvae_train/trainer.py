@@ -20,7 +20,7 @@ import torch
 from sklearn.metrics import accuracy_score, log_loss
 
 from ssvae_train import __version__
-from ssvae_train.augment import Augmenter, parse_augment
+from ssvae_train.augment import Augmenter
 from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, save_checkpoint
 from ssvae_train.config import FitConfig, epoch_lr
 from ssvae_train.data.prepared import Prepared, prepare
@@ -29,6 +29,7 @@ from ssvae_train.distributed import World, mean_over_ranks, setup, teardown
 from ssvae_train.errors import UserError
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.models.parts import CONV_CHANNELS, DEFAULT_CHANNELS
+from ssvae_train.names import canonical_objective, parse_augment
 from ssvae_train.objectives import LossWeights, objective
 from ssvae_train.progress import Progress
 from ssvae_train.scores import anomaly_score
@@ -97,7 +98,7 @@ def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
         likelihood="bernoulli" if ds.kind == "image" else "gaussian",
         latent_dim=cfg.latent_dim,
         hidden=cfg.hidden,
-        posterior_y=cfg.objective == "m2",
+        posterior_y=canonical_objective(cfg.objective) == "m2",
         channels=DEFAULT_CHANNELS.get(cfg.arch, CONV_CHANNELS),
         window_stats=cfg.arch == "convlstm",
     )

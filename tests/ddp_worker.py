@@ -15,7 +15,8 @@ from ssvae_train.trainer import Progress, StepLoss, build_model, train_epoch
 
 def main(out: str, kind: str, batch_size: int, rows: int) -> None:
     torch.set_num_threads(1)
-    cfg = FitConfig(dataset="digits", model=kind, objective="seed", labels="all", batch_size=batch_size, device="cpu")
+    cfg = FitConfig(dataset="digits", model=kind, objective="soft-label", labels="all", batch_size=batch_size,
+                    device="cpu")
     world = setup(cfg.device)
     prep = prepare(cfg)
     train = prep.split.train[:rows]  # a small fixed training set: rows / (batch_size * world) steps

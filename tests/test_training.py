@@ -23,14 +23,14 @@ HAR = str(Path(__file__).parent / "data" / "uci-har")
 @pytest.mark.parametrize(
     "cfg",
     [
-        FitConfig(dataset="digits", arch="dense", model="ssvae", objective="seed", labels="100", epochs=2),
+        FitConfig(dataset="digits", arch="dense", model="ssvae", objective="soft-label", labels="100", epochs=2),
         FitConfig(dataset="digits", arch="conv", model="ssvae", objective="m2", labels="100", epochs=1),
         FitConfig(
             dataset="uci-har",
             data_dir=HAR,
             arch="lstm",
             model="ssvae",
-            objective="seed",
+            objective="soft-label",
             labels="all",
             epochs=1,
             batch_size=32,
