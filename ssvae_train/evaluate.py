@@ -7,6 +7,7 @@ scores its validation rows against that class's training rows instead, and never
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def load_run(
     ckpt = load_checkpoint(run)
     cfg = FitConfig.from_dict(ckpt["fit_config"])
     if data_dir is not None:
-        cfg.data_dir = data_dir
+        cfg = replace(cfg, data_dir=data_dir)
     return ckpt, model_from_checkpoint(ckpt, weights), cfg, prepare(cfg)
 
 

@@ -247,18 +247,14 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
         if not ckpt_path.exists():
             raise UserError(f"--resume: {out} has no checkpoint to resume from")
         ckpt = load_checkpoint(ckpt_path)
-        saved = FitConfig.from_dict(ckpt["fit_config"])
-        saved.epochs = cfg.epochs  # a resume may train further, on another device, with other data paths
-        saved.data_dir = cfg.data_dir or saved.data_dir
-        saved.device, saved.precision = cfg.device, cfg.precision
-        cfg = saved
+        cfg = FitConfig.from_dict(ckpt["fit_config"]).resumed_with(cfg)
     elif out.exists() and any(out.iterdir()) and not force:
         raise UserError(f"{out} already holds a run: pass --resume to continue it or --force to overwrite")
     cfg.validate()
     prep = prepare(cfg)  # all input checks happen here, before the run directory exists
     if progress and world.is_main:
         print(prep.counts_line(), file=sys.stderr)
-    cfg.resolve(prep.ds.sample_shape)
+    cfg = cfg.resolve(prep.ds.sample_shape)
     torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed (the same on every rank)
     model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt)
     model.to(world.device)

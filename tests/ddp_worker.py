@@ -21,7 +21,7 @@ def main(out: str, kind: str, batch_size: int, rows: int) -> None:
     prep = prepare(cfg)
     train = prep.split.train[:rows]  # a small fixed training set: rows / (batch_size * world) steps
     prep.split = Split(train=train, labelled=train if kind != "ssvae" else train[: rows // 2], val=prep.split.val)
-    cfg.resolve(prep.ds.sample_shape)
+    cfg = cfg.resolve(prep.ds.sample_shape)
     torch.manual_seed(0)
     model = build_model(cfg, prep)
     step_loss = StepLoss(model, cfg.objective)

@@ -121,5 +121,4 @@ def test_seed_is_the_old_name_of_soft_label():
     assert losses[0] == losses[1]
     cfg = FitConfig(objective="seed")
     cfg.validate()  # accepted as given ...
-    cfg.resolve((8, 8))
-    assert cfg.objective == "soft-label"  # ... and saved under its name
+    assert cfg.resolve((8, 8)).objective == "soft-label"  # ... and saved under its name

@@ -211,7 +211,8 @@ def test_device_cuda_without_gpu_is_a_clear_error(tmp_path):
 def test_conv_width_is_saved_and_old_checkpoints_keep_theirs():
     from ssvae_train.models import SSVAE, ModelConfig
 
-    cfg = ModelConfig(arch="conv", kind="ssvae", sample_shape=(8, 8), n_classes=3, likelihood="bernoulli", hidden=8)
+    cfg = ModelConfig(arch="conv", kind="ssvae", sample_shape=(8, 8), n_classes=3, likelihood="bernoulli", latent_dim=2,
+                      hidden=8)
     saved = cfg.to_dict()
     assert ModelConfig.from_dict(saved).channels == cfg.channels == (16, 32)
     legacy = {k: v for k, v in saved.items() if k != "channels"}  # written before the width was configurable

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -293,7 +294,7 @@ def _load(run: str | Path, data_dir: str | None, weights: str = "last") -> tuple
             f"{run}: the checkpoint's config does not describe an ssvae model ({G.first_line(e)})"
         ) from None
     if data_dir is not None:
-        cfg.data_dir = data_dir
+        cfg = replace(cfg, data_dir=data_dir)
     prep = prepare(cfg)
     if cfg.val_anomaly_class is not None:
         raise UserError(f"{run} holds a second class out to choose scores on (--val-anomaly-class): its test "

@@ -31,8 +31,8 @@ class ModelConfig:
     sample_shape: tuple[int, ...]
     n_classes: int
     likelihood: str  # bernoulli (images in 0..1) | gaussian (standardised sensor signals)
-    latent_dim: int = 16
-    hidden: int = 256
+    latent_dim: int  # (the run's --latent-dim, and its --hidden: FitConfig holds their defaults)
+    hidden: int
     # M2's q(z|x,y): the mu/logvar heads also see the class (the trunk is still shared). Off for `soft-label`,
     # whose heads split from the trunk alone, as the write-up draws them.
     posterior_y: bool = False
