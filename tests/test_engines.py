@@ -23,7 +23,7 @@ import onnxruntime as ort
 import pytest
 
 from ssvae_edge import cut_windows, read_recording
-from ssvae_edge.manifest import PRECISIONS, Manifest
+from ssvae_edge.contract import PRECISIONS, Manifest
 
 ov = pytest.importorskip("openvino", reason="the engines extra is not installed: pip install -e '.[engines]'")
 tract = pytest.importorskip("tract", reason="the engines extra is not installed: pip install -e '.[engines]'")
@@ -47,6 +47,8 @@ TRACT_CANNOT: dict[str, str] = {}  # sha256 of an fp32 graph tract cannot load -
 # what they compute. Said in exported/README.md; a re-export is tested under the general rule again.
 OPENVINO_INT8_LOOSER = {  # int8 graphs whose OpenVINO int8 kernels round further from onnxruntime's than INT8_SHARE
     "7148fe4bcc7701d8430253674afe8629d9c289bdf054316966ae6cf3f2758e76": ("mnist-conv int8 decoder", 1e-2),
+    # main's re-export f846ed7: 1.4e-2 on this (AMX) CPU, onnxruntime's unoptimised QDQ graph as far
+    "bd1e9da837a230263cb753d2a777c34b9e042fcbc4cb4ee221c3546b81a46c51": ("har-lstm-novelty int8 decoder", 2e-2),
 }
 
 

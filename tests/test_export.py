@@ -234,7 +234,7 @@ def test_manifest_keys_hashes_and_metrics(bundles, name):
 
 
 def test_edge_runtime_reads_the_manifest(bundles):
-    from ssvae_edge.manifest import Manifest
+    from ssvae_edge.contract import Manifest
 
     for path, m in bundles.values():
         man = Manifest.load(path)
