@@ -19,9 +19,9 @@ from ssvae_train.evaluate import anomaly_metrics
 from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export.loading import Loaded
+from ssvae_train.inference import classification_metrics, predict
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
-from ssvae_train.trainer import classification_metrics, predict
 
 
 def producer(loaded: Loaded, meta: dict, metrics: dict) -> dict:
