@@ -15,9 +15,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.config import FitConfig
-from ssvae_train.data.prepared import Prepared, prepare
+from ssvae_train.data.prepared import Prepared
 from ssvae_train.inference import classification_metrics, predict
 from ssvae_train.models import SSVAE
+from ssvae_train.prepare import prepare
 from ssvae_train.scores import CANDIDATES, PARTS, combine, default_score, fit_on_run, part_values
 
 

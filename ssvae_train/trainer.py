@@ -20,8 +20,7 @@ from ssvae_train.batches import epoch_batches, steps_per_epoch
 from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, run_state, save_checkpoint
 from ssvae_train.checkpoint import weights as model_weights
 from ssvae_train.config import FitConfig, epoch_lr
-from ssvae_train.data.prepared import Prepared, prepare
-from ssvae_train.data.stacked import resample
+from ssvae_train.data.prepared import Prepared
 from ssvae_train.distributed import World, mean_over_ranks, setup, teardown
 from ssvae_train.errors import UserError
 from ssvae_train.inference import classification_metrics, predict, scores
@@ -29,7 +28,9 @@ from ssvae_train.models import SSVAE
 from ssvae_train.models.build import build_model
 from ssvae_train.names import parse_augment
 from ssvae_train.objectives import LossWeights, objective
+from ssvae_train.prepare import prepare
 from ssvae_train.progress import Progress
+from ssvae_train.stacked import resample
 
 
 class StepLoss(torch.nn.Module):

@@ -9,8 +9,8 @@ import torch
 
 from ssvae_train.config import FitConfig
 from ssvae_train.data.budgets import Split
-from ssvae_train.data.prepared import prepare
 from ssvae_train.distributed import setup, teardown
+from ssvae_train.prepare import prepare
 from ssvae_train.trainer import _fit
 
 

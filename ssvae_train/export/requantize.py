@@ -22,7 +22,6 @@ from ssvae_edge.contract import Manifest, write_manifest
 from ssvae_edge.errors import BundleError
 from ssvae_train import __version__
 from ssvae_train.config import FitConfig
-from ssvae_train.data.prepared import prepare
 from ssvae_train.errors import UserError
 from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export import measure
@@ -30,6 +29,7 @@ from ssvae_train.export.graphs import session
 from ssvae_train.export.loading import quant_data
 from ssvae_train.export.quantize import quantize_bundle
 from ssvae_train.export.staging import MANIFEST, staging
+from ssvae_train.prepare import prepare
 
 DEFAULT_VAL_FRACTION = 0.1  # what bundles exported before `producer.val_fraction` was recorded used
 MATCH_RTOL = 1e-6
