@@ -8,7 +8,8 @@ from ssvae_edge.bundle import Bundle
 from ssvae_edge.contract import Manifest
 from ssvae_edge.csvinput import Recording, read_recording
 from ssvae_edge.errors import BundleError, EdgeError, InputError, ProviderError
-from ssvae_edge.stream import RingBuffer, StreamScorer, cut_windows
+from ssvae_edge.stream import StreamScorer
+from ssvae_edge.windows import RingBuffer, cut_windows
 
 __version__ = "0.1.0"
 

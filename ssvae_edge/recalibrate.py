@@ -27,7 +27,7 @@ from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.contract import MANIFEST_FILE, write_manifest
 from ssvae_edge.errors import InputError
-from ssvae_edge.stream import cut_windows
+from ssvae_edge.windows import cut_windows
 
 MIN_HOURS = 0.5  # less normal activity than this cannot say anything about a rate per hour
 
