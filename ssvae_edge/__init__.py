@@ -5,10 +5,11 @@ No torch here: a device installs numpy + onnxruntime (+ typer for the CLI) and n
 
 from ssvae_edge.alerts import AlertDebouncer
 from ssvae_edge.bundle import Bundle
+from ssvae_edge.contract import Manifest
 from ssvae_edge.csvinput import Recording, read_recording
 from ssvae_edge.errors import BundleError, EdgeError, InputError, ProviderError
-from ssvae_edge.manifest import Manifest
-from ssvae_edge.stream import RingBuffer, StreamScorer, cut_windows
+from ssvae_edge.stream import StreamScorer
+from ssvae_edge.windows import RingBuffer, cut_windows
 
 __version__ = "0.1.0"
 

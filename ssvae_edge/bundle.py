@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,39 +16,8 @@ import numpy as np
 import onnxruntime as ort
 
 from ssvae_edge import providers as prov
+from ssvae_edge.contract import BATCH, GRAPH_KEYS, GRAPH_NAMES, PRECISIONS, Manifest, Port, sha256_hex
 from ssvae_edge.errors import BundleError, InputError
-from ssvae_edge.manifest import GRAPH_KEYS, GRAPH_NAMES, PRECISIONS, Manifest, sha256_hex
-
-_FLOAT, _INT64 = "tensor(float)", "tensor(int64)"
-BATCH = "N"  # marks the batch axis in the expected shapes below: it must be dynamic
-Dim = int | str | None
-
-
-@dataclass(frozen=True)
-class Port:
-    """One input or output of a graph: name, element type and shape (ints fixed, str/None symbolic)."""
-
-    name: str
-    type: str
-    shape: tuple[Dim, ...] | None
-
-    def describe(self) -> str:
-        dims = "?" if self.shape is None else ", ".join("?" if d is None else str(d) for d in self.shape)
-        return f"{self.name}: {self.type.removeprefix('tensor(').removesuffix(')')} [{dims}]"
-
-
-def contract(manifest: Manifest) -> dict[str, tuple[list[Port], list[Port]]]:
-    """The inputs and outputs each graph must have, from DESIGN.md, sized by this manifest."""
-    s = tuple(manifest.sample_shape)
-    k = len(manifest.classes)
-    return {
-        "classifier": ([Port("x", _FLOAT, (BATCH, *s))], [Port("probs", _FLOAT, (BATCH, k))]),
-        "anomaly": ([Port("x", _FLOAT, (BATCH, *s))], [Port("score", _FLOAT, (BATCH,))]),
-        "decoder": (
-            [Port("z", _FLOAT, (BATCH, manifest.latent_dim)), Port("y", _INT64, (BATCH,))],
-            [Port("x_hat", _FLOAT, (BATCH, *s))],
-        ),
-    }
 
 
 def _ports(args: Sequence[Any]) -> dict[str, Port]:
@@ -145,7 +113,7 @@ class Bundle:
         options.log_severity_level = 3  # warnings about node placement are noise on a device
         if threads:
             options.intra_op_num_threads = threads
-        expected = contract(manifest)
+        expected = manifest.io_specs()
         sessions: dict[str, ort.InferenceSession] = {}
         used: list[str] = []
         for name, prec in chosen.items():

@@ -25,8 +25,9 @@ import numpy as np
 from ssvae_edge import alert_metrics as am
 from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M
 from ssvae_edge.bundle import Bundle
+from ssvae_edge.contract import MANIFEST_FILE, write_manifest
 from ssvae_edge.errors import InputError
-from ssvae_edge.stream import cut_windows
+from ssvae_edge.windows import cut_windows
 
 MIN_HOURS = 0.5  # less normal activity than this cannot say anything about a rate per hour
 
@@ -56,7 +57,7 @@ def recalibrate(bundle: str | Path, recordings: list[np.ndarray], out: str | Pat
     if hours < MIN_HOURS:
         raise InputError(f"{hours * 60:.1f} min of normal recordings: give at least {MIN_HOURS * 60:.0f} min")
     out = Path(out)
-    if out.exists() and not (force and (out / "manifest.json").is_file()):
+    if out.exists() and not (force and (out / MANIFEST_FILE).is_file()):
         why = " and is not a bundle" if force else ": pass --force to replace it"
         raise InputError(f"{out} already exists{why}")
     alert = dict(m.raw.get("alert") or {})
@@ -90,9 +91,9 @@ def _write_copy(src: Path, out: Path, manifest: dict) -> None:
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
     try:
         for p in src.iterdir():
-            if p.is_file() and p.name != "manifest.json":
+            if p.is_file() and p.name != MANIFEST_FILE:
                 shutil.copy2(p, tmp / p.name)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        write_manifest(tmp, manifest)
         Bundle.load(tmp, providers="cpu", threads=1)  # the copy must load as a bundle before it replaces anything
         if out.exists():
             shutil.rmtree(out)

@@ -10,8 +10,9 @@ units, before the model scales them (the model reconstructs the window it was sh
   about a random axis, applied to every x/y/z triple of channels alike (a device worn a little
   differently turns its accelerometer and gyroscope together).
 
-Draws come from torch's generator, which the trainer seeds from (seed, epoch): a resumed run repeats
-the same augmentations. Validation, evaluation and export never augment.
+The names are `ssvae_train.names.AUGMENTATIONS` (parsed there, `parse_augment`). Draws come from torch's
+generator, which the trainer seeds from (seed, epoch): a resumed run repeats the same augmentations.
+Validation, evaluation and export never augment.
 """
 
 from __future__ import annotations
@@ -22,21 +23,9 @@ import torch
 
 from ssvae_train.errors import UserError
 
-AUGMENTATIONS = ("jitter", "scale", "rotate")
 JITTER_STD = 0.05
 SCALE_STD = 0.1
 MAX_ROTATION_DEG = 15.0
-
-
-def parse_augment(spec: str | None) -> tuple[str, ...]:
-    """`"jitter,scale"` -> ("jitter", "scale"); `none` or empty -> ()."""
-    if spec is None or spec.strip().lower() in ("", "none"):
-        return ()
-    names = tuple(s.strip() for s in spec.split(",") if s.strip())
-    unknown = [n for n in names if n not in AUGMENTATIONS]
-    if unknown:
-        raise UserError(f"--augment {spec!r}: unknown {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
-    return names
 
 
 def xyz_triples(channels: list[str] | None) -> list[tuple[int, int, int]]:

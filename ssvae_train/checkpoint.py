@@ -1,18 +1,53 @@
-"""Checkpoints: one dict of tensors and plain values, written atomically, read with weights_only=True."""
+"""Checkpoints: one dict of tensors and plain values, written atomically, read with weights_only=True.
+
+The layout (`run_state`): `fit_config` (the resolved FitConfig), `model_config`, `data` (Prepared.meta),
+`state_dict` (last epoch), `optimizer`, `epoch`, `history` (one row per epoch), `best` (epoch and
+state_dict of the best validation epoch; absent in checkpoints written before it was kept), `versions`,
+`world_size`, `split` (labelled and validation row indices, so an export can prove it rebuilt the data).
+"""
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
+from ssvae_train import __version__
 from ssvae_train.errors import UserError
 from ssvae_train.files import write_atomic
 from ssvae_train.models import SSVAE, ModelConfig
 
+if TYPE_CHECKING:  # annotations only: the data layer reads checkpoints (data/stacked.py)
+    from ssvae_train.config import FitConfig
+    from ssvae_train.data.prepared import Prepared
+
 FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
+
+
+def weights(model: SSVAE) -> dict[str, torch.Tensor]:
+    """The model's tensors on the CPU (on CPU still shared with the model: clone to keep a copy)."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def versions() -> dict:
+    return {"ssvae": __version__, "torch": str(torch.__version__), "numpy": np.__version__,
+            "python": sys.version.split()[0]}
+
+
+def run_state(cfg: FitConfig, model: SSVAE, prep: Prepared, opt: torch.optim.Optimizer, epoch: int, history: list[dict],
+              best: dict | None, keep_best: bool, world_size: int) -> dict:
+    """What a run's checkpoint holds after `epoch` finished epochs (the layout above)."""
+    return {
+        "fit_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "data": prep.meta(),
+        "state_dict": weights(model), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
+        **({"best": best} if keep_best else {}), "versions": versions(), "world_size": world_size,
+        "split": {"labelled": torch.from_numpy(prep.split.labelled), "val": torch.from_numpy(prep.split.val)},
+    }
 
 
 def save_checkpoint(state: dict, path: Path) -> None:

@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from ssvae_edge import cliconv
+from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
+from ssvae_train.options import with_options
 
 PROG = "ssvae-train"
 
@@ -59,123 +61,16 @@ user_errors = user_errors_for(PROG)
 
 @app.command()
 @user_errors
+@with_options(FitConfig)
 def fit(
     out: Path = typer.Option(..., "--out", help="Run directory: checkpoint.pt (weights, config, history) goes here."),
-    dataset: str = typer.Option(
-        "digits", metavar="[digits|mnist|uci-har|arrays|recordings]",
-        help="digits (embedded, no download) | mnist | uci-har | arrays (your .npz: x_train, y_train "
-        "with -1 = unlabelled, ...) | recordings (your folder of CSV recordings). README: 'Your own data'."
-    ),
-    data_dir: str | None = typer.Option(
-        None, help="Folder with the data set's original files (mnist, uci-har), the .npz file (arrays) or the "
-        "folder of CSV recordings (recordings)."
-    ),
-    arch: str = typer.Option(
-        "dense", metavar="[dense|conv|lstm|convlstm]",
-        help="Trunk/decoder family: dense | conv (images) | lstm | convlstm (sensor windows; convlstm: "
-        "strided convolutions before one LSTM, transposed convolutions in the decoder)."
-    ),
-    model: str = typer.Option(
-        "ssvae", metavar="[ssvae|supervised|vae]",
-        help="ssvae (the full model) | supervised (trunk + pi) | vae (no labels)."),
-    objective: str = typer.Option(
-        "seed", metavar="[seed|m2]",
-        help="seed (the write-up's loss) | m2 (Kingma et al. 2014)."),
-    labels: str = typer.Option(
-        "all", help="Label budget: a count balanced over classes (100), a fraction (0.05) or all (= given: every "
-        "label there is; rows of your own data labelled -1 or blank stay unlabelled whatever the budget)."
-    ),
-    window: int | None = typer.Option(
-        None, help="recordings: samples per window (default 128); a window is labelled when all its samples agree."
-    ),
-    hop: int | None = typer.Option(None, help="recordings: samples between window starts (default --window / 2)."),
-    epochs: int = typer.Option(20, help="Epochs; one epoch sweeps the unlabelled rows once."),
-    seed: int = typer.Option(0, help="Seed of the split, the label draw, the shuffles and the noise."),
-    batch_size: int = typer.Option(128, help="Rows per step (the labelled batch is at most this)."),
-    labelled_batch: int | None = typer.Option(
-        None, help="Labelled rows per step beside the unlabelled batch (default: --batch-size, at most all)."
-    ),
-    lr: float = typer.Option(1e-3, help="Adam learning rate."),
-    lr_schedule: str = typer.Option(
-        "constant", metavar="[constant|cosine]",
-        help="constant | cosine (annealed per epoch from --lr towards 0 at the last epoch)."),
-    alpha: float | None = typer.Option(
-        None, help="Weight of the label cross-entropy (default: 0.1 x values per sample)."
-    ),
-    kl_warmup: int = typer.Option(0, help="Epochs over which the KL weight ramps up from 0 (0: no warm-up)."),
-    kl_weight: float = typer.Option(
-        1.0, help="Weight of the KL term against the summed reconstruction (the write-up's per-feature means: "
-        "values per sample / latent dim)."
-    ),
-    latent_dim: int = typer.Option(16, help="Size of z."),
-    hidden: int | None = typer.Option(None, help="Width of the trunk (default 128; 64 for lstm and convlstm)."),
-    augment: str = typer.Option(
-        "none", help="Sensor augmentations of every training row: none, or a comma list of jitter, scale, rotate "
-        "(ssvae_train/augment.py says how strong)."
-    ),
-    val_fraction: float = typer.Option(0.1, help="Fraction of the training set held out for validation."),
-    val_split: str = typer.Option(
-        "random", metavar="[random|blocks]",
-        help="random (stratified by class) | blocks (whole contiguous blocks of the stored rows, 1/20 each: for "
-        "windowed data stored recording by recording, e.g. the UCI-HAR subset, validation then holds whole "
-        "sessions that overlap training windows only at their edges). Recordings (--dataset recordings) split "
-        "by file anyway."
-    ),
-    exclude_class: int | None = typer.Option(None, help="Hold class K out of training (anomaly protocol)."),
-    val_anomaly_class: int | None = typer.Option(
-        None, help="With --exclude-class: hold class J out too; its training rows become validation anomalies, "
-        "on which the anomaly score is chosen without the test set (score selection, RESULTS.md)."
-    ),
-    m1_run: str | None = typer.Option(
-        None, help="M1+M2 (Kingma et al.): train on the latent means of this `vae` run (same data, seed and split)."
-    ),
-    m1_sample: bool = typer.Option(
-        False, help="With --m1-run: draw the training rows from M1's q(z|x) every epoch, not its means."
-    ),
-    device: str = typer.Option(
-        "auto", metavar="[auto|cpu|cuda]",
-        help="auto (CUDA when present, else CPU) | cpu | cuda."),
-    precision: str = typer.Option(
-        "fp32", metavar="[fp32|bf16]",
-        help="fp32 | bf16 (autocast mixed precision, for GPUs)."),
+    cfg: FitConfig = None,  # every FitConfig field is an option of its own (ssvae_train/config.py)
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last finished epoch."),
     force: bool = typer.Option(False, help=cliconv.FORCE_HELP),
     quiet: bool = typer.Option(False, help="No progress output."),
 ) -> None:
     """Train a model; prints the checkpoint path."""
-    from ssvae_train.config import FitConfig
-
-    cfg = FitConfig(
-        dataset=dataset,
-        data_dir=data_dir,
-        arch=arch,
-        model=model,
-        objective=objective,
-        labels=labels,
-        epochs=epochs,
-        seed=seed,
-        batch_size=batch_size,
-        labelled_batch=labelled_batch,
-        lr=lr,
-        lr_schedule=lr_schedule,
-        alpha=alpha,
-        kl_warmup=kl_warmup,
-        kl_weight=kl_weight,
-        latent_dim=latent_dim,
-        hidden=hidden,
-        val_fraction=val_fraction,
-        val_split=val_split,
-        exclude_class=exclude_class,
-        val_anomaly_class=val_anomaly_class,
-        m1_run=m1_run,
-        m1_sample=m1_sample,
-        device=device,
-        precision=precision,
-        augment=augment,
-        window=window,
-        hop=hop,
-    )
     if not resume:
         cfg.validate()
     _threads(threads)

@@ -1,17 +1,30 @@
-"""The whole configuration of a training run, as plain values (saved in every checkpoint)."""
+"""The whole configuration of a training run, as plain values (saved in every checkpoint).
+
+Every field is declared once, here, with its default, help and choices (`options.option`): the
+`ssvae-train fit` options are generated from them (`options.with_options`), and `validate` checks the
+choices of every field the same way. A config is frozen: `resolve` and `resumed_with` return new ones, and
+call sites change a field with `dataclasses.replace`.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
-from ssvae_train.augment import parse_augment
 from ssvae_train.data.budgets import VAL_SPLITS
 from ssvae_train.data.dataset import BUILTIN_KINDS, DATASETS
 from ssvae_train.errors import UserError
-from ssvae_train.models import KINDS
-from ssvae_train.models.parts import ARCHS, SEQUENCE_ARCHS
-from ssvae_train.objectives import OBJECTIVES
+from ssvae_train.names import (
+    ARCHS,
+    AUGMENTATIONS,
+    KINDS,
+    OBJECTIVE_ALIASES,
+    OBJECTIVES,
+    SEQUENCE_ARCHS,
+    canonical_objective,
+    parse_augment,
+)
+from ssvae_train.options import check_choices, option
 
 # Label weight when --alpha is not given: a tenth of the number of values in a sample (78 for MNIST,
 # 115 for a UCI-HAR window). Reconstruction is summed over a sample's values, so an unweighted label
@@ -19,58 +32,95 @@ from ssvae_train.objectives import OBJECTIVES
 # Kingma et al. scale alpha with the data (0.1 N). Pyro's M2 example uses 46.
 ALPHA_PER_VALUE = 0.1
 # Width of the trunk per architecture when --hidden is not given (LSTMs are sequential: keep them lean).
-LR_SCHEDULES = ("constant", "cosine")
+# The one place this default lives: resolve() writes it into the run's config, and the model is built from that.
 DEFAULT_HIDDEN = {"dense": 128, "conv": 128, "lstm": 64, "convlstm": 64}
+LR_SCHEDULES = ("constant", "cosine")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
+# What `--resume` may change in a saved run: train further, on another device or precision, with the data
+# found at another path. Everything else comes from the checkpoint.
+RESUMABLE = ("epochs", "data_dir", "device", "precision")
 
 
-@dataclass
+def _hidden_help() -> str:
+    by_width: dict[int, list[str]] = {}
+    for arch, width in DEFAULT_HIDDEN.items():
+        by_width.setdefault(width, []).append(arch)
+    return "Width of the trunk (default: " + "; ".join(f"{w} for {' and '.join(a)}" for w, a in by_width.items()) + ")."
+
+
+@dataclass(frozen=True)
 class FitConfig:
-    dataset: str = "digits"
-    data_dir: str | None = None
-    arch: str = "dense"
-    model: str = "ssvae"
-    objective: str = "seed"
-    labels: str = "all"
-    epochs: int = 20
-    seed: int = 0
-    batch_size: int = 128
-    labelled_batch: int | None = None  # labelled rows per step beside the unlabelled batch (default: batch_size)
-    lr: float = 1e-3
-    lr_schedule: str = "constant"  # constant | cosine (per epoch, from lr down to 0 at the last epoch)
-    alpha: float | None = None
-    kl_warmup: int = 0  # epochs over which the KL weight ramps from 0 to 1
-    kl_weight: float = 1.0  # the KL term's weight once warmed up (1: the ELBO)
-    latent_dim: int = 16
-    hidden: int | None = None
-    val_fraction: float = 0.1
-    # random (stratified by class) | blocks: whole contiguous blocks of the stored rows (data/budgets.py)
-    val_split: str = "random"
-    exclude_class: int | None = None
-    # score selection (scores.py): also hold this class out; its training rows are validation anomalies
-    val_anomaly_class: int | None = None
-    m1_run: str | None = None  # M1+M2: train on the posterior means of this plain-VAE run (data/stacked.py)
-    m1_sample: bool = False  # M1+M2: draw the training rows from M1's q(z|x) every epoch instead of its means
-    device: str = "auto"  # auto takes CUDA when torch sees one
-    precision: str = "fp32"  # fp32 | bf16 (autocast; meant for GPUs)
-    augment: str = "none"  # sensor augmentations for training rows, e.g. "jitter,scale,rotate" (augment.py)
-    window: int | None = None  # recordings: samples per window (default 128)
-    hop: int | None = None  # recordings: samples between window starts (default window / 2)
+    dataset: str = option(
+        "digits", "digits (embedded, no download) | mnist | uci-har | arrays (your .npz: x_train, y_train with -1 = "
+        "unlabelled, ...) | recordings (your folder of CSV recordings). README: 'Your own data'.", DATASETS)
+    data_dir: str | None = option(
+        None, "Folder with the data set's original files (mnist, uci-har), the .npz file (arrays) or the folder of "
+        "CSV recordings (recordings).")
+    arch: str = option(
+        "dense", "Trunk/decoder family: dense | conv (images) | lstm | convlstm (sensor windows; convlstm: strided "
+        "convolutions before one LSTM, transposed convolutions in the decoder).", ARCHS)
+    model: str = option("ssvae", "ssvae (the full model) | supervised (trunk + pi) | vae (no labels).", KINDS)
+    objective: str = option(
+        "soft-label", "soft-label (the write-up's loss: the decoder gets the classifier's soft labels for unlabelled "
+        "rows; `seed`, its old name, is accepted) | m2 (Kingma et al. 2014).", OBJECTIVES, OBJECTIVE_ALIASES)
+    labels: str = option(
+        "all", "Label budget: a count balanced over classes (100), a fraction (0.05) or all (= given: every label "
+        "there is; rows of your own data labelled -1 or blank stay unlabelled whatever the budget).")
+    window: int | None = option(
+        None, "recordings: samples per window (default 128); a window is labelled when all its samples agree.")
+    hop: int | None = option(None, "recordings: samples between window starts (default --window / 2).")
+    epochs: int = option(20, "Epochs; one epoch sweeps the unlabelled rows once.")
+    seed: int = option(0, "Seed of the split, the label draw, the shuffles and the noise.")
+    batch_size: int = option(128, "Rows per step (the labelled batch is at most this).")
+    labelled_batch: int | None = option(
+        None, "Labelled rows per step beside the unlabelled batch (default: --batch-size, at most all).")
+    lr: float = option(1e-3, "Adam learning rate.")
+    lr_schedule: str = option(
+        "constant", "constant | cosine (annealed per epoch from --lr towards 0 at the last epoch).", LR_SCHEDULES)
+    alpha: float | None = option(
+        None, f"Weight of the label cross-entropy (default: {ALPHA_PER_VALUE:g} x values per sample).")
+    kl_warmup: int = option(0, "Epochs over which the KL weight ramps up from 0 (0: no warm-up).")
+    kl_weight: float = option(
+        1.0, "Weight of the KL term against the summed reconstruction (the write-up's per-feature means: values "
+        "per sample / latent dim).")
+    latent_dim: int = option(16, "Size of z.")
+    hidden: int | None = option(None, _hidden_help())
+    augment: str = option(
+        "none", f"Sensor augmentations of every training row: none, or a comma list of {', '.join(AUGMENTATIONS)} "
+        "(ssvae_train/augment.py says how strong).")
+    val_fraction: float = option(0.1, "Fraction of the training set held out for validation.")
+    val_split: str = option(
+        "random", "random (stratified by class) | blocks (whole contiguous blocks of the stored rows, 1/20 each: for "
+        "windowed data stored recording by recording, e.g. the UCI-HAR subset, validation then holds whole sessions "
+        "that overlap training windows only at their edges). Recordings (--dataset recordings) split by file "
+        "anyway.", VAL_SPLITS)
+    exclude_class: int | None = option(None, "Hold class K out of training (anomaly protocol).")
+    val_anomaly_class: int | None = option(
+        None, "With --exclude-class: hold class J out too; its training rows become validation anomalies, on which "
+        "the anomaly score is chosen without the test set (score selection, RESULTS.md).")
+    m1_run: str | None = option(
+        None, "M1+M2 (Kingma et al.): train on the latent means of this `vae` run (same data, seed and split).")
+    m1_sample: bool = option(
+        False, "With --m1-run: draw the training rows from M1's q(z|x) every epoch, not its means.")
+    device: str = option("auto", "auto (CUDA when present, else CPU) | cpu | cuda.", DEVICES)
+    precision: str = option("fp32", "fp32 | bf16 (autocast mixed precision, for GPUs).", PRECISIONS)
 
-    def resolve(self, sample_shape: tuple[int, ...]) -> None:
-        """Fill the defaults that depend on the data, so the saved config says what was really used."""
-        if self.alpha is None:
-            self.alpha = round(ALPHA_PER_VALUE * math.prod(sample_shape), 3)
-        if self.hidden is None:
-            self.hidden = DEFAULT_HIDDEN[self.arch]
+    def resolve(self, sample_shape: tuple[int, ...]) -> FitConfig:
+        """The config with the defaults that depend on the data filled in (alpha, hidden) and the objective under
+        its own name, so the saved config says what was really used."""
+        alpha = self.alpha if self.alpha is not None else round(ALPHA_PER_VALUE * math.prod(sample_shape), 3)
+        hidden = self.hidden if self.hidden is not None else DEFAULT_HIDDEN[self.arch]
+        return replace(self, alpha=alpha, hidden=hidden, objective=canonical_objective(self.objective))
+
+    def resumed_with(self, given: FitConfig) -> FitConfig:
+        """This saved config, continued with what `given` (the command line of the resume) says among
+        `RESUMABLE`; a None there keeps the saved value."""
+        return replace(self, **{k: getattr(given, k) for k in RESUMABLE if getattr(given, k) is not None})
 
     def validate(self) -> None:
         """Reject impossible options before anything is loaded or written."""
-        for name, value, allowed in (
-            ("--dataset", self.dataset, DATASETS), ("--arch", self.arch, ARCHS),
-            ("--model", self.model, KINDS), ("--objective", self.objective, OBJECTIVES),
-        ):
-            if value not in allowed:
-                raise UserError(f"{name} {value!r}: choose one of {', '.join(allowed)}")
+        check_choices(self)
         check_arch(self.arch, BUILTIN_KINDS.get(self.dataset), f"--dataset {self.dataset}")
         if parse_augment(self.augment) and self.arch not in SEQUENCE_ARCHS:
             raise UserError(f"--augment is for sensor windows: use it with --arch {' or '.join(SEQUENCE_ARCHS)}")
@@ -82,14 +132,6 @@ class FitConfig:
             raise UserError("--m1-run gives vectors (M1's latent means): use it with --arch dense")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.kl_weight <= 0:
             raise UserError("--epochs, --batch-size, --lr and --kl-weight must be positive")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise UserError(f"--device {self.device!r}: choose auto, cpu or cuda")
-        if self.precision not in ("fp32", "bf16"):
-            raise UserError(f"--precision {self.precision!r}: choose fp32 or bf16")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise UserError(f"--lr-schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
-        if self.val_split not in VAL_SPLITS:
-            raise UserError(f"--val-split {self.val_split!r}: choose one of {', '.join(VAL_SPLITS)}")
         if not 0 < self.val_fraction < 0.5:
             raise UserError("--val-fraction must lie in (0, 0.5)")
 

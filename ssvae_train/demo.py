@@ -24,7 +24,7 @@ def run_demo(out: Path, epochs: int = 30, labels: str = "100", say=print, force:
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise UserError(f"{out} already exists: pass --force to replace it")
     results: dict = {}
-    for model, objective in (("ssvae", "m2"), ("supervised", "seed")):
+    for model, objective in (("ssvae", "m2"), ("supervised", "soft-label")):
         cfg = FitConfig(dataset="digits", arch="dense", model=model, objective=objective, labels=labels,
                         epochs=epochs, seed=0, device="cpu")
         say(f"training {model} ({objective}) on digits with {labels} labels, {epochs} epochs ...")

@@ -7,6 +7,7 @@ scores its validation rows against that class's training rows instead, and never
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,11 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.config import FitConfig
-from ssvae_train.data.prepared import Prepared, prepare
+from ssvae_train.data.prepared import Prepared
+from ssvae_train.inference import classification_metrics, predict
 from ssvae_train.models import SSVAE
+from ssvae_train.prepare import prepare
 from ssvae_train.scores import CANDIDATES, PARTS, combine, default_score, fit_on_run, part_values
-from ssvae_train.trainer import classification_metrics, predict
 
 
 def load_run(
@@ -27,7 +29,7 @@ def load_run(
     ckpt = load_checkpoint(run)
     cfg = FitConfig.from_dict(ckpt["fit_config"])
     if data_dir is not None:
-        cfg.data_dir = data_dir
+        cfg = replace(cfg, data_dir=data_dir)
     return ckpt, model_from_checkpoint(ckpt, weights), cfg, prepare(cfg)
 
 

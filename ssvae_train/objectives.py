@@ -1,11 +1,11 @@
 """The training objectives, one function per term, shared by every architecture.
 
-`seed` is the write-up's loss: reconstruction cross-entropy + KL + label cross-entropy on labelled
-rows; unlabelled rows feed the decoder the classifier's (detached) probabilities, so pi learns from
-labels only. `m2` is Kingma et al. (2014): the labelled ELBO + alpha * cross-entropy, and for unlabelled
-rows the ELBO marginalised over y under q(y|x) plus the entropy of q(y|x). `supervised` and `vae` are the
-equivalents' losses. Reconstruction and KL are summed over a sample's values (a per-sample ELBO) and
-averaged over the batch.
+`soft-label` (formerly `seed`) is the write-up's loss: reconstruction cross-entropy + KL + label
+cross-entropy on labelled rows; unlabelled rows feed the decoder the classifier's (detached) probabilities,
+its soft labels, so pi learns from labels only. `m2` is Kingma et al. (2014): the labelled ELBO + alpha *
+cross-entropy, and for unlabelled rows the ELBO marginalised over y under q(y|x) plus the entropy of
+q(y|x). `supervised` and `vae` are the equivalents' losses. Reconstruction and KL are summed over a
+sample's values (a per-sample ELBO) and averaged over the batch.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ssvae_train.models import SSVAE
-
-OBJECTIVES = ("seed", "m2")
+from ssvae_train.names import canonical_objective
 
 
 @dataclass
@@ -44,10 +43,10 @@ def _onehot(y: torch.Tensor, k: int) -> torch.Tensor:
     return F.one_hot(y, k).float()
 
 
-def seed_terms(
+def soft_label_terms(
     model: SSVAE, x: torch.Tensor, y_l: torch.Tensor | None, n_u: int, h: torch.Tensor | None = None
 ) -> dict[str, torch.Tensor]:
-    """Per-sample terms of `seed` for a batch whose first n_u rows are unlabelled, the rest labelled by y_l.
+    """Per-sample terms of `soft-label` for a batch whose first n_u rows are unlabelled, the rest labelled by y_l.
 
     One pass through the trunk and the decoder for both kinds of rows (half the work of two small passes):
     the decoder gets the classifier's detached probabilities for unlabelled rows, the true one-hot for
@@ -69,7 +68,7 @@ def seed_terms(
 
 def labelled_terms(model: SSVAE, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor | None = None):
     """Per-sample reconstruction, KL and label cross-entropy of labelled rows (the decoder gets the true y)."""
-    return seed_terms(model, x, y, 0, h)
+    return soft_label_terms(model, x, y, 0, h)
 
 
 def m2_unlabelled_terms(model: SSVAE, x: torch.Tensor, h: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -134,12 +133,12 @@ def objective(
     n_u = len(x_u) if x_u is not None else 0
     n_l = len(x_l) if x_l is not None else 0
     x = torch.cat([t for t, n in ((x_u, n_u), (x_l, n_l)) if n])
-    if name == "m2":  # the trunk runs once; the unlabelled rows then enumerate the classes
+    if canonical_objective(name) == "m2":  # the trunk runs once; the unlabelled rows then enumerate the classes
         h = model.features(x)
         t_u = m2_unlabelled_terms(model, x_u, h[:n_u]) if n_u else {}
         t_l = labelled_terms(model, x_l, y_l, h[n_u:]) if n_l else {}
     else:
-        t = seed_terms(model, x, y_l if n_l else None, n_u)
+        t = soft_label_terms(model, x, y_l if n_l else None, n_u)
         t_u = {k: v[:n_u] for k, v in t.items() if k != "ce"} if n_u else {}
         t_l = {k: (v if k == "ce" else v[n_u:]) for k, v in t.items()} if n_l else {}
     if t_u:

@@ -1,79 +1,42 @@
-"""The training loop: an epoch sweeps the unlabelled rows, with labelled batches drawn alongside.
+"""The training loop: one epoch of optimiser steps (`train_epoch`, on the rows `batches.py` schedules),
+validation after each, and a checkpoint written after every epoch (`checkpoint.run_state`).
 
-Every model gets the same number of optimiser steps per epoch (ceil(training rows / global batch)),
-so the supervised equivalent is not starved of steps when it has few labels. Each epoch's shuffles and
-noise come from (seed, epoch) alone, so a resumed run continues exactly where a killed one stopped.
-Under torchrun each rank takes its slice of every global batch (see `distributed`).
+Each epoch's noise comes from (seed, epoch) alone, so a resumed run continues exactly where a killed one
+stopped. Under torchrun every rank runs this loop on its slice of each batch (see `distributed`).
 """
 
 from __future__ import annotations
 
-import math
+import os
 import shutil
+import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, log_loss
 
-from ssvae_train import __version__
-from ssvae_train.augment import Augmenter, parse_augment
-from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, save_checkpoint
+from ssvae_train.augment import Augmenter
+from ssvae_train.batches import epoch_batches, steps_per_epoch
+from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, run_state, save_checkpoint
+from ssvae_train.checkpoint import weights as model_weights
 from ssvae_train.config import FitConfig, epoch_lr
-from ssvae_train.data.prepared import Prepared, prepare
-from ssvae_train.data.stacked import resample
+from ssvae_train.data.prepared import Prepared
 from ssvae_train.distributed import World, mean_over_ranks, setup, teardown
 from ssvae_train.errors import UserError
-from ssvae_train.models import SSVAE, ModelConfig
-from ssvae_train.models.parts import CONV_CHANNELS, DEFAULT_CHANNELS
+from ssvae_train.inference import classification_metrics, predict, scores
+from ssvae_train.models import SSVAE
+from ssvae_train.models.build import build_model
+from ssvae_train.names import parse_augment
 from ssvae_train.objectives import LossWeights, objective
+from ssvae_train.prepare import prepare
 from ssvae_train.progress import Progress
-from ssvae_train.scores import anomaly_score
+from ssvae_train.stacked import resample
 
-
-@dataclass
-class Batches:
-    """Row indices for each step of one epoch: unlabelled (maybe empty) and labelled (maybe empty)."""
-
-    unlabelled: list[np.ndarray] = field(default_factory=list)
-    labelled: list[np.ndarray] = field(default_factory=list)
-
-
-def epoch_batches(
-    prep: Prepared,
-    kind: str,
-    batch_size: int,
-    seed: int,
-    epoch: int,
-    world: World | None = None,
-    labelled_batch: int | None = None,
-) -> Batches:
-    """The epoch's global batches (batch_size rows per rank), cut to this rank's share of each.
-
-    Semi-supervised models draw `labelled_batch` labelled rows per rank and step (default: as many as
-    batch_size, at most all of them): small values show each label less often, so a few labels are
-    not memorised while the unlabelled rows shape the classifier.
-    """
-    world = world or World()
-    rng = np.random.default_rng([seed, epoch])
-    split = prep.split
-    global_bs = batch_size * world.size
-    steps = math.ceil(len(split.train) / global_bs)
-    # The plain VAE sees every training row unlabelled; the supervised model sees labelled rows only.
-    unl = split.train if kind == "vae" else (np.array([], np.int64) if kind == "supervised" else split.unlabelled)
-    out = Batches()
-    if len(unl):
-        out.unlabelled = [world.shard(b) for b in np.array_split(rng.permutation(unl), steps)]
-    if kind != "vae" and len(split.labelled):
-        per_rank = batch_size if labelled_batch is None or not len(unl) else labelled_batch
-        lab_bs = min(per_rank * world.size, len(split.labelled))
-        need = steps * lab_bs
-        cycles = [rng.permutation(split.labelled) for _ in range(math.ceil(need / len(split.labelled)))]
-        out.labelled = [world.shard(b) for b in np.array_split(np.concatenate(cycles)[:need], steps)]
-    return out
+# Kill the process (SIGKILL) once this many epochs are checkpointed: a deterministic kill for the tests of
+# --resume. Unset: never.
+STOP_AFTER_ENV = "SSVAE_STOP_AFTER_EPOCH"
 
 
 class StepLoss(torch.nn.Module):
@@ -85,57 +48,6 @@ class StepLoss(torch.nn.Module):
 
     def forward(self, x_u, x_l, y_l, alpha: float, beta: float):
         return objective(self.model, self.objective_name, x_u, x_l, y_l, LossWeights(alpha=alpha, beta=beta))
-
-
-def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
-    ds = prep.ds
-    mcfg = ModelConfig(
-        arch=cfg.arch,
-        kind=cfg.model,
-        sample_shape=ds.sample_shape,
-        n_classes=ds.n_classes,
-        likelihood="bernoulli" if ds.kind == "image" else "gaussian",
-        latent_dim=cfg.latent_dim,
-        hidden=cfg.hidden,
-        posterior_y=cfg.objective == "m2",
-        channels=DEFAULT_CHANNELS.get(cfg.arch, CONV_CHANNELS),
-        window_stats=cfg.arch == "convlstm",
-    )
-    shift, scale = prep.scaling()
-    return SSVAE(mcfg, torch.from_numpy(shift), torch.from_numpy(scale))
-
-
-def _device(model: SSVAE) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def predict(model: SSVAE, x: np.ndarray, batch: int = 1000) -> np.ndarray:
-    model.eval()
-    dev = _device(model)
-    return np.concatenate(
-        [model(torch.from_numpy(x[i : i + batch]).to(dev)).float().cpu().numpy() for i in range(0, len(x), batch)]
-    )
-
-
-@torch.no_grad()
-def scores(model: SSVAE, x: np.ndarray, method: str = "min", batch: int = 500) -> np.ndarray:
-    model.eval()
-    dev = _device(model)
-    return np.concatenate(
-        [
-            anomaly_score(model, torch.from_numpy(x[i : i + batch]).to(dev), method).float().cpu().numpy()
-            for i in range(0, len(x), batch)
-        ]
-    )
-
-
-def classification_metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    k = probs.shape[1]
-    return {
-        "accuracy": float(accuracy_score(y, probs.argmax(1))),
-        "log_loss": float(log_loss(y, np.clip(probs, 1e-7, 1.0), labels=list(range(k)))),
-    }
 
 
 def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
@@ -196,15 +108,6 @@ def _augmenter(cfg: FitConfig, step_loss: torch.nn.Module, prep: Prepared) -> Au
     return Augmenter(parse_augment(cfg.augment), model.scale, prep.ds.channels)
 
 
-def _versions() -> dict:
-    return {
-        "ssvae": __version__,
-        "torch": str(torch.__version__),
-        "numpy": np.__version__,
-        "python": sys.version.split()[0],
-    }
-
-
 def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, progress: bool = True) -> Path:
     """Train (or resume) a run in `out`; returns the checkpoint path. Nothing is written on bad input.
 
@@ -212,13 +115,10 @@ def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, pr
     """
     world = setup(cfg.device)
     try:
-        return _fit(cfg, Path(out), resume, force, progress, world)
+        _fit(cfg, Path(out), resume, force, progress, world)
+        return Path(out) / CHECKPOINT
     finally:
         teardown(world)
-
-
-def _state(model: SSVAE) -> dict:
-    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
 def selection_score(row: dict) -> float:
@@ -239,47 +139,30 @@ def start_line(cfg: FitConfig, prep: Prepared, world: World, steps: int, start: 
             f"device {world.device}" + (f" x {world.size} ranks" if world.size > 1 else ""))
 
 
-def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, world: World) -> Path:
-    ckpt_path = out / CHECKPOINT
-    ckpt = None
-    if resume:
-        if not ckpt_path.exists():
-            raise UserError(f"--resume: {out} has no checkpoint to resume from")
-        ckpt = load_checkpoint(ckpt_path)
-        saved = FitConfig.from_dict(ckpt["fit_config"])
-        saved.epochs = cfg.epochs  # a resume may train further, on another device, with other data paths
-        saved.data_dir = cfg.data_dir or saved.data_dir
-        saved.device, saved.precision = cfg.device, cfg.precision
-        cfg = saved
-    elif out.exists() and any(out.iterdir()) and not force:
-        raise UserError(f"{out} already holds a run: pass --resume to continue it or --force to overwrite")
-    cfg.validate()
-    prep = prepare(cfg)  # all input checks happen here, before the run directory exists
+@dataclass
+class Training:
+    """A run in progress: its resolved config, data, model, optimiser and what the checkpoint carries on."""
+
+    cfg: FitConfig
+    prep: Prepared
+    model: SSVAE
+    opt: torch.optim.Optimizer
+    step_loss: torch.nn.Module  # StepLoss, wrapped in DistributedDataParallel under torchrun
+    history: list[dict]
+    start: int  # epochs already finished (a resumed run)
+    best: dict | None  # early stopping's pick: the weights of the best validation epoch so far
+    keep_best: bool  # False when resuming a checkpoint written before best weights were kept
+
+
+def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, world: World,
+         prep: Prepared | None = None) -> Training:
+    """`fit` on a set-up world; `prep` replaces the data the config describes (tests/ddp_worker.py).
+    Returns the finished run (its checkpoint is `out`/checkpoint.pt)."""
+    cfg, ckpt = _open_run(cfg, out, resume, force)
+    prep = prep or prepare(cfg)  # all input checks happen here, before the run directory exists
     if progress and world.is_main:
         print(prep.counts_line(), file=sys.stderr)
-    cfg.resolve(prep.ds.sample_shape)
-    torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed (the same on every rank)
-    model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt)
-    model.to(world.device)
-    # fused: one kernel for the whole update instead of a dozen per tensor (a sixth of a dense step on CPU)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
-    history: list[dict] = []
-    start = 0
-    best: dict | None = None  # early stopping's pick: the weights of the best validation epoch so far
-    keep_best = True  # False when resuming a checkpoint written before best weights were kept
-    if ckpt is not None:
-        opt.load_state_dict(ckpt["optimizer"])
-        history, start, best = list(ckpt["history"]), int(ckpt["epoch"]), ckpt.get("best")
-        keep_best = "best" in ckpt
-    step_loss: torch.nn.Module = StepLoss(model, cfg.objective)
-    if world.distributed:
-        from torch.nn.parallel import DistributedDataParallel
-
-        step_loss = DistributedDataParallel(
-            step_loss, device_ids=[world.device] if world.device.type == "cuda" else None
-        )
-    data = (torch.from_numpy(prep.ds.x_train).to(world.device), torch.from_numpy(prep.ds.y_train).to(world.device))
-    m1_std = torch.from_numpy(prep.ds.extra["x_train_std"]).to(world.device) if cfg.m1_sample else None
+    run = _start(cfg.resolve(prep.ds.sample_shape), prep, ckpt, world)
     created = not out.exists()
     if world.is_main:
         if force and out.exists() and not resume:
@@ -287,47 +170,74 @@ def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, w
             created = True
         out.mkdir(parents=True, exist_ok=True)
     try:
-        steps = math.ceil(len(prep.split.train) / (cfg.batch_size * world.size))
-        if progress and world.is_main:
-            print(start_line(cfg, prep, world, steps, start), file=sys.stderr, flush=True)
-        bar = Progress(total=(cfg.epochs - start) * steps, enabled=progress and world.is_main, label=out.name)
-        for epoch in range(start, cfg.epochs):
-            t0 = time.perf_counter()
-            rows = data if m1_std is None else (resample(data[0], m1_std, cfg.seed, epoch), data[1])
-            row = {"epoch": epoch + 1, **train_epoch(step_loss, opt, cfg, prep, epoch, bar, world, rows)}
-            row["seconds"] = round(time.perf_counter() - t0, 3)
-            if not world.is_main:
-                continue
-            row.update(validate(model, prep))
-            history.append(row)
-            if keep_best and (best is None or selection_score(row) > selection_score(history[best["epoch"] - 1])):
-                # a copy: on CPU, detach().cpu() still shares the parameters that the next steps update
-                best = {"epoch": epoch + 1, "state_dict": {k: v.clone() for k, v in _state(model).items()}}
-            save_checkpoint(
-                {
-                    "fit_config": cfg.to_dict(),
-                    "model_config": model.cfg.to_dict(),
-                    "data": prep.meta(),
-                    "state_dict": _state(model),
-                    "optimizer": opt.state_dict(),
-                    "epoch": epoch + 1,
-                    "history": history,
-                    **({"best": best} if keep_best else {}),
-                    "versions": _versions(),
-                    "world_size": world.size,
-                    "split": {
-                        "labelled": torch.from_numpy(prep.split.labelled),
-                        "val": torch.from_numpy(prep.split.val),
-                    },
-                },
-                ckpt_path,
-            )
-            bar.log(
-                f"epoch {epoch + 1}/{cfg.epochs} " + " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
-            )
-        bar.close()
+        _train(run, out, progress, world)
     except BaseException:
-        if world.is_main and created and not ckpt_path.exists():
+        if world.is_main and created and not (out / CHECKPOINT).exists():
             shutil.rmtree(out, ignore_errors=True)  # nothing finished: leave no half-written run behind
         raise
-    return ckpt_path
+    return run
+
+
+def _open_run(cfg: FitConfig, out: Path, resume: bool, force: bool) -> tuple[FitConfig, dict | None]:
+    """The run's config (a resume continues the saved one, `FitConfig.resumed_with`) and its checkpoint."""
+    ckpt = None
+    if resume:
+        if not (out / CHECKPOINT).exists():
+            raise UserError(f"--resume: {out} has no checkpoint to resume from")
+        ckpt = load_checkpoint(out / CHECKPOINT)
+        cfg = FitConfig.from_dict(ckpt["fit_config"]).resumed_with(cfg)
+    elif out.exists() and any(out.iterdir()) and not force:
+        raise UserError(f"{out} already holds a run: pass --resume to continue it or --force to overwrite")
+    cfg.validate()
+    return cfg, ckpt
+
+
+def _start(cfg: FitConfig, prep: Prepared, ckpt: dict | None, world: World) -> Training:
+    """Model and optimiser, new (initial weights from the seed, the same on every rank) or as checkpointed."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt)
+    model.to(world.device)
+    # fused: one kernel for the whole update instead of a dozen per tensor (a sixth of a dense step on CPU)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+    history, start, best, keep_best = [], 0, None, True
+    if ckpt is not None:
+        opt.load_state_dict(ckpt["optimizer"])
+        history, start, best, keep_best = list(ckpt["history"]), int(ckpt["epoch"]), ckpt.get("best"), "best" in ckpt
+    step_loss: torch.nn.Module = StepLoss(model, cfg.objective)
+    if world.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        cuda = world.device.type == "cuda"
+        step_loss = DistributedDataParallel(step_loss, device_ids=[world.device] if cuda else None)
+    return Training(cfg, prep, model, opt, step_loss, history, start, best, keep_best)
+
+
+def _train(run: Training, out: Path, progress: bool, world: World) -> None:
+    """Epochs `run.start` + 1 .. `cfg.epochs`: train, validate, keep the best weights, checkpoint."""
+    cfg, prep, model = run.cfg, run.prep, run.model
+    data = (torch.from_numpy(prep.ds.x_train).to(world.device), torch.from_numpy(prep.ds.y_train).to(world.device))
+    m1_std = torch.from_numpy(prep.ds.extra["x_train_std"]).to(world.device) if cfg.m1_sample else None
+    steps = steps_per_epoch(prep, cfg.batch_size, world)
+    if progress and world.is_main:
+        print(start_line(cfg, prep, world, steps, run.start), file=sys.stderr, flush=True)
+    bar = Progress(total=(cfg.epochs - run.start) * steps, enabled=progress and world.is_main, label=out.name)
+    stop = int(os.environ.get(STOP_AFTER_ENV, "0")) or None
+    for epoch in range(run.start, cfg.epochs):
+        t0 = time.perf_counter()
+        rows = data if m1_std is None else (resample(data[0], m1_std, cfg.seed, epoch), data[1])
+        row = {"epoch": epoch + 1, **train_epoch(run.step_loss, run.opt, cfg, prep, epoch, bar, world, rows)}
+        row["seconds"] = round(time.perf_counter() - t0, 3)
+        if world.is_main:
+            row.update(validate(model, prep))
+            run.history.append(row)
+            if run.keep_best and (run.best is None
+                                  or selection_score(row) > selection_score(run.history[run.best["epoch"] - 1])):
+                # a copy: on CPU, detach().cpu() still shares the parameters that the next steps update
+                run.best = {"epoch": epoch + 1, "state_dict": {k: v.clone() for k, v in model_weights(model).items()}}
+            save_checkpoint(run_state(cfg, model, prep, run.opt, epoch + 1, run.history, run.best, run.keep_best,
+                                      world.size), out / CHECKPOINT)
+            bar.log(f"epoch {epoch + 1}/{cfg.epochs} "
+                    + " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
+        if epoch + 1 == stop:
+            os.kill(os.getpid(), signal.SIGKILL)  # as a kill would, right after this epoch's checkpoint
+    bar.close()

@@ -1,5 +1,6 @@
-"""Run by tests/test_distributed.py under torchrun (or alone): a few optimiser steps on the real
-digits, then each rank saves its weights, so the test can compare ranks and world sizes."""
+"""Run by tests/test_distributed.py under torchrun (or alone): one epoch of the real training loop
+(`trainer._fit`) on a small fixed split of the real digits, then each rank saves its weights, so the test
+can compare ranks and world sizes."""
 
 import sys
 from pathlib import Path
@@ -8,27 +9,21 @@ import torch
 
 from ssvae_train.config import FitConfig
 from ssvae_train.data.budgets import Split
-from ssvae_train.data.prepared import prepare
 from ssvae_train.distributed import setup, teardown
-from ssvae_train.trainer import Progress, StepLoss, build_model, train_epoch
+from ssvae_train.prepare import prepare
+from ssvae_train.trainer import _fit
 
 
 def main(out: str, kind: str, batch_size: int, rows: int) -> None:
     torch.set_num_threads(1)
-    cfg = FitConfig(dataset="digits", model=kind, objective="seed", labels="all", batch_size=batch_size, device="cpu")
+    cfg = FitConfig(dataset="digits", model=kind, objective="soft-label", labels="all", batch_size=batch_size,
+                    epochs=1, device="cpu")
     world = setup(cfg.device)
     prep = prepare(cfg)
     train = prep.split.train[:rows]  # a small fixed training set: rows / (batch_size * world) steps
     prep.split = Split(train=train, labelled=train if kind != "ssvae" else train[: rows // 2], val=prep.split.val)
-    cfg.resolve(prep.ds.sample_shape)
-    torch.manual_seed(0)
-    model = build_model(cfg, prep)
-    step_loss = StepLoss(model, cfg.objective)
-    if world.distributed:
-        step_loss = torch.nn.parallel.DistributedDataParallel(step_loss)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    train_epoch(step_loss, opt, cfg, prep, 0, Progress(0, enabled=False), world)
-    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, Path(out) / f"rank{world.rank}.pt")
+    run = _fit(cfg, Path(out) / "run", resume=False, force=False, progress=False, world=world, prep=prep)
+    torch.save({k: v.detach().clone() for k, v in run.model.state_dict().items()}, Path(out) / f"rank{world.rank}.pt")
     teardown(world)
 
 

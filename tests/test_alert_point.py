@@ -11,8 +11,8 @@ import pytest
 from ssvae_edge import AlertDebouncer
 from ssvae_edge import alert_metrics as am
 from ssvae_train.config import FitConfig
-from ssvae_train.data.prepared import prepare
 from ssvae_train.export import alert_point as AP
+from ssvae_train.prepare import prepare
 
 HAR_SLICE = Path(__file__).parent / "data" / "uci-har"
 

@@ -41,7 +41,7 @@ def test_version_and_short_help(prog: str) -> None:
 
 
 @pytest.mark.parametrize(("prog", "args", "choices"), [
-    ("ssvae-train", ["fit", "-h"], ["[ssvae|supervised|vae]", "[seed|m2]", "[auto|cpu|cuda]", "[fp32|bf16]",
+    ("ssvae-train", ["fit", "-h"], ["[ssvae|supervised|vae]", "[soft-label|m2]", "[auto|cpu|cuda]", "[fp32|bf16]",
                                     "[digits|mnist|uci-har|arrays|recordings]", "[dense|conv|lstm|convlstm]",
                                     "[random|blocks]"]),
     ("ssvae-train", ["evaluate", "-h"], ["[last|best]"]),

@@ -1,11 +1,11 @@
-"""tools/har_streams.py on real UCI-HAR windows (the committed slice, tests/data/uci-har): the demo stream
+"""ssvae_train.data.har_streams (the code of tools/har_streams.py) on real UCI-HAR windows (the committed
+slice, tests/data/uci-har): the demo stream
 read at hop 128 gives back exactly the listed data-set windows, and a rebuilt run read at hop 64 gives
 back exactly its chained windows."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,15 +15,9 @@ from edge_fixtures import make_bundle
 
 from ssvae_edge import Bundle, StreamScorer
 from ssvae_edge.csvinput import SampleReader
+from ssvae_train.data.har_streams import build_streams
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("har_streams", ROOT / "tools" / "har_streams.py")
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def har(har_slice_zip: Path):
 @pytest.fixture
 def streams(har, tmp_path: Path) -> tuple[Path, dict]:
     out = tmp_path / "har"
-    report = _tool().build_streams(har.x_test, har.y_test, list(har.classes), list(har.channels), out,
+    report = build_streams(har.x_test, har.y_test, list(har.classes), list(har.channels), out,
                                    demo_minutes=1.0, seed=3, min_run_windows=3)
     return out, report
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from ssvae_edge import Bundle, BundleError, StreamScorer, cut_windows, read_recording
 from ssvae_edge import cli as edge_cli
-from ssvae_edge.manifest import Manifest
+from ssvae_edge.contract import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTED = ROOT / "exported"

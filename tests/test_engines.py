@@ -25,7 +25,7 @@ import onnxruntime as ort
 import pytest
 
 from ssvae_edge import cut_windows, read_recording
-from ssvae_edge.manifest import PRECISIONS, Manifest
+from ssvae_edge.contract import PRECISIONS, Manifest
 
 ov = pytest.importorskip("openvino", reason="the engines extra is not installed: pip install -e '.[engines]'")
 tract = pytest.importorskip("tract", reason="the engines extra is not installed: pip install -e '.[engines]'")

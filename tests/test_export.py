@@ -228,13 +228,13 @@ def test_manifest_keys_hashes_and_metrics(bundles, name):
         assert m["window"] == 128 and m["hop"] == 64 and m["sample_rate_hz"] == 50
     else:
         assert p["excluded_class"] == 3 and metrics["anomaly_class"] == "3"
-        assert 0.0 <= metrics["anomaly_roc_auc_onnxruntime"] <= 1.0
         auc = metrics["anomaly_roc_auc_onnxruntime"]
+        assert 0.0 < auc < 1.0  # (a 1-epoch model: the number's meaning is tested in test_training)
         assert auc == pytest.approx(metrics["anomaly_roc_auc_pytorch"], abs=1e-3)
 
 
 def test_edge_runtime_reads_the_manifest(bundles):
-    from ssvae_edge.manifest import Manifest
+    from ssvae_edge.contract import Manifest
 
     for path, m in bundles.values():
         man = Manifest.load(path)
@@ -271,7 +271,9 @@ def test_int8_graphs_are_written_listed_and_measured(bundles, name):
         assert not ops & {"DynamicQuantizeLinear", "DynamicQuantizeLSTM", "MatMulInteger"}
     assert q["method"] == "onnxruntime.quantization.quantize_static" and q["format"] == "QDQ"
     assert q["batch_independent"] and set(q["batch_max_abs_diff"]) == set(m["graphs_int8"])
-    assert 0.0 <= q["int8"]["test_accuracy"] <= 1.0 and "test_accuracy" in q["fp32"]
+    # int8 is a faithful copy: within 3 points of fp32's accuracy, the same class on nearly every test row
+    assert abs(q["int8"]["test_accuracy"] - q["fp32"]["test_accuracy"]) <= 0.03, q
+    assert q["int8"]["prediction_agreement_with_fp32"] >= 0.95, q
     assert q["deltas"]["test_accuracy_points"] == round(100 * (q["int8"]["test_accuracy"]
                                                              - q["fp32"]["test_accuracy"]), 4)
     if "anomaly" in m["graphs_int8"]:

@@ -26,7 +26,7 @@ def batch(n=5, seed=1):
 def test_label_term_vanishes_on_unlabelled_rows():
     m = tiny()
     x, _ = batch()
-    loss, parts = objective(m, "seed", x, None, None, LossWeights())
+    loss, parts = objective(m, "soft-label", x, None, None, LossWeights())
     assert "ce" not in parts
     loss.backward()
     # the classifier's softmax is detached before it reaches the decoder: pi learns from labels only
@@ -37,7 +37,7 @@ def test_label_term_vanishes_on_unlabelled_rows():
 def test_label_term_trains_pi_on_labelled_rows():
     m = tiny()
     x, y = batch()
-    loss, parts = objective(m, "seed", None, x, y, LossWeights(alpha=1.0))
+    loss, parts = objective(m, "soft-label", None, x, y, LossWeights(alpha=1.0))
     loss.backward()
     assert parts["ce"] > 0 and torch.count_nonzero(m.pi.weight.grad) > 0
 
@@ -46,9 +46,9 @@ def test_alpha_scales_only_the_label_term():
     m = tiny()
     x, y = batch()
     torch.manual_seed(5)
-    l1, p1 = objective(m, "seed", None, x, y, LossWeights(alpha=1.0))
+    l1, p1 = objective(m, "soft-label", None, x, y, LossWeights(alpha=1.0))
     torch.manual_seed(5)
-    l3, p3 = objective(m, "seed", None, x, y, LossWeights(alpha=3.0))
+    l3, p3 = objective(m, "soft-label", None, x, y, LossWeights(alpha=3.0))
     assert float((l3 - l1).detach()) == pytest.approx(2 * p1["ce"], rel=1e-5)
 
 
@@ -88,9 +88,9 @@ def test_equivalents_have_only_their_parts():
     assert sup.has_classifier and not sup.has_decoder
     assert vae.has_decoder and not vae.has_classifier and vae.cond_dim == 0
     x, y = batch()
-    loss, parts = objective(sup, "seed", x, x, y, LossWeights())
+    loss, parts = objective(sup, "soft-label", x, x, y, LossWeights())
     assert set(parts) == {"ce"}
-    loss, parts = objective(vae, "seed", x, None, None, LossWeights())
+    loss, parts = objective(vae, "soft-label", x, None, None, LossWeights())
     assert set(parts) == {"rec", "kl"}
 
 
@@ -103,3 +103,22 @@ def test_gaussian_likelihood_matches_normal_log_prob():
     params, target = torch.randn(2, 6, 3), torch.randn(2, 6, 3)
     want = -torch.distributions.Normal(params, m.log_sigma.exp()).log_prob(target).sum((1, 2))
     assert torch.allclose(m.nll(params, target), want, atol=1e-5)
+
+
+def test_seed_is_the_old_name_of_soft_label():
+    """`seed` (the objective's old name, in old commands, checkpoints and cells) means `soft-label`."""
+    from ssvae_train.config import FitConfig
+    from ssvae_train.names import OBJECTIVES, canonical_objective
+
+    assert canonical_objective("seed") == "soft-label" and canonical_objective("m2") == "m2"
+    assert "seed" not in OBJECTIVES
+    x, y = batch()
+    losses = []
+    for name in ("seed", "soft-label"):
+        m = tiny()
+        torch.manual_seed(3)
+        losses.append(float(objective(m, name, x[:3], x[3:], y[3:], LossWeights())[0]))
+    assert losses[0] == losses[1]
+    cfg = FitConfig(objective="seed")
+    cfg.validate()  # accepted as given ...
+    assert cfg.resolve((8, 8)).objective == "soft-label"  # ... and saved under its name

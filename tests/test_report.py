@@ -145,9 +145,9 @@ def text(tmp_path: Path) -> str:
 
 def test_tables_hold_mean_and_sample_std(text: str):
     # accuracy 70/72/74 % -> 72.00 ± 2.00; log loss 1.0/1.2/1.4 -> 1.200 ± 0.200; one seed shows no ±
-    assert "| dense | ssvae-seed | 72.00 ± 2.00 (n=3) | 90.00 (n=1) | – |" in text
+    assert "| dense | ssvae-soft-label | 72.00 ± 2.00 (n=3) | 90.00 (n=1) | – |" in text
     assert "| dense | supervised | 62.00 ± 2.00 (n=3) | – | – |" in text
-    assert "| dense | ssvae-seed | 1.200 ± 0.200 (n=3) | 0.400 (n=1) | – |" in text
+    assert "| dense | ssvae-soft-label | 1.200 ± 0.200 (n=3) | 0.400 (n=1) | – |" in text
     # gap +10 points, pooled std 2
     assert "+10.00 (s_p 2.00, n 3/3): won" in text
     # mnist-best: error = 100 - accuracy of the 100-label semi-supervised model
@@ -217,6 +217,6 @@ def test_earlystop_section_compares_last_and_best_weights(tmp_path: Path):
         path.write_text(json.dumps(body))
     text = report.build(cells, tmp_path / "RESULTS.md", tmp_path / "figures", "python tools/report.py")
     section = text.split("## mnist-earlystop")[1].split("\n## ")[0]
-    assert "| ssvae-seed | 70.50 ± 0.71 (n=2) | 75.50 ± 0.71 (n=2) |" in section
+    assert "| ssvae-soft-label | 70.50 ± 0.71 (n=2) | 75.50 ± 0.71 (n=2) |" in section
     assert "| last | -2.00 (s_p 0.71, n 2/2): lost |" in section  # behind with its last weights
     assert "| best | +3.00 (s_p 0.71, n 2/2): won |" in section  # ahead when stopped early

@@ -15,9 +15,9 @@ import torch
 from sklearn.covariance import LedoitWolf
 
 from ssvae_train.config import FitConfig
-from ssvae_train.data.prepared import prepare
 from ssvae_train.evaluate import evaluate_run, load_run
 from ssvae_train.export import export_run
+from ssvae_train.prepare import prepare
 from ssvae_train.scores import (
     CANDIDATES,
     PARTS,

@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from ssvae_train.augment import Augmenter, parse_augment, random_rotations, xyz_triples
+from ssvae_train.augment import Augmenter, random_rotations, xyz_triples
 from ssvae_train.config import FitConfig
 from ssvae_train.data.uci_har import CHANNELS
 from ssvae_train.errors import UserError
@@ -16,6 +16,7 @@ from ssvae_train.evaluate import load_run
 from ssvae_train.export import export_run
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.models.parts import SENSOR_CHANNELS
+from ssvae_train.names import parse_augment
 from ssvae_train.scores import score_rows
 from ssvae_train.trainer import fit
 

@@ -6,11 +6,11 @@ import torch
 
 from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
 from ssvae_train.config import FitConfig
-from ssvae_train.data.dataset import load_dataset
-from ssvae_train.data.prepared import prepare
-from ssvae_train.data.stacked import posterior_means
+from ssvae_train.data.load import load_dataset
 from ssvae_train.errors import UserError
 from ssvae_train.evaluate import evaluate_run
+from ssvae_train.prepare import prepare
+from ssvae_train.stacked import posterior_means
 from ssvae_train.trainer import fit
 
 
@@ -90,7 +90,7 @@ def test_generate_and_export_refuse_a_stacked_run(tmp_path, m1_run):
 
 
 def test_m1_sample_draws_fresh_rows_each_epoch_reproducibly(tmp_path, m1_run):
-    from ssvae_train.data.stacked import resample
+    from ssvae_train.stacked import resample
 
     prep = prepare(FitConfig(dataset="digits", labels="100", m1_run=str(m1_run)))
     mu, std = torch.from_numpy(prep.ds.x_train), torch.from_numpy(prep.ds.extra["x_train_std"])

@@ -53,7 +53,9 @@ def novelty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     finally:
         torch.set_num_threads(threads)
     ds = load_uci_har(data / "UCI HAR Dataset.zip")
-    _tool("har_streams").build_streams(ds.x_test, ds.y_test, list(ds.classes), list(ds.channels), root / "streams",
+    from ssvae_train.data.har_streams import build_streams
+
+    build_streams(ds.x_test, ds.y_test, list(ds.classes), list(ds.channels), root / "streams",
                                        demo_minutes=2.0, seed=1)
     return {"root": root, "data": data, "run": root / "run", "bundle": root / "bundle",
             "stream": root / "streams" / "demo_stream.csv"}

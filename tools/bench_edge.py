@@ -52,8 +52,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo'
     sys.path.insert(0, str(ROOT))
 
 from ssvae_edge import Bundle, StreamScorer, __version__  # noqa: E402
+from ssvae_edge.contract import file_sha256, sha256_hex  # noqa: E402
 from ssvae_edge.errors import EdgeError  # noqa: E402
-from ssvae_edge.manifest import file_sha256, sha256_hex  # noqa: E402
 from ssvae_train.files import write_text_atomic  # noqa: E402
 
 GRAPHS = ("classifier", "anomaly")
@@ -82,7 +82,7 @@ def percentile_ms(seconds: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(seconds) * 1e3, q)), 4)
 
 
-sha256 = file_sha256  # the project's one file hash (ssvae_edge/manifest.py)
+sha256 = file_sha256  # the project's one file hash (ssvae_edge/contract.py)
 
 
 def ort_session(path: Path, threads: int, expected_sha256: str | None) -> ort.InferenceSession:

@@ -70,8 +70,8 @@ from ssvae_edge.alert_metrics import (  # noqa: E402
     window_fraction_held_out,
 )
 from ssvae_edge.alerts import DEFAULT_CLEAR_K  # noqa: E402
+from ssvae_edge.contract import file_sha256  # noqa: E402
 from ssvae_edge.errors import EdgeError  # noqa: E402
-from ssvae_edge.manifest import file_sha256  # noqa: E402
 from ssvae_train.errors import UserError  # noqa: E402
 from ssvae_train.files import write_text_atomic  # noqa: E402
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ssvae_edge.manifest import Manifest  # noqa: E402
+from ssvae_edge.contract import Manifest  # noqa: E402
 
 
 def profile(path: Path, shape: tuple[int, ...], runs: int, threads: int) -> tuple[Counter, Counter]:

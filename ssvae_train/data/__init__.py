@@ -4,6 +4,7 @@ Every loader returns a `DataSet` whose arrays are in the data set's own units (M
 UCI-HAR signals in g and rad/s): scaling lives inside the model, so the exported graphs take raw input.
 """
 
-from ssvae_train.data.dataset import DataSet, load_dataset
+from ssvae_train.data.dataset import DataSet
+from ssvae_train.data.load import load_dataset
 
 __all__ = ["DataSet", "load_dataset"]

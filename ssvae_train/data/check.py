@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ssvae_train.data.budgets import make_split, parse_labels
-from ssvae_train.data.dataset import DATASETS, DataSet, load_dataset
+from ssvae_train.data.dataset import DATASETS, DataSet
+from ssvae_train.data.load import load_dataset
 from ssvae_train.errors import UserError
 
 

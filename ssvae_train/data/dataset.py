@@ -1,4 +1,4 @@
-"""The `DataSet` record every loader returns, and `load_dataset`, the one entry point by name.
+"""The `DataSet` record every loader returns (`load.load_dataset` picks the loader by name).
 
 A label of `UNLABELLED` (-1) marks a training row without a label: user data (`arrays`, `recordings`)
 comes that way, and budgets, batching, validation and evaluation treat such rows as unlabelled. The
@@ -8,11 +8,8 @@ built-in sets are fully labelled; their budgets simulate the few labels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-
-from ssvae_train.errors import UserError
 
 BUILTIN = ("digits", "mnist", "uci-har")
 USER = ("arrays", "recordings")  # the user's own data: one .npz, or a folder of CSV recordings
@@ -63,38 +60,3 @@ class DataSet:
             "test_rows": int(len(self.y_test)),
             **self.counts,
         }
-
-
-def load_dataset(
-    name: str, data_dir: str | Path | None = None, window: int | None = None, hop: int | None = None
-) -> DataSet:
-    """Load a data set by name: `digits` (embedded, needs no directory), `mnist`, `uci-har`, or the
-    user's own `arrays` (a .npz file) or `recordings` (a folder of CSVs, cut by `window`/`hop`)."""
-    if (window is not None or hop is not None) and name != "recordings":
-        raise UserError("--window and --hop cut recordings into windows: use them with --dataset recordings")
-    if name == "digits":
-        from ssvae_train.data.digits import load_digits
-
-        return load_digits()
-    if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
-    if data_dir is None:
-        raise UserError(f"--data-dir is required for {name} (the folder with its files)")
-    path = Path(data_dir)
-    if not path.exists():
-        raise UserError(f"data directory {str(path)!r} does not exist")
-    if name == "arrays":
-        from ssvae_train.data.arrays import load_arrays
-
-        return load_arrays(path)
-    if name == "recordings":
-        from ssvae_train.data.recordings import load_recordings
-
-        return load_recordings(path, window, hop)
-    if name == "mnist":
-        from ssvae_train.data.mnist import load_mnist
-
-        return load_mnist(path)
-    from ssvae_train.data.uci_har import load_uci_har
-
-    return load_uci_har(path)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import typer
 
-from ssvae_edge.manifest import file_sha256
+from ssvae_edge.contract import file_sha256
 from ssvae_train.errors import UserError
 from ssvae_train.files import user_mode
 
@@ -233,7 +233,7 @@ def verify_har_zip(path: Path, shown_name: str | None = None) -> None:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-sha256_file = file_sha256  # the project's one file hash (ssvae_edge/manifest.py)
+sha256_file = file_sha256  # the project's one file hash (ssvae_edge/contract.py)
 
 
 def git_blob_id(data: bytes) -> str:

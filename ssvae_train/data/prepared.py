@@ -1,7 +1,8 @@
 """A run's data: the data set with its held-out class removed, the split, and the scaling statistics.
 
-Training, evaluation and export all rebuild the same `Prepared` from a run's config, so the rows a
-model was calibrated or validated on are exactly the rows it was trained beside.
+Training, evaluation and export all rebuild the same `Prepared` from a run's config
+(`ssvae_train.prepare.prepare`), so the rows a model was calibrated or validated on are exactly the rows
+it was trained beside.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssvae_train.config import FitConfig, check_arch
-from ssvae_train.data.budgets import Split, contiguous_blocks, exclude_class, make_split, parse_labels
-from ssvae_train.data.dataset import DataSet, load_dataset
+from ssvae_train.data.budgets import Split
+from ssvae_train.data.dataset import DataSet
 
 
 @dataclass
@@ -76,24 +76,3 @@ class Prepared:
             f"by --labels), {c['val']} validation ({c['val_labelled']} labelled)"
         )
         return "data: " + "; ".join(parts)
-
-
-def prepare(cfg: FitConfig) -> Prepared:
-    ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.window, cfg.hop)
-    check_arch(cfg.arch, ds.kind, f"--dataset {cfg.dataset}")
-    val_anomalies = excluded_rows = None
-    if cfg.exclude_class is not None:
-        excluded_rows = ds.x_train[ds.y_train == cfg.exclude_class]
-        if cfg.val_anomaly_class is not None:
-            val_anomalies = ds.x_train[ds.y_train == cfg.val_anomaly_class]
-        ds = exclude_class(ds, cfg.exclude_class, cfg.val_anomaly_class)
-    groups = ds.groups_train
-    if groups is None and cfg.val_split == "blocks":
-        groups = contiguous_blocks(len(ds.y_train))
-    labels = parse_labels(cfg.labels)
-    split = make_split(ds.y_train, ds.n_classes, labels, cfg.seed, cfg.val_fraction, groups, ds.classes)
-    if cfg.m1_run is not None:  # the labels and the split stay; the samples become M1's latents
-        from ssvae_train.data.stacked import stack
-
-        ds = stack(ds, cfg.m1_run, cfg, split.train)
-    return Prepared(ds, split, val_anomalies, excluded_rows)

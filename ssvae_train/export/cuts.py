@@ -16,11 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ssvae_edge.contract import GRAPH_NAMES, graph_file
 from ssvae_train.latent_prior import ClassPrior
 from ssvae_train.models import SSVAE
 from ssvae_train.scores import AnomalyScorer, ScoreFit
-
-GRAPHS = ("classifier", "anomaly", "decoder")
 
 
 class ClassifierCut(nn.Module):
@@ -74,14 +73,14 @@ class Cut:
 
     @property
     def file(self) -> str:
-        return f"{self.name}.onnx"
+        return graph_file(self.name)
 
 
 def graphs_for(model: SSVAE) -> tuple[str, ...]:
     """Which graphs a model has: `supervised` only the classifier, `vae` only anomaly + decoder."""
     return tuple(
         g
-        for g, has in zip(GRAPHS, (model.has_classifier, model.has_decoder, model.has_decoder), strict=True)
+        for g, has in zip(GRAPH_NAMES, (model.has_classifier, model.has_decoder, model.has_decoder), strict=True)
         if has
     )
 

@@ -1,8 +1,10 @@
 """`export_run`: cut a trained run into the bundle of DESIGN.md, prove it, then put it in place.
 
-    checkpoint -> cuts -> ONNX files -> checker + io contract -> onnxruntime == PyTorch (256 test samples,
-    another batch size than the export's, another window length for LSTM) -> ReferenceEvaluator ==
-    onnxruntime -> threshold on the validation split -> test metrics -> int8 (optional) -> manifest.json
+    load (loading.py) -> plan the graphs (score, class prior, cuts) -> export and validate each graph
+    (checker + io contract, onnxruntime == PyTorch on 256 test samples at another batch size and, for
+    LSTM, another window length, ReferenceEvaluator == onnxruntime) -> calibrate the alert threshold on
+    the validation split -> measure test metrics -> quantize to int8 (optional) -> write manifest.json
+    (`ssvae_edge.contract.build_manifest`) -> load the result with `ssvae_edge.Bundle` == PyTorch
 
 Everything is written into a hidden folder beside the destination, and only a bundle that passed every
 check is renamed into place; on any failure the folder is removed, so a destination either holds a
@@ -11,42 +13,39 @@ complete, validated bundle or nothing at all.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import torch
 import torch.nn.functional as F
 
-from ssvae_edge.manifest import file_sha256
-from ssvae_train import __version__
+from ssvae_edge import contract as C
 from ssvae_train import scores as S
-from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, weights_epoch
-from ssvae_train.config import FitConfig
-from ssvae_train.data.prepared import Prepared, prepare
+from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
+from ssvae_train.export.loading import Loaded, load_for_export, quant_data
 from ssvae_train.export.measure import calibrate
-from ssvae_train.export.quantize import QuantData, quantize_bundle
-from ssvae_train.export.staging import MANIFEST, check_destination, staging
-from ssvae_train.latent_prior import LATENT_PRIORS, fit_on_run
+from ssvae_train.export.quantize import quantize_bundle
+from ssvae_train.export.staging import check_destination, staging
+from ssvae_train.latent_prior import LATENT_PRIORS, ClassPrior, fit_on_run
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
 
-FORMAT = 1
 N_VALIDATE = 256  # real test samples compared between onnxruntime and PyTorch
 N_REFERENCE = 2  # samples run through the (slow, pure-Python) ONNX reference evaluator
+N_PARITY = 32  # test samples the finished bundle, loaded as a device loads it, is compared on
 EXAMPLE_BATCH = 2  # the export's example batch: validation runs other sizes, so none can be baked in
 QUANTIZE = ("int8",)
 
 Say = Callable[[str], None]
+Feeds = list[tuple[str, dict[str, np.ndarray]]]
 
 
 def export_run(
@@ -81,6 +80,25 @@ def export_run(
     """
     say = say or (lambda _line: None)
     out = Path(out)
+    _check_options(score, alert_quantile, quantize, latent_prior)
+    check_destination(out, force)
+    loaded = load_for_export(run, data_dir, weights)
+    plan = plan_graphs(loaded, score, latent_prior, say)
+    t0 = time.perf_counter()
+    with staging(out, force) as tmp:
+        graphs = export_and_validate(plan, loaded.model, loaded.prep, tmp, say)
+        cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, alert_false_per_hour, say)
+        bar = Progress(total=0, enabled=progress, label="measuring")
+        metrics = ME.test_metrics(loaded.model, plan.method, plan.fit, graphs.sessions, loaded.prep.ds, bar)
+        bar.close()
+        int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if quantize else None
+        manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8)
+        check_parity(tmp, graphs, say, int8 is not None)
+    say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
+    return manifest
+
+
+def _check_options(score: str | None, alert_quantile: float, quantize: str | None, latent_prior: str) -> None:
     if score is not None and score not in (*S.SCORES, S.AUTO):
         raise UserError(f"--score {score!r}: choose auto or one of {', '.join(S.SCORES)}")
     if not 0.0 < alert_quantile < 1.0:
@@ -89,8 +107,23 @@ def export_run(
         raise UserError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE)}")
     if latent_prior not in LATENT_PRIORS:
         raise UserError(f"--latent-prior {latent_prior!r}: choose one of {', '.join(LATENT_PRIORS)}")
-    check_destination(out, force)
-    ckpt, model, cfg, prep = _load(run, data_dir, weights)
+
+
+# ---- plan: which graphs, which score --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """What will be exported: the cuts, the anomaly score (`method`), its fitted constants and the class prior."""
+
+    cuts: list[Cut]
+    method: str | None
+    fit: S.ScoreFit | None
+    prior: ClassPrior | None
+    auto: dict | None  # --score auto: the rule and the ROC AUC of every candidate
+
+
+def plan_graphs(loaded: Loaded, score: str | None, latent_prior: str, say: Say) -> Plan:
+    """Fit the class prior and the score constants on the run's training split, and choose the score."""
+    model, prep = loaded.model, loaded.prep
     prior = fit_on_run(model, prep) if latent_prior == "class" and model.cond_dim else None
     fit = S.fit_on_run(model, prep) if model.cond_dim else None
     auto = None
@@ -103,164 +136,66 @@ def export_run(
                         "(training split only)", "roc_auc": aucs}
         say(f"--score auto: {score} (ROC AUC {aucs[score]:.3f} on the training split's held-out rows)")
     score = S.default_score(prep.ds.kind) if score in (None, S.AUTO) else score
-    cuts = make_cuts(model, score, prior, fit)
-    method = score_method(model, score) if model.has_decoder else None
     if model.cfg.kind == "supervised":
-        say(
-            "supervised run: exporting classifier.onnx only (a supervised model has no decoder, "
-            "so no anomaly or decoder graph)"
-        )
+        say("supervised run: exporting classifier.onnx only (a supervised model has no decoder, "
+            "so no anomaly or decoder graph)")
     elif model.cfg.kind == "vae":
-        say(
-            "vae run: exporting anomaly.onnx and decoder.onnx only (a plain VAE has no classifier); the "
-            "score is its negative ELBO (--score does not apply); decoder.onnx takes y but ignores it"
-        )
+        say("vae run: exporting anomaly.onnx and decoder.onnx only (a plain VAE has no classifier); the "
+            "score is its negative ELBO (--score does not apply); decoder.onnx takes y but ignores it")
+    method = score_method(model, score) if model.has_decoder else None
+    return Plan(make_cuts(model, score, prior, fit), method, fit, prior, auto)
 
-    ds, meta = prep.ds, prep.meta()
+
+# ---- export and validate ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Graphs:
+    """The exported fp32 graphs: files, open sessions, what their validation measured, and the feeds."""
+
+    files: dict[str, Path]
+    sessions: dict
+    checks: dict[str, dict]
+    feeds: dict[str, Feeds]
+    cuts: dict[str, Cut]
+    n: int
+    alt_len: int | None
+
+
+def check_feeds(model: SSVAE, prep: Prepared) -> tuple[dict[str, Feeds], int, int | None]:
+    """The named feeds each graph is validated on: real test samples (and for lstm, cut to another window
+    length); the decoder gets the latent means of those samples under their labels."""
+    ds = prep.ds
     n = min(N_VALIDATE, len(ds.x_test))
-    x_check, y_check = ds.x_test[:n], np.where(ds.y_test[:n] >= 0, ds.y_test[:n], 0)
-    z_check = _latent_means(model, x_check, y_check)
+    x, y = ds.x_test[:n], np.where(ds.y_test[:n] >= 0, ds.y_test[:n], 0)
     alt_len = (3 * ds.x_test.shape[1]) // 4 if model.any_length else None
-    latent = model.cfg.latent_dim
-    sample_shape = tuple(meta["sample_shape"])
-
-    def feeds(cut: Cut) -> list[tuple[str, dict[str, np.ndarray]]]:
-        if cut.name == "decoder":
-            return [(f"z = mu of {n} test samples and their labels", {"z": z_check, "y": y_check})]
-        out = [(f"{n} test samples", {"x": x_check})]
-        if cut.time_axis:
-            out.append(
-                (f"{n} test samples cut to T={alt_len}", {"x": np.ascontiguousarray(x_check[:, :alt_len])})
-            )
-        return out
-
-    t0 = time.perf_counter()
-    with staging(out, force) as tmp:
-        files: dict[str, Path] = {}
-        checks: dict[str, dict] = {}
-        probes: dict[str, dict[str, np.ndarray]] = {}
-        for cut in cuts:
-            path = tmp / cut.file
-            sig = G.signature(cut, sample_shape, ds.n_classes, latent)
-            first = feeds(cut)[0][1]
-            example = tuple(torch.from_numpy(first[k][:EXAMPLE_BATCH]) for k in cut.inputs)
-            meta_props = {"ssvae.score_method": method} if cut.name == "anomaly" else {}
-            G.export_cut(cut, example, path, sig, meta_props)
-            ops = G.check_graph(path, sig, cut.lstm)
-            diffs = G.validate_graph(cut, path, feeds(cut), N_REFERENCE)
-            files[cut.name] = path
-            probes[cut.name] = {k: v[:4] for k, v in first.items()}
-            checks[cut.name] = {"ops": len(ops), "lstm_node": "LSTM" in ops, **diffs}
-            worst = max(diffs.values())
-            say(
-                f"{cut.file}: checker ok, onnxruntime == PyTorch == ReferenceEvaluator "
-                f"(worst diff {worst:.2g})"
-                + (", LSTM node" if cut.lstm else "")
-                + (f", T={alt_len} ok" if cut.time_axis else "")
-            )
-
-        bar = Progress(total=0, enabled=progress, label="measuring")
-        sessions = {name: G.session(p) for name, p in files.items()}
-        threshold, calibration, alert, streams = None, None, None, None
-        if "anomaly" in sessions:
-            threshold, calibration = calibrate(sessions["anomaly"], ds.x_train[prep.split.val], alert_quantile)
-            if ds.kind == "sensor" and alert_false_per_hour is not None:
-                streams = AP.calibration_streams(prep, int(meta["hop"]))
-                alert = AP.operating_point(sessions["anomaly"], streams, alert_false_per_hour)
-                threshold, calibration = ME.at_operating_point(sessions["anomaly"], prep, alert, calibration)
-                say(
-                    f"alert operating point: threshold {threshold:.4g}, {alert['k']} of {alert['m']} windows; on "
-                    f"{alert['normal_hours']:.1f} h of calibration streams {alert['false_alerts_per_hour']:.2f} "
-                    f"false alerts/h (target {alert_false_per_hour:g}), {alert['detected']}/"
-                    f"{alert['held_out_segments']} held-out segments"
-                )
-            else:
-                say(
-                    f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} "
-                    f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})"
-                )
-        metrics = ME.test_metrics(model, method, fit, sessions, ds, bar)
-        bar.close()
-
-        int8: dict[str, dict] = {}
-        quant: dict | None = None
-        if quantize == "int8":
-            int8, quant = quantize_bundle(tmp, files, quant_data(prep, alert_quantile, latent), say)
-            if alert is not None and "anomaly" in int8:  # the int8 graph's own threshold, at the same debounce
-                ME.int8_at_operating_point(tmp, files, int8, quant, prep, {**alert, "hop": int(meta["hop"])},
-                                           threshold, streams)
-
-        manifest = {
-            "format": FORMAT,
-            "graphs": {name: {"file": p.name, "sha256": file_sha256(p)} for name, p in files.items()},
-            "classes": list(meta["classes"]),
-            "sample_shape": list(sample_shape),
-            "dtype": "float32",
-            "units": meta["units"],
-            "channels": meta["channels"],
-            "sample_rate_hz": meta["sample_rate_hz"],
-            "window": meta["window"],
-            "hop": meta["hop"],
-            "max_value": meta["max_value"],
-            "time_axis_dynamic": model.any_length,  # lstm: any window length; convlstm: `window` only
-            "latent_dim": latent if model.has_decoder else None,
-            "threshold": threshold,
-            "threshold_calibration": calibration,
-            "alert": ME.alert_entry(alert),
-            "score_method": method,
-            "score": ME.score_description(method, fit, prep.ds.kind, auto) if method is not None else None,
-            "latent_prior": prior.describe() if prior is not None else {"kind": "standard"},
-            "opset": G.OPSET,
-            "producer": {
-                "ssvae": __version__,
-                "torch": str(torch.__version__),
-                "onnx": onnx.__version__,
-                "onnxruntime": ort.__version__,
-                "exporter": G.EXPORTER,
-                "exporter_call": G.EXPORTER_DESCRIPTION,
-                "exporter_reason": G.EXPORTER_REASON,
-                "run": str(run),
-                "checkpoint_sha256": file_sha256(_checkpoint_path(run)),
-                "dataset": cfg.dataset,
-                "labels": cfg.labels,
-                "n_labelled": int(meta["n_labelled"]),
-                "seed": cfg.seed,
-                "val_fraction": cfg.val_fraction,
-                "val_split": cfg.val_split,
-                "arch": cfg.arch,
-                "model": cfg.model,
-                "objective": cfg.objective,
-                "latent_dim": model.cfg.latent_dim,
-                "hidden": model.cfg.hidden,
-                "epochs": int(ckpt["epoch"]),
-                "weights": weights,
-                "weights_epoch": weights_epoch(ckpt, weights),
-                "excluded_class": meta["excluded_class"],
-                "excluded_class_name": meta["excluded_name"],
-                "data_counts": meta["counts"],  # rows/windows kept, unlabelled and skipped (no row dropped silently)
-                "metrics": metrics,
-            },
-            "validation": {
-                "checker": "onnx.checker.check_model(full_check=True)",
-                "samples": n,
-                "reference_samples": N_REFERENCE,
-                "export_batch": EXAMPLE_BATCH,
-                "other_window_length": alt_len,
-                "tolerance": {"probs_max_abs_diff": G.PROB_ATOL, "score_x_hat_relative_diff": G.REL_TOL},
-                "relative_diff": "max |onnx - reference| / max |reference|",
-                "graphs": checks,
-            },
-        }
-        if quant is not None:
-            manifest["graphs_int8"] = int8
-            manifest["quantization"] = quant
-        # The manifest is written last: a folder with a manifest is a finished bundle.
-        (tmp / MANIFEST).write_text(json.dumps(_plain(manifest), indent=2) + "\n")
-    say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
-    return _plain(manifest)
+    samples: Feeds = [(f"{n} test samples", {"x": x})]
+    if alt_len is not None:
+        samples.append((f"{n} test samples cut to T={alt_len}", {"x": np.ascontiguousarray(x[:, :alt_len])}))
+    codes: Feeds = [(f"z = mu of {n} test samples and their labels", {"z": _latent_means(model, x, y), "y": y})]
+    return {"classifier": samples, "anomaly": samples, "decoder": codes}, n, alt_len
 
 
-# ---- pieces -------------------------------------------------------------------------------------------
+def export_and_validate(plan: Plan, model: SSVAE, prep: Prepared, tmp: Path, say: Say) -> Graphs:
+    """Each cut to `tmp`/<graph>.onnx, checked (`graphs.check_graph`) and validated (`graphs.validate_graph`)."""
+    feeds, n, alt_len = check_feeds(model, prep)
+    sample_shape, latent = tuple(prep.ds.sample_shape), model.cfg.latent_dim
+    files, checks = {}, {}
+    for cut in plan.cuts:
+        path = tmp / cut.file
+        sig = G.signature(cut, sample_shape, prep.ds.n_classes, latent)
+        fed = feeds[cut.name] if cut.time_axis else feeds[cut.name][:1]
+        example = tuple(torch.from_numpy(fed[0][1][k][:EXAMPLE_BATCH]) for k in cut.inputs)
+        G.export_cut(cut, example, path, sig, {"ssvae.score_method": plan.method} if cut.name == "anomaly" else {})
+        ops = G.check_graph(path, sig, cut.lstm)
+        diffs = G.validate_graph(cut, path, fed, N_REFERENCE)
+        files[cut.name] = path
+        checks[cut.name] = {"ops": len(ops), "lstm_node": "LSTM" in ops, **diffs}
+        say(f"{cut.file}: checker ok, onnxruntime == PyTorch == ReferenceEvaluator (worst diff "
+            f"{max(diffs.values()):.2g})" + (", LSTM node" if cut.lstm else "")
+            + (f", T={alt_len} ok" if cut.time_axis else ""))
+    sessions = {name: G.session(p) for name, p in files.items()}
+    return Graphs(files, sessions, checks, feeds, {c.name: c for c in plan.cuts}, n, alt_len)
+
+
 @torch.no_grad()
 def _latent_means(model: SSVAE, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """mu of q(z|x) (or q(z|x,y) with the true class): realistic codes for checking the decoder."""
@@ -271,55 +206,89 @@ def _latent_means(model: SSVAE, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return model.posterior(h, y1)[0].numpy().astype(np.float32)
 
 
-def quant_data(prep: Prepared, alert_quantile: float, latent_dim: int | None) -> QuantData:
-    """The rows int8 is calibrated (training split), thresholded (validation split) and measured (test) on."""
-    ds = prep.ds
-    return QuantData(x_train=ds.x_train[prep.split.train], x_val=ds.x_train[prep.split.val], x_test=ds.x_test,
-                     y_test=ds.y_test, n_classes=ds.n_classes, latent_dim=latent_dim, alert_quantile=alert_quantile)
+# ---- calibrate --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Calibration:
+    """The anomaly threshold, how it was calibrated, and (sensor bundles) the alert operating point."""
+
+    threshold: float | None = None
+    calibration: dict | None = None
+    alert: dict | None = None
+    streams: AP.Streams | None = None
 
 
-def _load(run: str | Path, data_dir: str | None, weights: str = "last") -> tuple[dict, SSVAE, FitConfig, Prepared]:
-    """`evaluate.load_run`, plus the checks an export needs: a complete checkpoint whose config builds its
-    model, and data rebuilt exactly (the threshold is calibrated on the run's validation rows)."""
-    ckpt = load_checkpoint(run)
-    missing = [k for k in ("fit_config", "model_config", "state_dict", "epoch") if k not in ckpt]
-    if missing:
-        raise UserError(f"{run}: not a complete ssvae checkpoint (no {', '.join(missing)})")
-    try:
-        cfg = FitConfig.from_dict(ckpt["fit_config"])
-        model = model_from_checkpoint(ckpt, weights)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise UserError(
-            f"{run}: the checkpoint's config does not describe an ssvae model ({G.first_line(e)})"
-        ) from None
-    if data_dir is not None:
-        cfg.data_dir = data_dir
-    prep = prepare(cfg)
-    if cfg.val_anomaly_class is not None:
-        raise UserError(f"{run} holds a second class out to choose scores on (--val-anomaly-class): its test "
-                        "rows mix two anomalous classes; export a run with --exclude-class only")
-    if prep.ds.kind == "features":
-        raise UserError(f"{run} models M1's latent means (--m1-run): its graphs would not take raw samples")
-    saved = ckpt.get("split", {}).get("val") if isinstance(ckpt.get("split"), dict) else None
-    if saved is not None and not np.array_equal(np.asarray(saved), prep.split.val):
-        raise UserError(
-            "the data found now is not the data this run was trained on (its validation rows "
-            "differ): point --data-dir at the run's data"
-        )
-    return ckpt, model, cfg, prep
+def calibrate_alert(sessions: dict, prep: Prepared, alert_quantile: float, alert_false_per_hour: float | None,
+                    say: Say) -> Calibration:
+    """A quantile of the validation rows' scores; for sensor bundles, the alert operating point instead."""
+    if "anomaly" not in sessions:
+        return Calibration()
+    ds, sess = prep.ds, sessions["anomaly"]
+    threshold, calibration = calibrate(sess, ds.x_train[prep.split.val], alert_quantile)
+    if ds.kind != "sensor" or alert_false_per_hour is None:
+        say(f"threshold {threshold:.4g}: the {alert_quantile:g} quantile of {calibration['n_val']} "
+            f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})")
+        return Calibration(threshold, calibration)
+    streams = AP.calibration_streams(prep, int(ds.hop))
+    alert = AP.operating_point(sess, streams, alert_false_per_hour)
+    threshold, calibration = ME.at_operating_point(sess, prep, alert, calibration)
+    say(f"alert operating point: threshold {threshold:.4g}, {alert['k']} of {alert['m']} windows; on "
+        f"{alert['normal_hours']:.1f} h of calibration streams {alert['false_alerts_per_hour']:.2f} "
+        f"false alerts/h (target {alert_false_per_hour:g}), {alert['detected']}/"
+        f"{alert['held_out_segments']} held-out segments")
+    return Calibration(threshold, calibration, alert, streams)
 
 
-def _checkpoint_path(run: str | Path) -> Path:
-    run = Path(run)
-    return run / CHECKPOINT if run.is_dir() else run
+# ---- quantize ---------------------------------------------------------------------------------------
+def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Calibration, alert_quantile: float,
+                    say: Say) -> tuple[dict[str, dict], dict]:
+    """`graphs_int8` and `quantization` (`quantize.quantize_bundle`); the int8 anomaly graph gets its own
+    threshold at the fp32 operating point's debounce."""
+    prep = loaded.prep
+    int8, quant = quantize_bundle(tmp, files, quant_data(prep, alert_quantile, loaded.model.cfg.latent_dim), say)
+    if cal.alert is not None and "anomaly" in int8:
+        ME.int8_at_operating_point(tmp, files, int8, quant, prep, {**cal.alert, "hop": int(prep.ds.hop)},
+                                   cal.threshold, cal.streams)
+    return int8, quant
 
 
-def _plain(obj):
-    """JSON-ready copy: numpy scalars to Python numbers, tuples to lists."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+# ---- write and check ----------------------------------------------------------------------------------
+def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Calibration, metrics: dict,
+                 int8: tuple[dict, dict] | None) -> dict:
+    """manifest.json, written last (a folder with a manifest is a finished bundle); returns it."""
+    model, meta = loaded.model, loaded.prep.meta()
+    keys = {
+        "classes": list(meta["classes"]), "sample_shape": list(meta["sample_shape"]), "dtype": "float32",
+        "units": meta["units"], "channels": meta["channels"], "sample_rate_hz": meta["sample_rate_hz"],
+        "window": meta["window"], "hop": meta["hop"], "max_value": meta["max_value"],
+        "time_axis_dynamic": model.any_length,  # lstm: any window length; convlstm: `window` only
+        "latent_dim": model.cfg.latent_dim if model.has_decoder else None,
+        "threshold": cal.threshold, "threshold_calibration": cal.calibration, "alert": ME.alert_entry(cal.alert),
+        "score_method": plan.method,
+        "score": ME.score_description(plan.method, plan.fit, meta["kind"], plan.auto) if plan.method else None,
+        "latent_prior": plan.prior.describe() if plan.prior is not None else {"kind": "standard"},
+        "opset": G.OPSET,
+        "producer": ME.producer(loaded, meta, metrics),
+        "validation": ME.validation(graphs.n, N_REFERENCE, EXAMPLE_BATCH, graphs.alt_len, graphs.checks),
+    }
+    if int8 is not None:
+        keys["graphs_int8"], keys["quantization"] = int8
+    manifest = C.build_manifest(graphs.files, keys)
+    C.write_manifest(tmp, manifest)
+    return manifest
+
+
+def check_parity(tmp: Path, graphs: Graphs, say: Say, quantized: bool) -> None:
+    """Load the finished bundle as a device does (`ssvae_edge.Bundle`: sha256, contract) and hold each graph's
+    outputs to PyTorch's on the first test samples, within the validation tolerance."""
+    from ssvae_edge import Bundle
+
+    bundle = Bundle.load(tmp, providers="cpu", threads=1)
+    for name, cut in graphs.cuts.items():
+        feeds = {k: v[:N_PARITY] for k, v in graphs.feeds[name][0][1].items()}
+        got = bundle.sessions[name].run(None, feeds)[0]
+        with torch.no_grad():
+            want = cut.module(*(torch.from_numpy(feeds[k]) for k in cut.inputs)).numpy()
+        G.compare(cut.file, cut.outputs[0], got, want, "ssvae_edge.Bundle vs PyTorch")
+    if quantized:
+        Bundle.load(tmp, providers="cpu", threads=1, precision="int8")
+    say(f"ssvae_edge.Bundle loads it{' (fp32 and int8)' if quantized else ''}: == PyTorch on {N_PARITY} samples")

@@ -34,6 +34,7 @@ import onnxruntime as ort
 import torch
 from onnx import TensorProto, helper
 
+from ssvae_edge import contract as C
 from ssvae_train.errors import UserError
 from ssvae_train.export.cuts import Cut
 
@@ -47,7 +48,8 @@ EXPORTER_REASON = (
 PROB_ATOL = 1e-4  # probabilities: max absolute difference
 REL_TOL = 1e-4  # scores and reconstructions: max |a - b| / max |b| (relative to the output's scale)
 TOLERANCE = {"probs": ("abs", PROB_ATOL), "score": ("rel", REL_TOL), "x_hat": ("rel", REL_TOL)}
-BATCH_AXIS, TIME_AXIS = "N", "T"
+BATCH_AXIS, TIME_AXIS = C.BATCH, C.TIME
+_ELEM = {C.FLOAT: TensorProto.FLOAT, C.INT64: TensorProto.INT64}
 
 
 class ExportError(UserError):
@@ -62,20 +64,11 @@ class Signature:
     outputs: dict[str, tuple[int, tuple[int | str, ...]]]
 
 
-def signature(cut: Cut, sample_shape: tuple[int, ...], n_classes: int, latent_dim: int) -> Signature:
-    """The bundle contract (DESIGN.md) for one graph; the LSTM's time axis is symbolic (`T`)."""
-    x = (BATCH_AXIS, *sample_shape)
-    if cut.time_axis:
-        x = (BATCH_AXIS, TIME_AXIS, *sample_shape[1:])
-    f, i64 = TensorProto.FLOAT, TensorProto.INT64
-    return {
-        "classifier": Signature({"x": (f, x)}, {"probs": (f, (BATCH_AXIS, n_classes))}),
-        "anomaly": Signature({"x": (f, x)}, {"score": (f, (BATCH_AXIS,))}),
-        "decoder": Signature(
-            {"z": (f, (BATCH_AXIS, latent_dim)), "y": (i64, (BATCH_AXIS,))},
-            {"x_hat": (f, (BATCH_AXIS, *sample_shape))},
-        ),
-    }[cut.name]
+def signature(cut: Cut, sample_shape: tuple[int, ...], n_classes: int, latent_dim: int | None) -> Signature:
+    """The bundle contract (`ssvae_edge.contract.io_specs`) for one graph, in ONNX element types; the LSTM's
+    time axis is symbolic (`T`)."""
+    ins, outs = C.io_specs(sample_shape, n_classes, latent_dim, cut.time_axis)[cut.name]
+    return Signature({p.name: (_ELEM[p.type], p.shape) for p in ins}, {p.name: (_ELEM[p.type], p.shape) for p in outs})
 
 
 # ---- export -------------------------------------------------------------------------------------------

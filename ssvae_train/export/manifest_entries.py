@@ -6,15 +6,51 @@ PyTorch), the anomaly score (`score`: method, parts, fitted constants), and the 
 from __future__ import annotations
 
 import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
 
+from ssvae_edge.contract import file_sha256
+from ssvae_train import __version__
 from ssvae_train import scores as S
+from ssvae_train.checkpoint import weights_epoch
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.evaluate import anomaly_metrics
 from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
+from ssvae_train.export.loading import Loaded
+from ssvae_train.inference import classification_metrics, predict
 from ssvae_train.models import SSVAE
 from ssvae_train.progress import Progress
-from ssvae_train.trainer import classification_metrics, predict
+
+
+def producer(loaded: Loaded, meta: dict, metrics: dict) -> dict:
+    """The manifest's `producer`: versions, the exporter, the run (and its checkpoint's sha256), the data and
+    training settings, and the test metrics measured at export."""
+    cfg, mcfg, ckpt = loaded.cfg, loaded.model.cfg, loaded.ckpt
+    return {
+        "ssvae": __version__, "torch": str(torch.__version__), "onnx": onnx.__version__,
+        "onnxruntime": ort.__version__, "exporter": G.EXPORTER, "exporter_call": G.EXPORTER_DESCRIPTION,
+        "exporter_reason": G.EXPORTER_REASON, "run": str(loaded.run),
+        "checkpoint_sha256": file_sha256(loaded.checkpoint_path), "dataset": cfg.dataset, "labels": cfg.labels,
+        "n_labelled": int(meta["n_labelled"]), "seed": cfg.seed, "val_fraction": cfg.val_fraction,
+        "val_split": cfg.val_split, "arch": cfg.arch, "model": cfg.model, "objective": cfg.objective,
+        "latent_dim": mcfg.latent_dim, "hidden": mcfg.hidden, "epochs": int(ckpt["epoch"]),
+        "weights": loaded.weights, "weights_epoch": weights_epoch(ckpt, loaded.weights),
+        "excluded_class": meta["excluded_class"], "excluded_class_name": meta["excluded_name"],
+        "data_counts": meta["counts"],  # rows/windows kept, unlabelled and skipped (no row dropped silently)
+        "metrics": metrics,
+    }
+
+
+def validation(n: int, n_reference: int, export_batch: int, alt_len: int | None, checks: dict) -> dict:
+    """The manifest's `validation`: what each graph was checked against, on what, within which tolerance."""
+    return {
+        "checker": "onnx.checker.check_model(full_check=True)", "samples": n, "reference_samples": n_reference,
+        "export_batch": export_batch, "other_window_length": alt_len,
+        "tolerance": {"probs_max_abs_diff": G.PROB_ATOL, "score_x_hat_relative_diff": G.REL_TOL},
+        "relative_diff": "max |onnx - reference| / max |reference|", "graphs": checks,
+    }
 
 
 def at_operating_point(sess, prep: Prepared, alert: dict, calibration: dict) -> tuple[float, dict]:

@@ -203,7 +203,7 @@ def quantize_bundle(folder: Path, files: Mapping[str, Path], data: QuantData,
     """Write `<graph>.int8.onnx` beside each fp32 graph in `folder`; return the manifest's `graphs_int8`
     (file, sha256, bytes; the anomaly graph's own threshold) and `quantization` (how, on what, and fp32
     against int8 on the same test rows with the same code: accuracy, ROC AUC, their deltas)."""
-    from ssvae_edge.manifest import file_sha256
+    from ssvae_edge.contract import file_sha256
 
     int8: dict[str, dict] = {}
     skipped: dict[str, str] = {}

@@ -11,7 +11,6 @@ other manifest key are kept as they are; `graphs_int8` and `quantization` are re
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,18 +18,18 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from ssvae_edge.contract import Manifest, write_manifest
 from ssvae_edge.errors import BundleError
-from ssvae_edge.manifest import Manifest
 from ssvae_train import __version__
 from ssvae_train.config import FitConfig
-from ssvae_train.data.prepared import prepare
 from ssvae_train.errors import UserError
 from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export import measure
-from ssvae_train.export.exporter import _plain, quant_data
 from ssvae_train.export.graphs import session
+from ssvae_train.export.loading import quant_data
 from ssvae_train.export.quantize import quantize_bundle
 from ssvae_train.export.staging import MANIFEST, staging
+from ssvae_train.prepare import prepare
 
 DEFAULT_VAL_FRACTION = 0.1  # what bundles exported before `producer.val_fraction` was recorded used
 MATCH_RTOL = 1e-6
@@ -80,7 +79,7 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
         if int8:
             new["graphs_int8"], new["quantization"] = int8, quant
         # The manifest is written last: a folder with a manifest is a finished bundle.
-        (tmp / MANIFEST).write_text(json.dumps(_plain(new), indent=2) + "\n")
+        write_manifest(tmp, new)
     say(f"int8 graphs of {folder} replaced")
     return new
 

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ssvae_edge.contract import MANIFEST_FILE
 from ssvae_train.errors import UserError
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_FILE
 
 
 def check_destination(out: Path, force: bool) -> None:

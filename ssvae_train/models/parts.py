@@ -18,10 +18,6 @@ import math
 import torch
 from torch import nn
 
-ARCHS = ("dense", "conv", "lstm", "convlstm")
-# Architectures over sensor windows [N, T, channels]; the others take images or vectors.
-SEQUENCE_ARCHS = ("lstm", "convlstm")
-
 
 class DenseTrunk(nn.Module):
     def __init__(self, sample_shape: tuple[int, ...], hidden: int):

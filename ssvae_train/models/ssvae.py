@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssvae_train.models.parts import CONV_CHANNELS, SEQUENCE_ARCHS, make_decoder, make_trunk
+from ssvae_train.models.parts import CONV_CHANNELS, make_decoder, make_trunk
+from ssvae_train.names import SEQUENCE_ARCHS
 
-KINDS = ("ssvae", "supervised", "vae")
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -31,9 +31,9 @@ class ModelConfig:
     sample_shape: tuple[int, ...]
     n_classes: int
     likelihood: str  # bernoulli (images in 0..1) | gaussian (standardised sensor signals)
-    latent_dim: int = 16
-    hidden: int = 256
-    # M2's q(z|x,y): the mu/logvar heads also see the class (the trunk is still shared). Off for `seed`,
+    latent_dim: int  # (the run's --latent-dim, and its --hidden: FitConfig holds their defaults)
+    hidden: int
+    # M2's q(z|x,y): the mu/logvar heads also see the class (the trunk is still shared). Off for `soft-label`,
     # whose heads split from the trunk alone, as the write-up draws them.
     posterior_y: bool = False
     # Widths of the conv / convlstm trunk's layers (mirrored by its decoder); unused by dense and lstm.

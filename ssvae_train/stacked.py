@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.config import FitConfig
 from ssvae_train.data.dataset import DataSet
 from ssvae_train.errors import UserError
 
@@ -49,7 +51,7 @@ def resample(mu: torch.Tensor, std: torch.Tensor, seed: int, epoch: int) -> torc
     return mu + std * eps
 
 
-def check_m1(m1_cfg, cfg, m1_kind: str) -> None:
+def check_m1(m1_cfg: FitConfig, cfg: FitConfig, m1_kind: str) -> None:
     """Refuse an M1 that is not an unsupervised model of exactly this run's training rows."""
     if m1_kind != "vae":
         raise UserError(f"--m1-run must be a plain `vae` run (unsupervised), not a {m1_kind!r} model")
@@ -66,12 +68,9 @@ def check_m1(m1_cfg, cfg, m1_kind: str) -> None:
             )
 
 
-def stack(ds: DataSet, m1_run: str | Path, cfg, train_rows: np.ndarray) -> DataSet:
+def stack(ds: DataSet, m1_run: str | Path, cfg: FitConfig, train_rows: np.ndarray) -> DataSet:
     """`ds` with every sample replaced by M1's posterior mean over its active units (found on
     `train_rows`, the run's training rows); labels and metadata carried over."""
-    from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
-    from ssvae_train.config import FitConfig
-
     ckpt = load_checkpoint(m1_run)
     check_m1(FitConfig.from_dict(ckpt["fit_config"]), cfg, ckpt["model_config"]["kind"])
     m1 = model_from_checkpoint(ckpt)

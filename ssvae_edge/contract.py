@@ -1,6 +1,9 @@
-"""Read and validate `manifest.json`, the fixed bundle contract of DESIGN.md.
+"""The bundle contract of DESIGN.md, in one torch-free module that the exporter (`ssvae_train.export`) and
+the runtime (`ssvae_edge.Bundle`) both use: graph names and files, each graph's inputs and outputs, the
+format version, the manifest's layout (`build_manifest`, `write_manifest`) and its validation
+(`Manifest`), and the one sha256 helper. A contract change is a change here.
 
-Validation happens once, here, so the rest of the runtime can trust the values: a device must refuse a
+Validation happens once, at load, so the rest of the runtime can trust the values: a device must refuse a
 bundle it cannot interpret rather than guess (a wrong window length would give silently wrong labels).
 """
 
@@ -8,21 +11,38 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ssvae_edge.errors import BundleError
+from ssvae_edge.jsonvalues import Fail, int_list, name_list, opt_float, opt_int
 
 FORMAT = 1
+MANIFEST_FILE = "manifest.json"
 GRAPH_NAMES = ("classifier", "anomaly", "decoder")
 PRECISIONS = ("fp32", "int8")
 GRAPH_KEYS = {"fp32": "graphs", "int8": "graphs_int8"}  # the manifest key listing each precision's graphs
+# The manifest's keys in the order an export writes them (the contract's keys and the ones beside them).
+MANIFEST_KEYS = ("format", "graphs", "classes", "sample_shape", "dtype", "units", "channels", "sample_rate_hz",
+                 "window", "hop", "max_value", "time_axis_dynamic", "latent_dim", "threshold",
+                 "threshold_calibration", "alert", "score_method", "score", "latent_prior", "opset", "producer",
+                 "validation", "graphs_int8", "quantization")
+FLOAT, INT64 = "tensor(float)", "tensor(int64)"  # ONNX type strings, as onnxruntime reports them
+BATCH, TIME = "N", "T"  # symbolic axes: the batch axis is always dynamic, the time axis of an LSTM may be
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
+def graph_file(name: str) -> str:
+    """The file an fp32 graph is written to (`<name>.onnx`)."""
+    return f"{name}.onnx"
+
+
+# ---- hashing ------------------------------------------------------------------------------------------
 def sha256_hex(data: bytes) -> str:
     """The digest a manifest records for a graph file (the one hashing helper: export and runtime)."""
     return hashlib.sha256(data).hexdigest()
@@ -37,6 +57,72 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+# ---- io specs -----------------------------------------------------------------------------------------
+Dim = int | str | None
+
+
+@dataclass(frozen=True)
+class Port:
+    """One input or output of a graph: name, ONNX element type and shape (ints fixed, str/None symbolic)."""
+
+    name: str
+    type: str
+    shape: tuple[Dim, ...] | None
+
+    def describe(self) -> str:
+        dims = "?" if self.shape is None else ", ".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.name}: {self.type.removeprefix('tensor(').removesuffix(')')} [{dims}]"
+
+
+IO = tuple[list[Port], list[Port]]
+
+
+def io_specs(sample_shape: tuple[int, ...], n_classes: int, latent_dim: int | None,
+             time_axis: bool = False) -> dict[str, IO]:
+    """The inputs and outputs each graph must have; `time_axis`: axis 1 of x is symbolic (`T`, lstm)."""
+    s = tuple(sample_shape)
+    x = (BATCH, TIME, *s[1:]) if time_axis else (BATCH, *s)
+    return {
+        "classifier": ([Port("x", FLOAT, x)], [Port("probs", FLOAT, (BATCH, n_classes))]),
+        "anomaly": ([Port("x", FLOAT, x)], [Port("score", FLOAT, (BATCH,))]),
+        "decoder": ([Port("z", FLOAT, (BATCH, latent_dim)), Port("y", INT64, (BATCH,))],
+                    [Port("x_hat", FLOAT, (BATCH, *s))]),
+    }
+
+
+# ---- manifest: build and write ------------------------------------------------------------------------
+def build_manifest(graphs: Mapping[str, Path], keys: Mapping[str, Any]) -> dict:
+    """The manifest of a bundle whose fp32 graphs are the files `graphs` (name -> path): `format` and
+    `graphs` (file, sha256) filled in here, every other key from `keys`, in `MANIFEST_KEYS` order (unknown
+    keys after them), as plain JSON values. Refused (BundleError) unless it validates as `Manifest` does."""
+    unknown = [k for k in graphs if k not in GRAPH_NAMES]
+    if unknown:
+        raise BundleError(f"graphs {unknown}: the contract names only {', '.join(GRAPH_NAMES)}")
+    entries = {name: {"file": p.name, "sha256": file_sha256(p)} for name, p in graphs.items()}
+    given = {"format": FORMAT, "graphs": entries, **keys}
+    order = [k for k in MANIFEST_KEYS if k in given] + [k for k in given if k not in MANIFEST_KEYS]
+    manifest = plain({k: given[k] for k in order})
+    Manifest.from_dict(manifest, Path(MANIFEST_FILE))
+    return manifest
+
+
+def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> None:
+    """`manifest.json` in `folder`, as every bundle holds it (written last: a folder with one is finished)."""
+    (Path(folder) / MANIFEST_FILE).write_text(json.dumps(plain(manifest), indent=2) + "\n")
+
+
+def plain(obj: Any) -> Any:
+    """JSON-ready copy: numpy scalars to Python numbers, tuples to lists."""
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+# ---- manifest: read and validate ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class GraphEntry:
     """One graph of the bundle: its file (relative to the bundle folder) and expected sha256."""
@@ -74,6 +160,10 @@ class Manifest:
         """The graphs of one precision: fp32 (`graphs`) or int8 (`graphs_int8`)."""
         return self.graphs if precision == "fp32" else self.graphs_int8
 
+    def io_specs(self) -> dict[str, IO]:
+        """`io_specs` sized by this manifest (fixed window: a runtime accepts a symbolic axis anywhere)."""
+        return io_specs(self.sample_shape, len(self.classes), self.latent_dim)
+
     @property
     def is_sensor(self) -> bool:
         """Sensor bundles carry what streaming needs: channel names, window and hop."""
@@ -83,7 +173,7 @@ class Manifest:
     def load(cls, path: str | Path) -> Manifest:
         """Load `manifest.json` from a bundle folder (or the file itself) and validate it."""
         path = Path(path)
-        file = path / "manifest.json" if path.is_dir() else path
+        file = path / MANIFEST_FILE if path.is_dir() else path
         if not file.exists():
             if not path.exists():
                 raise BundleError(f"{path}: no such bundle (folder or manifest.json)")
@@ -124,33 +214,18 @@ class Manifest:
         extra = sorted(set(graphs_int8) - set(graphs))
         if extra:
             raise fail(f"graphs_int8 lists {', '.join(extra)}, which 'graphs' does not hold")
-        threshold_int8 = _opt_float((int8_raw.get("anomaly") or {}).get("threshold"), "graphs_int8.anomaly.threshold",
-                                    fail, positive=False)
+        threshold_int8 = opt_float((int8_raw.get("anomaly") or {}).get("threshold"), "graphs_int8.anomaly.threshold",
+                                   fail, positive=False)
 
-        classes = raw.get("classes")
-        if (not isinstance(classes, list) or not classes
-                or not all(isinstance(c, str) and c for c in classes)):
-            raise fail("'classes' must be a non-empty list of class names")
-        if len(set(classes)) != len(classes):
-            raise fail("'classes' has duplicate names")
-
-        sample_shape = _int_list(raw.get("sample_shape"), "sample_shape", fail)
-
-        channels = raw.get("channels")
-        if channels is not None:
-            if (not isinstance(channels, list) or not channels
-                    or not all(isinstance(c, str) and c for c in channels)):
-                raise fail("'channels' must be a non-empty list of channel names")
-            if len(set(channels)) != len(channels):
-                raise fail("'channels' has duplicate names")
-            channels = tuple(channels)
-
-        window = _opt_int(raw.get("window"), "window", fail)
-        hop = _opt_int(raw.get("hop"), "hop", fail)
-        latent_dim = _opt_int(raw.get("latent_dim"), "latent_dim", fail)
-        opset = _opt_int(raw.get("opset"), "opset", fail)
-        rate = _opt_float(raw.get("sample_rate_hz"), "sample_rate_hz", fail, positive=True)
-        threshold = _opt_float(raw.get("threshold"), "threshold", fail, positive=False)
+        classes = name_list(raw.get("classes"), "classes", fail)
+        sample_shape = int_list(raw.get("sample_shape"), "sample_shape", fail)
+        channels = None if raw.get("channels") is None else name_list(raw["channels"], "channels", fail)
+        window = opt_int(raw.get("window"), "window", fail)
+        hop = opt_int(raw.get("hop"), "hop", fail)
+        latent_dim = opt_int(raw.get("latent_dim"), "latent_dim", fail)
+        opset = opt_int(raw.get("opset"), "opset", fail)
+        rate = opt_float(raw.get("sample_rate_hz"), "sample_rate_hz", fail, positive=True)
+        threshold = opt_float(raw.get("threshold"), "threshold", fail, positive=False)
         alert_debounce = _alert_debounce(raw.get("alert"), fail)
         units = raw.get("units")
         if units is not None and not isinstance(units, str):
@@ -167,14 +242,14 @@ class Manifest:
             raise fail("a bundle with a decoder needs 'latent_dim'")
 
         return cls(
-            path=path, raw=raw, format=FORMAT, graphs=graphs, classes=tuple(classes),
+            path=path, raw=raw, format=FORMAT, graphs=graphs, classes=classes,
             sample_shape=tuple(sample_shape), units=units, channels=channels, sample_rate_hz=rate,
             window=window, hop=hop, latent_dim=latent_dim, threshold=threshold, opset=opset,
             graphs_int8=graphs_int8, threshold_int8=threshold_int8, alert_debounce=alert_debounce,
         )
 
 
-def _graph_entries(raw: dict, key: str, fail: Any) -> dict[str, GraphEntry]:
+def _graph_entries(raw: dict, key: str, fail: Fail) -> dict[str, GraphEntry]:
     """`graphs` or `graphs_int8`: each entry a file inside the bundle folder and its sha256."""
     out: dict[str, GraphEntry] = {}
     for name, entry in raw.items():
@@ -191,44 +266,16 @@ def _graph_entries(raw: dict, key: str, fail: Any) -> dict[str, GraphEntry]:
     return out
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _int_list(v: Any, key: str, fail: Any) -> list[int]:
-    if not isinstance(v, list) or not v or not all(_is_int(d) and d > 0 for d in v):
-        raise fail(f"'{key}' must be a non-empty list of positive integers, got {v!r}")
-    return v
-
-
-def _alert_debounce(alert: Any, fail: Any) -> tuple[int, int, int] | None:
+def _alert_debounce(alert: Any, fail: Fail) -> tuple[int, int, int] | None:
     """`alert.k`, `alert.m`, `alert.clear_k` (the calibrated debounce), checked like the runtime's own options."""
     if alert is None:
         return None
     if not isinstance(alert, dict):
         raise fail("'alert' must be an object (the alert operating point)")
-    k, m, clear = (_opt_int(alert.get(key), f"alert.{key}", fail) for key in ("k", "m", "clear_k"))
+    k, m, clear = (opt_int(alert.get(key), f"alert.{key}", fail) for key in ("k", "m", "clear_k"))
     if k is None or m is None:
         raise fail("'alert' needs 'k' and 'm' (raise on k of the last m windows)")
     clear = 1 if clear is None else clear
     if not clear <= k <= m:
         raise fail(f"'alert' needs clear_k <= k <= m, got clear_k {clear}, k {k}, m {m}")
     return k, m, clear
-
-
-def _opt_int(v: Any, key: str, fail: Any) -> int | None:
-    if v is None:
-        return None
-    if not _is_int(v) or v <= 0:
-        raise fail(f"'{key}' must be a positive integer, got {v!r}")
-    return v
-
-
-def _opt_float(v: Any, key: str, fail: Any, positive: bool) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise fail(f"'{key}' must be a finite number, got {v!r}")
-    if positive and v <= 0:
-        raise fail(f"'{key}' must be positive, got {v!r}")
-    return float(v)

@@ -1,0 +1,72 @@
+"""The first stage of an export: a run's checkpoint, its model and its data, with the checks an export
+needs before anything is computed: a complete checkpoint whose config builds its model, a run whose
+graphs would take raw samples (a stacked M1+M2 run is refused from its config, before any data is
+read), and data rebuilt exactly (the threshold is calibrated on the run's validation rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint
+from ssvae_train.config import FitConfig
+from ssvae_train.data.prepared import Prepared
+from ssvae_train.errors import UserError
+from ssvae_train.export.graphs import first_line
+from ssvae_train.export.quantize import QuantData
+from ssvae_train.models import SSVAE
+from ssvae_train.prepare import prepare
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A run ready to export: where it came from, its checkpoint, model, config and rebuilt data."""
+
+    run: str | Path
+    ckpt: dict
+    model: SSVAE
+    cfg: FitConfig
+    prep: Prepared
+    weights: str
+
+    @property
+    def checkpoint_path(self) -> Path:
+        run = Path(self.run)
+        return run / CHECKPOINT if run.is_dir() else run
+
+
+def load_for_export(run: str | Path, data_dir: str | None, weights: str = "last") -> Loaded:
+    """`evaluate.load_run`, plus the checks above. Raises UserError."""
+    ckpt = load_checkpoint(run)
+    missing = [k for k in ("fit_config", "model_config", "state_dict", "epoch") if k not in ckpt]
+    if missing:
+        raise UserError(f"{run}: not a complete ssvae checkpoint (no {', '.join(missing)})")
+    try:
+        cfg = FitConfig.from_dict(ckpt["fit_config"])
+        model = model_from_checkpoint(ckpt, weights)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UserError(f"{run}: the checkpoint's config does not describe an ssvae model ({first_line(e)})") from None
+    if cfg.m1_run is not None:
+        raise UserError(f"{run} models M1's latent means (--m1-run): its graphs would not take raw samples")
+    if cfg.val_anomaly_class is not None:
+        raise UserError(f"{run} holds a second class out to choose scores on (--val-anomaly-class): its test "
+                        "rows mix two anomalous classes; export a run with --exclude-class only")
+    if data_dir is not None:
+        cfg = replace(cfg, data_dir=data_dir)
+    prep = prepare(cfg)
+    saved = ckpt.get("split", {}).get("val") if isinstance(ckpt.get("split"), dict) else None
+    if saved is not None and not np.array_equal(np.asarray(saved), prep.split.val):
+        raise UserError(
+            "the data found now is not the data this run was trained on (its validation rows "
+            "differ): point --data-dir at the run's data"
+        )
+    return Loaded(run, ckpt, model, cfg, prep, weights)
+
+
+def quant_data(prep: Prepared, alert_quantile: float, latent_dim: int | None) -> QuantData:
+    """The rows int8 is calibrated (training split), thresholded (validation split) and measured (test) on."""
+    ds = prep.ds
+    return QuantData(x_train=ds.x_train[prep.split.train], x_val=ds.x_train[prep.split.val], x_test=ds.x_test,
+                     y_test=ds.y_test, n_classes=ds.n_classes, latent_dim=latent_dim, alert_quantile=alert_quantile)

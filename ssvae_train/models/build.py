@@ -1,0 +1,36 @@
+"""A new model for a run: the `ModelConfig` decisions a run's config and data imply (the likelihood from
+the data's kind, M2's y-conditioned posterior from the objective, the conv widths and window statistics
+from the architecture) and the scaling statistics of its training rows."""
+
+from __future__ import annotations
+
+import torch
+
+from ssvae_train.config import FitConfig
+from ssvae_train.data.prepared import Prepared
+from ssvae_train.models.parts import CONV_CHANNELS, DEFAULT_CHANNELS
+from ssvae_train.models.ssvae import SSVAE, ModelConfig
+from ssvae_train.names import canonical_objective
+
+
+def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:
+    """The model a resolved run config (`FitConfig.resolve`) builds on its data."""
+    ds = prep.ds
+    return ModelConfig(
+        arch=cfg.arch,
+        kind=cfg.model,
+        sample_shape=ds.sample_shape,
+        n_classes=ds.n_classes,
+        likelihood="bernoulli" if ds.kind == "image" else "gaussian",
+        latent_dim=cfg.latent_dim,
+        hidden=cfg.hidden,
+        posterior_y=canonical_objective(cfg.objective) == "m2",
+        channels=DEFAULT_CHANNELS.get(cfg.arch, CONV_CHANNELS),
+        window_stats=cfg.arch == "convlstm",
+    )
+
+
+def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
+    """A freshly initialised model (torch's current seed) that scales raw rows as the training split does."""
+    shift, scale = prep.scaling()
+    return SSVAE(model_config(cfg, prep), torch.from_numpy(shift), torch.from_numpy(scale))
