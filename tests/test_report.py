@@ -180,10 +180,12 @@ def test_tables_hold_mean_and_sample_std(text: str):
 
 
 def test_anomaly_table_and_mean(text: str):
-    assert "| 0 | 0.900 | 0.800 | 0.850 | 0.450 | 0.400 | 0.425 |" in text
-    assert "| **mean** | 0.800 (2 of 10) | 0.700 (2 of 10) | 0.750 (2 of 10) |" in text
+    table = rows(text)
+    assert ["0", "0.900", "0.800", "0.850", "0.450", "0.400", "0.425"] in [r[:7] for r in table]
+    assert ["**mean**", "0.800 (2 of 10)", "0.700 (2 of 10)", "0.750 (2 of 10)"] in [r[:4] for r in table]
     # min beats vae on both digits, pi on none, but every cell is one seed: no spread, nothing is won or lost
-    assert "verdict: **indicative only** (4 comparisons on 1 seed" in claim(text, 3)
+    outcome, nums = verdict(claim(text, 3))
+    assert (outcome, nums[:2]) == ("indicative only", [4, 1])
     assert "+0.050 (1 seed, n 1/1): indicative" in text
     assert "MNIST, ssvae min: mean AUROC 0.800 vs vae 0.750, higher on 2 of 2 held-out classes" in claim(text, 3)
 
