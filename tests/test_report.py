@@ -138,6 +138,30 @@ def claim(text: str, number: int) -> str:
     return next(line for line in text.splitlines() if line.startswith(f"{number}. "))
 
 
+def verdict(line: str) -> tuple[str, list[float]]:
+    """A claim's verdict: its outcome (the bold words) and the numbers in the parenthesis after it."""
+    m = re.search(r"verdict: \*\*([a-z ]+?)(?: \((\d+) of (\d+) cells\))?\*\*(?: \(([^)]*)\))?", line)
+    assert m, line
+    nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", (m.group(4) or "") if not m.group(2) else m.group(0))]
+    return m.group(1), nums
+
+
+def rows(text: str) -> list[list[str]]:
+    """Every markdown table row, as its stripped cells."""
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in text.splitlines() if ln.startswith("| ")]
+
+
+def gap(cell: str) -> tuple[float, float, int, int, str]:
+    """'+10.00 (s_p 2.00, n 3/3): won' -> (10.0, 2.0, 3, 3, 'won')."""
+    m = re.fullmatch(r"([+-]?\d+\.\d+) \(s_p (\d+\.\d+), n (\d+)/(\d+)\): (\w+)", cell)
+    assert m, cell
+    return float(m[1]), float(m[2]), int(m[3]), int(m[4]), m[5]
+
+
+def gaps(text: str) -> list[tuple[float, float, int, int, str]]:
+    return [gap(c) for r in rows(text) for c in r if re.fullmatch(r"[+-]?\d+\.\d+ \(s_p .*", c)]
+
+
 @pytest.fixture
 def text(tmp_path: Path) -> str:
     return build(tmp_path, (0.60, 0.62, 0.64))
@@ -145,33 +169,39 @@ def text(tmp_path: Path) -> str:
 
 def test_tables_hold_mean_and_sample_std(text: str):
     # accuracy 70/72/74 % -> 72.00 ± 2.00; log loss 1.0/1.2/1.4 -> 1.200 ± 0.200; one seed shows no ±
-    assert "| dense | ssvae-soft-label | 72.00 ± 2.00 (n=3) | 90.00 (n=1) | – |" in text
-    assert "| dense | supervised | 62.00 ± 2.00 (n=3) | – | – |" in text
-    assert "| dense | ssvae-soft-label | 1.200 ± 0.200 (n=3) | 0.400 (n=1) | – |" in text
+    table = rows(text)
+    assert ["dense", "ssvae-soft-label", "72.00 ± 2.00 (n=3)", "90.00 (n=1)", "–"] in table
+    assert ["dense", "supervised", "62.00 ± 2.00 (n=3)", "–", "–"] in table
+    assert ["dense", "ssvae-soft-label", "1.200 ± 0.200 (n=3)", "0.400 (n=1)", "–"] in table
     # gap +10 points, pooled std 2
-    assert "+10.00 (s_p 2.00, n 3/3): won" in text
+    assert (10.0, 2.0, 3, 3, "won") in gaps(text)
     # mnist-best: error = 100 - accuracy of the 100-label semi-supervised model
     assert "28.00 ± 2.00 (n=3)" in text
 
 
 def test_anomaly_table_and_mean(text: str):
-    assert "| 0 | 0.900 | 0.800 | 0.850 | 0.450 | 0.400 | 0.425 |" in text
-    assert "| **mean** | 0.800 (2 of 10) | 0.700 (2 of 10) | 0.750 (2 of 10) |" in text
+    table = rows(text)
+    assert ["0", "0.900", "0.800", "0.850", "0.450", "0.400", "0.425"] in [r[:7] for r in table]
+    assert ["**mean**", "0.800 (2 of 10)", "0.700 (2 of 10)", "0.750 (2 of 10)"] in [r[:4] for r in table]
     # min beats vae on both digits, pi on none, but every cell is one seed: no spread, nothing is won or lost
-    assert "verdict: **indicative only** (4 comparisons on 1 seed" in claim(text, 3)
+    outcome, nums = verdict(claim(text, 3))
+    assert (outcome, nums[:2]) == ("indicative only", [4, 1])
     assert "+0.050 (1 seed, n 1/1): indicative" in text
     assert "MNIST, ssvae min: mean AUROC 0.800 vs vae 0.750, higher on 2 of 2 held-out classes" in claim(text, 3)
 
 
 def test_verdict_flips_with_the_numbers(tmp_path: Path, text: str):
-    assert "verdict: **holds** (1 of 1 comparisons won" in claim(text, 1)
+    outcome, nums = verdict(claim(text, 1))
+    assert (outcome, nums[:2]) == ("holds", [1, 1])
     assert "*provisional*: 1 of 12 comparisons measurable" in claim(text, 1)
     flipped = build(tmp_path / "flipped", (0.80, 0.82, 0.84))
-    assert "verdict: **does not hold** (0 of 1 comparisons won, 1 lost" in claim(flipped, 1)
-    assert "-10.00 (s_p 2.00, n 3/3): lost" in flipped
+    outcome, nums = verdict(claim(flipped, 1))
+    assert (outcome, nums[:3]) == ("does not hold", [0, 1, 1])
+    assert (-10.0, 2.0, 3, 3, "lost") in gaps(flipped)
     # within one pooled std: a tie, which is not a win
     tie = build(tmp_path / "tie", (0.705, 0.725, 0.745))
-    assert "verdict: **does not hold** (0 of 1 comparisons won, 0 lost, 1 tied" in claim(tie, 1)
+    outcome, nums = verdict(claim(tie, 1))
+    assert (outcome, nums[:4]) == ("does not hold", [0, 1, 0, 1])
 
 
 def test_missing_experiments_are_not_measured(text: str):
