@@ -10,9 +10,10 @@ What is quantized: the nodes that carry weights (Conv, ConvTranspose, Gemm, MatM
 operand) of at least `MIN_WEIGHTS` values, weights per output channel (int8), activations per tensor
 (uint8). Smaller layers stay float32: they save next to nothing and cost the most accuracy (on
 mnist-conv, an int8 first convolution, 144 weights reading the pixels, cost 1.1 points of test accuracy;
-float32 there, 0.0). Everything else stays
-float32: the preprocessing inside the graph, softmax, the anomaly score's sums, and LSTM nodes (QDQ has
-no LSTM form in onnxruntime; its LSTM quantizer is dynamic, the batch dependence this module removes).
+float32 there, 0.0). Transposed convolutions over 1-D signals stay float32 too (`_weighted_nodes` says
+why). Everything else stays float32: the preprocessing inside the graph, softmax, the anomaly score's
+sums, and LSTM nodes (QDQ has no LSTM form in onnxruntime; its LSTM quantizer is dynamic, the batch
+dependence this module removes).
 `quantize_bundle` is the one path: `ssvae-export --quantize int8` and `--requantize` both call it.
 """
 
@@ -83,7 +84,7 @@ def _weighted_nodes(model: onnx.ModelProto) -> list[str]:
     """Names of the Conv/Gemm/MatMul nodes whose constant operand has >= MIN_WEIGHTS values, less the
     transposed convolutions over 1-D signals (weights [C_in, C_out, k]): OpenVINO's int8 kernel for those
     rounds differently from onnxruntime's and from the ONNX definition (tract), 1e-2 of a decoded sensor
-    window; float32 there, every engine agrees to 1e-6 (tests/test_engines.py)."""
+    window; float32 there, OpenVINO and tract agree with onnxruntime (tests/test_engines.py)."""
     dims = {t.name: list(t.dims) for t in model.graph.initializer}
     for n in model.graph.node:
         if n.op_type == "Constant" and n.attribute and n.attribute[0].t.dims:
