@@ -118,9 +118,15 @@ def generate(
     from ssvae_train.evaluate import load_run
     from ssvae_train.generate import draw_grid
 
-    _, model, _, prep = load_run(run, data_dir)
-    if prep.ds.kind == "features":
-        raise UserError("this run models M1's latent means (--m1-run), not samples: draw from a run on the data")
+    _, model, cfg, prep = load_run(run, data_dir)
+    if cfg.m1_run is not None:  # M1+M2: M2 draws M1 codes, M1's decoder the samples (models/m1m2.py)
+        from dataclasses import replace
+
+        from ssvae_train.prepare import prepare
+        from ssvae_train.stacked import compose
+
+        prep = prepare(replace(cfg, m1_run=None))
+        model = compose(model, cfg, prep.ds, prep.split.train)
     normal = prep.ds.x_test[prep.ds.y_test >= 0]
     draw_grid(model, prep.ds.classes, cls, normal[:styles], out, n=n, seed=seed, channels=prep.ds.channels)
     typer.echo(str(out))

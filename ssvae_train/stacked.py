@@ -9,7 +9,8 @@ With `--m1-sample` the training rows are drawn afresh from q(z|x) every epoch, a
 (noise that regularises M2), while validation and test use the means. Evaluation rebuilds the same
 features from the run's config, test rows included. M1 must have been trained on this run's training
 rows only (same seed and validation fraction), so that no validation or test image shaped the
-features; labels never reach it.
+features; labels never reach it. `compose` chains a trained M2 back onto M1 (`models/m1m2.py`), so the
+exported graphs take raw samples.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.data.dataset import DataSet
 from ssvae_train.errors import UserError
+from ssvae_train.models.m1m2 import M1M2
 
 KIND = "features"  # DataSet.kind of stacked data: Gaussian likelihood on standardised vectors
 ACTIVE_VAR = 0.01  # a latent unit is active when its posterior mean varies more than this over the rows
@@ -68,6 +70,14 @@ def check_m1(m1_cfg: FitConfig, cfg: FitConfig, m1_kind: str) -> None:
             )
 
 
+def active_units(mu_train: np.ndarray, m1_run: str | Path) -> np.ndarray:
+    """The units whose posterior mean varies over the training rows (> ACTIVE_VAR); raises if none does."""
+    active = np.flatnonzero(mu_train.var(0) > ACTIVE_VAR)
+    if not len(active):
+        raise UserError(f"--m1-run {m1_run}: M1 uses none of its latent units (train it longer)")
+    return active
+
+
 def stack(ds: DataSet, m1_run: str | Path, cfg: FitConfig, train_rows: np.ndarray) -> DataSet:
     """`ds` with every sample replaced by M1's posterior mean over its active units (found on
     `train_rows`, the run's training rows); labels and metadata carried over."""
@@ -75,9 +85,7 @@ def stack(ds: DataSet, m1_run: str | Path, cfg: FitConfig, train_rows: np.ndarra
     check_m1(FitConfig.from_dict(ckpt["fit_config"]), cfg, ckpt["model_config"]["kind"])
     m1 = model_from_checkpoint(ckpt)
     mu, std = posterior(m1, ds.x_train)
-    active = np.flatnonzero(mu[train_rows].var(0) > ACTIVE_VAR)
-    if not len(active):
-        raise UserError(f"--m1-run {m1_run}: M1 uses none of its latent units (train it longer)")
+    active = active_units(mu[train_rows], m1_run)
     return replace(
         ds,
         x_train=mu[:, active],
@@ -86,3 +94,22 @@ def stack(ds: DataSet, m1_run: str | Path, cfg: FitConfig, train_rows: np.ndarra
         units=f"posterior means of M1 ({m1_run}), active units {active.tolist()}",
         extra={**ds.extra, "m1_run": str(m1_run), "x_train_std": std[:, active], "m1_active_units": active.tolist()},
     )
+
+
+def compose(m2, cfg: FitConfig, ds: DataSet, train_rows: np.ndarray) -> M1M2:
+    """The trained M2 of a stacked run chained onto its M1 (`cfg.m1_run`): one model on raw samples.
+
+    `ds` is the run's data set as raw samples and `train_rows` its training rows: the active units are
+    found on them exactly as `stack` found them when M2 was trained, and the inactive units are held at
+    their mean over those rows when M2's output is decoded by M1.
+    """
+    ckpt = load_checkpoint(cfg.m1_run)
+    check_m1(FitConfig.from_dict(ckpt["fit_config"]), cfg, ckpt["model_config"]["kind"])
+    m1 = model_from_checkpoint(ckpt)
+    mu = posterior_means(m1, ds.x_train)[train_rows]
+    active = active_units(mu, cfg.m1_run)
+    if tuple(m2.cfg.sample_shape) != (len(active),):
+        raise UserError(f"--m1-run {cfg.m1_run}: M1 has {len(active)} active units on this run's training rows, "
+                        f"M2 was trained on {m2.cfg.sample_shape[0]}: not the M1 this run was trained on")
+    inactive = np.setdiff1d(np.arange(mu.shape[1]), active)
+    return M1M2(m1, m2, active.tolist(), torch.from_numpy(mu[:, inactive].mean(0)), str(cfg.m1_run)).eval()

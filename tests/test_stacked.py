@@ -1,4 +1,5 @@
-"""M1+M2: a second model trained on a plain VAE's latent means (ssvae_train/data/stacked.py)."""
+"""M1+M2: a second model trained on a plain VAE's latent means (ssvae_train/stacked.py), and exported as one
+model on raw samples (ssvae_train/models/m1m2.py)."""
 
 import numpy as np
 import pytest
@@ -18,8 +19,9 @@ from ssvae_train.trainer import fit
 def m1_run(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("m1") / "vae"
-    # 30 epochs = 330 steps on the digits: M1 then uses its latents (after 3 epochs it has not started to)
-    fit(FitConfig(dataset="digits", model="vae", epochs=30, latent_dim=8), out, progress=False)
+    # 30 epochs = 330 steps on the digits: M1 then uses its latents (after 3 epochs it has not started to);
+    # with 16 latents it leaves some units inactive, which the composed export must place back
+    fit(FitConfig(dataset="digits", model="vae", epochs=30, latent_dim=16), out, progress=False)
     return out
 
 
@@ -28,7 +30,7 @@ def test_stacked_data_are_m1_posterior_means_of_the_same_rows(m1_run):
     raw = load_dataset("digits")
     m1 = model_from_checkpoint(load_checkpoint(m1_run))
     active = prep.ds.extra["m1_active_units"]
-    assert prep.ds.kind == "features" and prep.ds.sample_shape == (len(active),) and 0 < len(active) <= 8
+    assert prep.ds.kind == "features" and prep.ds.sample_shape == (len(active),) and 0 < len(active) < 16
     np.testing.assert_array_equal(prep.ds.y_train, raw.y_train)
     want = posterior_means(m1, raw.x_test[:5])[:, active]
     np.testing.assert_allclose(prep.ds.x_test[:5], want, rtol=1e-5, atol=1e-6)
@@ -73,20 +75,102 @@ def test_m1_must_be_unsupervised_use_its_latents_and_the_arch_dense(tmp_path, m1
         FitConfig(dataset="digits", arch="conv", m1_run=str(m1_run)).validate()
 
 
-def test_generate_and_export_refuse_a_stacked_run(tmp_path, m1_run):
-    from typer.testing import CliRunner
-
-    from ssvae_train.cli import app
+@pytest.fixture(scope="module")
+def m1m2_bundle(tmp_path_factory, m1_run):
+    """A tiny M1+M2 run on the digits, exported (fp32 + int8) as one bundle on raw pixels."""
     from ssvae_train.export.exporter import export_run
 
     torch.set_num_threads(1)
-    cfg = FitConfig(dataset="digits", labels="100", objective="m2", epochs=1, m1_run=str(m1_run))
-    run = fit(cfg, tmp_path / "m2", progress=False).parent
-    res = CliRunner().invoke(app, ["generate", str(run), "--out", str(tmp_path / "g.png")])
-    assert res.exit_code == 2 and "M1's latent means" in res.output and not (tmp_path / "g.png").exists()
-    with pytest.raises(UserError, match="would not take raw samples"):
-        export_run(run, tmp_path / "bundle")
-    assert not (tmp_path / "bundle").exists()
+    root = tmp_path_factory.mktemp("m1m2")
+    cfg = FitConfig(dataset="digits", labels="100", objective="m2", epochs=3, m1_run=str(m1_run))
+    run = fit(cfg, root / "m2", progress=False).parent
+    manifest = export_run(run, root / "bundle", quantize="int8", latent_prior="standard")
+    return run, root / "bundle", manifest
+
+
+def test_composed_graphs_match_m1_then_m2_in_pytorch(m1m2_bundle):
+    """Each graph on raw pixels == M1's posterior mean over its active units, then M2 (and, for the
+    decoder, M2's decoder then M1's), computed with the two PyTorch models of the runs one after the other."""
+    import onnxruntime as ort
+
+    from ssvae_train.evaluate import load_run
+    from ssvae_train.scores import score_rows
+
+    run, bundle, manifest = m1m2_bundle
+    _, m2, cfg, stacked = load_run(run)  # M2 and its data as M1's latent means, as training saw them
+    m1 = model_from_checkpoint(load_checkpoint(cfg.m1_run))
+    raw = load_dataset("digits")
+    active = stacked.ds.extra["m1_active_units"]
+    x = raw.x_test[:64]
+    sess = {g: ort.InferenceSession(str(bundle / f"{g}.onnx"), providers=["CPUExecutionProvider"])
+            for g in ("classifier", "anomaly", "decoder")}
+    assert manifest["sample_shape"] == [8, 8] and manifest["composition"]["active_units"] == active
+    assert len(active) < m1.cfg.latent_dim  # some units inactive: the decoder must put them back in place
+    with torch.no_grad():
+        codes = torch.from_numpy(posterior_means(m1, x)[:, active])
+        want = m2(codes).numpy()
+    np.testing.assert_allclose(sess["classifier"].run(None, {"x": x})[0], want, atol=1e-5)
+    # the default score's constants are fitted on the stacked rows, as they would be for M2 alone
+    want = score_rows(m2, stacked, codes.numpy(), manifest["score_method"])
+    got = sess["anomaly"].run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    z = np.random.default_rng(0).standard_normal((20, m2.cfg.latent_dim)).astype(np.float32)
+    y = np.arange(20, dtype=np.int64) % 10
+    with torch.no_grad():
+        values = m2.generate(torch.from_numpy(z), torch.from_numpy(y)).numpy()  # M1 codes over active units
+        mu_train = posterior_means(m1, raw.x_train[stacked.split.train])
+        full = np.repeat(mu_train.mean(0, keepdims=True), len(z), 0)
+        full[:, active] = values
+        want = m1.generate(torch.from_numpy(full), None).numpy()
+    got = sess["decoder"].run(None, {"z": z, "y": y})[0]
+    assert got.shape == (20, 8, 8)
+    np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
+    # the bundle's test accuracy on raw pixels is the stacked run's own (evaluate on M1 features)
+    assert manifest["producer"]["metrics"]["test_accuracy_onnxruntime"] == pytest.approx(
+        evaluate_run(run)["test_accuracy"], abs=1e-9)
+
+
+def test_m1m2_bundle_runs_in_the_edge_runtime_like_any_other(m1m2_bundle):
+    from typer.testing import CliRunner
+
+    from ssvae_edge import Bundle
+    from ssvae_edge.cli import app as edge_app
+
+    _, bundle, manifest = m1m2_bundle
+    raw = load_dataset("digits")
+    for precision in ("fp32", "int8"):
+        b = Bundle.load(bundle, providers="cpu", threads=1, precision=precision)
+        probs = b.classify(raw.x_test[:200])
+        assert probs.shape == (200, 10) and np.allclose(probs.sum(1), 1, atol=1e-5)
+        assert np.mean(probs.argmax(1) == raw.y_test[:200]) > 0.5  # chance is 0.1
+        one_by_one = np.concatenate([b.anomaly_score(raw.x_test[i : i + 1]) for i in range(8)])
+        np.testing.assert_array_equal(one_by_one, b.anomaly_score(raw.x_test[:8]))
+        drawn = b.generate(4, n=5, seed=0)
+        assert drawn.shape == (5, 8, 8) and np.isfinite(drawn).all() and drawn.min() >= 0
+    res = CliRunner().invoke(edge_app, ["info", str(bundle), "--precision", "int8"])
+    assert res.exit_code == 0, res.output
+    tampered = bundle.parent / "tampered"
+    import shutil
+
+    shutil.copytree(bundle, tampered)
+    data = bytearray((tampered / "classifier.onnx").read_bytes())
+    data[-10] ^= 0xFF
+    (tampered / "classifier.onnx").write_bytes(bytes(data))
+    from ssvae_edge.errors import BundleError
+
+    with pytest.raises(BundleError, match="sha256"):
+        Bundle.load(tampered, providers="cpu")
+
+
+def test_generate_draws_pixels_from_a_stacked_run(m1m2_bundle, tmp_path):
+    from typer.testing import CliRunner
+
+    from ssvae_train.cli import app
+
+    run, _, _ = m1m2_bundle
+    res = CliRunner().invoke(app, ["generate", str(run), "--class", "3", "--out", str(tmp_path / "g.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "g.png").stat().st_size > 1000
 
 
 def test_m1_sample_draws_fresh_rows_each_epoch_reproducibly(tmp_path, m1_run):

@@ -36,6 +36,7 @@ from ssvae_train.export.quantize import quantize_bundle
 from ssvae_train.export.staging import check_destination, staging
 from ssvae_train.latent_prior import LATENT_PRIORS, ClassPrior, fit_on_run
 from ssvae_train.models import SSVAE
+from ssvae_train.models.m1m2 import M1M2
 from ssvae_train.progress import Progress
 
 N_VALIDATE = 256  # real test samples compared between onnxruntime and PyTorch
@@ -270,6 +271,8 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         "producer": ME.producer(loaded, meta, metrics),
         "validation": ME.validation(graphs.n, N_REFERENCE, EXAMPLE_BATCH, graphs.alt_len, graphs.checks),
     }
+    if isinstance(model, M1M2):  # an M1+M2 run: how its graphs chain the two models
+        keys["composition"] = model.describe()
     if int8 is not None:
         keys["graphs_int8"], keys["quantization"] = int8
     manifest = C.build_manifest(graphs.files, keys)

@@ -1,7 +1,8 @@
 """The first stage of an export: a run's checkpoint, its model and its data, with the checks an export
-needs before anything is computed: a complete checkpoint whose config builds its model, a run whose
-graphs would take raw samples (a stacked M1+M2 run is refused from its config, before any data is
-read), and data rebuilt exactly (the threshold is calibrated on the run's validation rows)."""
+needs before anything is computed: a complete checkpoint whose config builds its model, and data rebuilt
+exactly (the threshold is calibrated on the run's validation rows). A stacked M1+M2 run (`--m1-run`) is
+exported as one model on raw samples: its M2 chained onto its M1 (`stacked.compose`), with the run's data
+as raw samples and the same split, so every graph takes what any other bundle's takes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ssvae_train.export.graphs import first_line
 from ssvae_train.export.quantize import QuantData
 from ssvae_train.models import SSVAE
 from ssvae_train.prepare import prepare
+from ssvae_train.stacked import compose
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class Loaded:
 
     run: str | Path
     ckpt: dict
-    model: SSVAE
+    model: SSVAE  # or M1M2 (models/m1m2.py), which answers the same calls
     cfg: FitConfig
     prep: Prepared
     weights: str
@@ -48,20 +50,21 @@ def load_for_export(run: str | Path, data_dir: str | None, weights: str = "last"
         model = model_from_checkpoint(ckpt, weights)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UserError(f"{run}: the checkpoint's config does not describe an ssvae model ({first_line(e)})") from None
-    if cfg.m1_run is not None:
-        raise UserError(f"{run} models M1's latent means (--m1-run): its graphs would not take raw samples")
     if cfg.val_anomaly_class is not None:
         raise UserError(f"{run} holds a second class out to choose scores on (--val-anomaly-class): its test "
                         "rows mix two anomalous classes; export a run with --exclude-class only")
     if data_dir is not None:
         cfg = replace(cfg, data_dir=data_dir)
-    prep = prepare(cfg)
+    # M1+M2: the raw samples (the split does not depend on M1), and M2 chained onto M1 to take them
+    prep = prepare(replace(cfg, m1_run=None) if cfg.m1_run is not None else cfg)
     saved = ckpt.get("split", {}).get("val") if isinstance(ckpt.get("split"), dict) else None
     if saved is not None and not np.array_equal(np.asarray(saved), prep.split.val):
         raise UserError(
             "the data found now is not the data this run was trained on (its validation rows "
             "differ): point --data-dir at the run's data"
         )
+    if cfg.m1_run is not None:
+        model = compose(model, cfg, prep.ds, prep.split.train)
     return Loaded(run, ckpt, model, cfg, prep, weights)
 
 
