@@ -111,3 +111,40 @@ def draw_sensor_comparison(bundle: Bundle, x_real: np.ndarray, y_real: np.ndarra
     fig.tight_layout()
     write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
+
+
+def draw_image_grid(bundle: Bundle, out, per_class: int = 10, seed: int = 0) -> None:
+    """PNG: per class (rows), `per_class` images drawn by the bundle's decoder (z ~ N(0, I), the same codes
+    `check_generation` draws first), white gaps between tiles; a tile the bundle's own classifier reads as
+    another class is framed in red with that class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ssvae_train.files import write_atomic
+
+    x, y = generated(bundle, per_class, seed)
+    pred = bundle.classify(x).argmax(1)
+    classes = list(bundle.classes)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(0.75 * per_class, 0.8 * len(classes)), squeeze=False,
+                             gridspec_kw={"wspace": 0.08, "hspace": 0.08})
+    top = float(np.max(x)) or 1.0
+    for i, (img, want, got) in enumerate(zip(x, y, pred, strict=True)):
+        ax = axes[want, i % per_class]
+        ax.imshow(img, cmap="gray_r", vmin=0.0, vmax=top)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        wrong = got != want
+        for side in ax.spines.values():
+            side.set_color("red" if wrong else "0.8")
+            side.set_linewidth(2.0 if wrong else 0.5)
+        if wrong:
+            ax.text(0.97, 0.03, classes[got], color="red", fontsize=6, ha="right", va="bottom", transform=ax.transAxes)
+        if i % per_class == 0:
+            ax.set_ylabel(classes[want], fontsize=8, rotation=0, labelpad=10, va="center")
+    agree = float(np.mean(pred == y))
+    fig.suptitle(f"{bundle.path.name}: decoder.onnx, z ~ N(0, I), one row per class asked; red = the bundle's "
+                 f"classifier reads another class (agreement {agree:.2f})", fontsize=7)
+    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)

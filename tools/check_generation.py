@@ -6,7 +6,8 @@
 
 Writes `results/generation/<bundle>.json` (agreement per class; for sensors, per channel, how much
 generated and real test windows move and their spectra's mean frequency) and, for sensors,
-`results/figures/generation-<bundle>.png` (a real and a generated window per activity, channels labelled).
+`results/figures/generation-<bundle>.png` (sensors: a real and a generated window per activity, channels
+labelled; images: ten drawn images per class, the ones the classifier reads as another class in red).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo'
 from ssvae_edge import Bundle  # noqa: E402
 from ssvae_train.data.load import load_dataset  # noqa: E402
 from ssvae_train.files import write_text_atomic  # noqa: E402
-from ssvae_train.generation_check import check_generation, draw_sensor_comparison  # noqa: E402
+from ssvae_train.generation_check import check_generation, draw_image_grid, draw_sensor_comparison  # noqa: E402
 
 
 def main(
@@ -48,9 +49,12 @@ def main(
     report["command"] = "python tools/check_generation.py " + " ".join(sys.argv[1:])
     path = out / f"{bundle.name}.json"
     write_text_atomic(path, json.dumps(report, indent=2) + "\n")
+    fig = figures / f"generation-{bundle.name}.png"
     if x_real is not None:
-        fig = figures / f"generation-{bundle.name}.png"
         draw_sensor_comparison(b, x_real, y_real, fig, seed)
+        print(f"wrote {fig}")
+    elif b.channels is None and len(b.sample_shape) == 2:  # images
+        draw_image_grid(b, fig, seed=seed)
         print(f"wrote {fig}")
     per = ", ".join(f"{k} {v['agreement']:.2f}" for k, v in report["per_class"].items())
     print(f"{bundle.name}: agreement {report['agreement']:.3f} ({per}); wrote {path}")
