@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Summarise the committed bundles from their manifests: accuracy (PyTorch, onnxruntime fp32, int8),
-file sizes per precision, the largest onnxruntime-vs-PyTorch difference found at export, the threshold;
-then int8 against fp32 (the manifest's `quantization`, measured by the exporter on the test set).
+file sizes per precision, the largest onnxruntime-vs-PyTorch difference found at export, the threshold,
+the generation agreement `tools/check_generation.py` measured (results/generation/<bundle>.json: samples
+of decoder.onnx that the bundle's own classifier labels as the class asked); then int8 against fp32 (the manifest's `quantization`, measured by the exporter on the test set).
 
     python tools/bundle_table.py            # prints markdown; --out FILE writes it too
 """
@@ -25,12 +26,15 @@ def row(path: Path) -> str:
     diffs = [v for g in graphs for k, v in g.items() if k.startswith("onnxruntime_vs_pytorch")]
     worst = max(diffs, default=None)
     thr = f"{m['threshold']:.1f}" if m.get("threshold") else "–"
+    gen = ROOT / "results" / "generation" / f"{path.name}.json"
+    gen = json.loads(gen.read_text()) if gen.exists() else None
+    gen = "–" if gen is None else f"{gen['agreement']:.3f} (n={gen['n_per_class']}/class)"
     return (
         f"| `{path.name}` | {', '.join(m['graphs'])} | {100 * met.get('test_accuracy_pytorch', float('nan')):.2f} | "
         f"{100 * met.get('test_accuracy_onnxruntime', float('nan')):.2f} | "
         f"{100 * q.get('int8', {}).get('test_accuracy', float('nan')):.2f} | "
         f"{kib(q.get('fp32', {}).get('bytes', {'-': 0}))} | {kib(q.get('int8', {}).get('bytes', {'-': 0}))} | "
-        f"{'–' if worst is None else f'{worst:.1e}'} | {thr} |"
+        f"{'–' if worst is None else f'{worst:.1e}'} | {thr} | {gen} |"
     )
 
 
@@ -59,8 +63,8 @@ def main() -> int:
     a = ap.parse_args()
     lines = [
         "| bundle | graphs | test acc. PyTorch % | onnxruntime fp32 % | onnxruntime int8 % | fp32 KiB | int8 KiB "
-        "| worst ORT–PyTorch diff | threshold |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| worst ORT–PyTorch diff | threshold | generation agreement |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     bundles = [p for p in sorted((ROOT / "exported").iterdir()) if (p / "manifest.json").exists()]
     lines += [row(p) for p in bundles]
