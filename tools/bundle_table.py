@@ -2,7 +2,8 @@
 """Summarise the committed bundles from their manifests: accuracy (PyTorch, onnxruntime fp32, int8),
 file sizes per precision, the largest onnxruntime-vs-PyTorch difference found at export, the threshold,
 the generation agreement `tools/check_generation.py` measured (results/generation/<bundle>.json: samples
-of decoder.onnx that the bundle's own classifier labels as the class asked); then int8 against fp32 (the manifest's `quantization`, measured by the exporter on the test set).
+of decoder.onnx that the bundle's own classifier labels as the class asked); then int8 against fp32 (the
+manifest's `quantization`, measured by the exporter on the test set).
 
     python tools/bundle_table.py            # prints markdown; --out FILE writes it too
 """
