@@ -310,6 +310,14 @@ ORDER: list[tuple[str, str]] = [
     *[(lane, f"har-labels --seeds {s} --filter=lstm-{m}") for s in (0, 1, 2)
       for lane, m in (("b", "ssvae-seed"), ("b", "supervised"))],  # one seed of every budget first
     *[("har-sensor", f"har-sensor --filter=-{b}- --jobs 2") for b in ("0.1", "0.05", "0.01", "0.25", "all")],
+    # issue 12 (2026-12-05), one process per cell line at a time on 2 cores: the conv seeds 1-2 of mnist-best
+    # and mnist-labels (cheapest first, so a cut-off session loses the fewest cells); the bundles' own runs
+    # (M1/M1+M2 and conv seed 0 retrained) are the fit lines of tools/make_bundles.sh
+    ("issue-12", "mnist-best --filter=conv-m2-lr3e-3-100-s1"),
+    ("issue-12", "mnist-best --filter=conv-m2-lr3e-3-100-s2"),
+    *[("issue-12", f"mnist-labels --jobs 1 --seeds 1,2 --filter={f}")
+      for f in ("conv-supervised-ce-", "conv-ssvae-seed-100-", "conv-ssvae-m2-all-", "conv-ssvae-seed-1000-",
+                "conv-ssvae-seed-all-", "conv-ssvae-m2-1000-", "conv-ssvae-m2-100-")],
 ]
 
 
