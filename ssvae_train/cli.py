@@ -115,18 +115,12 @@ def generate(
     data_dir: str | None = typer.Option(None, help="Override the data directory recorded in the run."),
 ) -> None:
     """Draw class-conditional samples: one class in many styles, and one style across all classes."""
-    from ssvae_train.evaluate import load_run
+    from ssvae_train.evaluate import load_run, on_raw_samples
     from ssvae_train.generate import draw_grid
 
     _, model, cfg, prep = load_run(run, data_dir)
     if cfg.m1_run is not None:  # M1+M2: M2 draws M1 codes, M1's decoder the samples (models/m1m2.py)
-        from dataclasses import replace
-
-        from ssvae_train.prepare import prepare
-        from ssvae_train.stacked import compose
-
-        prep = prepare(replace(cfg, m1_run=None))
-        model = compose(model, cfg, prep.ds, prep.split.train)
+        model, prep = on_raw_samples(model, cfg)
     normal = prep.ds.x_test[prep.ds.y_test >= 0]
     draw_grid(model, prep.ds.classes, cls, normal[:styles], out, n=n, seed=seed, channels=prep.ds.channels)
     typer.echo(str(out))

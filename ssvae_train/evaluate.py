@@ -18,8 +18,10 @@ from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.inference import classification_metrics, predict
 from ssvae_train.models import SSVAE
+from ssvae_train.models.m1m2 import M1M2
 from ssvae_train.prepare import prepare
 from ssvae_train.scores import CANDIDATES, PARTS, combine, default_score, fit_on_run, part_values
+from ssvae_train.stacked import compose
 
 
 def load_run(
@@ -31,6 +33,13 @@ def load_run(
     if data_dir is not None:
         cfg = replace(cfg, data_dir=data_dir)
     return ckpt, model_from_checkpoint(ckpt, weights), cfg, prepare(cfg)
+
+
+def on_raw_samples(m2: SSVAE, cfg: FitConfig) -> tuple[M1M2, Prepared]:
+    """An M1+M2 run (`cfg.m1_run`) as one model on raw samples (`models/m1m2.py`), with the run's data as
+    raw samples: the same split, since the split does not depend on M1. What export and generation draw on."""
+    prep = prepare(replace(cfg, m1_run=None))
+    return compose(m2, cfg, prep.ds, prep.split.train), prep
 
 
 def anomaly_metrics(score: np.ndarray, is_anomaly: np.ndarray) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """The first stage of an export: a run's checkpoint, its model and its data, with the checks an export
 needs before anything is computed: a complete checkpoint whose config builds its model, and data rebuilt
 exactly (the threshold is calibrated on the run's validation rows). A stacked M1+M2 run (`--m1-run`) is
-exported as one model on raw samples: its M2 chained onto its M1 (`stacked.compose`), with the run's data
+exported as one model on raw samples: its M2 chained onto its M1 (`evaluate.on_raw_samples`), with the run's data
 as raw samples and the same split, so every graph takes what any other bundle's takes."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_check
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
+from ssvae_train.evaluate import on_raw_samples
 from ssvae_train.export.graphs import first_line
 from ssvae_train.export.quantize import QuantData
 from ssvae_train.models import SSVAE
 from ssvae_train.prepare import prepare
-from ssvae_train.stacked import compose
 
 
 @dataclass(frozen=True)
@@ -55,16 +55,16 @@ def load_for_export(run: str | Path, data_dir: str | None, weights: str = "last"
                         "rows mix two anomalous classes; export a run with --exclude-class only")
     if data_dir is not None:
         cfg = replace(cfg, data_dir=data_dir)
-    # M1+M2: the raw samples (the split does not depend on M1), and M2 chained onto M1 to take them
-    prep = prepare(replace(cfg, m1_run=None) if cfg.m1_run is not None else cfg)
+    if cfg.m1_run is not None:  # M1+M2: M2 chained onto M1, on the raw samples
+        model, prep = on_raw_samples(model, cfg)
+    else:
+        prep = prepare(cfg)
     saved = ckpt.get("split", {}).get("val") if isinstance(ckpt.get("split"), dict) else None
     if saved is not None and not np.array_equal(np.asarray(saved), prep.split.val):
         raise UserError(
             "the data found now is not the data this run was trained on (its validation rows "
             "differ): point --data-dir at the run's data"
         )
-    if cfg.m1_run is not None:
-        model = compose(model, cfg, prep.ds, prep.split.train)
     return Loaded(run, ckpt, model, cfg, prep, weights)
 
 

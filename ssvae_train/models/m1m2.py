@@ -31,7 +31,8 @@ class M1M2(nn.Module):
             raise ValueError(f"M1 must be a plain vae, not {m1.cfg.kind!r}")
         if tuple(m2.cfg.sample_shape) != (len(active),):
             raise ValueError(f"M2 models {m2.cfg.sample_shape} values, M1 has {len(active)} active units")
-        inactive = [u for u in range(d1) if u not in set(active)]
+        chosen = set(active)
+        inactive = [u for u in range(d1) if u not in chosen]
         if len(inactive_fill) != len(inactive):
             raise ValueError(f"{len(inactive)} inactive units, {len(inactive_fill)} fill values")
         self.m1, self.m2, self.cfg, self.m1_run = m1, m2, m2.cfg, m1_run
