@@ -73,6 +73,19 @@ def sweep(scored: list[dict], labels: list[list[str]], held_out: str, rate: floa
     return out
 
 
+def false_by_activity(scored: list[dict], labels: list[list[str]], held_out: str) -> dict[str, int]:
+    """The bundle's own alerts (its shipped operating point, as `StreamScorer` raised them): each false raise
+    counted under the activity (or activities) its window covers."""
+    out: dict[str, int] = {}
+    for d, lab in zip(scored, labels, strict=True):
+        for i in am.raise_indices(d["alerts"]):
+            acts = sorted(set(lab[d["starts"][i]:d["starts"][i] + d["window"]]))
+            if held_out not in acts:
+                key = " + ".join(acts)
+                out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))
+
+
 def best(rows: list[dict], max_false_per_hour: float, max_delay_s: float, min_recall: float) -> dict:
     """The settings that come closest to the targets, from the two sides."""
     def delay(r: dict) -> float:
@@ -121,6 +134,9 @@ def main(
         scored = [score_stream(bun, d, None) for d in data]
         rows = sweep(scored, [d.labels for d in data], held, bun.sample_rate_hz)
         report["bundles"][str(b)] = {"score": raw.get("score_method"), "held_out": held,
+                                     "run": (raw.get("producer") or {}).get("run"),
+                                     "shipped_false_alerts_by_activity": false_by_activity(
+                                         scored, [d.labels for d in data], held),
                                      **best(rows, max_false_per_hour, max_delay_s, min_recall),
                                      "settings_searched": len(rows)}
         typer.echo(f"{b} ({raw.get('score_method')}): {report['bundles'][str(b)]['settings_meeting_all_targets']} "
@@ -140,6 +156,14 @@ def main(
                      f"{_line(r['most_detected_within_false_and_delay'])} | "
                      f"{_line(r['fewest_false_at_recall_and_delay'])} | "
                      f"{_line(r['most_detected_within_false_any_delay'])} |")
+    lines += ["", "False alerts of each bundle's own operating point (the manifest's `alert`, as `ssvae-edge stream` "
+              "raises them), by the activity the raising window covers: "
+              + "; ".join(f"`{b}` {r['shipped_false_alerts_by_activity']}" for b, r in report["bundles"].items())
+              + "."]
+    lines += ["", "Each bundle is its run exported with its score: "
+              + "; ".join(f"`ssvae-export {r['run']} --out {b} --score {r['score']}`"
+                          for b, r in report["bundles"].items())
+              + "."]
     cmd = "python tools/alerts_bound.py " + " ".join(f"--bundle {b}" for b in bundle) + " " + " ".join(
         f"--stream {p}" for p in stream)
     lines += ["", f"Raw numbers: `{out.with_suffix('.json').name}`. Regenerate: `{cmd}`.", ""]
