@@ -42,6 +42,14 @@ INT8_BOUNDARY_SAMPLES = 1  # int8: samples of N that may sit on a rounding bound
 # input projection). These are expected failures (xfail): the HAR bundles are to be re-exported with a
 # decoder without that broadcast (`--arch convlstm`: transposed convolutions).
 TRACT_CANNOT: dict[str, str] = {}  # sha256 of an fp32 graph tract cannot load -> what it is (none today)
+# int8 graphs with more boundary samples than INT8_BOUNDARY_SAMPLES on one engine, by (engine, sha256 of the
+# int8 graph): expected failures (xfail), so a re-exported graph is tested for real, and a graph that stops
+# failing must leave the list. Each one is said in exported/README.md § Other engines.
+INT8_MORE_BOUNDARIES: dict[tuple[str, str], str] = {
+    ("openvino", "fc57a3734e25b8c769bf1ab43e6033a22627eae0a8c7da27b953db95d64d5bb7"):
+        "mnist-dense int8 decoder: 2 of 32 codes on a rounding boundary in OpenVINO (1.4e-01 and 9.6e-04 of the "
+        "largest pixel; int8 itself is 2.7e-01 from fp32 there)",
+}
 
 
 @cache
@@ -134,7 +142,15 @@ def test_engine_matches_onnxruntime(bundle: Path, precision: str, graph: str, en
         per = np.min([np.abs(got.astype(np.float64) - w).reshape(len(w), -1).max(1) / scale for w in want.values()], 0)
         own = rel_diff(want["optimized"], run_onnxruntime(bundle / fp32.file, feeds))
         off = np.flatnonzero(per > REL)
-        assert len(off) <= INT8_BOUNDARY_SAMPLES and (per[off] <= own).all(), (
+        ok = len(off) <= INT8_BOUNDARY_SAMPLES and bool((per[off] <= own).all())
+        known = INT8_MORE_BOUNDARIES.get((engine, entry.sha256))
+        if known is not None:
+            if ok:
+                pytest.fail(f"{engine} now matches onnxruntime on {known.split(':')[0]}: remove it from "
+                            "INT8_MORE_BOUNDARIES")
+            if (per[off] <= own).all():
+                pytest.xfail(known)
+        assert ok, (
             f"{engine} vs onnxruntime: {len(off)} of {len(per)} samples beyond {REL:g} (worst {per.max():.2g}; "
             f"int8 vs fp32 {own:.2g})")
     else:
