@@ -42,28 +42,26 @@ BENCH = ROOT / "benchmarks"
 
 def smoothed(scores: np.ndarray, s: int) -> np.ndarray:
     """Mean of the last `s` scores (fewer at the start), what a device could compute as it streams."""
-    c = np.concatenate([[0.0], np.cumsum(scores)])
-    t = np.arange(1, len(scores) + 1)
-    lo = np.maximum(t - s, 0)
-    return (c[t] - c[lo]) / (t - lo)
+    n = len(scores)
+    sums = np.convolve(scores, np.ones(s))[:n]  # sums of at most s scores: no drift from a running cumsum
+    return sums / np.minimum(np.arange(1, n + 1), s)
 
 
 def sweep(scored: list[dict], labels: list[list[str]], held_out: str, rate: float) -> list[dict]:
     """Every (smoothing, k, m, threshold): held-out segments detected, false alerts, median delay."""
-    normal = np.concatenate([d["scores"][am.window_fraction_held_out(d["starts"], d["window"],
-                                                                     np.array(lab) == held_out) == 0]
-                             for d, lab in zip(scored, labels, strict=True)])
+    segs = [am.segments(lab) for lab in labels]
+    normal = [am.window_fraction_held_out(d["starts"], d["window"], np.array(lab) == held_out) == 0
+              for d, lab in zip(scored, labels, strict=True)]
     out = []
     for s in SMOOTHING:
-        grid = am.threshold_grid(normal) if s == 1 else am.threshold_grid(
-            np.concatenate([smoothed(d["scores"], s) for d in scored]))
+        scores = [smoothed(d["scores"], s) for d in scored]
+        grid = am.threshold_grid(np.concatenate([x[n] for x, n in zip(scores, normal, strict=True)]))
         for k, m in DEBOUNCES:
-            per_thr = [[] for _ in grid]
-            for d, lab in zip(scored, labels, strict=True):
-                active = am.debounce_many(smoothed(d["scores"], s)[:, None] > grid[None, :], k, m, 1)
-                segs = am.segments(lab)
+            per_thr: list[list[dict]] = [[] for _ in grid]
+            for d, x, seg in zip(scored, scores, segs, strict=True):
+                active = am.debounce_many(x[:, None] > grid[None, :], k, m, 1)
                 for j in range(len(grid)):
-                    per_thr[j].append(am.match_alerts(segs, d["starts"], active[:, j], d["window"], held_out, rate))
+                    per_thr[j].append(am.match_alerts(seg, d["starts"], active[:, j], d["window"], held_out, rate))
             for j, t in enumerate(grid):
                 r = am.combine(per_thr[j], rate)
                 out.append({"smooth": s, "k": k, "m": m, "threshold": float(t), "detected": r["detected"],
