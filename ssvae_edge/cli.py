@@ -1,4 +1,4 @@
-"""`ssvae-edge`: inspect a bundle, score a sensor stream, benchmark the graphs.
+"""`ssvae-edge`: inspect a bundle, score a sensor stream, benchmark the graphs, build the web page.
 
 Every user mistake (bad bundle, bad input file, unavailable provider, impossible option) ends with one
 line on stderr and exit code 2 — no traceback; a traceback means a bug in this code.
@@ -26,7 +26,8 @@ from ssvae_edge.stream import StreamScorer
 
 app = typer.Typer(
     name="ssvae-edge",
-    help="Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it.",
+    help="Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it, "
+         "build its web page.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -38,7 +39,8 @@ PROG = "ssvae-edge"
 
 @app.callback()
 def _main(version: Annotated[bool, cliconv.version_option(PROG)] = False) -> None:
-    """Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it."""
+    """Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it,
+    build its web page."""
 
 BundleArg = Annotated[Path, typer.Argument(
     help="Bundle folder (holding manifest.json and the .onnx graphs).", show_default=False)]
@@ -215,6 +217,10 @@ def stream(
     ] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", help="Anomaly threshold (default: the manifest's calibrated one).")] = None,
+    smoothing: Annotated[int | None, typer.Option(
+        "--smoothing", min=1,
+        help="Report the class of the mean probabilities of the last K windows (1: each window alone; "
+             "default: the manifest's 'smoothing', chosen on validation people, else 1).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a sensor stream window by window: one JSON line per window, then a summary line.
@@ -226,10 +232,12 @@ def stream(
     with _user_errors():
         b = _load(bundle, providers, threads, precision)
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
-                              threshold=threshold)
+                              threshold=threshold, smoothing=smoothing)
         # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
         reader = SampleReader(input, scorer.channels, b.sample_rate_hz,
                               chunk_rows=scorer.hop if input == "-" else 4096)
+        if reader.stats.note():
+            print(reader.stats.note(), file=sys.stderr)
         table = None if as_json or not _tty() else _Table(reader.stats.has_time)
         out = sys.stdout
         if table:
@@ -288,6 +296,51 @@ def _bench_table(report: dict[str, Any]) -> str:
     rows = [f"{r['graph']:<11} {report['precisions'][r['graph']]:<9} {r['batch']:>5} {r['median_ms']:>10.3f} "
             f"{r['p90_ms']:>9.3f} {r['samples_per_s'] or 0:>11.0f}" for r in report["results"]]
     return "\n".join([head, cols, *rows])
+
+
+# ---- web ----------------------------------------------------------------------------------------
+@app.command()
+def web(
+    bundle: BundleArg,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", show_default=False,
+        help="Folder to write the site to (created; refused if it exists and is not empty, see --force).")],
+    recording: Annotated[list[Path] | None, typer.Option(
+        "--recording", "-r", metavar="CSV", show_default=False,
+        help="A CSV recording (the columns 'ssvae-edge stream' reads) to copy into the site's recordings/ "
+             "folder, offered in the page and replayable with index.html?replay=recordings/NAME; repeatable.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help=cliconv.FORCE_HELP.replace("run, bundle or demo folder",
+                                                                        "site written by this command"))] = False,
+    serve: Annotated[int | None, typer.Option(
+        "--serve", metavar="[PORT]", is_flag=False, flag_value=8000, min=0, max=65535, show_default=False,
+        help="Then serve the site on http://127.0.0.1:PORT (default 8000) until Ctrl-C, for a quick look on "
+             "this machine (localhost is a secure context). A phone needs HTTPS: see the README.")] = None,
+) -> None:
+    """Write a static web site that runs a sensor bundle in the browser, on the phone's own motion sensors.
+
+    The page (onnxruntime-web, wasm backend, one thread, vendored: nothing is fetched from the network)
+    checks the sha256 of the classifier and anomaly graphs against the manifest, then scores a CSV
+    recording the user picks or, for a bundle whose channels are the phone's acc_x..z (g) and gyro_x..z
+    (rad/s), the live DeviceMotion sensors resampled to the manifest's rate. Windows, hop, classes,
+    anomaly scores and the alert debounce are the ones 'ssvae-edge stream' gives. Host the folder on any
+    static HTTPS server to open it on a phone (motion sensors and SubtleCrypto need a secure context).
+    """
+    from ssvae_edge.web import build_site, page_bytes
+
+    with _user_errors():
+        site = build_site(bundle, out, recording or [], force=force)
+        typer.echo(f"wrote {site.path}: {len(site.files)} files, page weight {page_bytes(site) / 1e6:.1f} MB "
+                   f"(open index.html over HTTPS or localhost)")
+        if serve is not None:
+            from ssvae_edge.webserve import make_server
+
+            server = make_server(site.path, serve)
+            typer.echo(f"serving {site.path} on http://127.0.0.1:{server.server_port}/ (Ctrl-C stops)")
+            try:
+                server.serve_forever()
+            finally:
+                server.server_close()
 
 
 def main() -> None:

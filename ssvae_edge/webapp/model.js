@@ -1,0 +1,64 @@
+// The bundle in the page: its manifest, and the classifier and anomaly graphs, each refused unless its
+// sha256 is the manifest's (checked with SubtleCrypto on the very bytes handed to onnxruntime-web).
+
+/* global ort */
+
+export class BundleError extends Error {}
+
+const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+async function fetchBytes(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  if (!r.ok) throw new BundleError(`${url}: HTTP ${r.status}`);
+  return r.arrayBuffer();
+}
+
+/** The bytes of one graph, refused unless they match the manifest's sha256. */
+async function verified(dir, name, entry) {
+  if (!globalThis.crypto || !crypto.subtle) {
+    throw new BundleError("this page is not in a secure context (HTTPS or localhost): the browser offers no " +
+      "SubtleCrypto to check the graphs' sha256 (and no motion sensors). Open it over HTTPS.");
+  }
+  const bytes = await fetchBytes(`${dir}/${entry.file}`);
+  const digest = hex(await crypto.subtle.digest("SHA-256", bytes));
+  if (digest !== entry.sha256.toLowerCase()) {
+    throw new BundleError(`${name}: ${entry.file} does not match its sha256 in the manifest (expected ` +
+      `${entry.sha256.slice(0, 12)}…, file has ${digest.slice(0, 12)}…): the bundle was modified or is corrupt; ` +
+      "nothing was scored");
+  }
+  return new Uint8Array(bytes);
+}
+
+/** Load manifest + graphs from `dir`; resolves to {manifest, classify, anomaly, loadMs}. */
+export async function loadModel(dir, ortDir) {
+  const t0 = performance.now();
+  const manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(`${dir}/manifest.json`)));
+  if (!manifest.channels || !manifest.window || !manifest.hop) {
+    throw new BundleError("this bundle has no stream metadata (channels, window, hop): the page is for sensor bundles");
+  }
+  ort.env.wasm.numThreads = 1; // one thread: no SharedArrayBuffer, no cross-origin isolation needed
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmPaths = new URL(`${ortDir}/`, location.href).href;
+  const sessions = {};
+  for (const name of ["classifier", "anomaly"]) {
+    const entry = (manifest.graphs || {})[name];
+    if (!entry) continue;
+    const bytes = await verified(dir, name, entry);
+    sessions[name] = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  }
+  if (!sessions.classifier && !sessions.anomaly) {
+    throw new BundleError("this bundle has neither a classifier nor an anomaly graph: nothing to stream");
+  }
+  const [W, C, K] = [manifest.window, manifest.channels.length, manifest.classes.length];
+  const run = (name, output, width) => async (x, n) => {
+    const out = (await sessions[name].run({ x: new ort.Tensor("float32", x, [n, W, C]) }))[output];
+    if (out.data.length !== n * width) throw new BundleError(`${name}: '${output}' has ${out.data.length} values, expected ${n * width}`);
+    return out.data;
+  };
+  return {
+    manifest,
+    classify: sessions.classifier ? run("classifier", "probs", K) : null,
+    anomaly: sessions.anomaly ? run("anomaly", "score", 1) : null,
+    loadMs: performance.now() - t0,
+  };
+}

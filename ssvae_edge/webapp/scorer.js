@@ -1,0 +1,197 @@
+// The page's StreamScorer: ssvae_edge/stream.py and alerts.py, line for line, so that a replay in the
+// browser gives the events `ssvae-edge stream` prints (same windows, classes, alerts; scores to float32).
+// Keep the two in step: tests/test_web.py compares them on the demo recordings.
+
+export const DEFAULT_K = 3, DEFAULT_M = 5, DEFAULT_CLEAR_K = 1;
+const SKIP_REASONS = ["non_finite_input", "non_finite_output"];
+
+/** k-of-m debounce with hysteresis (alerts.py): raise on >= k of the last m, clear below clear_k. */
+export class AlertDebouncer {
+  constructor(k, m, clearK) {
+    if (!(clearK <= k && k <= m)) throw new Error(`alert needs clear_k <= k <= m, got ${clearK}, ${k}, ${m}`);
+    Object.assign(this, { k, m, clearK, history: [], active: false, raised: 0 });
+  }
+  update(above) {
+    this.history.push(Boolean(above));
+    if (this.history.length > this.m) this.history.shift();
+    const n = this.history.filter(Boolean).length;
+    if (!this.active && n >= this.k) { this.active = true; this.raised += 1; }
+    else if (this.active && n < this.clearK) this.active = false;
+    return this.active;
+  }
+}
+
+/** float32 -> 7 significant digits, as stream.py's _num writes them. */
+export const num = (v) => Number(Number(v).toPrecision(7));
+const round6 = (t) => Math.round(t * 1e6) / 1e6;
+const argmax = (q) => { let c = 0; for (let i = 1; i < q.length; i++) if (q[i] > q[c]) c = i; return c; };
+
+/** The alert debounce a stream uses (stream.py): the manifest's operating point at the hop it was
+ * calibrated at, else the runtime's defaults. */
+export function debounceOf(manifest, hop) {
+  const alert = manifest.alert || null;
+  const calibratedHop = alert && alert.hop !== undefined ? alert.hop : manifest.hop;
+  if (alert && hop === calibratedHop) return [alert.k, alert.m, alert.clear_k ?? 1];
+  return [DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K];
+}
+
+/** Windows of `window` samples every `hop`, scored in micro-batches of at most `batch`.
+ * `model` has classify(Float32Array, n) -> Float32Array [n*K] and anomaly(Float32Array, n) -> [n]
+ * (either may be null), both async. Samples are pushed as rows (arrays of C numbers). */
+export class StreamScorer {
+  constructor(manifest, model, { batch = 32, threshold = null, smoothing = null } = {}) {
+    this.m = manifest;
+    this.model = model;
+    this.channels = manifest.channels;
+    this.window = manifest.window;
+    this.hop = manifest.hop;
+    this.batch = batch;
+    this.classes = manifest.classes;
+    this.threshold = threshold ?? manifest.threshold ?? null;
+    const [k, m, c] = debounceOf(manifest, this.hop);
+    this.alerts = new AlertDebouncer(k, m, c);
+    this.alerting = Boolean(model.anomaly) && this.threshold !== null;
+    const sm = manifest.smoothing;
+    this.smoothK = smoothing ?? (sm && sm.windows > 1 ? sm.windows : 1);
+    this.recentProbs = [];
+    this.probsOf = new WeakMap(); // event -> the class probabilities it was labelled from (for the view)
+    this.rows = []; // samples from absolute index this.base on
+    this.times = [];
+    this.base = 0;
+    this.end = 0;
+    this.nextStart = 0;
+    this.lastEnd = 0;
+    this.samples = 0;
+    this.scored = 0;
+    this.skipped = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0]));
+    this.classCounts = {};
+    this.timed = null;
+    this.msPerWindow = null;
+  }
+
+  /** Add rows [T][C] (and times [T] or null); resolves to the new events. */
+  async feed(rows, times = null) {
+    if (rows.length === 0) return [];
+    const timed = times !== null;
+    if (this.timed === null) this.timed = timed;
+    else if (timed !== this.timed) throw new Error("timestamps must be given with every chunk or with none");
+    this.samples += rows.length;
+    for (let i = 0; i < rows.length; i++) {
+      if (this.end < this.nextStart) { // hop > window: the gap before the next window is not kept
+        this.end += 1;
+        this.base = this.end;
+        continue;
+      }
+      this.rows.push(rows[i]);
+      this.times.push(timed ? times[i] : 0);
+      this.end += 1;
+    }
+    return this.drain();
+  }
+
+  async drain() {
+    const events = [];
+    while (this.end - this.nextStart >= this.window) {
+      const have = this.end - this.nextStart;
+      const b = Math.min(Math.floor((have - this.window) / this.hop) + 1, this.batch);
+      const starts = Array.from({ length: b }, (_, j) => this.nextStart + this.hop * j);
+      events.push(...await this.score(starts));
+      this.lastEnd = starts[b - 1] + this.window;
+      this.nextStart += this.hop * b;
+      const drop = Math.min(this.nextStart, this.end) - this.base;
+      if (drop > 0) { this.rows.splice(0, drop); this.times.splice(0, drop); this.base += drop; }
+    }
+    return events;
+  }
+
+  async score(starts) {
+    const C = this.channels.length, W = this.window;
+    const valid = [];
+    const buf = new Float32Array(starts.length * W * C);
+    for (const start of starts) {
+      let ok = true;
+      const off = valid.length * W * C;
+      for (let t = 0; t < W && ok; t++) {
+        const row = this.rows[start - this.base + t];
+        for (let c = 0; c < C; c++) {
+          const v = Math.fround(row[c]);
+          if (!Number.isFinite(v)) { ok = false; break; }
+          buf[off + t * C + c] = v;
+        }
+      }
+      if (ok) valid.push(start); else this.skipped.non_finite_input += 1;
+    }
+    if (!valid.length) return [];
+    const x = buf.subarray(0, valid.length * W * C);
+    const t0 = performance.now();
+    const probs = this.model.classify ? await this.model.classify(x, valid.length) : null;
+    const scores = this.model.anomaly ? await this.model.anomaly(x, valid.length) : null;
+    this.msPerWindow = (performance.now() - t0) / valid.length;
+    const K = this.classes.length;
+    const events = [];
+    valid.forEach((start, j) => {
+      const event = { window: Math.floor(start / this.hop), start };
+      if (this.timed) event.time = round6(this.times[start - this.base]);
+      let label = null, prob = null, score = null, c = 0, probsFor = null;
+      if (probs) {
+        const p = probs.subarray(j * K, (j + 1) * K);
+        if (!p.every(Number.isFinite)) { this.skipped.non_finite_output += 1; return; }
+        const q = this.smoothed(p);
+        c = argmax(q);
+        [label, prob] = [this.classes[c], num(q[c])];
+        probsFor = q;
+      }
+      if (scores) {
+        if (!Number.isFinite(scores[j])) { this.skipped.non_finite_output += 1; return; }
+        score = num(scores[j]);
+      }
+      let alert = false;
+      if (this.alerting) alert = this.alerts.update(scores[j] > this.threshold);
+      Object.assign(event, { class: label, prob, score, alert });
+      this.scored += 1;
+      if (label !== null) this.classCounts[label] = (this.classCounts[label] || 0) + 1;
+      if (probsFor) this.probsOf.set(event, Array.from(probsFor));
+      events.push(event);
+    });
+    return events;
+  }
+
+  /** The probabilities a window is labelled from: its own, or the mean of the last `smoothing.windows`
+   * scored windows' when the manifest asks for smoothing (stream.py). */
+  smoothed(p) {
+    if (this.smoothK <= 1) return p;
+    this.recentProbs.push(Float64Array.from(p));
+    if (this.recentProbs.length > this.smoothK) this.recentProbs.shift();
+    const q = new Float64Array(p.length);
+    for (const r of this.recentProbs) r.forEach((v, i) => { q[i] += v; });
+    return q.map((v) => v / this.recentProbs.length);
+  }
+
+  summary() {
+    const partial = Math.max(0, this.end - Math.max(this.nextStart, this.lastEnd));
+    const counts = {};
+    for (const c of this.classes) if (this.classCounts[c]) counts[c] = this.classCounts[c];
+    return {
+      summary: true,
+      windows: this.scored,
+      skipped: Object.values(this.skipped).reduce((a, b) => a + b, 0),
+      alerts: this.alerts.raised,
+      skipped_reasons: { ...this.skipped },
+      samples: this.samples,
+      partial_windows: partial > 0 ? 1 : 0,
+      partial_samples: partial,
+      alert_active: this.alerts.active,
+      window_length: this.window,
+      hop: this.hop,
+      threshold: this.alerting ? this.threshold : null,
+      class_counts: counts,
+    };
+  }
+
+  /** End the stream: the summary, plus the keys of `extra` it does not have. */
+  flush(extra = {}) {
+    const out = this.summary();
+    for (const [k, v] of Object.entries(extra)) if (!(k in out)) out[k] = v;
+    return out;
+  }
+}
