@@ -52,7 +52,8 @@ async function replay(text, source) {
     }
     const summary = scorer.flush(statsDict(rec.stats));
     window.ssvaeEvents.push(summary);
-    view.status(`${source}: scored ${summary.windows} windows, skipped ${summary.skipped}, alerts raised ${summary.alerts}`);
+    const ignored = summary.ignored_columns.length ? ` (ignored column(s): ${summary.ignored_columns.join(", ")})` : "";
+    view.status(`${source}: scored ${summary.windows} windows, skipped ${summary.skipped}, alerts raised ${summary.alerts}${ignored}`);
     done("1");
   } catch (err) {
     fail(err);

@@ -1,6 +1,6 @@
 // Reading a CSV recording as ssvae_edge/csvinput.py and input_checks.py read it: a header naming the
-// bundle's channels (any order) plus optional `time` and `label`; a bad row becomes a missing sample (NaN)
-// and is counted; a time column more than 5 % off the bundle's rate is refused. The CLI checks the rate
+// bundle's channels (any order) plus optional `time` and `label` (other columns are ignored and named);
+// a bad row becomes a missing sample (NaN) and is counted; a time column more than 5 % off the bundle's rate is refused. The CLI checks the rate
 // on chunks of 4096 rows, so this does too: the measured rate in the summary then matches it exactly.
 
 const CHUNK_ROWS = 4096, RATE_TOLERANCE = 0.05, FIRST_CHECK = 16, EVERY = 256, SHOWN_BAD_LINES = 5;
@@ -84,16 +84,16 @@ export function readRecording(text, channels, sampleRateHz, source) {
   if (dup.length) throw new InputError(`${source}: duplicate column(s) in the header: ${dup.join(", ")}`);
   const missing = channels.filter((c) => !names.includes(c));
   const unknown = names.filter((h) => !channels.includes(h) && h !== "time" && h !== "label");
-  if (missing.length || unknown.length) {
-    const parts = [];
-    if (missing.length) parts.push(`missing channel column(s) ${missing.join(", ")}`);
+  if (missing.length) { // other columns are ignored (and named); a missing channel is an error
+    const parts = [`missing channel column(s) ${missing.join(", ")}`];
     if (unknown.length) parts.push(`unknown column(s) ${unknown.map((u) => `'${u}'`).join(", ")}`);
     throw new InputError(`${source}: ${parts.join("; ")} (the bundle expects ${channels.length} channels: ` +
       `${channels.join(", ")}; optional 'time' and 'label')`);
   }
   const cols = channels.map((c) => names.indexOf(c));
   const tcol = names.includes("time") ? names.indexOf("time") : null;
-  const stats = { input: source, rows: 0, bad: { non_numeric: 0, short: 0, long: 0 }, badLines: [], measured: null };
+  const stats = { input: source, rows: 0, bad: { non_numeric: 0, short: 0, long: 0 }, badLines: [], measured: null,
+    ignored: unknown.filter(Boolean) };
   const rate = new RateCheck(sampleRateHz);
   const rows = [], times = [];
   const bad = (reason, line) => {
@@ -133,5 +133,6 @@ export function statsDict(stats) {
   return {
     input: stats.input, rows: stats.rows, bad_rows: b.non_numeric + b.short + b.long,
     bad_row_reasons: { ...b }, first_bad_lines: [...stats.badLines], measured_rate_hz: stats.measured,
+    ignored_columns: [...stats.ignored],
   };
 }

@@ -51,8 +51,7 @@ export class StreamScorer {
     const [k, m, c] = debounceOf(manifest, this.hop);
     this.alerts = new AlertDebouncer(k, m, c);
     this.alerting = Boolean(model.anomaly) && this.threshold !== null;
-    const sm = manifest.smoothing;
-    this.smoothK = smoothing ?? (sm && sm.windows > 1 ? sm.windows : 1);
+    this.smoothK = smoothing ?? (manifest.smoothing && manifest.smoothing.windows) ?? 1;
     this.recentProbs = [];
     this.probsOf = new WeakMap(); // event -> the class probabilities it was labelled from (for the view)
     this.rows = []; // samples from absolute index this.base on
@@ -157,7 +156,7 @@ export class StreamScorer {
   }
 
   /** The probabilities a window is labelled from: its own, or the mean of the last `smoothing.windows`
-   * scored windows' when the manifest asks for smoothing (stream.py). */
+   * scored windows' when the manifest asks for smoothing (smoothing.py: float64 mean, this window included). */
   smoothed(p) {
     if (this.smoothK <= 1) return p;
     this.recentProbs.push(Float64Array.from(p));
@@ -184,6 +183,7 @@ export class StreamScorer {
       window_length: this.window,
       hop: this.hop,
       threshold: this.alerting ? this.threshold : null,
+      smoothing_windows: this.smoothK,
       class_counts: counts,
     };
   }

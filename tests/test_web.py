@@ -1,0 +1,219 @@
+"""`ssvae-edge web`: the site it writes and what it refuses (always run), and the page itself in a real
+headless Chromium (run where the OS package is installed, as `.ci/run` does; skipped with the reason
+elsewhere): a replayed recording gives the events `ssvae-edge stream` prints, a synthetic DeviceMotion
+stream at 60 Hz in m/s² and deg/s is scored like the same signal resampled to 50 Hz in g and rad/s by
+the Python runtime, and a graph whose sha256 does not match is refused.
+
+Scores and probabilities are compared relative to the largest of the stream (as the export validates
+graphs): a score near zero differs from onnxruntime in Python by float32 rounding alone.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssvae_edge.bundle import Bundle
+from ssvae_edge.contract import Manifest, file_sha256
+from ssvae_edge.headless import Chromium, find_chromium
+from ssvae_edge.stream import StreamScorer
+from ssvae_edge.web import build_site, page_bytes, vendored
+from ssvae_edge.webserve import serve_in_background
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPORTED = ROOT / "exported"
+PHONE = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+G, DEG = 9.80665, np.pi / 180
+TOL = 1e-4
+NO_BROWSER = "no Chromium: install the OS package 'chromium' (apt-get install chromium; .ci/run does) to run the page"
+needs_browser = pytest.mark.skipif(find_chromium() is None, reason=NO_BROWSER)
+
+
+def _phone_recording() -> Path | None:
+    found = sorted((EXPORTED / "phone-demo").glob("*.csv"))
+    return found[0] if found else None
+
+
+def replay_cases() -> list[tuple[str, Path]]:
+    """(bundle, recording) pairs for every sensor bundle in exported/ with a demo recording of its channels."""
+    cases = [("har-lstm-novelty", EXPORTED / "har-demo" / "demo_stream.csv")]
+    phone = _phone_recording()
+    cases += [(name, phone) for name in ("har-phone", "har-phone-novelty") if phone and (EXPORTED / name).is_dir()]
+    return cases
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ssvae_edge", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+# ---- the site and the command ---------------------------------------------------------------------------
+def test_site_holds_what_the_page_needs_and_nothing_else(tmp_path: Path) -> None:
+    rec = EXPORTED / "har-demo" / "demo_stream.csv"
+    site = build_site(EXPORTED / "har-lstm", tmp_path / "site", [rec])
+    files = set(site.files)
+    info = vendored()
+    assert {f"ort/{f}" for f in info["files"]} <= files
+    for name, entry in info["files"].items():
+        assert file_sha256(site.path / "ort" / name) == entry["sha256"]
+    assert info["version"] == "1.30.0" and info["integrity"].startswith("sha512-")
+    # the manifest unchanged, the two graphs the page runs (fp32), no decoder, no int8
+    assert (site.path / "bundle" / "manifest.json").read_bytes() == (EXPORTED / "har-lstm" / "manifest.json").read_bytes()
+    assert {f for f in files if f.startswith("bundle/")} == {"bundle/manifest.json", "bundle/classifier.onnx",
+                                                             "bundle/anomaly.onnx"}
+    assert (site.path / "recordings" / rec.name).read_bytes() == rec.read_bytes()
+    meta = json.loads((site.path / "site.json").read_text())
+    assert meta["recordings"] == [f"recordings/{rec.name}"] and meta["ort_version"] == info["version"]
+    assert not any(f.endswith(".map") for f in files)  # nothing the page would fetch from elsewhere
+    for page in ("index.html", "app.js"):
+        assert "http://" not in (site.path / page).read_text() and "https://" not in (site.path / page).read_text()
+    assert page_bytes(site) < site.bytes  # the recording is not part of the page's weight
+
+
+@pytest.mark.parametrize("case", ["not a bundle", "not a sensor bundle", "out not empty", "force on a non-site",
+                                  "missing recording"])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+    out = tmp_path / "site"
+    bundle, extra = str(EXPORTED / "har-lstm"), []
+    if case == "not a bundle":
+        bundle = str(tmp_path)
+    elif case == "not a sensor bundle":
+        bundle = str(EXPORTED / "mnist-dense")
+    elif case in ("out not empty", "force on a non-site"):
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+        extra = ["--force"] if case == "force on a non-site" else []
+    else:
+        extra = ["--recording", str(tmp_path / "nope.csv")]
+    p = run_cli("web", bundle, "--out", str(out), *extra)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("ssvae-edge: error: ") and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not out.exists() or sorted(x.name for x in out.iterdir()) == ["notes.txt"]
+    assert not list(tmp_path.glob(".site.*"))  # no half-written site left behind
+
+
+def test_force_replaces_an_earlier_site(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    assert run_cli("web", str(EXPORTED / "har-lstm"), "--out", str(out)).returncode == 0
+    p = run_cli("web", str(EXPORTED / "har-lstm-novelty"), "--out", str(out), "--force")
+    assert p.returncode == 0, p.stderr
+    assert json.loads((out / "site.json").read_text())["bundle_name"] == "har-lstm-novelty"
+
+
+def test_a_changed_vendored_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import ssvae_edge.web as web
+    from ssvae_edge.errors import BundleError
+
+    copy = tmp_path / "webapp"
+    shutil.copytree(web.WEBAPP, copy)
+    with open(copy / "ort" / "ort.wasm.min.js", "a") as f:
+        f.write("\n// changed\n")
+    monkeypatch.setattr(web, "WEBAPP", copy)
+    with pytest.raises(BundleError, match="vendored onnxruntime-web"):
+        build_site(EXPORTED / "har-lstm", tmp_path / "site")
+
+
+def test_serve_gives_the_files_gzipped_with_their_types(tmp_path: Path) -> None:
+    """`--serve` as a user runs it: it prints its URL, and serves the wasm as application/wasm, gzipped."""
+    out = tmp_path / "site"
+    proc = subprocess.Popen([sys.executable, "-m", "ssvae_edge", "web", str(EXPORTED / "har-lstm"), "--out", str(out),
+                             "--serve", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        lines = [proc.stdout.readline(), proc.stdout.readline()]  # type: ignore[union-attr]
+        url = lines[1].split(" on ")[1].split()[0]
+        req = urllib.request.Request(url + "ort/ort-wasm-simd-threaded.wasm", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert r.headers["Content-Type"] == "application/wasm" and r.headers["Content-Encoding"] == "gzip"
+            body = r.read()
+        assert gzip.decompress(body) == (out / "ort" / "ort-wasm-simd-threaded.wasm").read_bytes()
+        assert len(body) < 0.5 * (out / "ort" / "ort-wasm-simd-threaded.wasm").stat().st_size
+        with urllib.request.urlopen(url + "index.html", timeout=60) as r:  # no Accept-Encoding: plain bytes
+            assert r.read() == (out / "index.html").read_bytes()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+# ---- the page in headless Chromium ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    if find_chromium() is None:
+        pytest.skip(NO_BROWSER)
+    with Chromium() as b:
+        yield b
+
+
+def serve(site_dir: Path):
+    server, url = serve_in_background(site_dir)
+    return server, url
+
+
+def assert_same_events(page: list[dict], python: list[dict]) -> None:
+    """Same windows, classes, alerts and times; probabilities and scores within TOL of the stream's largest."""
+    assert len(page) == len(python), (len(page), len(python))
+    scale = {k: max([abs(e[k]) for e in python[:-1] if e.get(k) is not None] or [1.0]) for k in ("prob", "score")}
+    for a, b in zip(page[:-1], python[:-1], strict=True):
+        assert list(a) == list(b), (a, b)
+        for k, v in b.items():
+            if k in scale and v is not None:
+                assert abs(a[k] - v) <= TOL * scale[k], (k, a, b)
+            elif k == "time":
+                assert abs(a[k] - v) <= 1e-9, (a, b)
+            else:
+                assert a[k] == v, (k, a, b)
+    page_summary, py_summary = dict(page[-1]), dict(python[-1])
+    page_summary.pop("input", None)
+    py_summary.pop("input", None)
+    assert page_summary == py_summary
+
+
+@needs_browser
+@pytest.mark.parametrize("bundle,recording", replay_cases(), ids=[c[0] for c in replay_cases()])
+def test_replay_in_the_page_equals_the_cli(browser: Chromium, tmp_path: Path, bundle: str, recording: Path) -> None:
+    site = build_site(EXPORTED / bundle, tmp_path / "site", [recording])
+    server, url = serve(site.path)
+    try:
+        page = browser.open(f"{url}index.html?replay=recordings/{recording.name}")
+        assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
+        events = page.evaluate("window.ssvaeEvents")
+        note = page.evaluate("document.getElementById('live-note').textContent")
+    finally:
+        server.shutdown()
+    cli = run_cli("stream", str(EXPORTED / bundle), "--input", str(recording))
+    assert cli.returncode == 0, cli.stderr
+    expected = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert len(expected) > 20 and expected[-1]["summary"] is True
+    assert_same_events(events, expected)
+    phone = set(Manifest.load(EXPORTED / bundle).channels or ()) == set(PHONE)
+    assert ("not available" in note) != phone, note
+
+
+@needs_browser
+def test_a_tampered_graph_is_refused(browser: Chromium, tmp_path: Path) -> None:
+    rec = EXPORTED / "har-demo" / "demo_stream.csv"
+    site = build_site(EXPORTED / "har-lstm", tmp_path / "site", [rec])
+    graph = site.path / "bundle" / "anomaly.onnx"
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of one weight
+    graph.write_bytes(bytes(data))
+    server, url = serve(site.path)
+    try:
+        page = browser.open(f"{url}index.html?replay=recordings/{rec.name}")
+        assert page.wait_for("document.documentElement.dataset.done") == "error"
+        status = page.evaluate("(() => { const s = document.getElementById('status'); "
+                               "return [s.textContent, s.classList.contains('error'), s.offsetHeight > 0]; })()")
+        events = page.evaluate("window.ssvaeEvents")
+    finally:
+        server.shutdown()
+    text, is_error, visible = status
+    assert "anomaly.onnx does not match its sha256" in text and is_error and visible
+    assert events == []
