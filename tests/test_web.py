@@ -65,7 +65,8 @@ def test_site_holds_what_the_page_needs_and_nothing_else(tmp_path: Path) -> None
         assert file_sha256(site.path / "ort" / name) == entry["sha256"]
     assert info["version"] == "1.30.0" and info["integrity"].startswith("sha512-")
     # the manifest unchanged, the two graphs the page runs (fp32), no decoder, no int8
-    assert (site.path / "bundle" / "manifest.json").read_bytes() == (EXPORTED / "har-lstm" / "manifest.json").read_bytes()
+    manifest = (EXPORTED / "har-lstm" / "manifest.json").read_bytes()
+    assert (site.path / "bundle" / "manifest.json").read_bytes() == manifest
     assert {f for f in files if f.startswith("bundle/")} == {"bundle/manifest.json", "bundle/classifier.onnx",
                                                              "bundle/anomaly.onnx"}
     assert (site.path / "recordings" / rec.name).read_bytes() == rec.read_bytes()
@@ -217,3 +218,92 @@ def test_a_tampered_graph_is_refused(browser: Chromium, tmp_path: Path) -> None:
     text, is_error, visible = status
     assert "anomaly.onnx does not match its sha256" in text and is_error and visible
     assert events == []
+
+
+# ---- live sensors: a synthetic DeviceMotion stream -----------------------------------------------------
+MOTION_HZ, GAP = 60.0, (9.0, 9.6)  # events every 1/60 s, none between 9.0 and 9.6 s (the page was hidden)
+
+
+def six_channel_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The phone bundle when exported/ has it, else a tiny one with the six raw channels (tests/edge_fixtures
+    graphs: mean -> softmax classifier, mean-square anomaly score), smoothed over 3 windows when the runtime
+    knows smoothing, with a 2-of-3 alert point."""
+    if (EXPORTED / "har-phone").is_dir():
+        return EXPORTED / "har-phone"
+    pytest.importorskip("onnx")
+    from tests import edge_fixtures
+
+    monkeypatch.setattr(edge_fixtures, "CHANNELS", PHONE)
+    extra = {"smoothing": {"windows": 3}} if "smoothing_windows" in Manifest.__dataclass_fields__ else {}
+    return edge_fixtures.make_bundle(tmp_path / "phone", graphs=("classifier", "anomaly"), units="g, rad/s",
+                                     threshold=0.45, alert={"k": 2, "m": 3, "clear_k": 1}, **extra)
+
+
+def motion_signal(seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Event times (ms) and [n, 6] values in g and rad/s: gravity in a direction (how the phone is held) and
+    swings whose strength change every 4 s, so classes, scores and alerts change along the stream."""
+    t = np.arange(0, seconds, 1 / MOTION_HZ)
+    t = t[(t < GAP[0]) | (t > GAP[1])]
+    rng = np.random.default_rng(0)
+    segments = int(seconds // 4) + 1
+    seg = (t // 4).astype(int)
+    gravity = rng.standard_normal((segments, 3))
+    gravity /= np.linalg.norm(gravity, axis=1, keepdims=True)
+    amp = rng.uniform(0.05, 1.2, segments)[seg]
+    phase = rng.uniform(0, 2 * np.pi, 6)
+    x = amp[:, None] * np.sin(2 * np.pi * 1.8 * t[:, None] + phase) + 0.02 * rng.standard_normal((len(t), 6))
+    x[:, :3] += gravity[seg]  # in g
+    x[:, 3:] *= 2.0  # rad/s
+    return 1000.0 * t + 12345.678, x  # an arbitrary clock origin, as performance.now() has
+
+
+def resampled(t_ms: np.ndarray, x: np.ndarray, rate: float, max_gap_ms: float = 250.0) -> tuple[np.ndarray, np.ndarray]:
+    """The same signal on the bundle's grid (t0 + n / rate): linear interpolation between the events around
+    each grid time, missing (NaN) where they are more than `max_gap_ms` apart."""
+    grid = t_ms[0] + np.arange(int((t_ms[-1] - t_ms[0]) * rate / 1000) + 1) * (1000 / rate)
+    grid = grid[grid <= t_ms[-1]]
+    out = np.stack([np.interp(grid, t_ms, x[:, c]) for c in range(x.shape[1])], axis=1)
+    right = np.clip(np.searchsorted(t_ms, grid, side="left"), 1, len(t_ms) - 1)
+    out[(t_ms[right] - t_ms[right - 1] > max_gap_ms) & (grid > t_ms[0])] = np.nan
+    return (grid - t_ms[0]) / 1000, out
+
+
+@needs_browser
+def test_device_motion_is_resampled_converted_and_scored_like_python(
+        browser: Chromium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle_dir = six_channel_bundle(tmp_path, monkeypatch)
+    b = Bundle.load(bundle_dir, providers="cpu")
+    t_ms, x = motion_signal(24.0 if b.window <= 128 else 48.0)
+    # what the phone reports: m/s² including gravity, and deg/s as alpha (z), beta (x), gamma (y)
+    col = {c: x[:, i] for i, c in enumerate(PHONE)}
+    events_js = [{"t": float(t), "a": [col["acc_x"][i] * G, col["acc_y"][i] * G, col["acc_z"][i] * G],
+                  "r": [col["gyro_z"][i] / DEG, col["gyro_x"][i] / DEG, col["gyro_y"][i] / DEG]}
+                 for i, t in enumerate(t_ms)]
+    site = build_site(bundle_dir, tmp_path / "site")
+    server, url = serve(site.path)
+    try:
+        page = browser.open(f"{url}index.html")
+        page.wait_for("window.ssvaeStartMotion && !document.getElementById('live-start').disabled")
+        page.evaluate("window.ssvaeStartMotion()")
+        page.evaluate(f"""(async () => {{
+            for (const s of {json.dumps(events_js)}) {{
+              const e = new DeviceMotionEvent('devicemotion', {{
+                accelerationIncludingGravity: {{x: s.a[0], y: s.a[1], z: s.a[2]}},
+                rotationRate: {{alpha: s.r[0], beta: s.r[1], gamma: s.r[2]}}, interval: 1000 / 60}});
+              Object.defineProperty(e, 'timeStamp', {{value: s.t}});  // the clock a phone's event carries
+              window.dispatchEvent(e);
+            }}
+            await window.ssvaeStopMotion();
+          }})()""")
+        assert page.evaluate("document.documentElement.dataset.done") == "1", page.console_errors()
+        events = page.evaluate("window.ssvaeEvents")
+    finally:
+        server.shutdown()
+    times, samples = resampled(t_ms, x[:, [PHONE.index(c) for c in b.channels]], b.sample_rate_hz)
+    scorer = StreamScorer(b)
+    expected = scorer.feed(samples.astype(np.float32), times)
+    expected.append(scorer.flush())
+    assert_same_events(events, json.loads(json.dumps(expected)))
+    summary = expected[-1]
+    assert summary["windows"] >= 10 and summary["skipped"] >= 1  # the gap's windows are skipped, not scored
+    assert len({e["class"] for e in expected[:-1]}) > 1 or summary["alerts"] > 0
