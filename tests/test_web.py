@@ -231,7 +231,7 @@ def six_channel_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if (EXPORTED / "har-phone").is_dir():
         return EXPORTED / "har-phone"
     pytest.importorskip("onnx")
-    from tests import edge_fixtures
+    import edge_fixtures
 
     monkeypatch.setattr(edge_fixtures, "CHANNELS", PHONE)
     extra = {"smoothing": {"windows": 3}} if "smoothing_windows" in Manifest.__dataclass_fields__ else {}
