@@ -2,7 +2,7 @@
 
 localhost is a secure context, so the page gets SubtleCrypto (its sha256 checks) and, on a desktop with
 sensors, motion events. Responses are gzip-compressed when the browser accepts it, as most static HTTPS
-hosts do: the wasm file shrinks from 14 MB to under 4 MB. Nothing is cached, so a rebuilt site is seen
+hosts do (the wasm binary is already a .gz file, served as it is). Nothing is cached, so a rebuilt site is seen
 at the next reload. Not a production server: a phone needs HTTPS (README § In the browser).
 """
 
@@ -19,7 +19,8 @@ COMPRESSED = (".html", ".js", ".mjs", ".css", ".json", ".wasm", ".onnx", ".csv")
 
 class _Handler(SimpleHTTPRequestHandler):
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
-                      ".mjs": "text/javascript", ".js": "text/javascript", ".onnx": "application/octet-stream"}
+                      ".mjs": "text/javascript", ".js": "text/javascript", ".onnx": "application/octet-stream",
+                      ".gz": "application/gzip"}
     cache: dict[Path, bytes] = {}
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)

@@ -130,7 +130,7 @@ async function main() {
   const site = await (await fetch("site.json", { cache: "no-store" })).json();
   $("footer").textContent = `onnxruntime-web ${site.ort_version} (wasm, 1 thread) · bundle ${site.bundle_name}`;
   try {
-    model = await loadModel(site.bundle_dir, site.ort_dir);
+    model = await loadModel(site.bundle_dir, site.ort_dir, site.ort_wasm);
   } catch (err) {
     return fail(err);
   }

@@ -13,14 +13,12 @@ async function fetchBytes(url) {
   return r.arrayBuffer();
 }
 
+const sha256 = async (bytes) => hex(await crypto.subtle.digest("SHA-256", bytes));
+
 /** The bytes of one graph, refused unless they match the manifest's sha256. */
 async function verified(dir, name, entry) {
-  if (!globalThis.crypto || !crypto.subtle) {
-    throw new BundleError("this page is not in a secure context (HTTPS or localhost): the browser offers no " +
-      "SubtleCrypto to check the graphs' sha256 (and no motion sensors). Open it over HTTPS.");
-  }
   const bytes = await fetchBytes(`${dir}/${entry.file}`);
-  const digest = hex(await crypto.subtle.digest("SHA-256", bytes));
+  const digest = await sha256(bytes);
   if (digest !== entry.sha256.toLowerCase()) {
     throw new BundleError(`${name}: ${entry.file} does not match its sha256 in the manifest (expected ` +
       `${entry.sha256.slice(0, 12)}…, file has ${digest.slice(0, 12)}…): the bundle was modified or is corrupt; ` +
@@ -29,9 +27,30 @@ async function verified(dir, name, entry) {
   return new Uint8Array(bytes);
 }
 
+/** onnxruntime's wasm binary: fetched gzip-compressed (a host may already have inflated it on the way),
+ * inflated with DecompressionStream, refused unless its sha256 is the vendored file's. */
+async function wasmBinary(entry) {
+  let bytes = await fetchBytes(entry.file);
+  const head = new Uint8Array(bytes, 0, 2);
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    if (typeof DecompressionStream === "undefined") {
+      throw new BundleError("this browser has no DecompressionStream (Safari 16.4+, Chrome 80+, Firefox 113+ have it)");
+    }
+    bytes = await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+  }
+  if (await sha256(bytes) !== entry.sha256) {
+    throw new BundleError(`${entry.file}: not the vendored onnxruntime-web wasm (sha256 differs)`);
+  }
+  return bytes;
+}
+
 /** Load manifest + graphs from `dir`; resolves to {manifest, classify, anomaly, loadMs}. */
-export async function loadModel(dir, ortDir) {
+export async function loadModel(dir, ortDir, wasm) {
   const t0 = performance.now();
+  if (!globalThis.crypto || !crypto.subtle) {
+    throw new BundleError("this page is not in a secure context (HTTPS or localhost): the browser offers no " +
+      "SubtleCrypto to check the graphs' sha256 (and no motion sensors). Open it over HTTPS.");
+  }
   const manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(`${dir}/manifest.json`)));
   if (!manifest.channels || !manifest.window || !manifest.hop) {
     throw new BundleError("this bundle has no stream metadata (channels, window, hop): the page is for sensor bundles");
@@ -39,6 +58,7 @@ export async function loadModel(dir, ortDir) {
   ort.env.wasm.numThreads = 1; // one thread: no SharedArrayBuffer, no cross-origin isolation needed
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = new URL(`${ortDir}/`, location.href).href;
+  ort.env.wasm.wasmBinary = await wasmBinary(wasm);
   const sessions = {};
   for (const name of ["classifier", "anomaly"]) {
     const entry = (manifest.graphs || {})[name];
