@@ -27,7 +27,10 @@ DEFINITIONS = {
              "samples after the segment's start that must arrive before the alert is known",
     "false_alert": "a raise at a window that overlaps no held-out segment (all its samples are normal activity)",
     "false_alerts_per_hour": "false alerts / (normal samples / sample_rate_hz / 3600), normal samples = samples "
-                             "whose label is not the held-out activity",
+                             "whose label is not the held-out activity (nor unlabelled, on continuous recordings)",
+    "unlabelled_raise": "continuous recordings: a raise at a window lying wholly in unlabelled time (set-up, "
+                        "pauses, walking between stations), which no label can call true or false; reported "
+                        "apart, neither a false alert nor a detection",
     "window_roc_auc": "sklearn roc_auc_score of the anomaly score, windows entirely inside held-out segments "
                       "(positive) vs entirely inside normal segments (negative); straddling windows left out",
     "window_tpr_fpr": "fraction of those positive / negative windows whose score is above the threshold",
@@ -63,10 +66,12 @@ def raise_indices(alerts: Sequence[bool]) -> list[int]:
 
 
 def match_alerts(segs: Sequence[Segment], starts: Sequence[int], alerts: Sequence[bool], window: int,
-                 held_out: str, rate_hz: float) -> dict[str, Any]:
+                 held_out: str, rate_hz: float, unlabelled: str | None = None) -> dict[str, Any]:
     """Recall of the held-out segments, delay to the first alert, false alerts per hour (see DEFINITIONS).
 
     `starts[i]` / `alerts[i]`: the first sample and the alert state after scored window i, in stream order.
+    `unlabelled`: the label of time nobody labelled (continuous recordings): it is not normal time, and raises
+    wholly inside it are counted apart (`unlabelled_raises`).
     """
     if len(starts) != len(alerts):
         raise ValueError("starts and alerts must have one entry per scored window")
@@ -83,8 +88,14 @@ def match_alerts(segs: Sequence[Segment], starts: Sequence[int], alerts: Sequenc
         per_segment.append({"start": s.start, "end": s.end, "detected": first is not None,
                             "delay_samples": None if first is None else first + window - s.start})
     false = [r for r in raises if not any(r < s.end and r + window > s.start for s in segs if s.label == held_out)]
-    normal = sum(s.end - s.start for s in segs if s.label != held_out)
-    return summarise(per_segment, len(raises), len(false), normal, rate_hz)
+    in_unlabelled = [r for r in false if unlabelled is not None
+                     and any(s.start <= r and r + window <= s.end for s in segs if s.label == unlabelled)]
+    normal = sum(s.end - s.start for s in segs if s.label not in (held_out, unlabelled))
+    out = summarise(per_segment, len(raises), len(false) - len(in_unlabelled), normal, rate_hz)
+    if unlabelled is not None:
+        out["unlabelled_raises"] = len(in_unlabelled)
+        out["unlabelled_hours"] = sum(s.end - s.start for s in segs if s.label == unlabelled) / rate_hz / 3600
+    return out
 
 
 def summarise(per_segment: list[dict[str, Any]], raised: int, false: int, normal_samples: int,
@@ -114,8 +125,12 @@ def summarise(per_segment: list[dict[str, Any]], raised: int, false: int, normal
 def combine(results: Sequence[dict[str, Any]], rate_hz: float) -> dict[str, Any]:
     """Add up the matching of several streams (segments, raises, normal time)."""
     per_segment = [dict(p, stream=i) for i, r in enumerate(results) for p in r["per_segment"]]
-    return summarise(per_segment, sum(r["alerts_raised"] for r in results),
-                     sum(r["false_alerts"] for r in results), sum(r["normal_samples"] for r in results), rate_hz)
+    out = summarise(per_segment, sum(r["alerts_raised"] for r in results),
+                    sum(r["false_alerts"] for r in results), sum(r["normal_samples"] for r in results), rate_hz)
+    if any("unlabelled_raises" in r for r in results):
+        out["unlabelled_raises"] = sum(r.get("unlabelled_raises", 0) for r in results)
+        out["unlabelled_hours"] = sum(r.get("unlabelled_hours", 0.0) for r in results)
+    return out
 
 
 def debounce(above: Sequence[bool], k: int, m: int, clear_k: int) -> list[bool]:
@@ -125,7 +140,7 @@ def debounce(above: Sequence[bool], k: int, m: int, clear_k: int) -> list[bool]:
 
 
 def window_fraction_held_out(starts: np.ndarray, window: int, is_held: np.ndarray) -> np.ndarray:
-    """Fraction of each window's samples that belong to the held-out activity."""
+    """Fraction of each window's samples that belong to the held-out activity (or any per-sample flag)."""
     csum = np.concatenate([[0], np.cumsum(is_held, dtype=np.int64)])
     return (csum[starts + window] - csum[starts]) / window
 

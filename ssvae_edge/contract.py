@@ -31,7 +31,7 @@ GRAPH_KEYS = {"fp32": "graphs", "int8": "graphs_int8"}  # the manifest key listi
 MANIFEST_KEYS = ("format", "graphs", "classes", "sample_shape", "dtype", "units", "channels", "sample_rate_hz",
                  "window", "hop", "max_value", "time_axis_dynamic", "latent_dim", "threshold",
                  "threshold_calibration", "alert", "score_method", "score", "latent_prior", "opset", "producer",
-                 "validation", "graphs_int8", "quantization")
+                 "validation", "graphs_int8", "quantization", "smoothing")
 FLOAT, INT64 = "tensor(float)", "tensor(int64)"  # ONNX type strings, as onnxruntime reports them
 BATCH, TIME = "N", "T"  # symbolic axes: the batch axis is always dynamic, the time axis of an LSTM may be
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -155,6 +155,8 @@ class Manifest:
     # the alert operating point's debounce (`alert`: k of the last m windows raise, fewer than clear_k clear);
     # None when the bundle does not carry one (the runtime's defaults apply)
     alert_debounce: tuple[int, int, int] | None = None
+    # `smoothing.windows`: stream events report the class of the mean probabilities of this many windows
+    smoothing_windows: int = 1
 
     def graph_set(self, precision: str) -> dict[str, GraphEntry]:
         """The graphs of one precision: fp32 (`graphs`) or int8 (`graphs_int8`)."""
@@ -227,6 +229,12 @@ class Manifest:
         rate = opt_float(raw.get("sample_rate_hz"), "sample_rate_hz", fail, positive=True)
         threshold = opt_float(raw.get("threshold"), "threshold", fail, positive=False)
         alert_debounce = _alert_debounce(raw.get("alert"), fail)
+        smoothing = raw.get("smoothing") or {}
+        if not isinstance(smoothing, dict):
+            raise fail("'smoothing' must be an object with 'windows'")
+        smoothing_windows = smoothing.get("windows", 1)
+        if isinstance(smoothing_windows, bool) or not isinstance(smoothing_windows, int) or smoothing_windows < 1:
+            raise fail("'smoothing.windows' must be a positive integer")
         units = raw.get("units")
         if units is not None and not isinstance(units, str):
             raise fail("'units' must be a string")
@@ -246,6 +254,7 @@ class Manifest:
             sample_shape=tuple(sample_shape), units=units, channels=channels, sample_rate_hz=rate,
             window=window, hop=hop, latent_dim=latent_dim, threshold=threshold, opset=opset,
             graphs_int8=graphs_int8, threshold_int8=threshold_int8, alert_debounce=alert_debounce,
+            smoothing_windows=smoothing_windows,
         )
 
 

@@ -2,7 +2,9 @@
 
 CSV layout: a header line naming the bundle's channels (any order; they are reordered to the manifest's),
 plus optional columns `time` (seconds) and `label` (ignored: ground truth for people, not for the model).
-Any other column is refused, since it is most likely a misspelt channel.
+Any other column (another sensor, an activity column a logger writes) is ignored and named once in
+`stats.ignored_columns`, which `ssvae-edge stream` prints as one note; a missing channel stays an error, and
+that error names the unknown columns too, since one of them is most likely the channel misspelt.
 
 Faults and their defined outcomes (the tests pin each one):
 * non-numeric field, short row or long row: the row is kept as a missing sample (NaN) and counted in
@@ -10,7 +12,7 @@ Faults and their defined outcomes (the tests pin each one):
   then skipped by the scorer (never scored, never spliced across the gap);
 * `nan`/`inf` values parse as numbers: those windows are skipped by the scorer (non_finite_input);
 * blank lines are ignored;
-* missing/unknown channel columns, or a `.npy` with the wrong number of channels: `InputError`;
+* missing channel columns, or a `.npy` with the wrong number of channels: `InputError`;
 * no header, or a header with no sample rows, or an empty `.npy`: `InputError` (an empty recording is
   far more often a wrong path or a failed capture than a real, empty stream);
 * a `time` column whose rate (typical step, checked on the first 16 steps and then every 256) differs
@@ -113,10 +115,8 @@ class SampleReader:
             raise InputError(f"{self.stats.source}: duplicate column(s) in the header: {', '.join(dup)}")
         missing = [c for c in self.channels if c not in names]
         unknown = [h for h in names if h not in self.channels and h not in (TIME, LABEL)]
-        if missing or unknown:
-            parts = []
-            if missing:
-                parts.append(f"missing channel column(s) {', '.join(missing)}")
+        if missing:
+            parts = [f"missing channel column(s) {', '.join(missing)}"]
             if unknown:
                 parts.append(f"unknown column(s) {', '.join(repr(u) for u in unknown)}")
             raise InputError(f"{self.stats.source}: {'; '.join(parts)} (the bundle expects "
@@ -126,6 +126,7 @@ class SampleReader:
         self._tcol = names.index(TIME) if TIME in names else None
         self._ncols = len(names)
         self.stats.has_time = self._tcol is not None
+        self.stats.ignored_columns = [u for u in unknown if u]
 
     def _csv_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         c = len(self.channels)

@@ -28,6 +28,14 @@ class InputStats:
     bad_lines: list[int] = field(default_factory=list)
     has_time: bool = False
     measured_rate_hz: float | None = None
+    ignored_columns: list[str] = field(default_factory=list)  # CSV columns that are not the bundle's channels
+
+    def note(self) -> str | None:
+        """The one line a person should read before the events, or None."""
+        if not self.ignored_columns:
+            return None
+        return (f"note: {self.source}: ignoring column(s) {', '.join(repr(c) for c in self.ignored_columns)} "
+                "(not channels of this bundle)")
 
     def add_bad(self, reason: str, line: int) -> None:
         self.bad[reason] += 1
@@ -43,6 +51,7 @@ class InputStats:
             "bad_row_reasons": {r: self.bad[r] for r in ("non_numeric", "short", "long")},
             "first_bad_lines": list(self.bad_lines),
             "measured_rate_hz": self.measured_rate_hz,
+            "ignored_columns": list(self.ignored_columns),
         }
 
 

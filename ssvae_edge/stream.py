@@ -28,6 +28,7 @@ import numpy as np
 from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M, AlertDebouncer
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.errors import BundleError, InputError
+from ssvae_edge.smoothing import ProbabilityAverage
 from ssvae_edge.windows import RingBuffer
 
 SKIP_REASONS = ("non_finite_input", "non_finite_output")
@@ -41,11 +42,13 @@ class StreamScorer:
     the manifest's calibrated operating point (`alert`, when streaming at the hop it was calibrated at),
     else the runtime's defaults (3, 5, 1).
     `threshold`: anomaly threshold (default: the manifest's; alerts are off when there is none).
+    `smoothing`: an event's class and prob are those of the mean probabilities of the last `smoothing`
+    scored windows (`ssvae_edge.smoothing`; default: the manifest's `smoothing.windows`, else 1 = none).
     """
 
     def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int | None = None,
                  alert_m: int | None = None, clear_k: int | None = None,
-                 threshold: float | None = None):
+                 threshold: float | None = None, smoothing: int | None = None):
         m = bundle.manifest
         calibrated_hop = (m.raw.get("alert") or {}).get("hop", m.hop)
         same_hop = hop is None or hop == calibrated_hop  # a debounce counts windows: it holds at its own hop
@@ -74,6 +77,7 @@ class StreamScorer:
         # the bundle's threshold is the one calibrated for the anomaly graph it runs (int8 has its own)
         self.threshold = float(threshold) if threshold is not None else bundle.threshold
         self.alerts = AlertDebouncer(alert_k, alert_m, clear_k)
+        self.smoothing = ProbabilityAverage(m.smoothing_windows if smoothing is None else smoothing)
         self.alerting = bundle.has("anomaly") and self.threshold is not None
         # Room for `batch` windows at this hop: a long chunk is consumed in slices of this size.
         self.ring = RingBuffer(self.window + (self.batch - 1) * self.hop, len(self.channels))
@@ -188,6 +192,7 @@ class StreamScorer:
                 if not np.isfinite(p).all():
                     self.skipped["non_finite_output"] += 1
                     continue
+                p = self.smoothing.update(p)
                 c = int(np.argmax(p))
                 label, prob = classes[c], _num(p[c])
             if scores is not None:
@@ -223,6 +228,7 @@ class StreamScorer:
             "window_length": self.window,
             "hop": self.hop,
             "threshold": self.threshold if self.alerting else None,
+            "smoothing_windows": self.smoothing.k,
             "class_counts": {c: self.class_counts[c] for c in self.bundle.classes if self.class_counts[c]},
         }
 

@@ -144,13 +144,16 @@ def demo(
 @data_app.command("check")
 @user_errors
 def check(
-    path: Path = typer.Argument(..., help="Your data: a .npz file (arrays) or a folder of CSV recordings."),
+    path: Path = typer.Argument(..., help="Your data: a .npz file (arrays), a folder of CSV recordings, or a data "
+                                "set's own files (mnist, uci-har, hapt: the zip or its folder)."),
     dataset: str = typer.Option(
-        "auto", metavar="[auto|arrays|recordings|mnist|uci-har]",
-        help="auto (a .npz is arrays, a folder of CSVs is recordings) | arrays | recordings | mnist | uci-har."
+        "auto", metavar="[auto|arrays|recordings|mnist|uci-har|hapt]",
+        help="auto (a .npz is arrays, a folder of CSVs is recordings, HAPT's RawData layout is hapt) | arrays | "
+             "recordings | mnist | uci-har | hapt."
     ),
-    window: int | None = typer.Option(None, help="recordings: samples per window, as for fit (default 128)."),
-    hop: int | None = typer.Option(None, help="recordings: samples between window starts (default --window / 2)."),
+    window: int | None = typer.Option(None, help="recordings, hapt: samples per window, as for fit (default 128)."),
+    hop: int | None = typer.Option(None, help="recordings, hapt: samples between window starts (default --window / "
+                                   "2)."),
     labels: str = typer.Option("all", help="The label budget you mean to train with (checked per class)."),
     seed: int = typer.Option(0, help="The --seed you mean to train with (it draws the validation split)."),
     val_fraction: float = typer.Option(0.1, help="The --val-fraction you mean to train with."),

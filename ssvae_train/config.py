@@ -52,7 +52,8 @@ def _hidden_help() -> str:
 @dataclass(frozen=True)
 class FitConfig:
     dataset: str = option(
-        "digits", "digits (embedded, no download) | mnist | uci-har | arrays (your .npz: x_train, y_train with -1 = "
+        "digits", "digits (embedded, no download) | mnist | uci-har | hapt (the continuous phone recordings, a zip or "
+        "folder: validation holds whole people, test = the UCI-HAR test people) | arrays (your .npz: x_train, y_train with -1 = "
         "unlabelled, ...) | recordings (your folder of CSV recordings). README: 'Your own data'.", DATASETS)
     data_dir: str | None = option(
         None, "Folder with the data set's original files (mnist, uci-har), the .npz file (arrays) or the folder of "
@@ -68,8 +69,11 @@ class FitConfig:
         "all", "Label budget: a count balanced over classes (100), a fraction (0.05) or all (= given: every label "
         "there is; rows of your own data labelled -1 or blank stay unlabelled whatever the budget).")
     window: int | None = option(
-        None, "recordings: samples per window (default 128); a window is labelled when all its samples agree.")
-    hop: int | None = option(None, "recordings: samples between window starts (default --window / 2).")
+        None, "recordings, hapt: samples per window (default 128); a window is labelled when all its samples agree.")
+    hop: int | None = option(None, "recordings, hapt: samples between window starts (default --window / 2).")
+    transitions: bool = option(
+        False, "hapt: the six postural transitions (STAND_TO_SIT, ...) become classes of their own (default: their "
+        "samples are unlabelled training rows).")
     epochs: int = option(20, "Epochs; one epoch sweeps the unlabelled rows once.")
     seed: int = option(0, "Seed of the split, the label draw, the shuffles and the noise.")
     batch_size: int = option(128, "Rows per step (the labelled batch is at most this).")

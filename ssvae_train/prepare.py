@@ -12,7 +12,7 @@ from ssvae_train.stacked import stack
 
 def prepare(cfg: FitConfig) -> Prepared:
     """The data of the run `cfg` describes: loaded, its held-out classes removed, split, and (M1+M2) stacked."""
-    ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.window, cfg.hop)
+    ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.window, cfg.hop, cfg.transitions)
     check_arch(cfg.arch, ds.kind, f"--dataset {cfg.dataset}")
     val_anomalies = excluded_rows = None
     if cfg.exclude_class is not None:

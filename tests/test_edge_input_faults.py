@@ -104,13 +104,24 @@ def test_blank_lines_are_ignored(bundle: Bundle, tmp_path: Path) -> None:
     (CHANNELS[:-1], r"missing channel column\(s\) total_acc_z"),
     (CHANNELS[:-1] + ["total_acc_Z"],
      r"missing channel column\(s\) total_acc_z; unknown column\(s\) 'total_acc_Z'"),
-    (CHANNELS + ["temperature"], r"unknown column\(s\) 'temperature'"),
     (CHANNELS + ["body_acc_x"], "duplicate column"),
 ])
 def test_wrong_channel_columns_are_a_clear_error(bundle: Bundle, tmp_path: Path, columns, message) -> None:
     p = write(tmp_path / "s.csv", [",".join(columns), ",".join(["0"] * len(columns))])
     with pytest.raises(InputError, match=message):
         SampleReader(p, bundle.channels)
+
+
+def test_extra_columns_a_logger_writes_are_ignored_with_one_note(bundle: Bundle, tmp_path: Path) -> None:
+    lines = csv_text(noise_stream(300))
+    lines = [lines[0] + ",temperature,activity"] + [r + ",21.5,WALKING" for r in lines[1:]]
+    reader = SampleReader(write(tmp_path / "s.csv", lines), bundle.channels)
+    assert reader.stats.ignored_columns == ["temperature", "activity"]
+    assert "ignoring column(s) 'temperature', 'activity'" in reader.stats.note()
+    plain = SampleReader(write(tmp_path / "p.csv", csv_text(noise_stream(300))), bundle.channels)
+    assert plain.stats.note() is None
+    got, want = np.concatenate([c[0] for c in reader]), np.concatenate([c[0] for c in plain])
+    np.testing.assert_array_equal(got, want)  # the channels are read as without the extra columns
 
 
 def test_headerless_and_empty_csv_are_clear_errors(bundle: Bundle, tmp_path: Path) -> None:

@@ -110,20 +110,37 @@ def _stratified_take(
     return np.sort(np.concatenate(taken)) if taken else np.array([], dtype=np.int64)
 
 
-def _group_take(rng: np.random.Generator, groups: np.ndarray, fraction: float) -> np.ndarray:
-    """Rows of whole groups (recordings), drawn in a random order until `fraction` of the rows is reached."""
+def _group_take(rng: np.random.Generator, groups: np.ndarray, fraction: float, y: np.ndarray,
+                classes: list[str] | None = None) -> np.ndarray:
+    """Rows of whole groups (people, recordings), drawn in a random order until `fraction` of the rows is
+    reached. A group is passed over when taking it would leave a class without a labelled training row (its
+    only labelled group stays in training); when every group is such a one, one line says why."""
     names, sizes = np.unique(groups, return_counts=True)
     if len(names) < 2:
         raise UserError(
-            f"only {len(names)} training recording: validation is split by recording, so give at least 2 "
-            "(cut a long session into several files)"
+            f"only {len(names)} training group (recording or person): validation holds whole groups out, so give "
+            "at least 2 (cut a long session into several files)"
         )
-    target, taken, picked = fraction * len(groups), 0, []
-    for i in rng.permutation(len(names))[: len(names) - 1]:  # at least one recording stays for training
-        if taken >= target:
+    labelled_in = {g: set(np.unique(y[(groups == g) & (y >= 0)]).tolist()) for g in names}
+    left = {c: sum(c in labelled_in[g] for g in names) for c in set().union(*labelled_in.values())}
+    target, taken, picked, passed = fraction * len(groups), 0, [], []
+    for i in rng.permutation(len(names)):
+        if taken >= target or len(picked) == len(names) - 1:  # at least one group stays for training
             break
-        picked.append(names[i])
+        g = names[i]
+        if any(left[c] <= 1 for c in labelled_in[g]):
+            passed.append(g)
+            continue
+        for c in labelled_in[g]:
+            left[c] -= 1
+        picked.append(g)
         taken += sizes[i]
+    if not picked:
+        starved = sorted({c for g in passed for c in labelled_in[g] if left[c] <= 1})
+        raise UserError(
+            f"no group can be held out for validation: each holds the only labels of {_name(starved[0], classes)}"
+            f"{' (and more)' if len(starved) > 1 else ''}; label that class in more recordings (or people)"
+        )
     return np.flatnonzero(np.isin(groups, picked))
 
 
@@ -143,7 +160,7 @@ def make_split(
     all_idx = np.arange(len(y))
     has = y >= 0
     if groups is not None:
-        val = _group_take(rng, groups, val_fraction)
+        val = _group_take(rng, groups, val_fraction, y, classes)
     elif has.all():  # fully labelled (every built-in set): stratified over the classes, as it always was
         val_per_class = [int(round(val_fraction * n)) for n in np.bincount(y, minlength=n_classes)]
         val = _stratified_take(rng, y, all_idx, val_per_class, classes)

@@ -19,9 +19,12 @@ from ssvae_train.errors import UserError
 
 
 def guess_dataset(path: Path) -> str:
-    """`arrays` for a .npz file, `recordings` for a folder holding CSVs (or train/, test/)."""
+    """`arrays` for a .npz file, `recordings` for a folder holding CSVs (or train/, test/), `hapt` for HAPT's
+    raw-data layout (a zip or folder with RawData/)."""
     if path.is_file() and path.suffix == ".npz":
         return "arrays"
+    if (path.is_dir() and any(path.rglob("RawData/labels.txt"))) or (path.suffix == ".zip" and "HAPT" in path.name):
+        return "hapt"
     if path.is_dir() and (any(path.glob("*.csv")) or (path / "train").is_dir() or (path / "test").is_dir()):
         return "recordings"
     raise UserError(f"{path}: neither a .npz file nor a folder of .csv recordings (give --dataset)")

@@ -11,11 +11,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-BUILTIN = ("digits", "mnist", "uci-har")
+BUILTIN = ("digits", "mnist", "uci-har", "hapt")
 USER = ("arrays", "recordings")  # the user's own data: one .npz, or a folder of CSV recordings
 DATASETS = BUILTIN + USER
-BUILTIN_KINDS = {"digits": "image", "mnist": "image", "uci-har": "sensor"}  # known before loading
+BUILTIN_KINDS = {"digits": "image", "mnist": "image", "uci-har": "sensor", "hapt": "sensor"}  # known before loading
 UNLABELLED = -1
+
+
+@dataclass
+class SensorRecording:
+    """One continuous recording as a device meets it: samples [T, C] in raw units, a class name per sample
+    ("" = unlabelled), the group it belongs to (a person, device or session) and whether it is a test one."""
+
+    name: str
+    group: str
+    x: np.ndarray
+    labels: np.ndarray  # object/str [T]
+    test: bool = False
 
 
 @dataclass
@@ -37,10 +49,14 @@ class DataSet:
     hop: int | None = None
     subjects_train: np.ndarray | None = None
     subjects_test: np.ndarray | None = None
-    groups_train: np.ndarray | None = None  # recording of every training row: validation is split by it
+    groups_train: np.ndarray | None = None  # group (recording, person) of every training row: validation splits by it
+    group_names: list[str] | None = None  # groups_train's ids name these groups (people, recordings), when known
     counts: dict = field(default_factory=dict)  # what the loader kept, left unlabelled and skipped
     source: str = ""
     extra: dict = field(default_factory=dict)
+    # the continuous recordings the windows were cut from (hapt, recordings): alert operating points are
+    # fitted on the validation groups' whole time, pauses and transitions included
+    recordings: list[SensorRecording] | None = None
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

@@ -2,7 +2,8 @@
 
 Layout (README, "Your own data"):
 
-    DIR/dataset.json   optional: {"sample_rate_hz": 50, "classes": ["walk", "run"], "units": "g"}
+    DIR/dataset.json   optional: {"sample_rate_hz": 50, "classes": ["walk", "run"], "units": "g",
+                                  "groups": {"alice_1.csv": "alice", "alice_2.csv": "alice", "bob.csv": "bob"}}
     DIR/*.csv          training recordings (DIR/train/*.csv too)
     DIR/test/*.csv     optional test recordings; without them a fixed fifth of the recordings (seed 0,
                        whatever --seed is) is the test set
@@ -11,6 +12,9 @@ Each CSV has a header: every column is a channel except `time` (seconds, optiona
 name; an empty cell, or -1, is unlabelled). These are the column names `ssvae-edge stream` reads, so a
 recording streams on the device as it is. Windows of `window` samples start every `hop` samples; a
 window's label is its samples' label when they all agree, else it is unlabelled (counted as mixed).
+`groups` says which person (or device, session) each recording comes from (by its path under DIR); a
+recording not listed is a group of its own. Validation holds whole groups out, so no choice is made on
+a person the model trained on, and the made test split takes whole groups too.
 Samples after the last whole window and recordings shorter than a window are skipped, counted.
 Test windows without a label cannot be scored and are skipped, counted. Validation (`make_split`) and
 the made test split take whole recordings, so overlapping windows never sit on both sides.
@@ -29,12 +33,12 @@ import numpy as np
 from ssvae_edge.csvinput import TIME
 from ssvae_edge.input_checks import RATE_TOLERANCE
 from ssvae_edge.windows import cut_windows
-from ssvae_train.data.dataset import UNLABELLED, DataSet
+from ssvae_train.data.dataset import UNLABELLED, DataSet, SensorRecording
 from ssvae_train.data.recording_csv import Recording, read_recording_csv
 from ssvae_train.errors import UserError
 
 META = "dataset.json"
-META_KEYS = {"sample_rate_hz", "classes", "units"}
+META_KEYS = {"sample_rate_hz", "classes", "units", "groups"}
 TEST_DIR, TRAIN_DIR = "test", "train"
 TEST_FRACTION, TEST_SEED = 0.2, 0
 DEFAULT_WINDOW = 128
@@ -72,10 +76,16 @@ def _meta(root: Path, problems: list[str]) -> dict:
     ):
         problems.append(f"{META}: classes must be a list of distinct, non-empty names")
         meta.pop("classes")
+    groups = meta.get("groups")
+    if groups is not None and (
+        not isinstance(groups, dict) or not all(isinstance(v, str) and v.strip() for v in groups.values())
+    ):
+        problems.append(f"{META}: groups must map recording files to group names (a person, device or session)")
+        meta.pop("groups")
     return meta
 
 
-def _windows(x: np.ndarray, y: np.ndarray, window: int, hop: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+def window_labels(x: np.ndarray, y: np.ndarray, window: int, hop: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Windows [n, window, C] of one recording, their labels (agreeing samples, else unlabelled), how many
     were unlabelled because their samples' labels differ, and the samples after the last whole window."""
     n = (len(x) - window) // hop + 1 if len(x) >= window else 0
@@ -120,6 +130,9 @@ def scan_recordings(path: str | Path, window: int | None = None, hop: int | None
         if rec is not None:
             channels = channels or rec.channels
             recs.append(rec)
+    listed = {p for p in meta.get("groups", {})} - {r.path for r in recs}
+    if listed and recs:
+        problems.append(f"{META}: groups names recording(s) that are not in the folder: {', '.join(sorted(listed))}")
     declared_rate = meta.get("sample_rate_hz")
     rate = declared_rate
     for rec in recs:
@@ -152,7 +165,8 @@ def scan_recordings(path: str | Path, window: int | None = None, hop: int | None
     summary = _summary(recs, channels, rate, classes)
     if problems:
         return Scan(None, problems, summary)
-    ds = _dataset(root, recs, channels or [], float(rate), classes, window, hop, meta.get("units", "as recorded"))
+    ds = _dataset(root, recs, channels or [], float(rate), classes, window, hop, meta.get("units", "as recorded"),
+                  meta.get("groups", {}))
     if not len(ds.y_train):
         problems.append(f"no training window: every training recording is shorter than --window {window}")
     if not len(ds.y_test):
@@ -176,19 +190,24 @@ def _summary(recs: list[Recording], channels: list[str] | None, rate: float | No
 
 
 def _dataset(root: Path, recs: list[Recording], channels: list[str], rate: float, classes: list[str],
-             window: int, hop: int, units: str) -> DataSet:
+             window: int, hop: int, units: str, groups: dict[str, str]) -> DataSet:
     index = {c: i for i, c in enumerate(classes)}
     test_given = any(r.test for r in recs)
-    if not test_given:  # a fixed by-recording test split, the same for every --seed
+    group_of = [groups.get(r.path, r.path) for r in recs]  # a recording not listed is a group of its own
+    first = {g: group_of.index(g) for g in group_of}  # a group's id: its first recording's position
+    if not test_given:  # a fixed test split of whole groups (recordings without groups), the same for every --seed
         rng = np.random.default_rng(TEST_SEED)
-        n_test = max(1, int(round(TEST_FRACTION * len(recs))))
-        for i in rng.permutation(len(recs))[:n_test]:
-            recs[i].test = True
+        names = list(first)
+        n_test = max(1, int(round(TEST_FRACTION * len(names))))
+        test_groups = {names[i] for i in rng.permutation(len(names))[:n_test]}
+        for rec, g in zip(recs, group_of, strict=True):
+            rec.test = g in test_groups
     parts: dict[bool, list] = {False: [], True: []}
     c = {"windows_mixed_labels": 0, "samples_skipped": 0, "recordings_skipped_short": 0}
-    for g, rec in enumerate(recs):
+    for rec, group in zip(recs, group_of, strict=True):
+        g = first[group]
         codes = np.array([index.get(v, UNLABELLED) for v in rec.labels], dtype=np.int64)
-        xw, yw, mixed, tail = _windows(rec.x, codes, window, hop)
+        xw, yw, mixed, tail = window_labels(rec.x, codes, window, hop)
         c["windows_mixed_labels"] += mixed if not rec.test else 0
         c["samples_skipped"] += tail
         c["recordings_skipped_short"] += int(len(xw) == 0)
@@ -207,14 +226,16 @@ def _dataset(root: Path, recs: list[Recording], channels: list[str], rate: float
         "recordings_train": sum(not r.test for r in recs),
         "recordings_test": sum(r.test for r in recs),
         "test_split": f"given ({TEST_DIR}/)" if test_given
-        else f"made: {TEST_FRACTION:.0%} of the recordings (seed {TEST_SEED})",
+        else f"made: {TEST_FRACTION:.0%} of the {'groups' if groups else 'recordings'} (seed {TEST_SEED})",
+        "groups_train": len({g for r, g in zip(recs, group_of, strict=True) if not r.test}),
         "windows_kept": int(len(y_tr) + scored.sum()),
         "test_windows_skipped_unlabelled": int((~scored).sum()),
     })
     return DataSet(
         name="recordings", x_train=x_tr, y_train=y_tr, x_test=x_te[scored], y_test=y_te[scored],
         classes=list(classes), kind="sensor", units=units, channels=list(channels), sample_rate_hz=rate,
-        window=window, hop=hop, groups_train=g_tr, source=f"recordings in {root}", counts=c,
+        window=window, hop=hop, groups_train=g_tr, group_names=group_of, source=f"recordings in {root}", counts=c,
+        recordings=[SensorRecording(r.path, g, r.x, r.labels, r.test) for r, g in zip(recs, group_of, strict=True)],
     )
 
 

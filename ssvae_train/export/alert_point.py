@@ -1,7 +1,11 @@
 """The alert operating point of a sensor bundle: the threshold and the k-of-m debounce that keep false
-alerts under a target rate per hour, fitted on streams of training-split windows only, never test.
+alerts under a target rate per hour, fitted on the training split only, never test.
 
-Calibration streams are built like the test streams (`data/segment_streams.py`): windows end to end in
+When the data set carries its continuous recordings and groups (HAPT, people), the calibration streams are
+the validation people's recordings as they are: all of their time, pauses, transitions and unlabelled
+stretches included, the held-out class's segments as the anomalies. False alerts count against labelled
+normal time; raises wholly inside unlabelled time are reported apart (`alert_metrics.DEFINITIONS`).
+Otherwise calibration streams are built like the test streams (`data/segment_streams.py`): windows end to end in
 segments of one class at a time, from the run's validation windows (normal; never trained on) and, when a
 class was held out, that class's training windows (never trained on either) as the anomaly segments;
 `N_STREAMS` streams of `STREAM_MINUTES`, read at the manifest's hop and scored by the exported anomaly
@@ -32,6 +36,8 @@ DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # (k, m); clear_k = 1
 N_STREAMS = 40
 STREAM_MINUTES = 10.0
 HELD_OUT = "__held_out__"  # the anomaly segments' label in calibration streams
+UNLABELLED_TIME = ""  # the label of samples nobody labelled, in recordings
+RECALL_FLOOR = 0.9  # below this share of validation held-out segments caught, the export warns
 
 
 @dataclass
@@ -44,14 +50,42 @@ class Streams:
     hop: int
     rate_hz: float
     sources: dict
+    unlabelled: str | None = None  # recordings: the label of unlabelled time (neither normal nor held out)
 
     @property
     def has_held_out(self) -> bool:
         return any((lab == HELD_OUT).any() for lab in self.labels)
 
+    def normal_mask(self, labels: np.ndarray) -> np.ndarray:
+        """Samples of labelled normal time: what false alerts per hour are counted against."""
+        return (labels != HELD_OUT) & (labels != self.unlabelled if self.unlabelled is not None else True)
+
+
+def validation_recordings(prep: Prepared) -> list:
+    """The continuous recordings of the groups (people) the run's validation split holds, or []."""
+    ds = prep.ds
+    if not ds.recordings or ds.group_names is None or ds.groups_train is None:
+        return []
+    names = {ds.group_names[int(g)] for g in np.unique(ds.groups_train[prep.split.val])}
+    return [r for r in ds.recordings if not r.test and r.group in names]
+
+
+def recording_streams(prep: Prepared, hop: int) -> Streams:
+    """The validation people's recordings as they are; the held-out class's segments labelled `HELD_OUT`."""
+    ds, recs = prep.ds, validation_recordings(prep)
+    held = ds.extra.get("excluded_name")
+    labels = [np.where(r.labels == held, HELD_OUT, r.labels) if held else r.labels.copy() for r in recs]
+    sources = {"recordings": [r.name for r in recs], "people": sorted({r.group for r in recs}),
+               "held_out": held, "builder": "the validation people's continuous recordings, whole"}
+    return Streams([r.x for r in recs], labels, int(ds.window), hop, float(ds.sample_rate_hz), sources,
+                   unlabelled=UNLABELLED_TIME)
+
 
 def calibration_streams(prep: Prepared, hop: int, n: int = N_STREAMS, minutes: float = STREAM_MINUTES) -> Streams:
-    """Streams of the run's validation windows and (if any) its held-out class's training windows."""
+    """The validation people's recordings when the data set has them (`recording_streams`); else streams of the
+    run's validation windows and (if any) its held-out class's training windows."""
+    if validation_recordings(prep):
+        return recording_streams(prep, hop)
     ds = prep.ds
     x_val, y_val = ds.x_train[prep.split.val], ds.y_train[prep.split.val]
     keep = y_val >= 0  # unlabelled validation windows have no class to make segments of
@@ -98,9 +132,11 @@ def _false_per_hour(scored, streams: Streams, thresholds: np.ndarray, k: int, m:
     for (starts, s), labels in zip(scored, streams.labels, strict=True):
         held = labels == HELD_OUT
         touches = am.window_fraction_held_out(starts, streams.window, held) > 0
+        if streams.unlabelled is not None:  # raises wholly in unlabelled time are neither false nor true
+            touches |= am.window_fraction_held_out(starts, streams.window, labels == streams.unlabelled) == 1
         raises = am.raised(am.debounce_many(s[:, None] > thresholds[None, :], k, m, DEFAULT_CLEAR_K))
         false += (raises & ~touches[:, None]).sum(0)
-        normal += int((~held).sum())
+        normal += int(streams.normal_mask(labels).sum())
     return false / (normal / streams.rate_hz / 3600)
 
 
@@ -110,13 +146,15 @@ def _measure(scored, streams: Streams, threshold: float, k: int, m: int) -> dict
     for (starts, s), labels in zip(scored, streams.labels, strict=True):
         alerts = am.debounce(s > threshold, k, m, DEFAULT_CLEAR_K)
         results.append(am.match_alerts(am.segments(list(labels)), starts, alerts, streams.window, HELD_OUT,
-                                       streams.rate_hz))
+                                       streams.rate_hz, streams.unlabelled))
         frac = am.window_fraction_held_out(starts, streams.window, labels == HELD_OUT)
         inside.append(s[frac == 1.0])
-        above.append(s[frac == 0.0] > threshold)
+        above.append(s[am.window_fraction_held_out(starts, streams.window, streams.normal_mask(labels)) == 1.0]
+                     > threshold)
     r = am.combine(results, streams.rate_hz)
     held_scores = np.concatenate(inside)
-    return {
+    extra = {k: r[k] for k in ("unlabelled_raises", "unlabelled_hours") if k in r}
+    return {**extra,
         "k": k, "m": m, "clear_k": DEFAULT_CLEAR_K, "threshold": float(threshold),
         "false_alerts": r["false_alerts"], "normal_hours": r["normal_hours"],
         "false_alerts_per_hour": r["false_alerts_per_hour"],
@@ -147,7 +185,22 @@ def operating_point(session, streams: Streams, target: float = TARGET_FALSE_PER_
 
     best = min(candidates, key=rank)
     return {**best, "target_false_alerts_per_hour": target, "streams": streams.sources,
+            "warnings": warnings(best, target, streams.has_held_out),
             "hop": streams.hop, "candidates": candidates,
             "rule": "per debounce, the lowest threshold whose false alerts per hour on the calibration streams "
                     "stay <= the target there and above; then the debounce detecting the most held-out segments "
                     "(ties: shorter median delay, larger k)"}
+
+
+def warnings(point: dict, target: float, has_held_out: bool) -> list[str]:
+    """What a person must know before shipping this operating point: it catches few of the validation
+    people's held-out segments, or misses its false-alert target there."""
+    out = []
+    if has_held_out and (point["segment_recall"] or 0.0) < RECALL_FLOOR:
+        out.append(f"the alert operating point catches {point['detected']}/{point['held_out_segments']} held-out "
+                   f"segments on the calibration streams (below {RECALL_FLOOR:.0%})")
+    fph = point["false_alerts_per_hour"]
+    if fph is not None and fph > target:
+        out.append(f"the alert operating point gives {fph:.2f} false alerts/h on the calibration streams, above "
+                   f"its target {target:g}")
+    return out

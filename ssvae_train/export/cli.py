@@ -137,7 +137,7 @@ def export(
         raise UserError("--out is required: the bundle folder to create")
     from ssvae_train.export.exporter import export_run
 
-    export_run(
+    manifest = export_run(
         run,
         out,
         score=score,
@@ -151,6 +151,8 @@ def export(
         say=say,
         progress=not quiet,
     )
+    for line in (manifest.get("alert") or {}).get("warnings", []):  # loud even with --quiet: shipped as is
+        typer.echo(f"WARNING: {line} (manifest alert.warnings)", err=True)
     typer.echo(str(out))
 
 

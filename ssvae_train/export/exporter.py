@@ -27,6 +27,7 @@ from ssvae_train import scores as S
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
+from ssvae_train.export.class_smoothing import choose_smoothing
 from ssvae_train.export import graphs as G
 from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
@@ -89,11 +90,15 @@ def export_run(
     with staging(out, force) as tmp:
         graphs = export_and_validate(plan, loaded.model, loaded.prep, tmp, say)
         cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, alert_false_per_hour, say)
+        smoothing = choose_smoothing(graphs.sessions.get("classifier"), loaded.prep)
+        if smoothing is not None:
+            say(f"class smoothing: {smoothing['windows']} window(s), chosen on the validation people's recordings "
+                f"(window accuracy there {smoothing['validation_accuracy']})")
         bar = Progress(total=0, enabled=progress, label="measuring")
         metrics = ME.test_metrics(loaded.model, plan.method, plan.fit, graphs.sessions, loaded.prep.ds, bar)
         bar.close()
         int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if quantize else None
-        manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8)
+        manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing)
         check_parity(tmp, graphs, say, int8 is not None)
     say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
     return manifest
@@ -254,7 +259,7 @@ def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Cali
 
 # ---- write and check ----------------------------------------------------------------------------------
 def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Calibration, metrics: dict,
-                 int8: tuple[dict, dict] | None) -> dict:
+                 int8: tuple[dict, dict] | None, smoothing: dict | None = None) -> dict:
     """manifest.json, written last (a folder with a manifest is a finished bundle); returns it."""
     model, meta = loaded.model, loaded.prep.meta()
     keys = {
@@ -275,6 +280,8 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         keys["composition"] = model.describe()
     if int8 is not None:
         keys["graphs_int8"], keys["quantization"] = int8
+    if smoothing is not None:  # only sensor bundles of continuous recordings: others keep their bytes
+        keys["smoothing"] = smoothing
     manifest = C.build_manifest(graphs.files, keys)
     C.write_manifest(tmp, manifest)
     return manifest

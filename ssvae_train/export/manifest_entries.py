@@ -72,9 +72,15 @@ def alert_entry(alert: dict | None) -> dict | None:
             "median_delay_s", "normal_hours", "hop", "streams", "rule")
     shown = ("k", "m", "threshold", "false_alerts_per_hour", "segment_recall", "median_delay_s",
              "window_detection_rate")
-    return {**{k: alert[k] for k in keep}, "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
-            "measured_on": "calibration streams of training-split windows (never test)",
-            "candidates": [{k: c[k] for k in shown} for c in alert["candidates"]]}
+    on_recordings = "recordings" in alert["streams"]
+    entry = {**{k: alert[k] for k in keep}, "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
+             "measured_on": "the validation people's continuous recordings, whole (never test)" if on_recordings
+             else "calibration streams of training-split windows (never test)",
+             "candidates": [{k: c[k] for k in shown} for c in alert["candidates"]]}
+    entry.update({k: alert[k] for k in ("unlabelled_raises", "unlabelled_hours") if k in alert})
+    if alert.get("warnings"):  # only when there is one: bundles without keep their bytes
+        entry["warnings"] = list(alert["warnings"])
+    return entry
 
 
 def score_description(method: str, fit: S.ScoreFit | None, kind: str, auto: dict | None = None) -> dict:

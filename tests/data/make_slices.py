@@ -11,6 +11,11 @@
   the subject ids and the full label files).
 - `originals/t10k-labels-idx1-ubyte.gz`: the canonical file, copied unchanged (its sha256 is the one the
   downloader checks).
+- `hapt/HAPT slice.zip`: HAPT's original layout (`HAPT Data Set/activity_labels.txt`, `RawData/...`) holding
+  samples `HAPT_SPAN` (lines copied byte for byte) of the acc and gyro files of `HAPT_EXPERIMENTS`: three
+  training people and one UCI-HAR test person, each span holding all six activities, transitions and
+  unlabelled time; `labels.txt` keeps those experiments' rows, renumbered to the span (rows reaching past its
+  edges are clipped to it).
 
 The output is deterministic: gzip with mtime 0, zip entries dated 1980-01-01.
 """
@@ -32,6 +37,10 @@ HAR_TRAIN, HAR_TEST = 64, 60  # the first 64 / 60 windows already hold all six a
 ROOT = "UCI HAR Dataset/"
 CHANNELS = [f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz"]
 STAMP = (1980, 1, 1, 0, 0, 0)
+HAPT_ZIP = "HAPT Data Set - RawData, 27 users.zip"
+HAPT_ROOT = "HAPT Data Set/"
+HAPT_EXPERIMENTS = ((1, 1), (6, 3), (9, 5), (3, 2))  # (experiment, user): users 1, 3, 5 train; user 2 is a test person
+HAPT_SPAN = (2300, 14800)  # 0-based sample lines [first, last): 250 s at 50 Hz
 
 
 def slice_idx(raw: bytes, n: int) -> bytes:
@@ -94,12 +103,33 @@ def make_har(source: Path, out: Path) -> None:
     shutil.copyfile(source / name, out / name)
 
 
+def make_hapt(source: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    first, last = HAPT_SPAN
+    with zipfile.ZipFile(source / HAPT_ZIP) as src, zipfile.ZipFile(out / "HAPT slice.zip", "w") as zf:
+        _add(zf, HAPT_ROOT)
+        _add(zf, HAPT_ROOT + "activity_labels.txt", src.read(HAPT_ROOT + "activity_labels.txt"))
+        _add(zf, HAPT_ROOT + "RawData/")
+        rows = []
+        for line in src.read(HAPT_ROOT + "RawData/labels.txt").decode().splitlines():
+            exp, user, act, a, b = map(int, line.split())
+            if (exp, user) in HAPT_EXPERIMENTS and b > first and a <= last:  # 1-based inclusive [a, b]
+                rows.append(f"{exp} {user} {act} {max(a, first + 1) - first} {min(b, last) - first}\n")
+        _add(zf, HAPT_ROOT + "RawData/labels.txt", "".join(rows).encode())
+        for exp, user in HAPT_EXPERIMENTS:
+            for kind in ("acc", "gyro"):
+                member = f"{HAPT_ROOT}RawData/{kind}_exp{exp:02d}_user{user:02d}.txt"
+                lines = src.read(member).splitlines(keepends=True)
+                _add(zf, member, b"".join(lines[first:last]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder with mnist/ and uci-har/")
     args = parser.parse_args()
     make_mnist(args.source / "mnist", HERE / "mnist")
     make_har(args.source / "uci-har", HERE / "uci-har")
+    make_hapt(args.source / "hapt", HERE / "hapt")
     (HERE / "originals").mkdir(exist_ok=True)
     name = "t10k-labels-idx1-ubyte.gz"
     shutil.copyfile(args.source / "mnist" / name, HERE / "originals" / name)

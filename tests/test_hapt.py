@@ -1,0 +1,194 @@
+"""HAPT (the continuous phone recordings) and groups: the loader on a real slice, the split by person
+(including a class whose only labels one person holds), every bad input as one line and exit 2 with no run
+folder, and fit -> export -> stream end to end on whole recordings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssvae_train.data.budgets import make_split
+from ssvae_train.data.hapt import CHANNELS, load_hapt, read_hapt_recordings, write_recordings_csv
+from ssvae_train.errors import UserError
+
+SLICE = Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip"
+ROOT = "HAPT Data Set/"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ssvae_train.cli", *args], capture_output=True, text=True)
+
+
+def edited_slice(tmp_path: Path, edit) -> Path:
+    """A copy of the slice with `edit(members: dict[str, bytes])` applied to its members."""
+    with zipfile.ZipFile(SLICE) as z:
+        members = {n: z.read(n) for n in z.namelist() if not n.endswith("/")}
+    edit(members)
+    out = tmp_path / "edited.zip"
+    with zipfile.ZipFile(out, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    return out
+
+
+# ---- the loader ----------------------------------------------------------------------------------------
+def test_the_slice_loads_as_raw_phone_channels_with_people_as_groups() -> None:
+    ds = load_hapt(SLICE)
+    assert ds.channels == CHANNELS and ds.units == "g, rad/s" and ds.sample_rate_hz == 50
+    assert ds.sample_shape == (128, 6) and ds.classes[:3] == ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS"]
+    assert [ds.group_names[g] for g in np.unique(ds.groups_train)] == ["user01", "user03", "user05"]
+    assert ds.counts["test_split"].endswith("user02") and len(ds.x_test) == (ds.y_test >= 0).sum()
+    # raw values as the phone gives them: the acc channels hold gravity (about 1 g), nothing filtered
+    assert 0.8 < np.linalg.norm(ds.x_train[..., :3], axis=-1).mean() < 1.2
+    labelled, unlabelled = (ds.y_train >= 0).sum(), (ds.y_train < 0).sum()
+    assert labelled and unlabelled  # set-up, pauses and transitions are unlabelled training rows
+    recs, _ = read_hapt_recordings(SLICE)
+    assert {r.name for r in recs if r.test} == {"exp03_user02"}
+    assert {"", "STAND_TO_LIE", "WALKING"} <= set(recs[0].labels)  # whole time, transitions named for the alerts
+
+
+def test_transitions_can_be_classes_of_their_own() -> None:
+    ds = load_hapt(SLICE, transitions=True)
+    assert len(ds.classes) == 12 and "SIT_TO_STAND" in ds.classes
+    assert (ds.y_train >= 6).any() and (ds.y_train >= 0).sum() > (load_hapt(SLICE).y_train >= 0).sum()
+
+
+def test_recordings_csv_stream_back_the_same_samples(tmp_path: Path) -> None:
+    recs, _ = read_hapt_recordings(SLICE)
+    path = write_recordings_csv(recs[:1], tmp_path)[0]
+    from ssvae_edge import read_recording
+    from ssvae_edge.labelled import read_labels
+
+    got = read_recording(path, CHANNELS, 50.0)
+    np.testing.assert_allclose(got.samples, recs[0].x, rtol=1e-6)
+    assert list(read_labels(path)) == list(recs[0].labels)
+
+
+# ---- groups and the split --------------------------------------------------------------------------------
+def test_validation_holds_whole_people() -> None:
+    ds = load_hapt(SLICE)
+    for seed in range(4):
+        split = make_split(ds.y_train, ds.n_classes, None, seed, 0.3, ds.groups_train, ds.classes)
+        val_people = set(ds.groups_train[split.val])
+        assert val_people and not val_people & set(ds.groups_train[split.train])
+
+
+def test_a_class_whose_only_labels_one_person_holds_never_goes_to_validation() -> None:
+    ds = load_hapt(SLICE)
+    y = ds.y_train.copy()
+    sitting = ds.classes.index("SITTING")
+    only = ds.groups_train == np.unique(ds.groups_train)[1]
+    y[(y == sitting) & ~only] = -1  # SITTING now labelled for one person only
+    for seed in range(6):
+        split = make_split(y, ds.n_classes, None, seed, 0.4, ds.groups_train, ds.classes)
+        assert (y[split.labelled] == sitting).any(), seed
+        assert not only[split.val].any()
+
+
+def test_when_every_person_holds_some_class_alone_the_split_says_so_in_one_line() -> None:
+    ds = load_hapt(SLICE)
+    y = ds.y_train.copy()
+    people = np.unique(ds.groups_train)
+    for c, g in zip(range(3), people, strict=True):  # class c labelled by person g only
+        y[(y == c) & (ds.groups_train != g)] = -1
+    with pytest.raises(UserError, match="each holds the only labels of class 'WALKING") as e:
+        make_split(y, ds.n_classes, None, 0, 0.3, ds.groups_train, ds.classes)
+    assert "\n" not in str(e.value)
+
+
+def test_own_recordings_name_their_groups_and_validation_holds_them_whole(tmp_path: Path) -> None:
+    from test_own_data import recording, write_csv
+
+    from ssvae_train.data.recordings import load_recordings
+
+    root = tmp_path / "rec"
+    groups = {}
+    for i in range(6):
+        write_csv(root / f"r{i}.csv", *recording(i, label="walk" if i % 2 else "sit"))
+        groups[f"r{i}.csv"] = f"person{i // 2}"  # two recordings per person
+    write_csv(root / "test" / "t0.csv", *recording(100, label="walk"))
+    (root / "dataset.json").write_text(json.dumps({"sample_rate_hz": 50, "groups": groups}))
+    ds = load_recordings(root, window=20)
+    assert sorted(set(ds.group_names)) == ["person0", "person1", "person2", "test/t0.csv"]
+    for seed in range(4):
+        split = make_split(ds.y_train, ds.n_classes, None, seed, 0.3, ds.groups_train, ds.classes)
+        people = {ds.group_names[g] for g in ds.groups_train[split.val]}
+        assert len(people) == 1 and not set(ds.groups_train[split.val]) & set(ds.groups_train[split.train])
+    (root / "dataset.json").write_text(json.dumps({"groups": {"nope.csv": "x"}}))
+    with pytest.raises(UserError, match="groups names recording"):
+        load_recordings(root, window=20)
+
+
+# ---- bad input ---------------------------------------------------------------------------------------------
+def _drop_gyro(m: dict) -> None:
+    del m[ROOT + "RawData/gyro_exp06_user03.txt"]
+
+
+def _short_acc(m: dict) -> None:
+    name = ROOT + "RawData/acc_exp06_user03.txt"
+    m[name] = b"".join(m[name].splitlines(keepends=True)[:-5])
+
+
+def _label_past_end(m: dict) -> None:
+    m[ROOT + "RawData/labels.txt"] += b"6 3 1 12000 12600\n"
+
+
+def _unknown_activity(m: dict) -> None:
+    m[ROOT + "RawData/labels.txt"] += b"6 3 13 100 200\n"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_drop_gyro, "RawData/gyro_exp06_user03.txt is missing"),
+    (_short_acc, "acc has 12495 samples, gyro 12500"),
+    (_label_past_end, "samples 12000..12600 lie outside the recording's 1..12500"),
+    (_unknown_activity, "unknown activity id 13"),
+])
+def test_each_bad_input_is_one_line_exit_2_and_no_run_folder(tmp_path: Path, edit, message: str) -> None:
+    data = edited_slice(tmp_path, edit)
+    out = tmp_path / "run"
+    p = cli("fit", "--dataset", "hapt", "--data-dir", str(data), "--arch", "convlstm", "--epochs", "1",
+            "--out", str(out))
+    assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not out.exists()
+    c = cli("data", "check", str(data), "--dataset", "hapt")
+    assert c.returncode == 2 and message in c.stderr
+
+
+# ---- end to end ----------------------------------------------------------------------------------------------
+def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    p = cli("fit", "--dataset", "hapt", "--data-dir", str(SLICE), "--arch", "convlstm", "--hidden", "16",
+            "--latent-dim", "4", "--epochs", "1", "--exclude-class", "2", "--val-fraction", "0.3", "--out", str(run))
+    assert p.returncode == 0, p.stderr
+    e = subprocess.run([sys.executable, "-m", "ssvae_train.export.cli", str(run), "--out", str(bundle), "--quiet"],
+                       capture_output=True, text=True)
+    assert e.returncode == 0, e.stderr
+    m = json.loads((bundle / "manifest.json").read_text())
+    assert m["channels"] == CHANNELS and m["units"] == "g, rad/s" and m["sample_rate_hz"] == 50
+    alert = m["alert"]
+    # the operating point was fitted on the validation person's whole recording, not on stitched windows
+    assert alert["measured_on"].startswith("the validation people's continuous recordings")
+    assert alert["streams"]["people"] and alert["streams"]["held_out"] == "WALKING_DOWNSTAIRS"
+    assert "unlabelled_raises" in alert and alert["normal_hours"] > 0
+    if alert["segment_recall"] is None or alert["segment_recall"] < 0.9:  # one epoch: expected to catch few
+        assert alert["warnings"] and "WARNING:" in e.stderr  # said loudly, even with --quiet
+    assert m["smoothing"]["windows"] >= 1 and m["smoothing"]["chosen_on"].startswith("the validation people")
+    recs, _ = read_hapt_recordings(SLICE)
+    csv = write_recordings_csv([r for r in recs if r.test], tmp_path / "csv")[0]
+    text = csv.read_text().splitlines()
+    csv.write_text("\n".join([text[0] + ",temperature"] + [r + ",20.5" for r in text[1:]]) + "\n")
+    s = subprocess.run([sys.executable, "-m", "ssvae_edge", "stream", str(bundle), "--input", str(csv)],
+                       capture_output=True, text=True)
+    assert s.returncode == 0, s.stderr
+    assert "ignoring column(s) 'temperature'" in s.stderr and len(s.stderr.strip().splitlines()) == 1
+    lines = [json.loads(x) for x in s.stdout.strip().splitlines()]
+    events, summary = lines[:-1], lines[-1]
+    assert summary["windows"] == (12500 - 128) // 64 + 1 == len(events)
+    assert summary["smoothing_windows"] == m["smoothing"]["windows"] and summary["ignored_columns"] == ["temperature"]
+    assert {ev["class"] for ev in events} <= set(m["classes"])
