@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""The phone bundles measured on whole test recordings, streamed exactly as `ssvae-edge stream` streams them
+(the bundle's defaults: hop, class smoothing, alert operating point), against their labels.
+
+    python tools/hapt_recordings.py --data-dir "../shared/data/hapt/HAPT Data Set - RawData, 27 users.zip" \\
+        --out runs/hapt-csv/test --people test
+    python tools/eval_phone.py --bundle exported/har-phone --recordings runs/hapt-csv/test --name har-phone
+
+Classifier: window accuracy, macro F1 (scikit-learn) and the confusion matrix on the windows lying wholly
+inside one activity segment (`ssvae_edge.labelled`). A bundle trained with a class held out (the manifest's
+`producer.excluded_class_name`) is also scored for alerts: held-out segments caught, median delay, false
+alerts per hour of labelled normal time (the other activities and the transitions), and raises inside
+unlabelled stretches apart (`ssvae_edge.alert_metrics.DEFINITIONS`). Writes benchmarks/<name>.json and .md,
+and a timeline figure per bundle (results/figures/<name>-timeline.png).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+from ssvae_edge import Bundle
+from ssvae_edge import alert_metrics as am
+from ssvae_edge.labelled import alerts, classification, read_labels, stream_events
+
+
+def evaluate(bundle: Bundle, files: list[Path], precision: str) -> dict:
+    held = bundle.manifest.raw.get("producer", {}).get("excluded_class_name")
+    truth, pred, matched, per_file, timelines = [], [], [], [], {}
+    for f in files:
+        labels = read_labels(f)
+        events, summary = stream_events(bundle, f)
+        t, p = classification(events, labels, bundle.window, bundle.classes)
+        truth.append(t)
+        pred.append(p)
+        row = {"recording": f.stem, "windows_scored": summary["windows"], "windows_in_one_segment": len(t),
+               "accuracy": float(np.mean(t == p)) if len(t) else None}
+        if held:
+            r = alerts(events, labels, bundle.window, held, bundle.sample_rate_hz)
+            matched.append(r)
+            row.update({k: r[k] for k in ("held_out_segments", "detected", "false_alerts", "unlabelled_raises")})
+        per_file.append(row)
+        timelines[f.stem] = (labels, events)
+    t, p = np.concatenate(truth), np.concatenate(pred)
+    classes = list(bundle.classes)
+    out = {
+        "precision": precision, "recordings": len(files), "windows": int(len(t)),
+        "accuracy": float(accuracy_score(t, p)), "macro_f1": float(f1_score(t, p, labels=classes, average="macro")),
+        "classes": classes, "confusion": confusion_matrix(t, p, labels=classes).tolist(),
+        "smoothing_windows": bundle.manifest.smoothing_windows, "per_recording": per_file,
+    }
+    if held:
+        r = am.combine(matched, bundle.sample_rate_hz)
+        out["alerts"] = {"held_out": held, **{k: r[k] for k in (
+            "held_out_segments", "detected", "recall", "delay_seconds_median", "false_alerts", "normal_hours",
+            "false_alerts_per_hour", "unlabelled_raises", "unlabelled_hours", "alerts_raised")}}
+    out["_timelines"] = timelines
+    return out
+
+
+def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
+    lines = [f"# {name}: whole test recordings streamed by the runtime", "",
+             f"Made by `python tools/eval_phone.py --bundle {bundle_path} --recordings DIR --name {name}` on the "
+             f"{r32['recordings']} recordings of the six HAPT test people (the UCI-HAR test people present in HAPT), "
+             "at the bundle's defaults (hop, class smoothing "
+             f"{r32['smoothing_windows']} window(s), alert operating point). Windows scored for accuracy: those "
+             "lying wholly inside one activity segment.", "",
+             "| precision | windows | accuracy | macro F1 |", "|---|---:|---:|---:|"]
+    for r in (r32, r8):
+        if r:
+            lines.append(f"| {r['precision']} | {r['windows']} | {r['accuracy']:.2%} | {r['macro_f1']:.4f} |")
+    lines += ["", "Confusion (fp32; rows: truth, columns: the stream's class):", "",
+              "| | " + " | ".join(c[:8] for c in r32["classes"]) + " |",
+              "|---|" + "---:|" * len(r32["classes"])]
+    for c, row in zip(r32["classes"], r32["confusion"], strict=True):
+        lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+    for r in (r32, r8):
+        if r and "alerts" in r:
+            a = r["alerts"]
+            delay = f"{a['delay_seconds_median']:.2f} s" if a["delay_seconds_median"] is not None else "-"
+            lines += ["", f"Alerts ({r['precision']}, held out: {a['held_out']}): {a['detected']}/"
+                      f"{a['held_out_segments']} segments caught ({(a['recall'] or 0):.0%}), median delay {delay}, "
+                      f"{a['false_alerts']} false alerts in {a['normal_hours']:.2f} h of labelled normal time "
+                      f"({a['false_alerts_per_hour']:.2f}/h); {a['unlabelled_raises']} raises inside "
+                      f"{a['unlabelled_hours']:.2f} h of unlabelled time (reported apart)."]
+    lines += ["", "Per recording (fp32):", "", "| recording | windows | accuracy | alerts |", "|---|---:|---:|---|"]
+    for row in r32["per_recording"]:
+        al = (f"{row['detected']}/{row['held_out_segments']} caught, {row['false_alerts']} false, "
+              f"{row['unlabelled_raises']} in unlabelled" if "detected" in row else "")
+        lines.append(f"| {row['recording']} | {row['windows_in_one_segment']} | {row['accuracy']:.2%} | {al} |")
+    return "\n".join(lines) + "\n"
+
+
+def timeline_figure(path: Path, bundle: Bundle, timelines: dict, recording: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, events = timelines[recording]
+    rate = bundle.sample_rate_hz
+    names = list(dict.fromkeys([*bundle.classes, *sorted({v for v in labels if v} - set(bundle.classes))]))
+    fig, axes = plt.subplots(2 if "score" in events[0] and events[0]["score"] is not None else 1, 1,
+                             figsize=(12, 4.5), sharex=True, squeeze=False)
+    ax = axes[0][0]
+    y_true = [names.index(v) if v else np.nan for v in labels]
+    ax.plot(np.arange(len(labels)) / rate, y_true, color="0.6", lw=4, label="label")
+    mid = np.array([e["start"] + bundle.window / 2 for e in events]) / rate
+    ax.scatter(mid, [names.index(e["class"]) for e in events], s=6, color="C0", label="stream class")
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.legend(loc="upper right", fontsize=7)
+    ax.set_title(f"{bundle.path.name}: {recording}", fontsize=9)
+    if axes.shape[0] == 2:
+        ax2 = axes[1][0]
+        ax2.plot(mid, [e["score"] for e in events], lw=0.8, color="C1", label="anomaly score")
+        ax2.axhline(bundle.threshold, color="k", ls="--", lw=0.8, label="threshold")
+        on = [m for m, e in zip(mid, events, strict=True) if e["alert"]]
+        ax2.scatter(on, [bundle.threshold] * len(on), color="C3", s=8, label="alert active")
+        held = bundle.manifest.raw["producer"].get("excluded_class_name")
+        t = np.arange(len(labels)) / rate
+        ax2.fill_between(t, 0, 1, where=labels == held, transform=ax2.get_xaxis_transform(), color="C3",
+                         alpha=0.15, label=f"{held} (held out)")
+        ax2.set_yscale("symlog")
+        ax2.legend(loc="upper right", fontsize=7)
+    axes[-1][0].set_xlabel("seconds")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(
+    bundle: Annotated[Path, typer.Option(help="The bundle folder.")],
+    recordings: Annotated[Path, typer.Option(help="Folder of labelled CSV recordings (tools/hapt_recordings.py).")],
+    name: Annotated[str, typer.Option(help="Output name: benchmarks/<name>.json and .md.")],
+    timeline: Annotated[str | None, typer.Option(help="Recording drawn as a timeline (default: the first).")] = None,
+) -> None:
+    files = sorted(recordings.glob("*.csv"))
+    if not files:
+        raise typer.BadParameter(f"no .csv in {recordings}", param_hint="--recordings")
+    b32 = Bundle.load(bundle, providers="cpu", threads=1)
+    r32 = evaluate(b32, files, "fp32")
+    r8 = evaluate(Bundle.load(bundle, providers="cpu", threads=1, precision="int8"), files, "int8") \
+        if b32.manifest.graphs_int8 else None
+    timeline_figure(Path("results/figures") / f"{name}-timeline.png", b32, r32["_timelines"], timeline or files[0].stem)
+    for r in (r32, r8):
+        if r:
+            r.pop("_timelines")
+    Path("benchmarks").mkdir(exist_ok=True)
+    Path(f"benchmarks/{name}.json").write_text(json.dumps({"bundle": str(bundle), "fp32": r32, "int8": r8}, indent=2)
+                                              + "\n")
+    Path(f"benchmarks/{name}.md").write_text(markdown(name, bundle, r32, r8))
+    typer.echo(markdown(name, bundle, r32, r8))
+
+
+if __name__ == "__main__":
+    typer.run(main)

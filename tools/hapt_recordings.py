@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""HAPT's recordings as the CSV files `ssvae-edge stream` reads (time, acc_x..gyro_z in g and rad/s, label).
+
+    python tools/hapt_recordings.py --data-dir "../shared/data/hapt/HAPT Data Set - RawData, 27 users.zip" \\
+        --out runs/hapt-csv/test --people test
+
+`--people test` writes the UCI-HAR test people's recordings (what benchmarks/hapt-*.md stream), `train` the
+others, `all` every one; `--only exp05_user02` one recording (the phone demo).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ssvae_train.data.hapt import read_hapt_recordings, write_recordings_csv
+
+
+def main(
+    data_dir: Annotated[Path, typer.Option(help="The HAPT zip or its extracted folder.")],
+    out: Annotated[Path, typer.Option(help="Folder for the CSV files (one per recording).")],
+    people: Annotated[str, typer.Option(help="test | train | all")] = "test",
+    only: Annotated[str | None, typer.Option(help="Write this one recording (e.g. exp05_user02).")] = None,
+) -> None:
+    if people not in ("test", "train", "all"):
+        raise typer.BadParameter("choose test, train or all", param_hint="--people")
+    recs, _ = read_hapt_recordings(data_dir)
+    recs = [r for r in recs if people == "all" or r.test == (people == "test")]
+    if only is not None:
+        recs = [r for r in recs if r.name == only]
+        if not recs:
+            raise typer.BadParameter(f"no recording named {only}", param_hint="--only")
+    for p in write_recordings_csv(recs, out):
+        typer.echo(str(p))
+
+
+if __name__ == "__main__":
+    typer.run(main)
