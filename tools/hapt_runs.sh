@@ -18,12 +18,13 @@ run() {  # run NAME EPOCHS ARGS...: fit, or continue, the run in runs/hapt/NAME
   else
     ssvae-train fit "${RECIPE[@]}" --out "$out" --epochs "$epochs" "$@"
   fi
-  echo "$(date +%T) done $1"
+  echo "$(date +%T) done $out"
 }
 case "${1:-all}" in
   a|all)
     run full-s0 40 --model ssvae --labels all --seed 0
     run novelty-ds-s0 40 --model ssvae --labels all --exclude-class 2 --seed 0   # 2 = WALKING_DOWNSTAIRS
+    run full-norot-s0 40 --model ssvae --labels all --seed 0 --augment jitter,scale  # see queue c
     for f in 0.1 0.01; do for s in 0 1 2; do run sup-l$f-s$s 30 --model supervised --labels $f --seed $s; done; done
     for s in 1 2; do run full-s$s 40 --model ssvae --labels all --seed $s; done  # when time allows
     ;;&
