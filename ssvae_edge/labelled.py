@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,44 @@ def alerts(events: Sequence[dict], labels: np.ndarray, window: int, held_out: st
     starts = [e["start"] for e in events]
     return am.match_alerts(am.segments(list(labels)), starts, [e["alert"] for e in events], window, held_out,
                            rate_hz, UNLABELLED)
+
+
+@dataclass
+class Scored:
+    """Labelled recordings streamed by one bundle: the windows accuracy is counted on (truth, the stream's
+    class), the alerts matched per recording and combined, and each recording's labels and events."""
+
+    truth: np.ndarray
+    predicted: np.ndarray
+    per_recording: list[dict] = field(default_factory=list)
+    alerts: dict | None = None
+    streams: dict[str, tuple[np.ndarray, list[dict]]] = field(default_factory=dict)
+
+
+def score_recordings(bundle: Bundle, files: Sequence[str | Path], **scorer_options: Any) -> Scored:
+    """Stream every labelled recording whole through `bundle` (as `ssvae-edge stream` does, at the bundle's
+    defaults unless `scorer_options` say otherwise) and compare with its labels. A bundle trained with a class
+    held out (manifest `producer.excluded_class_name`) has its alerts matched against that class's segments."""
+    held = bundle.manifest.raw.get("producer", {}).get("excluded_class_name")
+    truth, pred, matched, rows, streams = [], [], [], [], {}
+    for f in map(Path, files):
+        labels = read_labels(f)
+        events, summary = stream_events(bundle, f, **scorer_options)
+        t, p = classification(events, labels, bundle.window, bundle.classes)
+        truth.append(t)
+        pred.append(p)
+        row = {"recording": f.stem, "windows_scored": summary["windows"], "windows_in_one_segment": len(t),
+               "accuracy": float(np.mean(t == p)) if len(t) else None}
+        if held:
+            r = alerts(events, labels, bundle.window, held, bundle.sample_rate_hz)
+            matched.append(r)
+            row.update({k: r[k] for k in ("held_out_segments", "detected", "false_alerts", "unlabelled_raises")})
+        rows.append(row)
+        streams[f.stem] = (labels, events)
+    combined = None
+    if held:
+        r = am.combine(matched, bundle.sample_rate_hz)
+        combined = {"held_out": held, **{k: r[k] for k in (
+            "held_out_segments", "detected", "recall", "delay_seconds_median", "false_alerts", "normal_hours",
+            "false_alerts_per_hour", "unlabelled_raises", "unlabelled_hours", "alerts_raised")}}
+    return Scored(np.concatenate(truth), np.concatenate(pred), rows, combined, streams)

@@ -25,42 +25,23 @@ import typer
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from ssvae_edge import Bundle
-from ssvae_edge import alert_metrics as am
-from ssvae_edge.labelled import alerts, classification, read_labels, stream_events
+from ssvae_edge.labelled import Scored, score_recordings
 
 
-def evaluate(bundle: Bundle, files: list[Path], precision: str) -> dict:
-    held = bundle.manifest.raw.get("producer", {}).get("excluded_class_name")
-    truth, pred, matched, per_file, timelines = [], [], [], [], {}
-    for f in files:
-        labels = read_labels(f)
-        events, summary = stream_events(bundle, f)
-        t, p = classification(events, labels, bundle.window, bundle.classes)
-        truth.append(t)
-        pred.append(p)
-        row = {"recording": f.stem, "windows_scored": summary["windows"], "windows_in_one_segment": len(t),
-               "accuracy": float(np.mean(t == p)) if len(t) else None}
-        if held:
-            r = alerts(events, labels, bundle.window, held, bundle.sample_rate_hz)
-            matched.append(r)
-            row.update({k: r[k] for k in ("held_out_segments", "detected", "false_alerts", "unlabelled_raises")})
-        per_file.append(row)
-        timelines[f.stem] = (labels, events)
-    t, p = np.concatenate(truth), np.concatenate(pred)
+def evaluate(bundle: Bundle, files: list[Path], precision: str) -> tuple[dict, Scored]:
+    """The report of one precision (scikit-learn metrics on the windows wholly inside one segment)."""
+    s = score_recordings(bundle, files)
     classes = list(bundle.classes)
     out = {
-        "precision": precision, "recordings": len(files), "windows": int(len(t)),
-        "accuracy": float(accuracy_score(t, p)), "macro_f1": float(f1_score(t, p, labels=classes, average="macro")),
-        "classes": classes, "confusion": confusion_matrix(t, p, labels=classes).tolist(),
-        "smoothing_windows": bundle.manifest.smoothing_windows, "per_recording": per_file,
+        "precision": precision, "recordings": len(files), "windows": int(len(s.truth)),
+        "accuracy": float(accuracy_score(s.truth, s.predicted)),
+        "macro_f1": float(f1_score(s.truth, s.predicted, labels=classes, average="macro")),
+        "classes": classes, "confusion": confusion_matrix(s.truth, s.predicted, labels=classes).tolist(),
+        "smoothing_windows": bundle.manifest.smoothing_windows, "per_recording": s.per_recording,
     }
-    if held:
-        r = am.combine(matched, bundle.sample_rate_hz)
-        out["alerts"] = {"held_out": held, **{k: r[k] for k in (
-            "held_out_segments", "detected", "recall", "delay_seconds_median", "false_alerts", "normal_hours",
-            "false_alerts_per_hour", "unlabelled_raises", "unlabelled_hours", "alerts_raised")}}
-    out["_timelines"] = timelines
-    return out
+    if s.alerts is not None:
+        out["alerts"] = s.alerts
+    return out, s
 
 
 def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
@@ -97,6 +78,7 @@ def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
 
 
 def timeline_figure(path: Path, bundle: Bundle, timelines: dict, recording: str) -> None:
+    """The recording's labels, the stream's classes and (anomaly graph) its scores, threshold and alerts."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -144,13 +126,10 @@ def main(
     if not files:
         raise typer.BadParameter(f"no .csv in {recordings}", param_hint="--recordings")
     b32 = Bundle.load(bundle, providers="cpu", threads=1)
-    r32 = evaluate(b32, files, "fp32")
-    r8 = evaluate(Bundle.load(bundle, providers="cpu", threads=1, precision="int8"), files, "int8") \
+    r32, scored = evaluate(b32, files, "fp32")
+    r8 = evaluate(Bundle.load(bundle, providers="cpu", threads=1, precision="int8"), files, "int8")[0] \
         if b32.manifest.graphs_int8 else None
-    timeline_figure(Path("results/figures") / f"{name}-timeline.png", b32, r32["_timelines"], timeline or files[0].stem)
-    for r in (r32, r8):
-        if r:
-            r.pop("_timelines")
+    timeline_figure(Path("results/figures") / f"{name}-timeline.png", b32, scored.streams, timeline or files[0].stem)
     Path("benchmarks").mkdir(exist_ok=True)
     Path(f"benchmarks/{name}.json").write_text(json.dumps({"bundle": str(bundle), "fp32": r32, "int8": r8}, indent=2)
                                               + "\n")

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Few labels on HAPT: the semi-supervised model against its supervised equivalent (same trunk, same labels,
+same steps), each run exported and streamed over the test people's whole recordings at its defaults.
+
+    python tools/hapt_recordings.py --data-dir "../shared/data/hapt/HAPT Data Set - RawData, 27 users.zip" \\
+        --out runs/hapt-csv/test --people test
+    python tools/hapt_labels.py --runs runs/hapt --recordings runs/hapt-csv/test
+
+Runs are `ss-l<fraction>-s<seed>` and `sup-l<fraction>-s<seed>` from `tools/hapt_runs.sh`; each is exported
+(fp32, last weights) to runs/hapt-bundles/<run> unless already there. Writes benchmarks/hapt-labels.json and
+.md: window accuracy and macro F1 per run, then mean ± std (n = the seeds found) per budget and model, and
+the verdict rule: a win needs the gap of the means to exceed both models' seed spreads (std).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from sklearn.metrics import accuracy_score, f1_score
+
+from ssvae_edge import Bundle
+from ssvae_edge.labelled import score_recordings
+from ssvae_train.export.exporter import export_run
+
+NAME = re.compile(r"^(ss|sup)-l([0-9.]+)-s(\d+)$")
+
+
+def main(
+    runs: Annotated[Path, typer.Option(help="Folder holding the ss-l*/sup-l* runs.")] = Path("runs/hapt"),
+    recordings: Annotated[Path, typer.Option(help="Labelled test recordings (CSV).")] = Path("runs/hapt-csv/test"),
+    bundles: Annotated[Path, typer.Option(help="Where the runs are exported.")] = Path("runs/hapt-bundles"),
+) -> None:
+    files = sorted(recordings.glob("*.csv"))
+    if not files:
+        raise typer.BadParameter(f"no .csv in {recordings}", param_hint="--recordings")
+    rows = []
+    for run in sorted(runs.iterdir()):
+        m = NAME.match(run.name)
+        if not m or not (run / "checkpoint.pt").is_file():
+            continue
+        out = bundles / run.name
+        if not (out / "manifest.json").is_file():
+            typer.echo(f"exporting {run} -> {out}", err=True)
+            export_run(run, out)
+        b = Bundle.load(out, providers="cpu", threads=1)
+        s = score_recordings(b, files)
+        rows.append({"run": run.name, "model": m[1], "labels": float(m[2]), "seed": int(m[3]),
+                     "n_labelled": b.manifest.raw["producer"]["n_labelled"],
+                     "smoothing_windows": b.manifest.smoothing_windows, "windows": int(len(s.truth)),
+                     "accuracy": float(accuracy_score(s.truth, s.predicted)),
+                     "macro_f1": float(f1_score(s.truth, s.predicted, average="macro"))})
+        typer.echo(f"{run.name}: {rows[-1]['accuracy']:.4f}", err=True)
+    table = {}
+    for r in rows:
+        table.setdefault((r["labels"], r["model"]), []).append(r["accuracy"])
+    summary = [{"labels": lab, "model": mod, "n": len(v), "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))
+                if len(v) > 1 else None, "accuracies": v} for (lab, mod), v in sorted(table.items())]
+    Path("benchmarks").mkdir(exist_ok=True)
+    Path("benchmarks/hapt-labels.json").write_text(json.dumps({"runs": rows, "summary": summary}, indent=2) + "\n")
+    lines = ["# HAPT with few labels: semi-supervised vs supervised, test people's recordings streamed whole", "",
+             "Made by `python tools/hapt_labels.py` (its docstring has the commands). Window accuracy on the windows "
+             "lying wholly inside one activity segment, each run's bundle at its defaults; mean ± std over seeds "
+             "(sample std, n seeds).", "",
+             "| labels kept | model | n | accuracy mean ± std | per seed |", "|---|---|---:|---:|---|"]
+    for s in summary:
+        std = f"{s['std']:.2%}" if s["std"] is not None else "-"
+        lines.append(f"| {s['labels']:.0%} | {s['model']} | {s['n']} | {s['mean']:.2%} ± {std} | "
+                     + " / ".join(f"{a:.2%}" for a in s["accuracies"]) + " |")
+    lines += ["", "Verdicts (a win needs the gap of the means to exceed both models' std):", ""]
+    for lab in sorted({s["labels"] for s in summary}):
+        got = {s["model"]: s for s in summary if s["labels"] == lab}
+        if {"ss", "sup"} <= set(got) and got["ss"]["std"] is not None and got["sup"]["std"] is not None:
+            gap = got["ss"]["mean"] - got["sup"]["mean"]
+            spread = max(got["ss"]["std"], got["sup"]["std"])
+            verdict = "semi-supervised wins" if gap > spread else ("supervised wins" if -gap > spread else "tie")
+            lines.append(f"- {lab:.0%} of the labels: gap {gap:+.2%} (largest std {spread:.2%}): **{verdict}** "
+                         f"(n = {got['ss']['n']} / {got['sup']['n']})")
+    Path("benchmarks/hapt-labels.md").write_text("\n".join(lines) + "\n")
+    typer.echo("\n".join(lines))
+
+
+if __name__ == "__main__":
+    typer.run(main)
