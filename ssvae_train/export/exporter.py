@@ -27,9 +27,9 @@ from ssvae_train import scores as S
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
-from ssvae_train.export.class_smoothing import choose_smoothing
 from ssvae_train.export import graphs as G
 from ssvae_train.export import manifest_entries as ME
+from ssvae_train.export.class_smoothing import choose_smoothing
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
 from ssvae_train.export.loading import Loaded, load_for_export, quant_data
 from ssvae_train.export.measure import calibrate
