@@ -82,6 +82,19 @@ def test_site_holds_what_the_page_needs_and_nothing_else(tmp_path: Path) -> None
     assert page_bytes(site) <= 16_000_000  # the issue's goal, on any host (compressing or not)
 
 
+def test_the_page_installs_with_the_package() -> None:
+    """`pip install .` carries every file of the page (package data), so no npm is needed where it runs."""
+    import fnmatch
+    import tomllib
+
+    import ssvae_edge.web as web
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ssvae_edge"]
+    files = [str(p.relative_to(ROOT / "ssvae_edge")) for p in web.WEBAPP.rglob("*") if p.is_file()]
+    assert {f"webapp/{f}" for f in web.PAGE_FILES} | {f"webapp/ort/{f}" for f in vendored()["files"]} <= set(files)
+    assert [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
+
+
 @pytest.mark.parametrize("case", ["not a bundle", "not a sensor bundle", "out not empty", "force on a non-site",
                                   "missing recording"])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
