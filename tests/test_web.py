@@ -95,9 +95,11 @@ def test_the_page_installs_with_the_package() -> None:
     assert [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
 
 
-@pytest.mark.parametrize("case", ["not a bundle", "not a sensor bundle", "out not empty", "force on a non-site",
-                                  "missing recording"])
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+@pytest.mark.parametrize(("case", "says"), [
+    ("not a bundle", "not a bundle (no manifest.json)"), ("not a sensor bundle", "not a sensor bundle"),
+    ("out not empty", "pass --force to replace it"), ("force on a non-site", "not one (no site.json)"),
+    ("missing recording", "nope.csv: no such recording")])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str, says: str) -> None:
     out = tmp_path / "site"
     bundle, extra = str(EXPORTED / "har-lstm"), []
     if case == "not a bundle":
@@ -113,6 +115,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     p = run_cli("web", bundle, "--out", str(out), *extra)
     assert p.returncode == 2, p.stderr
     assert p.stderr.startswith("ssvae-edge: error: ") and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert says in p.stderr, p.stderr
     assert not out.exists() or sorted(x.name for x in out.iterdir()) == ["notes.txt"]
     assert not list(tmp_path.glob(".site.*"))  # no half-written site left behind
 
