@@ -57,8 +57,10 @@ class Chromium:
                 "--disable-background-networking", "--disable-extensions", "--mute-audio", *extra_args]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox (CI containers)
-        self.proc = subprocess.Popen([*args, "about:blank"], preexec_fn=child_fds, close_fds=False,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log = Path(self.profile) / "stderr.log"  # a file, not a pipe: nobody has to drain it
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([*args, "about:blank"], preexec_fn=child_fds, close_fds=False,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         os.close(hi_in)
         os.close(hi_out)
         self._next = 0
@@ -66,7 +68,12 @@ class Chromium:
         self.events: list[dict] = []
         self._cv = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
-        self.version = self.send("Browser.getVersion", timeout=60)["product"]
+        try:
+            self.version = self.send("Browser.getVersion", timeout=60)["product"]
+        except BrowserError:
+            tail = self.log.read_text(errors="replace")[-500:] if self.log.exists() else ""
+            self.close()
+            raise BrowserError(f"{binary} did not start: {tail.strip() or 'no output'}") from None
 
     def _read(self) -> None:
         buf = b""
@@ -102,7 +109,10 @@ class Chromium:
         msg: dict[str, Any] = {"id": mid, "method": method, "params": params or {}}
         if session:
             msg["sessionId"] = session
-        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        try:
+            os.write(self._w, json.dumps(msg).encode() + b"\0")
+        except OSError:
+            raise BrowserError(f"{method}: the browser has exited") from None
         deadline = time.monotonic() + timeout
         with self._cv:
             while mid not in self._replies:

@@ -155,6 +155,9 @@ async function main() {
     $("live-start").disabled = false;
     $("live-note").textContent = "Hold the phone as it was held for the training data; the sensors are read at the browser's rate and resampled.";
   }
+  $("threshold").onchange = () => { // a live stream takes a new threshold from its next window on
+    if (live && live.scorer.alerting && threshold() !== null) view.threshold = live.scorer.threshold = threshold();
+  };
   $("live-start").onclick = () => startLive().catch(fail);
   $("live-stop").onclick = () => stopLive().catch(fail);
   view.status(`ready: sha256 of every graph checked, loaded in ${model.loadMs.toFixed(0)} ms`);
