@@ -17,6 +17,7 @@ LONG = 300  # lines: past this a module is a question to ask (is it still one jo
 ONE_JOB = {
     "ssvae_edge/cli.py": "the ssvae-edge commands: each command's options, help and output format",
     "ssvae_train/export/exporter.py": "the export pipeline, its stages in the order they run",
+    "ssvae_train/experiments/report.py": "RESULTS.md: one function per section, in the order they are written",
 }
 # hashlib.sha256 is the bundle contract's (graph files, checkpoints); download.py also hashes other things
 # with it: the members of a downloaded zip and git blob ids of the UCI-HAR originals (checked, not recorded)

@@ -1,19 +1,19 @@
-"""tools/report.py on synthetic cells shaped like the real ones: numbers, verdicts, gaps in the grid, figures."""
+"""RESULTS.md (`ssvae_train.experiments.report`, run by tools/report.py) on synthetic cells shaped like the real
+ones: numbers, verdicts, gaps in the grid, figures."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from ssvae_train.experiments import report
+
 REPORT = Path(__file__).resolve().parent.parent / "tools" / "report.py"
-_spec = importlib.util.spec_from_file_location("report", REPORT)
-report = sys.modules["report"] = importlib.util.module_from_spec(_spec)  # dataclasses look their module up
-_spec.loader.exec_module(report)
 
 MACHINE = {"platform": "Linux-test-x86_64", "processor": "x86_64", "cpus": 2, "python": "3.11.7"}
 
@@ -128,9 +128,8 @@ def build(tmp_path: Path, supervised_accs: tuple[float, ...]) -> str:
         {"figure": "results/figures/generation-dense-class2.png", "command": "ssvae-train generate runs/x --class 2"},
     )
     out = tmp_path / "RESULTS.md"
-    assert (
-        report.main(["--cells", str(cells), "--out", str(out), "--figures", str(tmp_path / "results" / "figures")]) == 0
-    )
+    args = ["--cells", str(cells), "--out", str(out), "--figures", str(tmp_path / "results" / "figures")]
+    subprocess.run([sys.executable, str(REPORT), *args], check=True, capture_output=True)
     return out.read_text()
 
 

@@ -11,7 +11,8 @@ Read by `report.py`; numpy and the standard library only.
 from __future__ import annotations
 
 import numpy as np
-from report_stats import Comparison, Stat, fmt, md_table
+
+from ssvae_train.experiments.stats import Comparison, Stat, fmt, md_table
 
 SELECT = "novelty-select"
 NOVELTY = {"mnist-novelty": ("MNIST", "held-out digit"), "har-novelty": ("UCI-HAR", "held-out activity")}

@@ -1,5 +1,5 @@
 """The statistics RESULTS.md is written with: values over seeds, head-to-head comparisons, the verdict rule,
-and markdown tables. One definition, shared by `report.py` and its sections (`novelty_tables.py`)."""
+and markdown tables. One definition, shared by every section of the report."""
 
 from __future__ import annotations
 
