@@ -127,6 +127,10 @@ window.ssvaeBench = async (windowValues, blocks = 20, perBlock = 20) => {
 
 // ---- start-up ------------------------------------------------------------------------------------
 async function main() {
+  if (location.protocol === "file:") {
+    throw new Error("open this page over HTTPS or http://localhost, not as a file: a browser does not let a file:// " +
+      "page fetch its graphs (ssvae-edge web ... --serve serves it on localhost)");
+  }
   const site = await (await fetch("site.json", { cache: "no-store" })).json();
   $("footer").textContent = `onnxruntime-web ${site.ort_version} (wasm, 1 thread) · bundle ${site.bundle_name}`;
   try {
