@@ -344,3 +344,21 @@ def test_device_motion_is_resampled_converted_and_scored_like_python(
     assert summary["windows"] >= 10 and summary["skipped"] >= 1  # the gap's windows are skipped, not scored
     if not phone:  # the synthetic signal exercises classes and alerts; the recording is what it is
         assert len({e["class"] for e in expected[:-1]}) > 1 and summary["alerts"] > 0
+
+
+@needs_browser
+def test_outside_a_secure_context_the_page_says_to_use_https(tmp_path: Path) -> None:
+    """As from a phone on `http://<laptop's address>`: a plain-HTTP origin other than localhost has no SubtleCrypto
+    (nor motion sensors), so the page stops with a message instead of running unchecked graphs."""
+    site = build_site(EXPORTED / "har-lstm", tmp_path / "site")
+    server, url = serve(site.path)
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    try:  # a name that is not localhost, resolved to this machine by the browser itself (no DNS involved)
+        with Chromium(extra_args=("--host-resolver-rules=MAP phone-test.example 127.0.0.1",)) as browser:
+            page = browser.open(f"http://phone-test.example:{port}/index.html")
+            assert page.evaluate("window.isSecureContext") is False
+            assert page.wait_for("document.documentElement.dataset.done") == "error"
+            text = page.evaluate("document.getElementById('status').textContent")
+    finally:
+        server.shutdown()
+    assert "not in a secure context" in text and "HTTPS" in text, text
