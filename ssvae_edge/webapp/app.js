@@ -42,9 +42,12 @@ function emit(scorer, events) {
 }
 
 async function replay(text, source) {
+  if (live) await stopLive(); // one stream at a time
   const m = model.manifest;
   const scorer = newScorer();
   view.status(`replaying ${source}…`);
+  const controls = ["replay", "file", "live-start"].map($).filter((c) => !c.disabled);
+  controls.forEach((c) => { c.disabled = true; });
   try {
     const rec = readRecording(text, m.channels, m.sample_rate_hz ?? null, source);
     for (let i = 0; i < rec.rows.length; i += CHUNK) {
@@ -57,6 +60,8 @@ async function replay(text, source) {
     done("1");
   } catch (err) {
     fail(err);
+  } finally {
+    controls.forEach((c) => { c.disabled = false; });
   }
 }
 
