@@ -218,6 +218,12 @@ class Page:
                 out.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
         return out
 
+    def pick_file(self, selector: str, path: str | Path) -> None:
+        """Choose `path` in the file input `selector`, as a person would (the input's change event fires)."""
+        root = self.send("DOM.getDocument")["root"]["nodeId"]
+        node = self.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        self.send("DOM.setFileInputFiles", {"nodeId": node, "files": [str(Path(path).resolve())]})
+
     def screenshot(self, path: str | Path, full_page: bool = True) -> Path:
         """A PNG of the page (its whole height when `full_page`)."""
         r = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page})

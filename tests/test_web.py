@@ -224,6 +224,37 @@ def test_replay_in_the_page_equals_the_cli(browser: Chromium, tmp_path: Path, bu
 
 
 @needs_browser
+def test_a_csv_the_user_picks_with_faults_is_read_as_the_cli_reads_it(browser: Chromium, tmp_path: Path) -> None:
+    """The file picker, on a recording with what real files have: an extra column, a non-numeric value, a
+    short row, a blank line, a nan; the same bad rows, skipped windows and summary as the CLI."""
+    rows = [line.split(",") for line in (EXPORTED / "har-demo" / "demo_stream.csv").read_text().splitlines()[:3001]]
+    rows = [r + ["activity_id" if i == 0 else str(i % 7)] for i, r in enumerate(rows)]
+    rows[700][2] = "x"  # non-numeric
+    rows[1500] = rows[1500][:5]  # short
+    rows[2200][3] = "nan"
+    lines = [",".join(r) for r in rows]
+    lines.insert(2500, "")  # blank
+    csv = tmp_path / "mine.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    site = build_site(EXPORTED / "har-lstm-novelty", tmp_path / "site")
+    server, url = serve(site.path)
+    try:
+        page = browser.open(f"{url}index.html")
+        page.wait_for("!document.getElementById('file').disabled")
+        page.pick_file("#file", csv)
+        assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
+        events = page.evaluate("window.ssvaeEvents")
+    finally:
+        server.shutdown()
+    cli = run_cli("stream", str(EXPORTED / "har-lstm-novelty"), "--input", str(csv))
+    assert cli.returncode == 0, cli.stderr
+    expected = [json.loads(line) for line in cli.stdout.splitlines() if line.startswith("{")]
+    summary = expected[-1]
+    assert summary["bad_rows"] == 2 and summary["skipped"] >= 3 and summary["ignored_columns"] == ["activity_id"]
+    assert_same_events(events, expected)
+
+
+@needs_browser
 @pytest.mark.parametrize("tampered", ["bundle/anomaly.onnx", "ort/ort-wasm-simd-threaded.wasm.gz"])
 def test_a_tampered_graph_is_refused(browser: Chromium, tmp_path: Path, tampered: str) -> None:
     rec = EXPORTED / "har-demo" / "demo_stream.csv"
