@@ -53,8 +53,9 @@ def _hidden_help() -> str:
 class FitConfig:
     dataset: str = option(
         "digits", "digits (embedded, no download) | mnist | uci-har | hapt (the continuous phone recordings, a zip or "
-        "folder: validation holds whole people, test = the UCI-HAR test people) | arrays (your .npz: x_train, y_train with -1 = "
-        "unlabelled, ...) | recordings (your folder of CSV recordings). README: 'Your own data'.", DATASETS)
+        "folder: validation holds whole people, test = the UCI-HAR test people) | arrays (your .npz: x_train, "
+        "y_train with -1 = unlabelled, ...) | recordings (your folder of CSV recordings). README: 'Your own data'.",
+        DATASETS)
     data_dir: str | None = option(
         None, "Folder with the data set's original files (mnist, uci-har), the .npz file (arrays) or the folder of "
         "CSV recordings (recordings).")
@@ -92,7 +93,7 @@ class FitConfig:
     hidden: int | None = option(None, _hidden_help())
     augment: str = option(
         "none", f"Sensor augmentations of every training row: none, or a comma list of {', '.join(AUGMENTATIONS)} "
-        "(ssvae_train/augment.py says how strong).")
+        "(ssvae_train/training/augment.py says how strong).")
     val_fraction: float = option(0.1, "Fraction of the training set held out for validation.")
     val_split: str = option(
         "random", "random (stratified by class) | blocks (whole contiguous blocks of the stored rows, 1/20 each: for "

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
-from ssvae_train.evaluate import evaluate_run, load_run
-from ssvae_train.generate import draw_grid
-from ssvae_train.trainer import fit
+from ssvae_train.scoring.evaluate import evaluate_run, load_run
+from ssvae_train.scoring.generate import draw_grid
+from ssvae_train.training.trainer import fit
 
 
 def run_demo(out: Path, epochs: int = 30, labels: str = "100", say=print, force: bool = False) -> dict:

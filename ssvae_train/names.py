@@ -25,7 +25,7 @@ def canonical_objective(name: str) -> str:
     return OBJECTIVE_ALIASES.get(name, name)
 
 
-AUGMENTATIONS = ("jitter", "scale", "rotate")  # ssvae_train/augment.py says how strong
+AUGMENTATIONS = ("jitter", "scale", "rotate")  # ssvae_train/training/augment.py says how strong
 
 
 def parse_augment(spec: str | None) -> tuple[str, ...]:

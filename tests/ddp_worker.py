@@ -9,9 +9,9 @@ import torch
 
 from ssvae_train.config import FitConfig
 from ssvae_train.data.budgets import Split
-from ssvae_train.distributed import setup, teardown
-from ssvae_train.prepare import prepare
-from ssvae_train.trainer import _fit
+from ssvae_train.training.distributed import setup, teardown
+from ssvae_train.training.prepare import prepare
+from ssvae_train.training.trainer import _fit
 
 
 def main(out: str, kind: str, batch_size: int, rows: int) -> None:

@@ -12,7 +12,7 @@ from ssvae_edge import AlertDebouncer
 from ssvae_edge import alert_metrics as am
 from ssvae_train.config import FitConfig
 from ssvae_train.export import alert_point as AP
-from ssvae_train.prepare import prepare
+from ssvae_train.training.prepare import prepare
 
 HAR_SLICE = Path(__file__).parent / "data" / "uci-har"
 

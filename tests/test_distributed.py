@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssvae_train.checkpoint import load_checkpoint
+from ssvae_train.training.checkpoint import load_checkpoint
 
 HERE = Path(__file__).parent
 

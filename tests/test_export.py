@@ -18,15 +18,15 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from ssvae_train.checkpoint import load_checkpoint
 from ssvae_train.config import FitConfig
-from ssvae_train.evaluate import load_run
 from ssvae_train.export import ExportError, export_run
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cli import app
-from ssvae_train.latent_prior import fit_on_run
-from ssvae_train.scores import anomaly_score, default_score, score_rows
-from ssvae_train.trainer import fit
+from ssvae_train.scoring.evaluate import load_run
+from ssvae_train.scoring.latent_prior import fit_on_run
+from ssvae_train.scoring.scores import anomaly_score, default_score, score_rows
+from ssvae_train.training.checkpoint import load_checkpoint
+from ssvae_train.training.trainer import fit
 
 HAR_SLICE = Path(__file__).parent / "data" / "uci-har"
 CONTRACT_KEYS = set(

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from ssvae_train.config import FitConfig
-from ssvae_train.evaluate import load_run
 from ssvae_train.export import export_run
-from ssvae_train.latent_prior import fit_class_prior
 from ssvae_train.models import SSVAE, ModelConfig
-from ssvae_train.trainer import fit
+from ssvae_train.scoring.evaluate import load_run
+from ssvae_train.scoring.latent_prior import fit_class_prior
+from ssvae_train.training.trainer import fit
 
 
 class _Known(SSVAE):

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssvae_train import objectives
 from ssvae_train.models import SSVAE, ModelConfig
-from ssvae_train.objectives import LossWeights, objective
+from ssvae_train.training import objectives
+from ssvae_train.training.objectives import LossWeights, objective
 
 
 def tiny(kind="ssvae", posterior_y=False, arch="dense"):

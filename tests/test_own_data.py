@@ -214,7 +214,7 @@ def test_recordings_fit_evaluate_export_stream_with_the_users_columns(tmp_path: 
     assert ev["n_test"] == 14 and 0 <= ev["test_accuracy"] <= 1
     g = cli("generate", str(run), "--out", str(tmp_path / "grid.png"))
     assert g.returncode == 0 and (tmp_path / "grid.png").stat().st_size > 0, g.stderr
-    from ssvae_train.generate import plotted_channels
+    from ssvae_train.scoring.generate import plotted_channels
 
     assert plotted_channels(CHANNELS, 3) == ([0, 1, 2], "ax, ay, gz")
     assert plotted_channels(None, 9) == ([6, 7, 8], "total_acc_x, total_acc_y, total_acc_z")

@@ -1,4 +1,4 @@
-"""Every anomaly score of `ssvae_train/scores.py`: deterministic, independent of the batch, the same in
+"""Every anomaly score of `ssvae_train/scoring/scores.py`: deterministic, independent of the batch, the same in
 anomaly.onnx (onnxruntime, fp32 and int8) as in PyTorch, and each one computing what its name says.
 
 A tiny digits model with one class held out, plus a second one held out for the selection protocol.
@@ -15,10 +15,9 @@ import torch
 from sklearn.covariance import LedoitWolf
 
 from ssvae_train.config import FitConfig
-from ssvae_train.evaluate import evaluate_run, load_run
 from ssvae_train.export import export_run
-from ssvae_train.prepare import prepare
-from ssvae_train.scores import (
+from ssvae_train.scoring.evaluate import evaluate_run, load_run
+from ssvae_train.scoring.scores import (
     CANDIDATES,
     PARTS,
     SCORES,
@@ -30,7 +29,8 @@ from ssvae_train.scores import (
     parts_of,
     score_rows,
 )
-from ssvae_train.trainer import fit
+from ssvae_train.training.prepare import prepare
+from ssvae_train.training.trainer import fit
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,18 @@
-"""M1+M2: a second model trained on a plain VAE's latent means (ssvae_train/stacked.py), and exported as one
+"""M1+M2: a second model trained on a plain VAE's latent means (ssvae_train/training/stacked.py), and exported as one
 model on raw samples (ssvae_train/models/m1m2.py)."""
 
 import numpy as np
 import pytest
 import torch
 
-from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.data.load import load_dataset
 from ssvae_train.errors import UserError
-from ssvae_train.evaluate import evaluate_run
-from ssvae_train.prepare import prepare
-from ssvae_train.stacked import posterior_means
-from ssvae_train.trainer import fit
+from ssvae_train.scoring.evaluate import evaluate_run
+from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.training.prepare import prepare
+from ssvae_train.training.stacked import posterior_means
+from ssvae_train.training.trainer import fit
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,8 @@ def test_composed_graphs_match_m1_then_m2_in_pytorch(m1m2_bundle):
     decoder, M2's decoder then M1's), computed with the two PyTorch models of the runs one after the other."""
     import onnxruntime as ort
 
-    from ssvae_train.evaluate import load_run
-    from ssvae_train.scores import score_rows
+    from ssvae_train.scoring.evaluate import load_run
+    from ssvae_train.scoring.scores import score_rows
 
     run, bundle, manifest = m1m2_bundle
     _, m2, cfg, stacked = load_run(run)  # M2 and its data as M1's latent means, as training saw them
@@ -174,7 +174,7 @@ def test_generate_draws_pixels_from_a_stacked_run(m1m2_bundle, tmp_path):
 
 
 def test_m1_sample_draws_fresh_rows_each_epoch_reproducibly(tmp_path, m1_run):
-    from ssvae_train.stacked import resample
+    from ssvae_train.training.stacked import resample
 
     prep = prepare(FitConfig(dataset="digits", labels="100", m1_run=str(m1_run)))
     mu, std = torch.from_numpy(prep.ds.x_train), torch.from_numpy(prep.ds.extra["x_train_std"])

@@ -38,7 +38,7 @@ def novelty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from ssvae_train.config import FitConfig
     from ssvae_train.data.uci_har import load_uci_har
     from ssvae_train.export import export_run
-    from ssvae_train.trainer import fit
+    from ssvae_train.training.trainer import fit
 
     root = tmp_path_factory.mktemp("tools_edge")
     data = ROOT / "tests" / "data" / "uci-har"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
-from ssvae_train.evaluate import evaluate_run
-from ssvae_train.trainer import fit
+from ssvae_train.scoring.evaluate import evaluate_run
+from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.training.trainer import fit
 
 HAR = str(Path(__file__).parent / "data" / "uci-har")
 
@@ -77,7 +77,7 @@ def test_anomaly_evaluation_with_excluded_class(tmp_path):
     cfg = FitConfig(dataset="digits", arch="dense", labels="all", epochs=3, exclude_class=4)
     run = fit(cfg, tmp_path / "run", progress=False).parent
     result = evaluate_run(run)
-    from ssvae_train.scores import CANDIDATES, default_score
+    from ssvae_train.scoring.scores import CANDIDATES, default_score
 
     # every score, and which one a bundle exports by default (`anomaly.default`)
     assert set(result["anomaly"]) == {*CANDIDATES, "default"} and result["anomaly"]["default"] == default_score("image")
@@ -87,8 +87,8 @@ def test_anomaly_evaluation_with_excluded_class(tmp_path):
     # ... and the number is scikit-learn's ROC AUC of the model's own scores on the test rows
     from sklearn.metrics import roc_auc_score
 
-    from ssvae_train.evaluate import load_run
-    from ssvae_train.inference import scores
+    from ssvae_train.scoring.evaluate import load_run
+    from ssvae_train.scoring.inference import scores
 
     _, model, _, prep = load_run(run)
     held_out = prep.ds.y_test < 0
@@ -118,7 +118,7 @@ def _fit_cmd(out: Path, epochs: int) -> list[str]:
 
 
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
-    from ssvae_train.trainer import STOP_AFTER_ENV
+    from ssvae_train.training.trainer import STOP_AFTER_ENV
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     full = tmp_path / "full"
@@ -141,7 +141,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
 
 def test_best_weights_are_those_of_the_best_validation_epoch(tmp_path, monkeypatch):
     """`--weights best` is early stopping: the weights a run stopped at its best epoch would have ended with."""
-    import ssvae_train.trainer as trainer
+    import ssvae_train.training.trainer as trainer
 
     torch.set_num_threads(1)
     real, calls = trainer.validate, []

@@ -97,8 +97,8 @@ def test_exclude_class_leaves_unlabelled_rows_unlabelled(digits):
 def test_training_never_feeds_an_unlabelled_row_as_labelled(digits):
     from dataclasses import replace
 
-    from ssvae_train.batches import epoch_batches
     from ssvae_train.data.prepared import Prepared
+    from ssvae_train.training.batches import epoch_batches
 
     y = partly(digits.y_train, 3)
     ds = replace(digits, y_train=y)

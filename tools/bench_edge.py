@@ -196,8 +196,8 @@ def eager_engine(run: Path | None, manifest: dict) -> tuple[Any, str | None]:
         import torch  # noqa: F401
     except ImportError:
         return None, "torch is not installed (the edge runtime does not need it)"
-    from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
     from ssvae_train.errors import UserError
+    from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint
 
     try:
         ckpt = load_checkpoint(run)
@@ -214,11 +214,11 @@ def eager_calls(model: Any, method: str | None, run: Path | None = None, data_di
                 ) -> dict[str, Callable]:
     import torch
 
-    from ssvae_train.scores import SPACES, AnomalyScorer, fit_on_run, parts_of
+    from ssvae_train.scoring.scores import SPACES, AnomalyScorer, fit_on_run, parts_of
 
     fit = None
     if method not in (None, "vae") and (len(parts_of(method)) > 1 or any(p in SPACES for p in parts_of(method))):
-        from ssvae_train.evaluate import load_run  # the score's constants are fitted on the run's rows
+        from ssvae_train.scoring.evaluate import load_run  # the score's constants are fitted on the run's rows
 
         _, _, _, prep = load_run(run, str(data_dir) if data_dir else None)
         fit = fit_on_run(model, prep)

@@ -33,8 +33,8 @@ CONFIGS = [
 CHILD = r"""
 import json, resource, sys, time, torch
 from ssvae_train.config import FitConfig
-from ssvae_train.trainer import fit
-from ssvae_train.checkpoint import load_checkpoint
+from ssvae_train.training.trainer import fit
+from ssvae_train.training.checkpoint import load_checkpoint
 torch.set_num_threads(int(sys.argv[7]))
 cfg = FitConfig(dataset=sys.argv[1], data_dir=sys.argv[2], arch=sys.argv[3], model=sys.argv[4], objective=sys.argv[5],
                 labels=sys.argv[6], epochs=int(sys.argv[9]), device="cpu")

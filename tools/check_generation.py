@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo'
 from ssvae_edge import Bundle  # noqa: E402
 from ssvae_train.data.load import load_dataset  # noqa: E402
 from ssvae_train.files import write_text_atomic  # noqa: E402
-from ssvae_train.generation_check import check_generation, draw_image_grid, draw_sensor_comparison  # noqa: E402
+from ssvae_train.scoring.generation_check import check_generation, draw_image_grid, draw_sensor_comparison  # noqa: E402
 
 
 def main(

@@ -133,7 +133,7 @@ def score_stream(bundle: Bundle, stream: Stream, hop: int | None, chunk: int = 1
 def validation_scores(bundle: Bundle, run: Path, data_dir: str | None) -> tuple[np.ndarray, dict[str, Any]]:
     """The exported anomaly graph's scores (onnxruntime) on the run's normal validation rows."""
     try:
-        from ssvae_train.evaluate import load_run
+        from ssvae_train.scoring.evaluate import load_run
     except ImportError as e:
         raise EdgeError(f"--run needs the training extra (torch): {e}") from None
 

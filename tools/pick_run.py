@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo's packages
     sys.path.insert(0, str(ROOT))
 
-from ssvae_train.checkpoint import load_checkpoint  # noqa: E402
+from ssvae_train.training.checkpoint import load_checkpoint  # noqa: E402
 
 
 def main(runs: list[str]) -> int:

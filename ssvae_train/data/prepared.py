@@ -1,7 +1,7 @@
 """A run's data: the data set with its held-out class removed, the split, and the scaling statistics.
 
 Training, evaluation and export all rebuild the same `Prepared` from a run's config
-(`ssvae_train.prepare.prepare`), so the rows a model was calibrated or validated on are exactly the rows
+(`ssvae_train.training.prepare.prepare`), so the rows a model was calibrated or validated on are exactly the rows
 it was trained beside.
 """
 

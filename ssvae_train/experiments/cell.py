@@ -54,7 +54,7 @@ def run_cell(cell: Cell, fit_only: bool = False) -> dict | None:
             return None
         ev = ["ssvae-train", "evaluate", str(cell.run_dir.relative_to(REPO)), "--threads", "1"]
         metrics = json.loads(subprocess.run(ev, check=True, env=env, cwd=REPO, capture_output=True, text=True).stdout)
-        from ssvae_train.checkpoint import load_checkpoint  # torch: only a cell that trained needs it
+        from ssvae_train.training.checkpoint import load_checkpoint  # torch: only a cell that trained needs it
 
         hist = load_checkpoint(cell.run_dir)["history"]
         result = {

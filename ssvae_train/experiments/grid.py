@@ -127,7 +127,7 @@ def experiments(root: Path, seeds: list[int]) -> dict[str, list[Cell]]:
                 seed=0,
             )
     # mnist-novelty / har-novelty (issue 16): each class held out in turn, the labelled model against the VAE
-    # of the same layers; every cell is evaluated with every anomaly score (ssvae_train/scores.py). MNIST keeps
+    # of the same layers; every cell is evaluated with every anomaly score (ssvae_train/scoring/scores.py). MNIST keeps
     # mnist-anomaly's protocol (10 epochs, all labels, the write-up's objective); HAR uses the shipped sensor
     # model's recipe (har-sensor: convlstm, m2).
     for arch in ("dense", "conv"):

@@ -100,7 +100,8 @@ def selection_section(cells: list[dict], defaults: dict[str, str]) -> list[str]:
         "For each class c, a model is trained with c **and** j = c+1 held out (`--val-anomaly-class`); its validation "
         "rows (normal, never trained on) are scored against j's training rows. No test row is scored. The candidate "
         "with the best mean ROC AUC over all c and seeds is the exported default for that kind of data "
-        "(`ssvae_train/scores.py` `DEFAULT_SCORES`, chosen before any test number of the new scores was looked at).",
+        "(`ssvae_train/scoring/scores.py` `DEFAULT_SCORES`, "
+        "chosen before any test number of the new scores was looked at).",
         "",
     ]
     for arch, scores in sorted(sel.items()):

@@ -12,7 +12,7 @@ import typer
 from ssvae_edge import cliconv
 from ssvae_train.cli import user_errors_for
 from ssvae_train.errors import UserError
-from ssvae_train.scores import PARTS
+from ssvae_train.scoring.scores import PARTS
 
 PROG = "ssvae-export"
 user_errors = user_errors_for(PROG)
@@ -53,7 +53,8 @@ def export(
             "trunk's features / the latent mean) | energy | msp (the classifier's confidence) | a+b (their mean, "
             "each standardised on validation rows) | auto (for a run with --exclude-class: the score that best tells "
             "validation rows from the held-out class's training rows; training split only). Default: the one "
-            "chosen for the data's kind with other classes held out, never the test set (ssvae_train/scores.py). "
+            "chosen for the data's kind with other classes held out, never the test set "
+            "(ssvae_train/scoring/scores.py). "
             "A vae run has one score."
         ),
     ] = None,

@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from ssvae_edge.contract import GRAPH_NAMES, graph_file
-from ssvae_train.latent_prior import ClassPrior
 from ssvae_train.models import SSVAE
-from ssvae_train.scores import AnomalyScorer, ScoreFit
+from ssvae_train.scoring.latent_prior import ClassPrior
+from ssvae_train.scoring.scores import AnomalyScorer, ScoreFit
 
 
 class ClassifierCut(nn.Module):

@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 
 from ssvae_edge import contract as C
-from ssvae_train import scores as S
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
@@ -35,10 +34,11 @@ from ssvae_train.export.loading import Loaded, load_for_export, quant_data
 from ssvae_train.export.measure import calibrate
 from ssvae_train.export.quantize import quantize_bundle
 from ssvae_train.export.staging import check_destination, staging
-from ssvae_train.latent_prior import LATENT_PRIORS, ClassPrior, fit_on_run
 from ssvae_train.models import SSVAE
 from ssvae_train.models.m1m2 import M1M2
-from ssvae_train.progress import Progress
+from ssvae_train.scoring import scores as S
+from ssvae_train.scoring.latent_prior import LATENT_PRIORS, ClassPrior, fit_on_run
+from ssvae_train.training.progress import Progress
 
 N_VALIDATE = 256  # real test samples compared between onnxruntime and PyTorch
 N_REFERENCE = 2  # samples run through the (slow, pure-Python) ONNX reference evaluator

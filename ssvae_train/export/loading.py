@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
-from ssvae_train.evaluate import on_raw_samples
 from ssvae_train.export.graphs import first_line
 from ssvae_train.export.quantize import QuantData
 from ssvae_train.models import SSVAE
-from ssvae_train.prepare import prepare
+from ssvae_train.scoring.evaluate import on_raw_samples
+from ssvae_train.training.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint
+from ssvae_train.training.prepare import prepare
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,16 @@ import torch
 
 from ssvae_edge.contract import file_sha256
 from ssvae_train import __version__
-from ssvae_train import scores as S
-from ssvae_train.checkpoint import weights_epoch
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.evaluate import anomaly_metrics
 from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export.loading import Loaded
-from ssvae_train.inference import classification_metrics, predict
 from ssvae_train.models import SSVAE
-from ssvae_train.progress import Progress
+from ssvae_train.scoring import scores as S
+from ssvae_train.scoring.evaluate import anomaly_metrics
+from ssvae_train.scoring.inference import classification_metrics, predict
+from ssvae_train.training.checkpoint import weights_epoch
+from ssvae_train.training.progress import Progress
 
 
 def producer(loaded: Loaded, meta: dict, metrics: dict) -> dict:

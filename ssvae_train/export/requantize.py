@@ -29,7 +29,7 @@ from ssvae_train.export.graphs import session
 from ssvae_train.export.loading import quant_data
 from ssvae_train.export.quantize import quantize_bundle
 from ssvae_train.export.staging import MANIFEST, staging
-from ssvae_train.prepare import prepare
+from ssvae_train.training.prepare import prepare
 
 DEFAULT_VAL_FRACTION = 0.1  # what bundles exported before `producer.val_fraction` was recorded used
 MATCH_RTOL = 1e-6

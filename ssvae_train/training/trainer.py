@@ -17,22 +17,28 @@ from pathlib import Path
 
 import torch
 
-from ssvae_train.augment import Augmenter
-from ssvae_train.batches import epoch_batches, steps_per_epoch
-from ssvae_train.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint, run_state, save_checkpoint
-from ssvae_train.checkpoint import weights as model_weights
 from ssvae_train.config import FitConfig, epoch_lr
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.distributed import World, mean_over_ranks, setup, teardown
 from ssvae_train.errors import UserError
-from ssvae_train.inference import classification_metrics, predict, scores
 from ssvae_train.models import SSVAE
 from ssvae_train.models.build import build_model
 from ssvae_train.names import parse_augment
-from ssvae_train.objectives import LossWeights, objective
-from ssvae_train.prepare import prepare
-from ssvae_train.progress import Progress
-from ssvae_train.stacked import resample
+from ssvae_train.scoring.inference import classification_metrics, predict, scores
+from ssvae_train.training.augment import Augmenter
+from ssvae_train.training.batches import epoch_batches, steps_per_epoch
+from ssvae_train.training.checkpoint import (
+    CHECKPOINT,
+    load_checkpoint,
+    model_from_checkpoint,
+    run_state,
+    save_checkpoint,
+)
+from ssvae_train.training.checkpoint import weights as model_weights
+from ssvae_train.training.distributed import World, mean_over_ranks, setup, teardown
+from ssvae_train.training.objectives import LossWeights, objective
+from ssvae_train.training.prepare import prepare
+from ssvae_train.training.progress import Progress
+from ssvae_train.training.stacked import resample
 
 # Kill the process (SIGKILL) once this many epochs are checkpointed: a deterministic kill for the tests of
 # --resume. Unset: never.

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint
 from ssvae_train.config import FitConfig
 from ssvae_train.data.dataset import DataSet
 from ssvae_train.errors import UserError
 from ssvae_train.models.m1m2 import M1M2
+from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint
 
 KIND = "features"  # DataSet.kind of stacked data: Gaussian likelihood on standardised vectors
 ACTIVE_VAR = 0.01  # a latent unit is active when its posterior mean varies more than this over the rows

@@ -9,7 +9,7 @@ import torch
 from sklearn.metrics import accuracy_score, log_loss
 
 from ssvae_train.models import SSVAE
-from ssvae_train.scores import anomaly_score
+from ssvae_train.scoring.scores import anomaly_score
 
 
 def _device(model: SSVAE) -> torch.device:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.distributed import World
+from ssvae_train.training.distributed import World
 
 
 @dataclass

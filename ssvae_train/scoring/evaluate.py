@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ssvae_train.checkpoint import load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.config import FitConfig
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.inference import classification_metrics, predict
 from ssvae_train.models import SSVAE
 from ssvae_train.models.m1m2 import M1M2
-from ssvae_train.prepare import prepare
-from ssvae_train.scores import CANDIDATES, PARTS, combine, default_score, fit_on_run, part_values
-from ssvae_train.stacked import compose
+from ssvae_train.scoring.inference import classification_metrics, predict
+from ssvae_train.scoring.scores import CANDIDATES, PARTS, combine, default_score, fit_on_run, part_values
+from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint, weights_epoch
+from ssvae_train.training.prepare import prepare
+from ssvae_train.training.stacked import compose
 
 
 def load_run(

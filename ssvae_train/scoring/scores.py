@@ -27,7 +27,7 @@ from sklearn.covariance import LedoitWolf
 from torch import nn
 
 from ssvae_train.models import SSVAE
-from ssvae_train.objectives import kl_to_standard_normal
+from ssvae_train.training.objectives import kl_to_standard_normal
 
 PARTS = ("pi", "min", "maha_h", "maha_z", "energy", "msp")
 SPACES = {"maha_h": "h", "maha_z": "z"}  # the parts that need class Gaussians, and in which space

@@ -7,7 +7,7 @@ from ssvae_train.config import FitConfig, check_arch
 from ssvae_train.data.budgets import contiguous_blocks, exclude_class, make_split, parse_labels
 from ssvae_train.data.load import load_dataset
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.stacked import stack
+from ssvae_train.training.stacked import stack
 
 
 def prepare(cfg: FitConfig) -> Prepared:
