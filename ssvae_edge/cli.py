@@ -109,9 +109,11 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             "classes": list(m.classes), "sample_shape": list(m.sample_shape), "units": m.units,
             "channels": list(m.channels) if m.channels else None, "sample_rate_hz": m.sample_rate_hz,
             "window": m.window, "hop": m.hop, "latent_dim": m.latent_dim, "threshold": m.threshold,
-            "threshold_calibration": m.raw.get("threshold_calibration"),
-            "alert": m.raw.get("alert"), "score": m.raw.get("score"), "opset": m.opset,
-            "producer": m.raw.get("producer"), "providers": b.providers, "provider_note": b.provider_note,
+            **{k: v.to_json() if v is not None else None
+               for k, v in (("threshold_calibration", m.threshold_calibration), ("alert", m.alert),
+                            ("score", m.score))},
+            "opset": m.opset, "producer": m.producer.to_json() if m.producer else None,
+            "providers": b.providers, "provider_note": b.provider_note,
             "onnxruntime": ort.__version__,
         }
         if as_json or not _tty():

@@ -1,7 +1,7 @@
-"""The bundle contract of DESIGN.md, in one torch-free module that the exporter (`ssvae_train.export`) and
-the runtime (`ssvae_edge.Bundle`) both use: graph names and files, each graph's inputs and outputs, the
-format version, the manifest's layout (`build_manifest`, `write_manifest`) and its validation
-(`Manifest`), and the one sha256 helper. A contract change is a change here.
+"""The bundle contract (docs/bundle-format.md), in one torch-free module that the exporter (`ssvae_train.export`)
+and the runtime (`ssvae_edge.Bundle`) both use: graph names and files, each graph's inputs and outputs, the
+format version, the manifest (`Manifest`: its layout, typed, its sections in `sections.py`; build, write,
+read and validate), and the one sha256 helper. A contract change is a change here.
 
 Validation happens once, at load, so the rest of the runtime can trust the values: a device must refuse a
 bundle it cannot interpret rather than guess (a wrong window length would give silently wrong labels).
@@ -13,25 +13,31 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ssvae_edge.errors import BundleError
 from ssvae_edge.jsonvalues import Fail, int_list, name_list, opt_float, opt_int
+from ssvae_edge.records import Record
+from ssvae_edge.sections import (
+    Alert,
+    Composition,
+    GraphEntry,
+    LatentPrior,
+    Producer,
+    Quantization,
+    Score,
+    Smoothing,
+    ThresholdCalibration,
+    Validation,
+)
 
 FORMAT = 1
 MANIFEST_FILE = "manifest.json"
 GRAPH_NAMES = ("classifier", "anomaly", "decoder")
 PRECISIONS = ("fp32", "int8")
 GRAPH_KEYS = {"fp32": "graphs", "int8": "graphs_int8"}  # the manifest key listing each precision's graphs
-# The manifest's keys in the order an export writes them (the contract's keys and the ones beside them).
-MANIFEST_KEYS = ("format", "graphs", "classes", "sample_shape", "dtype", "units", "channels", "sample_rate_hz",
-                 "window", "hop", "max_value", "time_axis_dynamic", "latent_dim", "threshold",
-                 "threshold_calibration", "alert", "score_method", "score", "latent_prior", "opset", "producer",
-                 "validation", "graphs_int8", "quantization", "smoothing")
 FLOAT, INT64 = "tensor(float)", "tensor(int64)"  # ONNX type strings, as onnxruntime reports them
 BATCH, TIME = "N", "T"  # symbolic axes: the batch axis is always dynamic, the time axis of an LSTM may be
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -90,77 +96,51 @@ def io_specs(sample_shape: tuple[int, ...], n_classes: int, latent_dim: int | No
     }
 
 
-# ---- manifest: build and write ------------------------------------------------------------------------
-def build_manifest(graphs: Mapping[str, Path], keys: Mapping[str, Any]) -> dict:
-    """The manifest of a bundle whose fp32 graphs are the files `graphs` (name -> path): `format` and
-    `graphs` (file, sha256) filled in here, every other key from `keys`, in `MANIFEST_KEYS` order (unknown
-    keys after them), as plain JSON values. Refused (BundleError) unless it validates as `Manifest` does."""
-    unknown = [k for k in graphs if k not in GRAPH_NAMES]
-    if unknown:
-        raise BundleError(f"graphs {unknown}: the contract names only {', '.join(GRAPH_NAMES)}")
-    entries = {name: {"file": p.name, "sha256": file_sha256(p)} for name, p in graphs.items()}
-    given = {"format": FORMAT, "graphs": entries, **keys}
-    order = [k for k in MANIFEST_KEYS if k in given] + [k for k in given if k not in MANIFEST_KEYS]
-    manifest = plain({k: given[k] for k in order})
-    Manifest.from_dict(manifest, Path(MANIFEST_FILE))
-    return manifest
-
-
-def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> None:
-    """`manifest.json` in `folder`, as every bundle holds it (written last: a folder with one is finished)."""
-    (Path(folder) / MANIFEST_FILE).write_text(json.dumps(plain(manifest), indent=2) + "\n")
-
-
-def plain(obj: Any) -> Any:
-    """JSON-ready copy: numpy scalars to Python numbers, tuples to lists."""
-    if isinstance(obj, Mapping):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-# ---- manifest: read and validate ----------------------------------------------------------------------
+# ---- manifest ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class GraphEntry:
-    """One graph of the bundle: its file (relative to the bundle folder) and expected sha256."""
+class Manifest(Record):
+    """manifest.json: every key typed, in the order a bundle writes it (this class is the layout, written once;
+    docs/bundle-format.md says what each key means). `from_json` validates; `to_json` gives the JSON back
+    (a manifest read and written again keeps its bytes)."""
 
-    name: str
-    file: str
-    sha256: str
+    # written as null when None: every key up to `validation` is in every bundle; the last four only where
+    # they apply (int8 graphs, class smoothing, an M1+M2 run)
+    NULLABLE = frozenset({"dtype", "units", "channels", "sample_rate_hz", "window", "hop", "max_value",
+                          "time_axis_dynamic", "latent_dim", "threshold", "threshold_calibration", "alert",
+                          "score_method", "score", "latent_prior", "opset", "producer", "validation"})
 
-
-@dataclass(frozen=True)
-class Manifest:
-    """The manifest's contract keys, checked and typed; `raw` keeps every key (extra ones included)."""
-
-    path: Path
-    raw: dict[str, Any]
     format: int
-    graphs: dict[str, GraphEntry]
+    graphs: Mapping[str, GraphEntry]
     classes: tuple[str, ...]
     sample_shape: tuple[int, ...]
-    units: str | None
-    channels: tuple[str, ...] | None
-    sample_rate_hz: float | None
-    window: int | None
-    hop: int | None
-    latent_dim: int | None
-    threshold: float | None
-    opset: int | None
-    graphs_int8: dict[str, GraphEntry]  # the optional int8 graphs (`graphs_int8`), empty when none
-    threshold_int8: float | None  # the int8 anomaly graph's own threshold
-    # the alert operating point's debounce (`alert`: k of the last m windows raise, fewer than clear_k clear);
-    # None when the bundle does not carry one (the runtime's defaults apply)
-    alert_debounce: tuple[int, int, int] | None = None
-    # `smoothing.windows`: stream events report the class of the mean probabilities of this many windows
-    smoothing_windows: int = 1
+    dtype: str | None = None
+    units: str | None = None
+    channels: tuple[str, ...] | None = None
+    sample_rate_hz: float | None = None
+    window: int | None = None
+    hop: int | None = None
+    max_value: float | None = None
+    time_axis_dynamic: bool | None = None
+    latent_dim: int | None = None
+    threshold: float | None = None
+    threshold_calibration: ThresholdCalibration | None = None
+    alert: Alert | None = None
+    score_method: str | None = None
+    score: Score | None = None
+    latent_prior: LatentPrior | None = None
+    opset: int | None = None
+    producer: Producer | None = None
+    validation: Validation | None = None
+    graphs_int8: Mapping[str, GraphEntry] | None = None
+    quantization: Quantization | None = None
+    smoothing: Smoothing | None = None
+    composition: Composition | None = None
+    path: Path = field(default=Path(MANIFEST_FILE), kw_only=True, compare=False, metadata={"json": False})
 
-    def graph_set(self, precision: str) -> dict[str, GraphEntry]:
+    # ---- what the runtime reads ----
+    def graph_set(self, precision: str) -> Mapping[str, GraphEntry]:
         """The graphs of one precision: fp32 (`graphs`) or int8 (`graphs_int8`)."""
-        return self.graphs if precision == "fp32" else self.graphs_int8
+        return self.graphs if precision == "fp32" else (self.graphs_int8 or {})
 
     def io_specs(self) -> dict[str, IO]:
         """`io_specs` sized by this manifest (fixed window: a runtime accepts a symbolic axis anywhere)."""
@@ -170,6 +150,47 @@ class Manifest:
     def is_sensor(self) -> bool:
         """Sensor bundles carry what streaming needs: channel names, window and hop."""
         return self.channels is not None and self.window is not None and self.hop is not None
+
+    @property
+    def threshold_int8(self) -> float | None:
+        """The int8 anomaly graph's own threshold (`graphs_int8.anomaly.threshold`)."""
+        entry = (self.graphs_int8 or {}).get("anomaly")
+        return None if entry is None or entry.threshold is None else float(entry.threshold)
+
+    @property
+    def alert_debounce(self) -> tuple[int, int, int] | None:
+        """(k, m, clear_k) of the alert operating point; None without one (the runtime's defaults apply)."""
+        return None if self.alert is None else (self.alert.k, self.alert.m, self.alert.clear_k or 1)
+
+    @property
+    def smoothing_windows(self) -> int:
+        """How many windows' probabilities a stream event's class is the mean of (1: no smoothing)."""
+        return 1 if self.smoothing is None else self.smoothing.windows
+
+    @property
+    def excluded_class_name(self) -> str | None:
+        """The class held out of training (an anomaly bundle), or None."""
+        return None if self.producer is None else self.producer.excluded_class_name
+
+    # ---- build, write, read ----
+    @classmethod
+    def build(cls, graph_files: Mapping[str, Path], **keys: Any) -> Manifest:
+        """The manifest of a bundle whose fp32 graphs are the files `graph_files` (name -> path): `format` and
+        `graphs` (file, sha256) filled in here, every other key given. Refused (BundleError) unless it
+        validates as a loaded one does."""
+        unknown = [k for k in graph_files if k not in GRAPH_NAMES]
+        if unknown:
+            raise BundleError(f"graphs {unknown}: the contract names only {', '.join(GRAPH_NAMES)}")
+        graphs = {name: GraphEntry(p.name, file_sha256(p)) for name, p in graph_files.items()}
+        return cls(format=FORMAT, graphs=graphs, **keys).checked()
+
+    def checked(self) -> Manifest:
+        """This manifest as a device would read it from its file (validated), or BundleError."""
+        return Manifest.from_json(json.loads(json.dumps(self.to_json())), self.path)
+
+    def write(self, folder: Path) -> None:
+        """`manifest.json` in `folder`, as every bundle holds it (written last: a folder with one is finished)."""
+        (Path(folder) / MANIFEST_FILE).write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> Manifest:
@@ -186,11 +207,12 @@ class Manifest:
             raise BundleError(f"{file}: cannot read ({e})") from None
         except json.JSONDecodeError as e:
             raise BundleError(f"{file}: not valid JSON ({e.msg}, line {e.lineno})") from None
-        return cls.from_dict(raw, file)
+        return cls.from_json(raw, file)
 
     @classmethod
-    def from_dict(cls, raw: Any, path: Path) -> Manifest:
+    def from_json(cls, raw: Any, path: Path | str = MANIFEST_FILE) -> Manifest:  # type: ignore[override]
         """Validate a parsed manifest; every refusal names the key and what was expected."""
+        path = Path(path)
         if not isinstance(raw, dict):
             raise BundleError(f"{path}: the manifest must be a JSON object")
 
@@ -216,19 +238,19 @@ class Manifest:
         extra = sorted(set(graphs_int8) - set(graphs))
         if extra:
             raise fail(f"graphs_int8 lists {', '.join(extra)}, which 'graphs' does not hold")
-        threshold_int8 = opt_float((int8_raw.get("anomaly") or {}).get("threshold"), "graphs_int8.anomaly.threshold",
-                                   fail, positive=False)
+        opt_float((int8_raw.get("anomaly") or {}).get("threshold"), "graphs_int8.anomaly.threshold", fail,
+                  positive=False)
 
-        classes = name_list(raw.get("classes"), "classes", fail)
+        name_list(raw.get("classes"), "classes", fail)
         sample_shape = int_list(raw.get("sample_shape"), "sample_shape", fail)
         channels = None if raw.get("channels") is None else name_list(raw["channels"], "channels", fail)
         window = opt_int(raw.get("window"), "window", fail)
         hop = opt_int(raw.get("hop"), "hop", fail)
         latent_dim = opt_int(raw.get("latent_dim"), "latent_dim", fail)
-        opset = opt_int(raw.get("opset"), "opset", fail)
-        rate = opt_float(raw.get("sample_rate_hz"), "sample_rate_hz", fail, positive=True)
-        threshold = opt_float(raw.get("threshold"), "threshold", fail, positive=False)
-        alert_debounce = _alert_debounce(raw.get("alert"), fail)
+        opt_int(raw.get("opset"), "opset", fail)
+        opt_float(raw.get("sample_rate_hz"), "sample_rate_hz", fail, positive=True)
+        opt_float(raw.get("threshold"), "threshold", fail, positive=False)
+        _check_alert(raw.get("alert"), fail)
         smoothing = raw.get("smoothing") or {}
         if not isinstance(smoothing, dict):
             raise fail("'smoothing' must be an object with 'windows'")
@@ -249,13 +271,11 @@ class Manifest:
         if "decoder" in graphs and latent_dim is None:
             raise fail("a bundle with a decoder needs 'latent_dim'")
 
-        return cls(
-            path=path, raw=raw, format=FORMAT, graphs=graphs, classes=classes,
-            sample_shape=tuple(sample_shape), units=units, channels=channels, sample_rate_hz=rate,
-            window=window, hop=hop, latent_dim=latent_dim, threshold=threshold, opset=opset,
-            graphs_int8=graphs_int8, threshold_int8=threshold_int8, alert_debounce=alert_debounce,
-            smoothing_windows=smoothing_windows,
-        )
+        # the contract keys are checked above, with their own words; the sections by their types
+        sections = {k: v for k, v in raw.items() if k not in ("graphs", "graphs_int8")}
+        typed = super().from_json({**sections, "graphs": {}}, "", fail)
+        return replace(typed, graphs=graphs, graphs_int8=graphs_int8 if "graphs_int8" in raw else None,
+                       path=path)
 
 
 def _graph_entries(raw: dict, key: str, fail: Fail) -> dict[str, GraphEntry]:
@@ -271,14 +291,14 @@ def _graph_entries(raw: dict, key: str, fail: Fail) -> dict[str, GraphEntry]:
             raise fail(f"{key}.{name}.file {file!r} must be a path inside the bundle folder")
         if not isinstance(sha, str) or not _SHA256.match(sha):
             raise fail(f"{key}.{name}.sha256 must be 64 hex digits, got {sha!r}")
-        out[name] = GraphEntry(name, file, sha.lower())
+        out[name] = replace(GraphEntry.from_json(entry, f"{key}.{name}", fail), sha256=sha.lower())
     return out
 
 
-def _alert_debounce(alert: Any, fail: Fail) -> tuple[int, int, int] | None:
+def _check_alert(alert: Any, fail: Fail) -> None:
     """`alert.k`, `alert.m`, `alert.clear_k` (the calibrated debounce), checked like the runtime's own options."""
     if alert is None:
-        return None
+        return
     if not isinstance(alert, dict):
         raise fail("'alert' must be an object (the alert operating point)")
     k, m, clear = (opt_int(alert.get(key), f"alert.{key}", fail) for key in ("k", "m", "clear_k"))
@@ -287,4 +307,3 @@ def _alert_debounce(alert: Any, fail: Fail) -> tuple[int, int, int] | None:
     clear = 1 if clear is None else clear
     if not clear <= k <= m:
         raise fail(f"'alert' needs clear_k <= k <= m, got clear_k {clear}, k {k}, m {m}")
-    return k, m, clear

@@ -91,7 +91,7 @@ def score_recordings(bundle: Bundle, files: Sequence[str | Path], **scorer_optio
     """Stream every labelled recording whole through `bundle` (as `ssvae-edge stream` does, at the bundle's
     defaults unless `scorer_options` say otherwise) and compare with its labels. A bundle trained with a class
     held out (manifest `producer.excluded_class_name`) has its alerts matched against that class's segments."""
-    held = bundle.manifest.raw.get("producer", {}).get("excluded_class_name")
+    held = bundle.manifest.excluded_class_name
     truth, pred, matched, rows, streams = [], [], [], [], {}
     for f in map(Path, files):
         labels = read_labels(f)

@@ -14,10 +14,10 @@ The result is a copy of the bundle whose manifest holds the new thresholds and, 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,9 @@ import numpy as np
 from ssvae_edge import alert_metrics as am
 from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M
 from ssvae_edge.bundle import Bundle
-from ssvae_edge.contract import MANIFEST_FILE, write_manifest
+from ssvae_edge.contract import MANIFEST_FILE, Manifest
 from ssvae_edge.errors import InputError
+from ssvae_edge.sections import Alert
 from ssvae_edge.windows import cut_windows
 
 MIN_HOURS = 0.5  # less normal activity than this cannot say anything about a rate per hour
@@ -60,32 +61,31 @@ def recalibrate(bundle: str | Path, recordings: list[np.ndarray], out: str | Pat
     if out.exists() and not (force and (out / MANIFEST_FILE).is_file()):
         why = " and is not a bundle" if force else ": pass --force to replace it"
         raise InputError(f"{out} already exists{why}")
-    alert = dict(m.raw.get("alert") or {})
-    hop = int(alert.get("hop", m.hop))
+    hop = int(m.alert.hop if m.alert is not None and m.alert.hop is not None else m.hop)
     k, mm, clear = m.alert_debounce or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
     windows = [cut_windows(r, m.window, hop) for r in recordings]
-    raw = json.loads(json.dumps(m.raw))
     fitted = {}
-    for precision in ("fp32", "int8") if "anomaly" in m.graphs_int8 else ("fp32",):
+    for precision in ("fp32", "int8") if "anomaly" in m.graph_set("int8") else ("fp32",):
         b = fp32 if precision == "fp32" else Bundle.load(src, providers="cpu", threads=1, precision="int8")
         scores = [np.concatenate([b.anomaly_score(w[i:i + 256]) for i in range(0, len(w), 256)]).astype(np.float64)
                   for w in windows if len(w)]
         fitted[precision] = fit_threshold(scores, k, mm, clear, hours, target)
-    raw["threshold"] = fitted["fp32"][0]
-    if "int8" in fitted:
-        raw["graphs_int8"]["anomaly"]["threshold"] = fitted["int8"][0]
-    alert.update(k=k, m=mm, clear_k=clear, hop=hop, threshold=fitted["fp32"][0])
-    alert["recalibrated"] = {
+    recalibrated = {
         "on": f"{len(recordings)} normal recording(s), {hours:.2f} h", "target_false_alerts_per_hour": target,
         "false_alerts_per_hour": {p: v[1] for p, v in fitted.items()},
         "previous_threshold": m.threshold, "rule": "alert_metrics.lowest_meeting at the bundle's debounce",
     }
-    raw["alert"] = alert
-    _write_copy(src, out, raw)
-    return raw
+    alert = replace(m.alert or Alert(k=k, m=mm), k=k, m=mm, clear_k=clear, threshold=fitted["fp32"][0], hop=hop,
+                    recalibrated=recalibrated)
+    graphs_int8 = m.graphs_int8
+    if "int8" in fitted:
+        graphs_int8 = {**graphs_int8, "anomaly": replace(graphs_int8["anomaly"], threshold=fitted["int8"][0])}
+    new = replace(m, threshold=fitted["fp32"][0], alert=alert, graphs_int8=graphs_int8).checked()
+    _write_copy(src, out, new)
+    return new.to_json()
 
 
-def _write_copy(src: Path, out: Path, manifest: dict) -> None:
+def _write_copy(src: Path, out: Path, manifest: Manifest) -> None:
     """The bundle's files and the new manifest in a hidden folder beside `out`, renamed into place last."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
@@ -93,7 +93,7 @@ def _write_copy(src: Path, out: Path, manifest: dict) -> None:
         for p in src.iterdir():
             if p.is_file() and p.name != MANIFEST_FILE:
                 shutil.copy2(p, tmp / p.name)
-        write_manifest(tmp, manifest)
+        manifest.write(tmp)
         Bundle.load(tmp, providers="cpu", threads=1)  # the copy must load as a bundle before it replaces anything
         if out.exists():
             shutil.rmtree(out)

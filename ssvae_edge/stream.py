@@ -50,7 +50,7 @@ class StreamScorer:
                  alert_m: int | None = None, clear_k: int | None = None,
                  threshold: float | None = None, smoothing: int | None = None):
         m = bundle.manifest
-        calibrated_hop = (m.raw.get("alert") or {}).get("hop", m.hop)
+        calibrated_hop = m.alert.hop if m.alert is not None and m.alert.hop is not None else m.hop
         same_hop = hop is None or hop == calibrated_hop  # a debounce counts windows: it holds at its own hop
         k0, m0, c0 = (m.alert_debounce if same_hop else None) or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
         alert_k, alert_m = k0 if alert_k is None else alert_k, m0 if alert_m is None else alert_m

@@ -44,7 +44,7 @@ def test_int8_is_a_precision_of_every_bundle() -> None:
         assert b.precisions == {g: "int8" for g in b.graphs} and b.precision == "int8"
         assert all(b.graph_file(g).endswith(".int8.onnx") for g in b.graphs)
         if b.has("anomaly"):  # the int8 anomaly graph's own threshold, not the fp32 one
-            assert b.threshold == b.manifest.raw["graphs_int8"]["anomaly"]["threshold"] != fp32.threshold
+            assert b.threshold == b.manifest.graphs_int8["anomaly"].threshold != fp32.threshold
         x = samples(name)[:8]
         assert np.abs(b.classify(x) - fp32.classify(x)).max() > 0  # really other graphs
 
@@ -63,7 +63,7 @@ def test_int8_output_of_a_sample_does_not_depend_on_its_batch(name: str) -> None
 
 @pytest.mark.parametrize("name", BUNDLES)
 def test_int8_accuracy_and_auroc_within_budget_of_fp32(name: str) -> None:
-    q = Manifest.load(EXPORTED / name).raw["quantization"]
+    q = Manifest.load(EXPORTED / name).quantization.to_json()
     assert q["method"] == "onnxruntime.quantization.quantize_static" and q["format"] == "QDQ"
     assert q["batch_independent"]
     assert abs(q["int8"]["test_accuracy"] - q["fp32"]["test_accuracy"]) <= 0.005

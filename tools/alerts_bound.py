@@ -124,20 +124,20 @@ def main(
               "streams": [str(p) for p in stream], "bundles": {}}
     for b in bundle:
         bun = Bundle.load(b)
-        raw = bun.manifest.raw
-        held = (raw.get("producer") or {}).get("excluded_class_name")
+        m = bun.manifest
+        held = m.excluded_class_name
         if not held:
             raise typer.BadParameter(f"{b}: the manifest names no held-out class (producer.excluded_class_name)")
         data = [read_stream(p, bun.channels) for p in stream]
         scored = [score_stream(bun, d, None) for d in data]
         rows = sweep(scored, [d.labels for d in data], held, bun.sample_rate_hz)
-        report["bundles"][str(b)] = {"score": raw.get("score_method"), "held_out": held,
-                                     "run": (raw.get("producer") or {}).get("run"),
+        report["bundles"][str(b)] = {"score": m.score_method, "held_out": held,
+                                     "run": m.producer.run if m.producer else None,
                                      "shipped_false_alerts_by_activity": false_by_activity(
                                          scored, [d.labels for d in data], held),
                                      **best(rows, max_false_per_hour, max_delay_s, min_recall),
                                      "settings_searched": len(rows)}
-        typer.echo(f"{b} ({raw.get('score_method')}): {report['bundles'][str(b)]['settings_meeting_all_targets']} "
+        typer.echo(f"{b} ({m.score_method}): {report['bundles'][str(b)]['settings_meeting_all_targets']} "
                    f"settings meet every target", err=True)
     lines = ["# Alerts: the best any setting could do on the test streams (a diagnostic bound)", "",
              "`tools/alerts_bound.py` tunes the threshold and the debounce **on the test streams themselves** — "

@@ -535,7 +535,7 @@ def main(
     except (EdgeError, UserError, OSError) as e:
         _say(f"bench_edge: error: {e}")
         raise typer.Exit(2) from None
-    manifest = b.manifest.raw
+    manifest = b.manifest.to_json()
     x = np.ascontiguousarray(ds.x_test, dtype=np.float32)
     if tuple(x.shape[1:]) != tuple(b.sample_shape):
         _say(f"bench_edge: error: data windows {list(x.shape[1:])} do not fit the bundle {list(b.sample_shape)}")

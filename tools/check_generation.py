@@ -42,7 +42,7 @@ def main(
     b = Bundle.load(bundle, providers="cpu")
     x_real = y_real = None
     if b.channels is not None and data_dir is not None:
-        ds = load_dataset(b.manifest.raw["producer"]["dataset"], data_dir)
+        ds = load_dataset(b.manifest.producer.dataset, data_dir)
         x_real, y_real = ds.x_test, ds.y_test
     report = check_generation(b, n, x_real, y_real, seed)
     report["bundle"] = str(bundle)

@@ -138,9 +138,9 @@ def validation_scores(bundle: Bundle, run: Path, data_dir: str | None) -> tuple[
         raise EdgeError(f"--run needs the training extra (torch): {e}") from None
 
     ckpt, _model, cfg, prep = load_run(run, data_dir)
-    producer = bundle.manifest.raw.get("producer") or {}
+    producer = bundle.manifest.producer
     path = run / "checkpoint.pt" if run.is_dir() else run
-    same = producer.get("checkpoint_sha256") in (None, file_sha256(path))
+    same = producer is None or producer.checkpoint_sha256 in (None, file_sha256(path))
     if not same:
         raise EdgeError(f"--run {run}: not the checkpoint this bundle was exported from (sha256 differs)")
     x = prep.ds.x_train[prep.split.val]
@@ -301,7 +301,7 @@ def main(
         b = Bundle.load(bundle, providers="cpu", threads=1)
         if not b.has("anomaly") or b.threshold is None:
             raise EdgeError(f"{bundle}: no anomaly graph with a threshold: nothing to alert on")
-        producer = b.manifest.raw.get("producer") or {}
+        producer = b.manifest.producer.to_json() if b.manifest.producer else {}
         # The held-out activity is not among the bundle's classes (its classifier never saw it): take its
         # name from the producer record, which uses the data set's numbering and names.
         if held_out is not None:
@@ -351,7 +351,7 @@ def main(
     manifest_thr = float(b.threshold)
     k0, m0, c0 = scored[0]["debounce"]  # the bundle's defaults: its calibrated `alert`, else the runtime's
     replay_ok = all(debounce(sc["scores"] > manifest_thr, k0, m0, c0) == sc["alerts"] for sc in scored)
-    cal = b.manifest.raw.get("threshold_calibration") or {}
+    cal = b.manifest.threshold_calibration.to_json() if b.manifest.threshold_calibration else {}
     default = row("default", cal.get("quantile"), manifest_thr, k0, m0, c0,
                   evaluate(manifest_thr, k0, m0, c0, replay=False), all_scores, all_frac)
     recal: dict[str, float] | None = None
@@ -389,7 +389,7 @@ def main(
         } for s, sc, sg in zip(data, scored, segs, strict=True)],
         "debounce_defaults": {"k": k0, "m": m0, "clear_k": c0,
                               "source": "manifest 'alert'" if b.manifest.alert_debounce else "runtime defaults"},
-        "operating_point": b.manifest.raw.get("alert"),
+        "operating_point": b.manifest.alert.to_json() if b.manifest.alert else None,
         "thresholds": {"manifest": manifest_thr, "manifest_calibration": cal, "recalibrated": recal,
                        "validation": val, "sweep_quantiles": list(QUANTILES) if recal else None},
         "window_auc": window_auc,

@@ -1,10 +1,10 @@
-"""`export_run`: cut a trained run into the bundle of DESIGN.md, prove it, then put it in place.
+"""`export_run`: cut a trained run into the bundle of docs/bundle-format.md, prove it, then put it in place.
 
     load (loading.py) -> plan the graphs (score, class prior, cuts) -> export and validate each graph
     (checker + io contract, onnxruntime == PyTorch on 256 test samples at another batch size and, for
     LSTM, another window length, ReferenceEvaluator == onnxruntime) -> calibrate the alert threshold on
     the validation split -> measure test metrics -> quantize to int8 (optional) -> write manifest.json
-    (`ssvae_edge.contract.build_manifest`) -> load the result with `ssvae_edge.Bundle` == PyTorch
+    (`ssvae_edge.contract.Manifest`) -> load the result with `ssvae_edge.Bundle` == PyTorch
 
 Everything is written into a hidden folder beside the destination, and only a bundle that passed every
 check is renamed into place; on any failure the folder is removed, so a destination either holds a
@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ssvae_edge import contract as C
+from ssvae_edge.sections import Composition, LatentPrior, Quantization, Smoothing, ThresholdCalibration
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
@@ -260,31 +261,34 @@ def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Cali
 # ---- write and check ----------------------------------------------------------------------------------
 def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Calibration, metrics: dict,
                  int8: tuple[dict, dict] | None, smoothing: dict | None = None) -> dict:
-    """manifest.json, written last (a folder with a manifest is a finished bundle); returns it."""
+    """manifest.json (`ssvae_edge.contract.Manifest`), written last (a folder with a manifest is a finished
+    bundle); returns it as written."""
     model, meta = loaded.model, loaded.prep.meta()
-    keys = {
-        "classes": list(meta["classes"]), "sample_shape": list(meta["sample_shape"]), "dtype": "float32",
-        "units": meta["units"], "channels": meta["channels"], "sample_rate_hz": meta["sample_rate_hz"],
-        "window": meta["window"], "hop": meta["hop"], "max_value": meta["max_value"],
-        "time_axis_dynamic": model.any_length,  # lstm: any window length; convlstm: `window` only
-        "latent_dim": model.cfg.latent_dim if model.has_decoder else None,
-        "threshold": cal.threshold, "threshold_calibration": cal.calibration, "alert": ME.alert_entry(cal.alert),
-        "score_method": plan.method,
-        "score": ME.score_description(plan.method, plan.fit, meta["kind"], plan.auto) if plan.method else None,
-        "latent_prior": plan.prior.describe() if plan.prior is not None else {"kind": "standard"},
-        "opset": G.OPSET,
-        "producer": ME.producer(loaded, meta, metrics),
-        "validation": ME.validation(graphs.n, N_REFERENCE, EXAMPLE_BATCH, graphs.alt_len, graphs.checks),
-    }
-    if isinstance(model, M1M2):  # an M1+M2 run: how its graphs chain the two models
-        keys["composition"] = model.describe()
-    if int8 is not None:
-        keys["graphs_int8"], keys["quantization"] = int8
-    if smoothing is not None:  # only sensor bundles of continuous recordings: others keep their bytes
-        keys["smoothing"] = smoothing
-    manifest = C.build_manifest(graphs.files, keys)
-    C.write_manifest(tmp, manifest)
-    return manifest
+    int8_graphs, quant = int8 if int8 is not None else (None, None)
+    manifest = C.Manifest.build(
+        graphs.files,
+        classes=tuple(meta["classes"]), sample_shape=tuple(meta["sample_shape"]), dtype="float32",
+        units=meta["units"], channels=meta["channels"], sample_rate_hz=meta["sample_rate_hz"],
+        window=meta["window"], hop=meta["hop"], max_value=meta["max_value"],
+        time_axis_dynamic=model.any_length,  # lstm: any window length; convlstm: `window` only
+        latent_dim=model.cfg.latent_dim if model.has_decoder else None,
+        threshold=cal.threshold,
+        threshold_calibration=ThresholdCalibration(**cal.calibration) if cal.calibration else None,
+        alert=ME.alert_entry(cal.alert), score_method=plan.method,
+        score=ME.score_description(plan.method, plan.fit, meta["kind"], plan.auto) if plan.method else None,
+        latent_prior=LatentPrior(**plan.prior.describe()) if plan.prior is not None else LatentPrior("standard"),
+        opset=G.OPSET,
+        producer=ME.producer(loaded, meta, metrics),
+        validation=ME.validation(graphs.n, N_REFERENCE, EXAMPLE_BATCH, graphs.alt_len, graphs.checks),
+        graphs_int8=ME.int8_entries(int8_graphs) if int8_graphs is not None else None,
+        quantization=Quantization(**quant) if quant is not None else None,
+        # only sensor bundles of continuous recordings: others keep their bytes
+        smoothing=Smoothing(**smoothing) if smoothing is not None else None,
+        # an M1+M2 run: how its graphs chain the two models
+        composition=Composition(**model.describe()) if isinstance(model, M1M2) else None,
+    )
+    manifest.write(tmp)
+    return manifest.to_json()
 
 
 def check_parity(tmp: Path, graphs: Graphs, say: Say, quantized: bool) -> None:

@@ -11,6 +11,7 @@ import onnxruntime as ort
 import torch
 
 from ssvae_edge.contract import file_sha256
+from ssvae_edge.sections import Alert, AlertCandidate, GraphEntry, Producer, Score, ThresholdCalibration, Validation
 from ssvae_train import __version__
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.export import alert_point as AP
@@ -24,33 +25,33 @@ from ssvae_train.training.checkpoint import weights_epoch
 from ssvae_train.training.progress import Progress
 
 
-def producer(loaded: Loaded, meta: dict, metrics: dict) -> dict:
+def producer(loaded: Loaded, meta: dict, metrics: dict) -> Producer:
     """The manifest's `producer`: versions, the exporter, the run (and its checkpoint's sha256), the data and
     training settings, and the test metrics measured at export."""
     cfg, mcfg, ckpt = loaded.cfg, loaded.model.cfg, loaded.ckpt
-    return {
-        "ssvae": __version__, "torch": str(torch.__version__), "onnx": onnx.__version__,
-        "onnxruntime": ort.__version__, "exporter": G.EXPORTER, "exporter_call": G.EXPORTER_DESCRIPTION,
-        "exporter_reason": G.EXPORTER_REASON, "run": str(loaded.run),
-        "checkpoint_sha256": file_sha256(loaded.checkpoint_path), "dataset": cfg.dataset, "labels": cfg.labels,
-        "n_labelled": int(meta["n_labelled"]), "seed": cfg.seed, "val_fraction": cfg.val_fraction,
-        "val_split": cfg.val_split, "arch": cfg.arch, "model": cfg.model, "objective": cfg.objective,
-        "latent_dim": mcfg.latent_dim, "hidden": mcfg.hidden, "epochs": int(ckpt["epoch"]),
-        "weights": loaded.weights, "weights_epoch": weights_epoch(ckpt, loaded.weights),
-        "excluded_class": meta["excluded_class"], "excluded_class_name": meta["excluded_name"],
-        "data_counts": meta["counts"],  # rows/windows kept, unlabelled and skipped (no row dropped silently)
-        "metrics": metrics,
-    }
+    return Producer(
+        ssvae=__version__, torch=str(torch.__version__), onnx=onnx.__version__,
+        onnxruntime=ort.__version__, exporter=G.EXPORTER, exporter_call=G.EXPORTER_DESCRIPTION,
+        exporter_reason=G.EXPORTER_REASON, run=str(loaded.run),
+        checkpoint_sha256=file_sha256(loaded.checkpoint_path), dataset=cfg.dataset, labels=cfg.labels,
+        n_labelled=int(meta["n_labelled"]), seed=cfg.seed, val_fraction=cfg.val_fraction,
+        val_split=cfg.val_split, arch=cfg.arch, model=cfg.model, objective=cfg.objective,
+        latent_dim=mcfg.latent_dim, hidden=mcfg.hidden, epochs=int(ckpt["epoch"]),
+        weights=loaded.weights, weights_epoch=weights_epoch(ckpt, loaded.weights),
+        excluded_class=meta["excluded_class"], excluded_class_name=meta["excluded_name"],
+        data_counts=meta["counts"],  # rows/windows kept, unlabelled and skipped (no row dropped silently)
+        metrics=metrics,
+    )
 
 
-def validation(n: int, n_reference: int, export_batch: int, alt_len: int | None, checks: dict) -> dict:
+def validation(n: int, n_reference: int, export_batch: int, alt_len: int | None, checks: dict) -> Validation:
     """The manifest's `validation`: what each graph was checked against, on what, within which tolerance."""
-    return {
-        "checker": "onnx.checker.check_model(full_check=True)", "samples": n, "reference_samples": n_reference,
-        "export_batch": export_batch, "other_window_length": alt_len,
-        "tolerance": {"probs_max_abs_diff": G.PROB_ATOL, "score_x_hat_relative_diff": G.REL_TOL},
-        "relative_diff": "max |onnx - reference| / max |reference|", "graphs": checks,
-    }
+    return Validation(
+        checker="onnx.checker.check_model(full_check=True)", samples=n, reference_samples=n_reference,
+        export_batch=export_batch, other_window_length=alt_len,
+        tolerance={"probs_max_abs_diff": G.PROB_ATOL, "score_x_hat_relative_diff": G.REL_TOL},
+        relative_diff="max |onnx - reference| / max |reference|", graphs=checks,
+    )
 
 
 def at_operating_point(sess, prep: Prepared, alert: dict, calibration: dict) -> tuple[float, dict]:
@@ -63,7 +64,7 @@ def at_operating_point(sess, prep: Prepared, alert: dict, calibration: dict) -> 
                "window_detection_rate": alert["window_detection_rate"]}
 
 
-def alert_entry(alert: dict | None) -> dict | None:
+def alert_entry(alert: dict | None) -> Alert | None:
     """The manifest's `alert`: the debounce the runtime applies by default, and what it was measured to do."""
     if alert is None:
         return None
@@ -73,23 +74,33 @@ def alert_entry(alert: dict | None) -> dict | None:
     shown = ("k", "m", "threshold", "false_alerts_per_hour", "segment_recall", "median_delay_s",
              "window_detection_rate")
     on_recordings = "recordings" in alert["streams"]
-    entry = {**{k: alert[k] for k in keep}, "expected_false_alerts_per_hour": alert["false_alerts_per_hour"],
-             "measured_on": "the validation people's continuous recordings, whole (never test)" if on_recordings
-             else "calibration streams of training-split windows (never test)",
-             "candidates": [{k: c[k] for k in shown} for c in alert["candidates"]]}
-    entry.update({k: alert[k] for k in ("unlabelled_raises", "unlabelled_hours") if k in alert})
-    if alert.get("warnings"):  # only when there is one: bundles without keep their bytes
-        entry["warnings"] = list(alert["warnings"])
-    return entry
+    return Alert(
+        **{k: alert[k] for k in keep}, expected_false_alerts_per_hour=alert["false_alerts_per_hour"],
+        measured_on="the validation people's continuous recordings, whole (never test)" if on_recordings
+        else "calibration streams of training-split windows (never test)",
+        candidates=tuple(AlertCandidate(**{k: c[k] for k in shown}) for c in alert["candidates"]),
+        unlabelled_raises=alert.get("unlabelled_raises"), unlabelled_hours=alert.get("unlabelled_hours"),
+        warnings=tuple(alert["warnings"]) if alert.get("warnings") else None,  # only when there is one
+    )
 
 
-def score_description(method: str, fit: S.ScoreFit | None, kind: str, auto: dict | None = None) -> dict:
+def int8_entries(int8: dict[str, dict]) -> dict[str, GraphEntry]:
+    """The manifest's `graphs_int8`: each int8 graph's file, sha256, size, what was quantized, and the anomaly
+    graph's own threshold."""
+    out = {}
+    for name, e in int8.items():
+        cal = e.get("threshold_calibration")
+        out[name] = GraphEntry(**{**e, "threshold_calibration": ThresholdCalibration(**cal) if cal else None})
+    return out
+
+
+def score_description(method: str, fit: S.ScoreFit | None, kind: str, auto: dict | None = None) -> Score:
     """The manifest's `score`: what anomaly.onnx computes, and which constants it holds (fitted how)."""
     if method == "vae":
-        return {"method": "vae", "parts": ["vae"], "default_for_kind": None}
-    return {"method": method, **fit.describe(method), "default_for_kind": S.default_score(kind) == method,
-            "how_default_was_chosen": "scores.py DEFAULT_SCORES (validation-only selection, RESULTS.md)",
-            "chosen_by": "--score auto" if auto else "--score (or the kind's default)", "auto": auto}
+        return Score(method="vae", parts=("vae",), default_for_kind=None)
+    return Score(method=method, **fit.describe(method), default_for_kind=S.default_score(kind) == method,
+                 how_default_was_chosen="scores.py DEFAULT_SCORES (validation-only selection, RESULTS.md)",
+                 chosen_by="--score auto" if auto else "--score (or the kind's default)", auto=auto)
 
 
 def test_metrics(model: SSVAE, method: str | None, fit, sessions: dict, ds, bar: Progress) -> dict:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from ssvae_edge.contract import Manifest, write_manifest
+from ssvae_edge.contract import Manifest
 from ssvae_edge.errors import BundleError
+from ssvae_edge.sections import Producer, Quantization
 from ssvae_train import __version__
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
@@ -44,51 +46,51 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
     except BundleError as e:
         raise UserError(str(e)) from None
     folder = manifest.path.parent
-    raw = manifest.raw
-    producer = raw.get("producer") or {}
-    if producer.get("dataset") is None:
+    producer = manifest.producer or Producer()
+    if producer.dataset is None:
         raise UserError(f"{folder}: the manifest's producer does not name the data set it was trained on")
-    if producer["dataset"] != "digits" and data_dir is None:
-        raise UserError(f"--requantize needs --data-dir: the folder of the {producer['dataset']} files")
+    if producer.dataset != "digits" and data_dir is None:
+        raise UserError(f"--requantize needs --data-dir: the folder of the {producer.dataset} files")
     cfg = FitConfig(
-        dataset=producer["dataset"], data_dir=data_dir, arch=producer.get("arch", "dense"),
-        model=producer.get("model", "ssvae"), labels=str(producer.get("labels", "all")),
-        seed=int(producer.get("seed", 0)), exclude_class=producer.get("excluded_class"),
-        val_fraction=float(producer.get("val_fraction", DEFAULT_VAL_FRACTION)),
-        val_split=producer.get("val_split", "random"),
+        dataset=producer.dataset, data_dir=data_dir, arch=producer.arch or "dense",
+        model=producer.model or "ssvae", labels=str(producer.labels or "all"),
+        seed=int(producer.seed or 0), exclude_class=producer.excluded_class,
+        val_fraction=float(producer.val_fraction if producer.val_fraction is not None else DEFAULT_VAL_FRACTION),
+        val_split=producer.val_split or "random",
     )
     prep = prepare(cfg)
-    quantile = float((raw.get("threshold_calibration") or {}).get("quantile", 0.99))
+    cal = manifest.threshold_calibration
+    quantile = float(cal.quantile if cal is not None and cal.quantile is not None else 0.99)
     data = quant_data(prep, quantile, manifest.latent_dim)
     _check_same_data(manifest, data)
     say(f"{folder}: data rebuilt ({cfg.dataset}, {len(data.x_train)} training rows, {len(data.x_val)} validation "
         f"rows, {len(data.y_test)} test rows) and checked against the manifest")
 
-    old_int8 = {e.file for e in manifest.graphs_int8.values()}
+    old_int8 = {e.file for e in manifest.graph_set("int8").values()}
     with staging(folder, force=True) as tmp:
         for p in folder.iterdir():
             if p.is_file() and p.name not in old_int8 and p.name != MANIFEST:
                 shutil.copy2(p, tmp / p.name)
         files = {name: tmp / e.file for name, e in manifest.graphs.items()}
         int8, quant = quantize_bundle(tmp, files, data, say)
-        if raw.get("alert") and "anomaly" in int8:  # as the exporter: at the manifest's operating point
-            ME.int8_at_operating_point(tmp, files, int8, quant, prep, raw["alert"], float(manifest.threshold))
+        if manifest.alert is not None and "anomaly" in int8:  # as the exporter: at the manifest's operating point
+            ME.int8_at_operating_point(tmp, files, int8, quant, prep, manifest.alert.to_json(),
+                                       float(manifest.threshold))
         quant["requantized"] = {"from": "the bundle's fp32 graphs", "by": "ssvae-export --requantize",
                                 "ssvae": __version__, "onnxruntime": ort.__version__}
-        new = {k: v for k, v in raw.items() if k not in ("graphs_int8", "quantization")}
-        if int8:
-            new["graphs_int8"], new["quantization"] = int8, quant
+        new = replace(manifest, graphs_int8=ME.int8_entries(int8) if int8 else None,
+                      quantization=Quantization(**quant) if int8 else None).checked()
         # The manifest is written last: a folder with a manifest is a finished bundle.
-        write_manifest(tmp, new)
+        new.write(tmp)
     say(f"int8 graphs of {folder} replaced")
-    return new
+    return new.to_json()
 
 
 def _check_same_data(manifest: Manifest, data) -> None:
     """Refuse unless the rebuilt rows reproduce what the manifest measured on the run's own rows."""
     folder = manifest.path.parent
     # a threshold from an alert operating point is not a quantile of the validation scores: check the accuracy
-    if "anomaly" in manifest.graphs and manifest.threshold is not None and not manifest.raw.get("alert"):
+    if "anomaly" in manifest.graphs and manifest.threshold is not None and manifest.alert is None:
         got, _ = measure.calibrate(session(folder / manifest.graphs["anomaly"].file), data.x_val,
                                    data.alert_quantile)
         want, what = manifest.threshold, "fp32 alert threshold"
@@ -96,7 +98,7 @@ def _check_same_data(manifest: Manifest, data) -> None:
         normal = data.y_test >= 0
         got, _ = measure.accuracy(session(folder / manifest.graphs["classifier"].file), data.x_test[normal],
                                   data.y_test[normal])
-        want = (manifest.raw.get("producer") or {}).get("metrics", {}).get("test_accuracy_onnxruntime")
+        want = ((manifest.producer.metrics if manifest.producer else None) or {}).get("test_accuracy_onnxruntime")
         what = "fp32 test accuracy"
     else:
         return

@@ -107,7 +107,7 @@ def draw_sensor_comparison(bundle: Bundle, x_real: np.ndarray, y_real: np.ndarra
             if c == len(classes) - 1:
                 ax.set_xlabel("s", fontsize=6)
     fig.suptitle(f"{bundle.path.name}: a real test window and a generated one (z ~ N(0, I)) per activity; "
-                 f"units {bundle.manifest.raw.get('units')}", fontsize=8)
+                 f"units {bundle.manifest.units}", fontsize=8)
     fig.tight_layout()
     write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)

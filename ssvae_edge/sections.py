@@ -1,0 +1,229 @@
+"""The manifest's sections as frozen typed records (`records.Record`), each field a JSON key in the order an
+export writes it. docs/bundle-format.md says what every key means and in which unit; `contract.Manifest`
+holds them. Fields are None where a key is absent (older bundles, or a section that does not apply); the
+keys in `NULLABLE` are written as null when None, every other None is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ssvae_edge.records import Record
+
+
+@dataclass(frozen=True)
+class ThresholdCalibration(Record):
+    """How an anomaly threshold was placed: the validation rows' quantile it sits at, and (sensor bundles) the
+    alert operating point it came from."""
+
+    quantile: float | None = None
+    n_val: int | None = None
+    false_alarm_rate: float | None = None
+    source: str | None = None
+    graph: str | None = None
+    method: str | None = None
+    expected_false_alerts_per_hour: float | None = None
+    window_detection_rate: float | None = None
+
+    def left_out_when_none(self) -> frozenset[str]:
+        if self.method is not None:  # placed by the alert operating point: its rates are written, null or not
+            return super().left_out_when_none() - {"expected_false_alerts_per_hour", "window_detection_rate"}
+        return super().left_out_when_none()
+
+
+@dataclass(frozen=True)
+class GraphEntry(Record):
+    """One graph file of the bundle and its sha256; int8 graphs add their size, what was quantized and (the
+    anomaly graph) their own threshold."""
+
+    file: str
+    sha256: str
+    bytes: int | None = None
+    quantized: str | None = None
+    threshold: float | None = None
+    threshold_calibration: ThresholdCalibration | None = None
+
+
+@dataclass(frozen=True)
+class AlertCandidate(Record):
+    """One debounce tried while fitting the alert operating point, and what it did on the calibration streams."""
+
+    NULLABLE = frozenset({"segment_recall", "median_delay_s", "window_detection_rate"})
+
+    k: int
+    m: int
+    threshold: float | None = None
+    false_alerts_per_hour: float | None = None
+    segment_recall: float | None = None
+    median_delay_s: float | None = None
+    window_detection_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class Alert(Record):
+    """The alert operating point: raise when `k` of the last `m` windows score above `threshold`, clear when
+    fewer than `clear_k` do; fitted for `target_false_alerts_per_hour` on calibration streams (never test)."""
+
+    NULLABLE = frozenset({"segment_recall", "median_delay_s", "window_detection_rate", "window_false_alarm_rate"})
+
+    k: int
+    m: int
+    clear_k: int | None = None
+    threshold: float | None = None
+    target_false_alerts_per_hour: float | None = None
+    false_alerts_per_hour: float | None = None
+    window_detection_rate: float | None = None
+    window_false_alarm_rate: float | None = None
+    segment_recall: float | None = None
+    detected: int | None = None
+    held_out_segments: int | None = None
+    median_delay_s: float | None = None
+    normal_hours: float | None = None
+    hop: int | None = None
+    streams: Mapping[str, Any] | None = None
+    rule: str | None = None
+    expected_false_alerts_per_hour: float | None = None
+    measured_on: str | None = None
+    candidates: tuple[AlertCandidate, ...] | None = None
+    unlabelled_raises: int | None = None
+    unlabelled_hours: float | None = None
+    warnings: tuple[str, ...] | None = None
+    recalibrated: Mapping[str, Any] | None = None  # `ssvae-edge recalibrate`: re-fitted on whose recordings
+
+
+@dataclass(frozen=True)
+class Score(Record):
+    """What anomaly.onnx computes: the method, its parts and the constants fitted for them."""
+
+    NULLABLE = frozenset({"standardised_on", "loc", "spread", "class_gaussians", "class_counts", "default_for_kind",
+                          "auto"})
+
+    method: str
+    parts: tuple[str, ...] | None = None
+    standardised_on: str | None = None
+    loc: tuple[float, ...] | None = None
+    spread: tuple[float, ...] | None = None
+    class_gaussians: tuple[str, ...] | None = None
+    class_counts: tuple[int, ...] | None = None
+    default_for_kind: bool | None = None
+    how_default_was_chosen: str | None = None
+    chosen_by: str | None = None
+    auto: Mapping[str, Any] | None = None
+
+    def left_out_when_none(self) -> frozenset[str]:
+        if self.method == "vae":  # a plain VAE's one score has no constants: method, parts, default_for_kind
+            return frozenset(self.keys()) - {"default_for_kind"}
+        return super().left_out_when_none()
+
+
+@dataclass(frozen=True)
+class LatentPrior(Record):
+    """What decoder.onnx does with its z: `standard` (z as it is) or `class-gaussian` (each class's Gaussian)."""
+
+    kind: str
+    counts: tuple[int, ...] | None = None
+    what: str | None = None
+
+
+@dataclass(frozen=True)
+class Producer(Record):
+    """What made the bundle: versions, the exporter, the run and its checkpoint, the data and training
+    settings, and the test metrics measured at export."""
+
+    NULLABLE = frozenset({"excluded_class", "excluded_class_name"})
+
+    ssvae: str | None = None
+    torch: str | None = None
+    onnx: str | None = None
+    onnxruntime: str | None = None
+    exporter: str | None = None
+    exporter_call: str | None = None
+    exporter_reason: str | None = None
+    run: str | None = None
+    checkpoint_sha256: str | None = None
+    dataset: str | None = None
+    labels: str | None = None
+    n_labelled: int | None = None
+    seed: int | None = None
+    val_fraction: float | None = None
+    val_split: str | None = None
+    arch: str | None = None
+    model: str | None = None
+    objective: str | None = None
+    latent_dim: int | None = None
+    hidden: int | None = None
+    epochs: int | None = None
+    weights: str | None = None
+    weights_epoch: int | None = None
+    excluded_class: int | None = None
+    excluded_class_name: str | None = None
+    data_counts: Mapping[str, Any] | None = None
+    metrics: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Validation(Record):
+    """What each graph was checked against right after export, on how many samples, within which tolerance."""
+
+    NULLABLE = frozenset({"other_window_length"})
+
+    checker: str | None = None
+    samples: int | None = None
+    reference_samples: int | None = None
+    export_batch: int | None = None
+    other_window_length: int | None = None
+    tolerance: Mapping[str, Any] | None = None
+    relative_diff: str | None = None
+    graphs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Quantization(Record):
+    """How the int8 graphs were made (onnxruntime's static quantization settings) and what they measure
+    beside the fp32 graphs."""
+
+    method: str | None = None
+    format: str | None = None
+    weight_type: str | None = None
+    per_channel: bool | None = None
+    activation_type: str | None = None
+    calibration_method: str | None = None
+    calibration_percentile: float | None = None
+    calibration: Mapping[str, Any] | None = None
+    quantized_ops: tuple[str, ...] | None = None
+    min_weights: int | None = None
+    float32_kept: str | None = None
+    skipped: Mapping[str, Any] | None = None
+    batch_independent: bool | None = None
+    batch_max_abs_diff: Mapping[str, Any] | None = None
+    note: str | None = None
+    fp32: Mapping[str, Any] | None = None
+    int8: Mapping[str, Any] | None = None
+    deltas: Mapping[str, Any] | None = None
+    requantized: Mapping[str, Any] | None = None  # `ssvae-export --requantize`: redone from the fp32 graphs, by what
+
+
+@dataclass(frozen=True)
+class Smoothing(Record):
+    """Class smoothing: stream events report the class of the mean probabilities of the last `windows` windows."""
+
+    windows: int = 1
+    validation_accuracy: Mapping[str, Any] | None = None
+    validation_windows: int | None = None
+    chosen_on: str | None = None
+    rule: str | None = None
+    hop: int | None = None
+
+
+@dataclass(frozen=True)
+class Composition(Record):
+    """An M1+M2 bundle: how its graphs chain M1 (a plain VAE on raw samples) and M2 (on M1's latent means)."""
+
+    kind: str
+    m1_run: str | None = None
+    m1_latent_dim: int | None = None
+    m1_hidden: int | None = None
+    active_units: tuple[int, ...] | None = None
+    what: str | None = None
