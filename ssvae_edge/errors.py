@@ -6,7 +6,7 @@ class EdgeError(Exception):
 
 
 class BundleError(EdgeError):
-    """The bundle is missing, tampered with, or does not follow the contract in DESIGN.md."""
+    """The bundle is missing, tampered with, or does not follow the bundle format (docs/bundle-format.md)."""
 
 
 class ProviderError(EdgeError):

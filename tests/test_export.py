@@ -1,4 +1,4 @@
-"""ssvae-export: the bundle contract of DESIGN.md, checked on tiny models trained on real (small) data.
+"""ssvae-export: the bundle format of docs/bundle-format.md, checked on tiny models trained on real (small) data.
 
 Models are trained once per session (one epoch, narrow layers) on the embedded digits and the committed
 UCI-HAR slice; each bundle is exported once per module and the tests read it back with onnxruntime.

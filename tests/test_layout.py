@@ -1,4 +1,4 @@
-"""The layout DESIGN.md asks for, checked on the source (parsed with `ast`, nothing imported or run):
+"""The layout the README describes, checked on the source (parsed with `ast`, nothing imported or run):
 no import cycle between the project's modules, the arrows between the layers one-way, one job per module,
 tools/ thin beside the packages, and one sha256 implementation."""
 

@@ -5,6 +5,7 @@ refused with the key named."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,23 @@ def test_a_wrongly_typed_section_value_is_refused_naming_the_key(section: str, k
     raw[section][key] = value
     with pytest.raises(BundleError, match=words.replace(".", r"\.")):
         Manifest.from_json(raw)
+
+
+def test_every_manifest_key_is_documented_in_the_repository() -> None:
+    """docs/bundle-format.md names every key of the manifest and of each of its sections; nothing cites a
+    design file outside the repository."""
+    from ssvae_edge import sections
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "bundle-format.md").read_text()
+    records = [Manifest] + [c for c in vars(sections).values() if isinstance(c, type)
+                            and issubclass(c, sections.Record) and c.__module__ == sections.__name__]
+    missing = [f"{c.__name__}.{k}" for c in records for k in c.keys() if f"`{k}`" not in doc]
+    assert not missing, f"keys docs/bundle-format.md does not describe: {missing}"
+    for cites in ("ssvae_edge/contract.py", "exported/README.md", "ssvae_edge/sections.py"):
+        assert "docs/bundle-format.md" in (root / cites).read_text(), f"{cites} does not cite the format"
+    tracked = [p for d in ("ssvae_edge", "ssvae_train", "tools", "tests", "docs", "exported")
+               for p in (root / d).rglob("*") if p.suffix in (".py", ".md", ".sh")] + [root / "README.md"]
+    outside = [str(p.relative_to(root)) for p in tracked if re.search(r"DESIGN\.md|\.\./shared/seed", p.read_text())
+               and p.name != "test_manifest.py"]
+    assert not outside, f"cite a design file outside the repository: {outside}"

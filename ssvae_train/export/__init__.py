@@ -1,5 +1,5 @@
 """ONNX export: cut a trained run into the classifier, anomaly and decoder graphs of the bundle contract
-(DESIGN.md), validate them against PyTorch, and write them with their manifest (`ssvae-export`).
+(docs/bundle-format.md), validate them against PyTorch, and write them with their manifest (`ssvae-export`).
 
 `export_run` and `ExportError` are imported lazily, so `ssvae-export --help` does not wait for torch.
 """

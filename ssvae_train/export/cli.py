@@ -1,4 +1,4 @@
-"""`ssvae-export`: cut a trained run into the ONNX bundle of DESIGN.md (classifier, anomaly, decoder +
+"""`ssvae-export`: cut a trained run into the ONNX bundle of docs/bundle-format.md (classifier, anomaly, decoder +
 manifest.json), validated against PyTorch before anything is written."""
 
 from __future__ import annotations
