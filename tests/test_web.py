@@ -282,19 +282,22 @@ def test_a_tampered_graph_is_refused(browser: Chromium, tmp_path: Path, tampered
 MOTION_HZ, GAP = 60.0, (9.0, 9.6)  # events every 1/60 s, none between 9.0 and 9.6 s (the page was hidden)
 
 
-def six_channel_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The phone bundle when exported/ has it, else a tiny one with the six raw channels (tests/edge_fixtures
-    graphs: mean -> softmax classifier, mean-square anomaly score), smoothed over 3 windows when the runtime
-    knows smoothing, with a 2-of-3 alert point."""
-    if (EXPORTED / "har-phone").is_dir() and _phone_recording():
-        return EXPORTED / "har-phone"
+MOTION_BUNDLES = ["tiny"] + [n for n in ("har-phone", "har-phone-novelty") if (EXPORTED / n).is_dir()]
+
+
+def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A phone bundle of exported/, or "tiny": the six raw channels on tests/edge_fixtures graphs (mean ->
+    softmax classifier, mean-square anomaly score), smoothed over 3 windows, with a 2-of-3 alert point."""
+    if name != "tiny":
+        if _phone_recording() is None:
+            pytest.skip("no phone demo recording in exported/phone-demo")
+        return EXPORTED / name
     pytest.importorskip("onnx")
     import edge_fixtures
 
     monkeypatch.setattr(edge_fixtures, "CHANNELS", PHONE)
-    extra = {"smoothing": {"windows": 3}} if "smoothing_windows" in Manifest.__dataclass_fields__ else {}
     return edge_fixtures.make_bundle(tmp_path / "phone", graphs=("classifier", "anomaly"), units="g, rad/s",
-                                     threshold=0.45, alert={"k": 2, "m": 3, "clear_k": 1}, **extra)
+                                     threshold=0.45, alert={"k": 2, "m": 3, "clear_k": 1}, smoothing={"windows": 3})
 
 
 def motion_signal(seconds: float, recording: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -335,11 +338,12 @@ def resampled(t_ms: np.ndarray, x: np.ndarray, rate: float, max_gap_ms: float = 
 
 
 @needs_browser
+@pytest.mark.parametrize("name", MOTION_BUNDLES)
 def test_device_motion_is_resampled_converted_and_scored_like_python(
-        browser: Chromium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bundle_dir = six_channel_bundle(tmp_path, monkeypatch)
+        browser: Chromium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    bundle_dir = six_channel_bundle(name, tmp_path, monkeypatch)
     b = Bundle.load(bundle_dir, providers="cpu")
-    phone = bundle_dir.parent == EXPORTED
+    phone = name != "tiny"
     t_ms, x = motion_signal(60.0, _phone_recording()) if phone else motion_signal(24.0)
     # what the phone reports: m/s² including gravity, and deg/s as alpha (z), beta (x), gamma (y)
     col = {c: x[:, i] for i, c in enumerate(PHONE)}
@@ -351,8 +355,12 @@ def test_device_motion_is_resampled_converted_and_scored_like_python(
     try:
         page = browser.open(f"{url}index.html")
         page.wait_for("window.ssvaeStartMotion && !document.getElementById('live-start').disabled")
-        page.evaluate("window.ssvaeStartMotion()")
+        # start, dispatch and stop in one task, so no event of the browser's own (null: no sensors here) slips in
         page.evaluate(f"""(async () => {{
+            await window.ssvaeStartMotion();
+            const empty = new DeviceMotionEvent('devicemotion', {{}});  // what a browser without sensors sends
+            Object.defineProperty(empty, 'timeStamp', {{value: {t_ms[0] - 5000}}});
+            window.dispatchEvent(empty);
             for (const s of {json.dumps(events_js)}) {{
               const e = new DeviceMotionEvent('devicemotion', {{
                 accelerationIncludingGravity: {{x: s.a[0], y: s.a[1], z: s.a[2]}},
@@ -373,8 +381,9 @@ def test_device_motion_is_resampled_converted_and_scored_like_python(
     assert_same_events(events, json.loads(json.dumps(expected)))
     summary = expected[-1]
     assert summary["windows"] >= 10 and summary["skipped"] >= 1  # the gap's windows are skipped, not scored
-    if not phone:  # the synthetic signal exercises classes and alerts; the recording is what it is
+    if not phone:  # the synthetic signal exercises classes, smoothing and alerts; the recording is what it is
         assert len({e["class"] for e in expected[:-1]}) > 1 and summary["alerts"] > 0
+        assert summary["smoothing_windows"] == 3
 
 
 @needs_browser

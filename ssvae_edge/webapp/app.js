@@ -83,10 +83,13 @@ async function startLive() {
   const scorer = newScorer();
   const resampler = new Resampler(m.sample_rate_hz);
   const order = m.channels.map((c) => PHONE_CHANNELS.indexOf(c));
-  let chain = Promise.resolve();
+  let chain = Promise.resolve(), samples = 0;
   const onMotion = (e) => {
     const s = phoneSample(e);
     const values = order.map((i) => s[PHONE_CHANNELS[i]]);
+    // a browser without the sensors (a desktop) fires events whose values are all null: no sample at all
+    if (values.every(Number.isNaN)) return;
+    samples += 1;
     const { rows, times } = resampler.push(e.timeStamp, values);
     if (!rows.length) return;
     chain = chain.then(async () => emit(scorer, await scorer.feed(rows, times))).catch(fail);
@@ -96,6 +99,9 @@ async function startLive() {
   $("live-start").disabled = true;
   $("live-stop").disabled = false;
   view.status(`listening to the motion sensors (${m.sample_rate_hz} Hz, window ${m.window}, hop ${m.hop})…`);
+  setTimeout(() => {
+    if (live && live.scorer === scorer && !samples) view.status("no motion data from this device's sensors yet", true);
+  }, 3000);
 }
 
 async function stopLive() {
@@ -133,7 +139,7 @@ window.ssvaeBench = async (windowValues, blocks = 20, perBlock = 20) => {
 // ---- start-up ------------------------------------------------------------------------------------
 async function main() {
   if (location.protocol === "file:") {
-    throw new Error("open this page over HTTPS or http://localhost, not as a file: a browser does not let a file:// " +
+    throw new Error("open this page over HTTPS or from localhost, not as a file: a browser does not let a local file " +
       "page fetch its graphs (ssvae-edge web ... --serve serves it on localhost)");
   }
   const site = await (await fetch("site.json", { cache: "no-store" })).json();
