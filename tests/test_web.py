@@ -224,6 +224,32 @@ def test_replay_in_the_page_equals_the_cli(browser: Chromium, tmp_path: Path, bu
 
 
 @needs_browser
+@pytest.mark.parametrize("graphs", [("classifier",), ("anomaly",)], ids=["classifier only", "anomaly only"])
+def test_a_bundle_with_one_graph_replays_as_the_cli(browser: Chromium, tmp_path: Path, graphs: tuple) -> None:
+    """A supervised bundle (no anomaly graph: no scores, no alerts) or a score-only one (class null)."""
+    pytest.importorskip("onnx")
+    from edge_fixtures import CHANNELS, make_bundle, noise_stream
+
+    bundle = make_bundle(tmp_path / "bundle", graphs=graphs)
+    x = noise_stream(2000, seed=3) * 1.6
+    csv = tmp_path / "noise.csv"
+    csv.write_text(",".join(CHANNELS) + "\n" + "\n".join(",".join(f"{v:.6g}" for v in row) for row in x) + "\n")
+    site = build_site(bundle, tmp_path / "site", [csv])
+    server, url = serve(site.path)
+    try:
+        page = browser.open(f"{url}index.html?replay=recordings/{csv.name}")
+        assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
+        events = page.evaluate("window.ssvaeEvents")
+    finally:
+        server.shutdown()
+    cli = run_cli("stream", str(bundle), "--input", str(csv))
+    assert cli.returncode == 0, cli.stderr
+    expected = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert len(expected) > 20 and (expected[-1]["alerts"] > 0 or graphs == ("classifier",))
+    assert_same_events(events, expected)
+
+
+@needs_browser
 def test_a_csv_the_user_picks_with_faults_is_read_as_the_cli_reads_it(browser: Chromium, tmp_path: Path) -> None:
     """The file picker, on a recording with what real files have: an extra column, a non-numeric value, a
     short row, a blank line, a nan; the same bad rows, skipped windows and summary as the CLI."""
