@@ -25,6 +25,18 @@ def canonical_objective(name: str) -> str:
     return OBJECTIVE_ALIASES.get(name, name)
 
 
+# the anomaly scores (ssvae_train/scoring/scores.py): each part, and the sums of an ELBO with what the labels
+# taught that the exported default is chosen among (RESULTS.md § novelty-select)
+SCORE_PARTS = ("pi", "min", "maha_h", "maha_z", "energy", "msp")
+SCORES = (
+    *SCORE_PARTS,
+    "pi+maha_h", "pi+maha_z", "pi+energy", "maha_h+energy", "maha_z+energy", "pi+maha_h+energy",
+    "pi+maha_z+energy", "min+maha_h", "min+energy",
+)
+WEIGHTS = ("last", "best")  # a run's last epoch's weights, or its best validation epoch's (early stopping)
+LATENT_PRIORS = ("class", "standard")  # what decoder.onnx does with its z (ssvae-export --latent-prior)
+QUANTIZE = ("int8",)  # the quantized graphs an export can add
+
 AUGMENTATIONS = ("jitter", "scale", "rotate")  # ssvae_train/training/augment.py says how strong
 
 

@@ -28,11 +28,12 @@ from ssvae_train.errors import UserError
 
 
 def option(default: Any, help: str, choices: Sequence[str] | None = None,
-           aliases: Mapping[str, str] | None = None) -> Any:
+           aliases: Mapping[str, str] | None = None, metavar: str | None = None) -> Any:
     """A dataclass field that is also a command-line option: its default, help and (optional) choices;
-    `aliases` are old names still accepted for a choice (they are not shown)."""
+    `aliases` are old names still accepted for a choice (they are not shown); `metavar` shows the values an
+    option without fixed choices takes."""
     return field(default=default, metadata={"help": help, "choices": tuple(choices) if choices else None,
-                                            "aliases": dict(aliases or {})})
+                                            "aliases": dict(aliases or {}), "metavar": metavar})
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Option:
     help: str
     choices: tuple[str, ...] | None
     aliases: dict[str, str]
+    shown: str | None = None  # the metavar of an option without fixed choices
 
     @property
     def flag(self) -> str:
@@ -52,11 +54,11 @@ class Option:
 
     @property
     def metavar(self) -> str | None:
-        return "[" + "|".join(self.choices) + "]" if self.choices else None
+        return "[" + "|".join(self.choices) + "]" if self.choices else self.shown
 
     def check(self, value: Any) -> None:
-        """Refuse a value outside the choices (an alias of a choice is accepted)."""
-        if self.choices and value not in self.choices and value not in self.aliases:
+        """Refuse a value outside the choices (an alias of a choice is accepted; None is no value)."""
+        if self.choices and value is not None and value not in self.choices and value not in self.aliases:
             raise UserError(f"{self.flag} {value!r}: choose one of {', '.join(self.choices)}")
 
 
@@ -64,7 +66,7 @@ def options_of(cls: type, names: Sequence[str] | None = None) -> list[Option]:
     """The fields of `cls` declared with `option`, in order (or those named in `names`, in their order)."""
     hints = typing.get_type_hints(cls)
     found = {f.name: Option(f.name, hints[f.name], f.default, f.metadata["help"], f.metadata["choices"],
-                            f.metadata["aliases"])
+                            f.metadata["aliases"], f.metadata.get("metavar"))
              for f in dataclasses.fields(cls) if "help" in f.metadata}
     return list(found.values()) if names is None else [found[n] for n in names]
 

@@ -42,7 +42,7 @@ def test_version_and_short_help(prog: str) -> None:
 
 @pytest.mark.parametrize(("prog", "args", "choices"), [
     ("ssvae-train", ["fit", "-h"], ["[ssvae|supervised|vae]", "[soft-label|m2]", "[auto|cpu|cuda]", "[fp32|bf16]",
-                                    "[digits|mnist|uci-har|arrays|recordings]", "[dense|conv|lstm|convlstm]",
+                                    "[digits|mnist|uci-har|hapt|arrays|recordings]", "[dense|conv|lstm|convlstm]",
                                     "[random|blocks]"]),
     ("ssvae-train", ["evaluate", "-h"], ["[last|best]"]),
     ("ssvae-export", ["-h"], ["[auto|pi|min|maha_h|maha_z|energy|msp|a+b...]", "[int8]", "[last|best]"]),

@@ -16,15 +16,17 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from reference_scores import score_rows
 from typer.testing import CliRunner
 
 from ssvae_train.config import FitConfig
 from ssvae_train.export import ExportError, export_run
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cli import app
+from ssvae_train.export.config import ExportConfig
 from ssvae_train.scoring.evaluate import load_run
 from ssvae_train.scoring.latent_prior import fit_on_run
-from ssvae_train.scoring.scores import anomaly_score, default_score, score_rows
+from ssvae_train.scoring.scores import anomaly_score, default_score
 from ssvae_train.training.checkpoint import load_checkpoint
 from ssvae_train.training.trainer import fit
 
@@ -74,7 +76,7 @@ def bundles(runs, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
     out = {}
     for name in RUNS:
         quantize = "int8" if name in ("dense", "conv", "lstm") else None
-        out[name] = (root / name, export_run(runs[name], root / name, quantize=quantize))
+        out[name] = (root / name, export_run(runs[name], root / name, ExportConfig(quantize=quantize)))
     return out
 
 
@@ -161,7 +163,7 @@ def test_lstm_graphs_hold_an_lstm_node_and_take_other_window_lengths(runs, bundl
 
 
 def test_score_min_is_selectable_and_recorded(runs, tmp_path):
-    m = export_run(runs["dense"], tmp_path / "min", score="min")
+    m = export_run(runs["dense"], tmp_path / "min", ExportConfig(score="min"))
     assert m["score_method"] == "min"
     _, model, _, prep = load_run(runs["dense"])
     x = prep.ds.x_test[:50]
@@ -345,7 +347,7 @@ def test_best_weights_are_exported_when_asked(runs, tmp_path):
                 progress=False)
     ckpt["best"] = {"epoch": 1, "state_dict": torch.load(other, weights_only=True)["state_dict"]}
     torch.save(ckpt, tmp_path / "crafted.pt")
-    m = export_run(tmp_path / "crafted.pt", tmp_path / "bundle", weights="best")
+    m = export_run(tmp_path / "crafted.pt", tmp_path / "bundle", ExportConfig(weights="best"))
     assert m["producer"]["weights"] == "best" and m["producer"]["weights_epoch"] == 1
     x = load_run(runs["dense"])[3].ds.x_test[:40]
     got = _session(tmp_path / "bundle" / "classifier.onnx").run(None, {"x": x})[0]

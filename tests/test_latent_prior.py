@@ -7,6 +7,7 @@ import torch
 
 from ssvae_train.config import FitConfig
 from ssvae_train.export import export_run
+from ssvae_train.export.config import ExportConfig
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.scoring.evaluate import load_run
 from ssvae_train.scoring.latent_prior import fit_class_prior
@@ -60,7 +61,7 @@ def test_standard_prior_decodes_z_as_given_and_class_prior_moves_it(run, tmp_pat
         raw = model.generate(torch.from_numpy(z), torch.from_numpy(y)).numpy()
     outs = {}
     for kind in ("standard", "class"):
-        m = export_run(run, tmp_path / kind, latent_prior=kind)
+        m = export_run(run, tmp_path / kind, ExportConfig(latent_prior=kind))
         assert m["latent_prior"]["kind"] == ("class-gaussian" if kind == "class" else "standard")
         sess = ort.InferenceSession(str(tmp_path / kind / "decoder.onnx"), providers=["CPUExecutionProvider"])
         outs[kind] = sess.run(None, {"z": z, "y": y})[0]
@@ -72,5 +73,5 @@ def test_unknown_prior_is_refused_before_anything_is_written(run, tmp_path):
     from ssvae_train.errors import UserError
 
     with pytest.raises(UserError, match="--latent-prior 'wide'"):
-        export_run(run, tmp_path / "x", latent_prior="wide")
+        export_run(run, tmp_path / "x", ExportConfig(latent_prior="wide"))
     assert not (tmp_path / "x").exists()

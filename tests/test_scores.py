@@ -12,13 +12,14 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from reference_scores import score_rows
 from sklearn.covariance import LedoitWolf
 
 from ssvae_train.config import FitConfig
 from ssvae_train.export import export_run
+from ssvae_train.export.config import ExportConfig
 from ssvae_train.scoring.evaluate import evaluate_run, load_run
 from ssvae_train.scoring.scores import (
-    CANDIDATES,
     PARTS,
     SCORES,
     AnomalyScorer,
@@ -27,7 +28,6 @@ from ssvae_train.scoring.scores import (
     fit_on_run,
     part_values,
     parts_of,
-    score_rows,
 )
 from ssvae_train.training.prepare import prepare
 from ssvae_train.training.trainer import fit
@@ -46,7 +46,7 @@ def loaded(run):
     return model, prep, fit_on_run(model, prep)
 
 
-@pytest.mark.parametrize("method", CANDIDATES)
+@pytest.mark.parametrize("method", SCORES)
 def test_every_score_is_deterministic_and_batch_independent(loaded, method):
     model, prep, fitted = loaded
     x = prep.ds.x_test[:40]
@@ -102,7 +102,8 @@ def test_onnx_graph_of_every_part_and_a_combination_matches_pytorch(run, loaded,
     model, prep, _ = loaded
     x = prep.ds.x_test[-23:]  # another batch size and rows than the export validated with
     for method in (*PARTS, "pi+maha_h+energy"):
-        m = export_run(run, tmp_path / method, score=method, quantize="int8" if method == "maha_h" else None)
+        cfg = ExportConfig(score=method, quantize="int8" if method == "maha_h" else None)
+        m = export_run(run, tmp_path / method, cfg)
         assert m["score_method"] == method and m["score"]["parts"] == parts_of(method)
         sess = ort.InferenceSession(str(tmp_path / method / "anomaly.onnx"), providers=["CPUExecutionProvider"])
         got = sess.run(None, {"x": x})[0]
@@ -123,8 +124,8 @@ def test_unknown_or_repeated_parts_are_refused(loaded, run, tmp_path):
     from ssvae_train.errors import UserError
 
     with pytest.raises(UserError, match="--score"):
-        export_run(run, tmp_path / "bad", score="pi+elbo")
-    assert set(CANDIDATES) == set(SCORES) and default_score("image") in SCORES and default_score("sensor") in SCORES
+        export_run(run, tmp_path / "bad", ExportConfig(score="pi+elbo"))
+    assert default_score("image") in SCORES and default_score("sensor") in SCORES and default_score("vector") in SCORES
 
 
 def test_selection_run_scores_validation_against_the_second_class_and_never_test(tmp_path):
@@ -141,7 +142,7 @@ def test_selection_run_scores_validation_against_the_second_class_and_never_test
     fit(cfg, tmp_path / "sel", progress=False)
     out = evaluate_run(tmp_path / "sel")
     assert "anomaly" not in out and out["val_anomaly_name"] == "5" and out["val_anomaly_class"] == 5
-    assert set(out["val_anomaly"]) == {*CANDIDATES, "default"}
-    assert all(0.0 <= out["val_anomaly"][m]["roc_auc"] <= 1.0 for m in CANDIDATES)
+    assert set(out["val_anomaly"]) == {*SCORES, "default"}
+    assert all(0.0 <= out["val_anomaly"][m]["roc_auc"] <= 1.0 for m in SCORES)
     with pytest.raises(Exception, match="exclude-class"):
         FitConfig(dataset="digits", val_anomaly_class=5).validate()

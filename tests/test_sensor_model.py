@@ -7,16 +7,17 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from reference_scores import score_rows
 
 from ssvae_train.config import FitConfig
 from ssvae_train.data.uci_har import CHANNELS
 from ssvae_train.errors import UserError
 from ssvae_train.export import export_run
+from ssvae_train.export.config import ExportConfig
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.models.parts import SENSOR_CHANNELS
 from ssvae_train.names import parse_augment
 from ssvae_train.scoring.evaluate import load_run
-from ssvae_train.scoring.scores import score_rows
 from ssvae_train.training.augment import Augmenter, random_rotations, xyz_triples
 from ssvae_train.training.trainer import fit
 
@@ -119,7 +120,7 @@ def test_augmented_training_resumes_exactly(tmp_path, run):
 
 
 def test_export_keeps_lstm_nodes_and_the_window_the_manifest_states(run, tmp_path):
-    m = export_run(run, tmp_path / "bundle", latent_prior="standard")  # decoder.onnx decodes z as given
+    m = export_run(run, tmp_path / "bundle", ExportConfig(latent_prior="standard"))  # decoder.onnx decodes z as given
     path = tmp_path / "bundle"
     ops = {g: [n.op_type for n in onnx.load(str(path / f"{g}.onnx")).graph.node] for g in m["graphs"]}
     assert "LSTM" in ops["classifier"] and "LSTM" in ops["anomaly"]

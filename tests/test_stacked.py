@@ -8,6 +8,7 @@ import torch
 from ssvae_train.config import FitConfig
 from ssvae_train.data.load import load_dataset
 from ssvae_train.errors import UserError
+from ssvae_train.export.config import ExportConfig
 from ssvae_train.scoring.evaluate import evaluate_run
 from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint
 from ssvae_train.training.prepare import prepare
@@ -84,7 +85,7 @@ def m1m2_bundle(tmp_path_factory, m1_run):
     root = tmp_path_factory.mktemp("m1m2")
     cfg = FitConfig(dataset="digits", labels="100", objective="m2", epochs=3, m1_run=str(m1_run))
     run = fit(cfg, root / "m2", progress=False).parent
-    manifest = export_run(run, root / "bundle", quantize="int8", latent_prior="standard")
+    manifest = export_run(run, root / "bundle", ExportConfig(quantize="int8", latent_prior="standard"))
     return run, root / "bundle", manifest
 
 
@@ -92,9 +93,9 @@ def test_composed_graphs_match_m1_then_m2_in_pytorch(m1m2_bundle):
     """Each graph on raw pixels == M1's posterior mean over its active units, then M2 (and, for the
     decoder, M2's decoder then M1's), computed with the two PyTorch models of the runs one after the other."""
     import onnxruntime as ort
+    from reference_scores import score_rows
 
     from ssvae_train.scoring.evaluate import load_run
-    from ssvae_train.scoring.scores import score_rows
 
     run, bundle, manifest = m1m2_bundle
     _, m2, cfg, stacked = load_run(run)  # M2 and its data as M1's latent means, as training saw them

@@ -38,6 +38,7 @@ def novelty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from ssvae_train.config import FitConfig
     from ssvae_train.data.uci_har import load_uci_har
     from ssvae_train.export import export_run
+    from ssvae_train.export.config import ExportConfig
     from ssvae_train.training.trainer import fit
 
     root = tmp_path_factory.mktemp("tools_edge")
@@ -49,7 +50,7 @@ def novelty(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.set_num_threads(1)
     try:
         fit(cfg, root / "run", progress=False)
-        export_run(root / "run", root / "bundle", quantize="int8")
+        export_run(root / "run", root / "bundle", ExportConfig(quantize="int8"))
     finally:
         torch.set_num_threads(threads)
     ds = load_uci_har(data / "UCI HAR Dataset.zip")

@@ -77,12 +77,12 @@ def test_anomaly_evaluation_with_excluded_class(tmp_path):
     cfg = FitConfig(dataset="digits", arch="dense", labels="all", epochs=3, exclude_class=4)
     run = fit(cfg, tmp_path / "run", progress=False).parent
     result = evaluate_run(run)
-    from ssvae_train.scoring.scores import CANDIDATES, default_score
+    from ssvae_train.scoring.scores import SCORES, default_score
 
     # every score, and which one a bundle exports by default (`anomaly.default`)
-    assert set(result["anomaly"]) == {*CANDIDATES, "default"} and result["anomaly"]["default"] == default_score("image")
+    assert set(result["anomaly"]) == {*SCORES, "default"} and result["anomaly"]["default"] == default_score("image")
     # the held-out digit is told apart from the others (a real property: chance is 0.5) ...
-    aucs = {name: result["anomaly"][name]["roc_auc"] for name in CANDIDATES}
+    aucs = {name: result["anomaly"][name]["roc_auc"] for name in SCORES}
     assert aucs[default_score("image")] > 0.8, aucs
     # ... and the number is scikit-learn's ROC AUC of the model's own scores on the test rows
     from sklearn.metrics import roc_auc_score

@@ -31,7 +31,6 @@ from ssvae_train.data.prepared import Prepared
 from ssvae_train.data.segment_streams import segment_order
 from ssvae_train.export.graphs import run_batched
 
-TARGET_FALSE_PER_HOUR = 0.5  # below the 1 per hour a person tolerates: calibration streams are few hours
 DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # (k, m); clear_k = 1
 N_STREAMS = 40
 STREAM_MINUTES = 10.0
@@ -165,7 +164,7 @@ def _measure(scored, streams: Streams, threshold: float, k: int, m: int) -> dict
     }
 
 
-def operating_point(session, streams: Streams, target: float = TARGET_FALSE_PER_HOUR,
+def operating_point(session, streams: Streams, target: float,
                     debounces: tuple[tuple[int, int], ...] | None = None) -> dict:
     """The chosen operating point, and every debounce's own (in `candidates`), on the streams."""
     scored = window_scores(session, streams)

@@ -30,6 +30,7 @@ from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export.class_smoothing import choose_smoothing
+from ssvae_train.export.config import ExportConfig
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
 from ssvae_train.export.loading import Loaded, load_for_export, quant_data
 from ssvae_train.export.measure import calibrate
@@ -38,59 +39,36 @@ from ssvae_train.export.staging import check_destination, staging
 from ssvae_train.models import SSVAE
 from ssvae_train.models.m1m2 import M1M2
 from ssvae_train.scoring import scores as S
-from ssvae_train.scoring.latent_prior import LATENT_PRIORS, ClassPrior, fit_on_run
+from ssvae_train.scoring.latent_prior import ClassPrior, fit_on_run
 from ssvae_train.training.progress import Progress
 
 N_VALIDATE = 256  # real test samples compared between onnxruntime and PyTorch
 N_REFERENCE = 2  # samples run through the (slow, pure-Python) ONNX reference evaluator
 N_PARITY = 32  # test samples the finished bundle, loaded as a device loads it, is compared on
 EXAMPLE_BATCH = 2  # the export's example batch: validation runs other sizes, so none can be baked in
-QUANTIZE = ("int8",)
 
 Say = Callable[[str], None]
 Feeds = list[tuple[str, dict[str, np.ndarray]]]
 
 
-def export_run(
-    run: str | Path,
-    out: str | Path,
-    score: str | None = None,
-    alert_quantile: float = 0.99,
-    alert_false_per_hour: float | None = AP.TARGET_FALSE_PER_HOUR,
-    quantize: str | None = None,
-    force: bool = False,
-    data_dir: str | None = None,
-    say: Say | None = None,
-    progress: bool = False,
-    weights: str = "last",
-    latent_prior: str = "class",
-) -> dict:
-    """Export the run in `run` (folder or checkpoint file) as a validated bundle in `out`.
-
-    Returns the manifest (as written to `out`/manifest.json).
-
-    score: the anomaly graph's score, one of `scores.SCORES` (None: the default for the data's kind,
-    `scores.default_score`); a plain VAE has one score and ignores it. alert_quantile: the quantile
-    of the validation rows' scores taken as the alert threshold (images, vectors, and sensor bundles when
-    alert_false_per_hour is None). alert_false_per_hour: sensor bundles only, the target rate of the
-    alert operating point (`alert_point.py`: threshold and debounce fitted on training-split streams,
-    written to the manifest's `alert`). quantize: `int8` also writes
-    `<graph>.int8.onnx`. force: replace an earlier bundle in `out`. data_dir: where the run's data set
-    lives now. say: receives one-line progress notes (the CLI prints them). weights: the run's `last` or
-    `best` (best validation epoch) weights, recorded in the manifest's producer. latent_prior: `class`
-    (decoder.onnx draws class y from where y lies in latent space, `latent_prior.py`) or `standard`
-    (z goes to the decoder as it is). Raises UserError.
-    """
+def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfig(), force: bool = False,
+               say: Say | None = None, progress: bool = False) -> dict:
+    """Export the run in `run` (folder or checkpoint file) as a validated bundle in `out`, as `cfg` asks
+    (`config.ExportConfig`: every setting with its help); returns the manifest as written to
+    `out`/manifest.json. force: replace an earlier bundle in `out`. say: receives one-line progress notes
+    (the CLI prints them). Raises UserError."""
     say = say or (lambda _line: None)
     out = Path(out)
-    _check_options(score, alert_quantile, quantize, latent_prior)
+    cfg.validate()
+    _check_score(cfg.score)
     check_destination(out, force)
-    loaded = load_for_export(run, data_dir, weights)
-    plan = plan_graphs(loaded, score, latent_prior, say)
+    loaded = load_for_export(run, cfg.data_dir, cfg.weights)
+    plan = plan_graphs(loaded, cfg.score, cfg.latent_prior, say)
+    alert_quantile = cfg.alert_quantile
     t0 = time.perf_counter()
     with staging(out, force) as tmp:
         graphs = export_and_validate(plan, loaded.model, loaded.prep, tmp, say)
-        cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, alert_false_per_hour, say)
+        cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, cfg.alert_target, say)
         smoothing = choose_smoothing(graphs.sessions.get("classifier"), loaded.prep)
         if smoothing is not None:
             say(f"class smoothing: {smoothing['windows']} window(s), chosen on the validation people's recordings "
@@ -98,22 +76,16 @@ def export_run(
         bar = Progress(total=0, enabled=progress, label="measuring")
         metrics = ME.test_metrics(loaded.model, plan.method, plan.fit, graphs.sessions, loaded.prep.ds, bar)
         bar.close()
-        int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if quantize else None
+        int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if cfg.quantize else None
         manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing)
         check_parity(tmp, graphs, say, int8 is not None)
     say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
     return manifest
 
 
-def _check_options(score: str | None, alert_quantile: float, quantize: str | None, latent_prior: str) -> None:
+def _check_score(score: str | None) -> None:
     if score is not None and score not in (*S.SCORES, S.AUTO):
         raise UserError(f"--score {score!r}: choose auto or one of {', '.join(S.SCORES)}")
-    if not 0.0 < alert_quantile < 1.0:
-        raise UserError(f"--alert-quantile {alert_quantile}: must lie strictly between 0 and 1")
-    if quantize is not None and quantize not in QUANTIZE:
-        raise UserError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE)}")
-    if latent_prior not in LATENT_PRIORS:
-        raise UserError(f"--latent-prior {latent_prior!r}: choose one of {', '.join(LATENT_PRIORS)}")
 
 
 # ---- plan: which graphs, which score --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from ssvae_train.data.prepared import Prepared
 from ssvae_train.models import SSVAE
 from ssvae_train.models.m1m2 import M1M2
 from ssvae_train.scoring.inference import classification_metrics, predict
-from ssvae_train.scoring.scores import CANDIDATES, PARTS, combine, default_score, fit_on_run, part_values
+from ssvae_train.scoring.scores import PARTS, SCORES, combine, default_score, fit_on_run, part_values
 from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.training.prepare import prepare
 from ssvae_train.training.stacked import compose
@@ -53,7 +53,7 @@ def all_scores(model: SSVAE, prep: Prepared, x: np.ndarray, is_anomaly: np.ndarr
     """Every score's metrics on x (the plain VAE has one, `vae`), and `default`: the exported default."""
     fit = fit_on_run(model, prep)
     values = part_values(model, x, list(PARTS), fit)
-    methods = CANDIDATES if model.cond_dim else ("vae",)
+    methods = SCORES if model.cond_dim else ("vae",)
     out: dict = {m: anomaly_metrics(combine(values, m, fit), is_anomaly) for m in methods}
     out["default"] = default_score(prep.ds.kind) if model.cond_dim else "vae"
     return out

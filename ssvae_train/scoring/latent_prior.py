@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.models import SSVAE
 
-LATENT_PRIORS = ("class", "standard")  # what decoder.onnx does with its z (ssvae-export --latent-prior)
 JITTER = 1e-5  # added to each covariance's diagonal so its Cholesky factor exists
 
 

@@ -27,25 +27,14 @@ from sklearn.covariance import LedoitWolf
 from torch import nn
 
 from ssvae_train.models import SSVAE
+from ssvae_train.names import SCORE_PARTS, SCORES
 from ssvae_train.training.objectives import kl_to_standard_normal
 
-PARTS = ("pi", "min", "maha_h", "maha_z", "energy", "msp")
+PARTS = SCORE_PARTS
 SPACES = {"maha_h": "h", "maha_z": "z"}  # the parts that need class Gaussians, and in which space
-# What the default is chosen among (`tools/report.py` § score selection): each part, and the combinations
-# of an ELBO with what the labels taught.
-CANDIDATES = (
-    *PARTS,
-    "pi+maha_h", "pi+maha_z", "pi+energy", "maha_h+energy", "maha_z+energy", "pi+maha_h+energy",
-    "pi+maha_z+energy", "min+maha_h", "min+energy",
-)
-SCORES = (*CANDIDATES,)  # what `ssvae-export --score` takes for a class-conditional model
-# The exported default, per kind of data, chosen with the test set unseen: for each class c, a model trained
-# with c and one more class j = c+1 held out scores its validation rows (normal) against j's training rows
-# (`--val-anomaly-class`); the candidate with the best mean ROC AUC over the c's and 3 seeds wins
-# (results/cells/novelty-select, RESULTS.md § score selection). Chosen 2026-12-02, before any test number
-# of these scores was looked at: MNIST dense (30 runs) maha_h+energy 0.946 ± 0.031 (next pi+maha_h+energy
-# 0.926, pi 0.748); UCI-HAR convlstm m2 (18 runs) maha_h 0.793 ± 0.139 (next pi+maha_h+energy 0.787, pi
-# 0.718). Vectors (and conv images) take the dense MNIST choice; before this protocol `pi` was the default.
+# The exported default per kind of data, chosen with the test set unseen (the novelty-select protocol: each
+# class held out with one more, whose training rows the validation rows are scored against); the numbers
+# that chose it are in RESULTS.md § novelty-select. Vectors take the images' choice.
 DEFAULT_SCORES = {"image": "maha_h+energy", "sensor": "maha_h"}
 
 
@@ -243,15 +232,8 @@ def choose_on_held_out(model: SSVAE, prep, fit: ScoreFit) -> tuple[str, dict[str
     x = np.concatenate([x_val, prep.excluded_rows])
     is_held = np.arange(len(x)) >= len(x_val)
     values = part_values(model, x, list(PARTS), fit)
-    aucs = {m: float(roc_auc_score(is_held, combine(values, m, fit))) for m in CANDIDATES}
-    return max(CANDIDATES, key=lambda m: aucs[m]), aucs
-
-
-def score_rows(model: SSVAE, prep, x: np.ndarray, method: str) -> np.ndarray:
-    """One method's scores over x with the constants fitted on the run (PyTorch: what anomaly.onnx must give)."""
-    parts = [] if model.cond_dim == 0 else parts_of(method)
-    fit = fit_on_run(model, prep) if len(parts) > 1 or any(p in SPACES for p in parts) else None
-    return combine(part_values(model, x, parts, fit), method, fit)
+    aucs = {m: float(roc_auc_score(is_held, combine(values, m, fit))) for m in SCORES}
+    return max(SCORES, key=lambda m: aucs[m]), aucs
 
 
 def anomaly_score(model: SSVAE, x: torch.Tensor, method: str = "min") -> torch.Tensor:

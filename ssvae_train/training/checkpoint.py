@@ -20,6 +20,7 @@ from ssvae_train import __version__
 from ssvae_train.errors import UserError
 from ssvae_train.files import write_atomic
 from ssvae_train.models import SSVAE, ModelConfig
+from ssvae_train.names import WEIGHTS
 
 if TYPE_CHECKING:  # annotations only: the data layer reads checkpoints (data/stacked.py)
     from ssvae_train.config import FitConfig
@@ -74,7 +75,6 @@ def load_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-WEIGHTS = ("last", "best")
 
 
 def weights_epoch(ckpt: dict, weights: str) -> int:

@@ -1,0 +1,59 @@
+"""What an export is asked for, declared once: `ExportConfig`'s fields carry their defaults, help and choices,
+and the `ssvae-export` options are generated from them (`options.with_options`), as `fit`'s are from
+`FitConfig`. Torch-free, so `ssvae-export --help` needs no torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ssvae_train.errors import UserError
+from ssvae_train.names import LATENT_PRIORS, QUANTIZE, SCORE_PARTS, WEIGHTS
+from ssvae_train.options import check_choices, option
+
+SCORE_METAVAR = "[auto|" + "|".join(SCORE_PARTS) + "|a+b...]"
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    score: str | None = option(
+        None, "Anomaly score in anomaly.onnx: pi (-ELBO, decoder fed the classifier's probabilities) | min "
+        "(lowest -ELBO over the classes) | maha_h, maha_z (Mahalanobis distance to the nearest class in the "
+        "trunk's features / the latent mean) | energy | msp (the classifier's confidence) | a+b (their mean, "
+        "each standardised on validation rows) | auto (for a run with --exclude-class: the score that best tells "
+        "validation rows from the held-out class's training rows; training split only). Default: the one "
+        "chosen for the data's kind with other classes held out, never the test set "
+        "(ssvae_train/scoring/scores.py). A vae run has one score.", metavar=SCORE_METAVAR)
+    alert_quantile: float = option(
+        0.99, "Images and vectors: the alert threshold is this quantile of the anomaly scores of the run's "
+        "validation rows (normal data). Sensor bundles use --alert-false-per-hour instead.")
+    # 0.5: below the 1 per hour a person tolerates, with room for calibration streams only a few hours long
+    alert_false_per_hour: float = option(
+        0.5, "Sensor bundles: the target rate of false alerts per hour of normal activity. The threshold and "
+        "the k-of-m debounce (manifest 'alert', used by ssvae-edge stream by default) are fitted on "
+        "streams of validation windows and the held-out class's training windows, never test "
+        "(ssvae_train/export/alert_point.py). Negative: the --alert-quantile threshold and the runtime's "
+        "default debounce instead.")
+    quantize: str | None = option(
+        None, "int8: also write <graph>.int8.onnx with onnxruntime's static quantization (QDQ, calibrated "
+        "on training rows: a sample's output does not depend on its batch), listed under graphs_int8 with "
+        "fp32/int8 accuracy and ROC AUC in the manifest's quantization.", QUANTIZE)
+    data_dir: str | None = option(
+        None, "Where the run's data set lives now (default: the path recorded in the run).")
+    weights: str = option(
+        "last", "last (the run's last finished epoch) | best (its best validation epoch: early stopping).", WEIGHTS)
+    latent_prior: str = option(
+        "class", "class (decoder.onnx moves z ~ N(0, I) to where class y lies in latent space, fitted on the "
+        "training rows: generated samples look like the class asked) | standard (z is decoded as given).",
+        LATENT_PRIORS)
+
+    @property
+    def alert_target(self) -> float | None:
+        """The alert operating point's target (false alerts per hour), or None for the quantile threshold."""
+        return None if self.alert_false_per_hour is None or self.alert_false_per_hour < 0 else self.alert_false_per_hour
+
+    def validate(self) -> None:
+        """Refuse impossible options before anything is loaded or written (the score is checked against the
+        scores the run's model has, once it is loaded)."""
+        check_choices(self)
+        if not 0.0 < self.alert_quantile < 1.0:
+            raise UserError(f"--alert-quantile {self.alert_quantile}: must lie strictly between 0 and 1")
