@@ -34,6 +34,7 @@ from ssvae_train.experiments.aggregate import (
     row_label,
 )
 from ssvae_train.experiments.grid import REPO
+from ssvae_train.experiments.hapt_section import hapt
 from ssvae_train.experiments.plots import plot_auroc, plot_budget
 from ssvae_train.experiments.stats import RULE, Comparison, not_measured, verdict
 from ssvae_train.experiments.tables import (
@@ -412,7 +413,7 @@ def generation(c: Cells) -> list[str]:
 
 SECTIONS: tuple[Callable[[Cells], list[str]], ...] = (
     header, claims, tried, mnist_labels, har_labels, har_sensor, anomaly, novelty, mnist_best, mnist_earlystop,
-    generation,
+    generation, hapt,
 )
 
 
