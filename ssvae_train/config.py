@@ -31,9 +31,14 @@ from ssvae_train.options import check_choices, option
 # term (alpha = 1) would be drowned by it; the write-up evens them out by averaging over values, and
 # Kingma et al. scale alpha with the data (0.1 N). Pyro's M2 example uses 46.
 ALPHA_PER_VALUE = 0.1
-# Width of the trunk per architecture when --hidden is not given (LSTMs are sequential: keep them lean).
-# The one place this default lives: resolve() writes it into the run's config, and the model is built from that.
+# The model's defaults per architecture, the one place they live: `resolve()` writes the width into the run's
+# config, and `models/build.py` gives a new model the widths of its convolutions.
+# Width of the trunk when --hidden is not given (LSTMs are sequential: keep them lean).
 DEFAULT_HIDDEN = {"dense": 128, "conv": 128, "lstm": 64, "convlstm": 64}
+# Channels of the conv trunk's two layers and of the convlstm's (c1, c2, c2); the conv widths are a third of
+# the cost per epoch of (32, 64) on CPU. Dense and lstm have no convolutions: they keep conv's, unused.
+DEFAULT_CHANNELS = {"conv": (16, 32), "convlstm": (32, 64)}
+LEGACY_CONV_CHANNELS = (32, 64)  # what checkpoints written before `channels` was a model key were trained with
 LR_SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")

@@ -122,3 +122,9 @@ def test_seed_is_the_old_name_of_soft_label():
     cfg = FitConfig(objective="seed")
     cfg.validate()  # accepted as given ...
     assert cfg.resolve((8, 8)).objective == "soft-label"  # ... and saved under its name
+
+
+def test_every_objective_and_equivalent_has_its_loss_function():
+    from ssvae_train.names import KINDS, OBJECTIVES
+
+    assert set(objectives.LOSSES) == set(OBJECTIVES) | (set(KINDS) - {"ssvae"})

@@ -9,13 +9,12 @@ import pytest
 import torch
 from reference_scores import score_rows
 
-from ssvae_train.config import FitConfig
+from ssvae_train.config import DEFAULT_CHANNELS, FitConfig
 from ssvae_train.data.uci_har import CHANNELS
 from ssvae_train.errors import UserError
 from ssvae_train.export import export_run
 from ssvae_train.export.config import ExportConfig
 from ssvae_train.models import SSVAE, ModelConfig
-from ssvae_train.models.parts import SENSOR_CHANNELS
 from ssvae_train.names import parse_augment
 from ssvae_train.scoring.evaluate import load_run
 from ssvae_train.training.augment import Augmenter, random_rotations, xyz_triples
@@ -146,7 +145,7 @@ def test_export_keeps_lstm_nodes_and_the_window_the_manifest_states(run, tmp_pat
         want = model.generate(torch.from_numpy(z), torch.from_numpy(y)).numpy()
     got = sess["decoder"].run(None, {"z": z, "y": y})[0]
     assert got.shape == (4, 128, 9) and np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
-    assert tuple(model.cfg.channels) == SENSOR_CHANNELS  # a new run gets the sensor widths, not conv's
+    assert tuple(model.cfg.channels) == DEFAULT_CHANNELS["convlstm"]  # a new run gets the sensor widths, not conv's
 
 
 def test_generation_check_reports_what_the_bundle_draws_and_recognises(run, tmp_path):

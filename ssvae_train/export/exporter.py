@@ -219,14 +219,14 @@ def calibrate_alert(sessions: dict, prep: Prepared, alert_quantile: float, alert
 
 # ---- quantize ---------------------------------------------------------------------------------------
 def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Calibration, alert_quantile: float,
-                    say: Say) -> tuple[dict[str, dict], dict]:
+                    say: Say) -> tuple[dict[str, dict], Quantization]:
     """`graphs_int8` and `quantization` (`quantize.quantize_bundle`); the int8 anomaly graph gets its own
     threshold at the fp32 operating point's debounce."""
     prep = loaded.prep
     int8, quant = quantize_bundle(tmp, files, quant_data(prep, alert_quantile, loaded.model.cfg.latent_dim), say)
     if cal.alert is not None and "anomaly" in int8:
-        ME.int8_at_operating_point(tmp, files, int8, quant, prep, {**cal.alert, "hop": int(prep.ds.hop)},
-                                   cal.threshold, cal.streams)
+        quant = ME.int8_at_operating_point(tmp, files, int8, quant, prep, {**cal.alert, "hop": int(prep.ds.hop)},
+                                           cal.threshold, cal.streams)
     return int8, quant
 
 
@@ -253,7 +253,7 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         producer=ME.producer(loaded, meta, metrics),
         validation=ME.validation(graphs.n, N_REFERENCE, EXAMPLE_BATCH, graphs.alt_len, graphs.checks),
         graphs_int8=ME.int8_entries(int8_graphs) if int8_graphs is not None else None,
-        quantization=Quantization(**quant) if quant is not None else None,
+        quantization=quant,
         # only sensor bundles of continuous recordings: others keep their bytes
         smoothing=Smoothing(**smoothing) if smoothing is not None else None,
         # an M1+M2 run: how its graphs chain the two models

@@ -5,13 +5,24 @@ PyTorch), the anomaly score (`score`: method, parts, fitted constants), and the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
 
 from ssvae_edge.contract import file_sha256
-from ssvae_edge.sections import Alert, AlertCandidate, GraphEntry, Producer, Score, ThresholdCalibration, Validation
+from ssvae_edge.sections import (
+    Alert,
+    AlertCandidate,
+    GraphEntry,
+    Producer,
+    Quantization,
+    Score,
+    ThresholdCalibration,
+    Validation,
+)
 from ssvae_train import __version__
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.export import alert_point as AP
@@ -128,10 +139,11 @@ def test_metrics(model: SSVAE, method: str | None, fit, sessions: dict, ds, bar:
     return out
 
 
-def int8_at_operating_point(folder, files: dict, int8: dict, quant: dict, prep: Prepared, alert: dict,
-                            threshold32: float, streams: AP.Streams | None = None) -> None:
-    """The int8 anomaly graph's own threshold at the fp32 operating point's debounce and target (in place),
-    and how often its alerts on test rows agree with fp32's, each at its own threshold."""
+def int8_at_operating_point(folder, files: dict, int8: dict, quant: Quantization, prep: Prepared, alert: dict,
+                            threshold32: float, streams: AP.Streams | None = None) -> Quantization:
+    """The int8 anomaly graph's own threshold at the fp32 operating point's debounce and target (in `int8`,
+    in place); returns `quant` with how often its alerts on test rows agree with fp32's, each at its own
+    threshold."""
     streams = streams or AP.calibration_streams(prep, int(alert["hop"]))
     sess8 = G.session(folder / int8["anomaly"]["file"])
     alert8 = AP.operating_point(sess8, streams, alert["target_false_alerts_per_hour"], ((alert["k"], alert["m"]),))
@@ -140,4 +152,4 @@ def int8_at_operating_point(folder, files: dict, int8: dict, quant: dict, prep: 
     x = prep.ds.x_test
     agree = G.run_batched(sess8, {"x": x}) > t8
     agree = agree == (G.run_batched(G.session(files["anomaly"]), {"x": x}) > threshold32)
-    quant["int8"]["alert_agreement_with_fp32"] = float(np.mean(agree))
+    return replace(quant, int8={**quant.int8, "alert_agreement_with_fp32": float(np.mean(agree))})

@@ -7,14 +7,16 @@ run's data), and writes QuantizeLinear/DequantizeLinear pairs (QDQ) that any ONN
 int8 output of a sample is then the same alone and inside any batch.
 
 What is quantized: the nodes that carry weights (Conv, ConvTranspose, Gemm, MatMul with a constant
-operand) of at least `MIN_WEIGHTS` values, weights per output channel (int8), activations per tensor
-(uint8). Smaller layers stay float32: they save next to nothing and cost the most accuracy (on
-mnist-conv, an int8 first convolution, 144 weights reading the pixels, cost 1.1 points of test accuracy;
-float32 there, 0.0). Transposed convolutions over 1-D signals stay float32 too (`_weighted_nodes` says
-why). Everything else stays float32: the preprocessing inside the graph, softmax, the anomaly score's
-sums, and LSTM nodes (QDQ has no LSTM form in onnxruntime; its LSTM quantizer is dynamic, the batch
-dependence this module removes).
-`quantize_bundle` is the one path: `ssvae-export --quantize int8` and `--requantize` both call it.
+operand) of at least `min_weights` values, weights per output channel (int8), activations per tensor
+(uint8). Smaller layers stay float32: they save next to nothing and cost the most accuracy (the first
+convolution reading the pixels, above all; results/int8-calibration.md). Transposed convolutions over 1-D
+signals stay float32 too (`_weighted_nodes` says why). Everything else stays float32: the preprocessing
+inside the graph, softmax, the anomaly score's sums, and LSTM nodes (QDQ has no LSTM form in onnxruntime;
+its LSTM quantizer is dynamic, the batch dependence this module removes).
+
+`SETTINGS` (a `QuantSettings`) is the one statement of how: `quantize_static` is called with it and the
+manifest's `quantization` records it. `quantize_bundle` is the one path: `ssvae-export --quantize int8` and
+`--requantize` both call it.
 """
 
 from __future__ import annotations
@@ -30,24 +32,56 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from ssvae_edge.sections import Quantization
 from ssvae_train.export import measure
 from ssvae_train.export.graphs import first_line, run_batched, session
 
-METHOD = "onnxruntime.quantization.quantize_static"
-QUANT_FORMAT = "QDQ"
-WEIGHT_TYPE = "QInt8"
-ACTIVATION_TYPE = "QUInt8"
-# Activation ranges: the 99.99th percentile of |activation| over the calibration rows, not the extreme
-# (MinMax). Chosen on validation rows only: over the classifiers of the four committed bundles, int8
-# predictions agreed with fp32 on 99.17 / 99.68 / 99.58 / 99.47 % of validation rows with it, against
-# 95.83 / 98.71 / 99.57 / 99.23 % with MinMax (har-lstm, har-lstm-novelty, mnist-dense, mnist-conv;
-# 99.999 was between the two). A few outlying activations no longer stretch a tensor's 256 levels.
-CALIBRATION_METHOD = "Percentile"
-CALIBRATION_PERCENTILE = 99.99
-WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-MIN_WEIGHTS = 1024
 CALIBRATION_BATCH = 64
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
+
+
+@dataclass(frozen=True)
+class QuantSettings:
+    """How int8 graphs are made: what `quantize_static` is called with (`static_options`) and what the
+    manifest's `quantization` records of it (`manifest_fields`), from the same values."""
+
+    method: str = "onnxruntime.quantization.quantize_static"
+    format: str = "QDQ"  # QuantizeLinear/DequantizeLinear pairs: any ONNX engine reads them
+    weight_type: str = "QInt8"
+    per_channel: bool = True
+    activation_type: str = "QUInt8"
+    # Activation ranges: a high percentile of |activation| over the calibration rows, not the extreme
+    # (MinMax): a few outlying activations no longer stretch a tensor's 256 levels. Chosen on validation
+    # agreement with fp32 (results/int8-calibration.md).
+    calibration_method: str = "Percentile"
+    calibration_percentile: float = 99.99
+    calibration_rows: int = 512  # training rows the activation ranges are taken from (a seeded draw)
+    calibration_seed: int = 0
+    quantized_ops: tuple[str, ...] = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+    min_weights: int = 1024  # a node with fewer weights stays float32
+
+    def static_options(self, nodes: list[str]) -> dict:
+        """The keyword arguments of `quantize_static` (less the model paths and the data reader)."""
+        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
+
+        return {"quant_format": getattr(QuantFormat, self.format), "nodes_to_quantize": nodes,
+                "per_channel": self.per_channel, "weight_type": getattr(QuantType, self.weight_type),
+                "activation_type": getattr(QuantType, self.activation_type),
+                "calibrate_method": getattr(CalibrationMethod, self.calibration_method),
+                "extra_options": {"CalibPercentile": self.calibration_percentile}}
+
+    def manifest_fields(self, n_train: int) -> dict:
+        """The manifest's `quantization` keys that say how (`n_train`: the training rows there were)."""
+        return {"method": self.method, "format": self.format, "weight_type": self.weight_type,
+                "per_channel": self.per_channel, "activation_type": self.activation_type,
+                "calibration_method": self.calibration_method,
+                "calibration_percentile": self.calibration_percentile,
+                "calibration": {"rows": min(self.calibration_rows, n_train), "source": "training split",
+                                "seed": self.calibration_seed, "decoder": "z ~ N(0, 1), classes in turn"},
+                "quantized_ops": list(self.quantized_ops), "min_weights": self.min_weights}
+
+
+SETTINGS = QuantSettings()
 
 
 def int8_file(file: str) -> str:
@@ -80,8 +114,8 @@ class Rows:
         self._it = None
 
 
-def _weighted_nodes(model: onnx.ModelProto) -> list[str]:
-    """Names of the Conv/Gemm/MatMul nodes whose constant operand has >= MIN_WEIGHTS values, less the
+def _weighted_nodes(model: onnx.ModelProto, settings: QuantSettings = SETTINGS) -> list[str]:
+    """Names of the Conv/Gemm/MatMul nodes whose constant operand has >= `min_weights` values, less the
     transposed convolutions over 1-D signals (weights [C_in, C_out, k]): OpenVINO's int8 kernel for those
     rounds differently from onnxruntime's and from the ONNX definition (tract), 1e-2 of a decoded sensor
     window; float32 there, OpenVINO and tract agree with onnxruntime (tests/test_engines.py)."""
@@ -92,48 +126,37 @@ def _weighted_nodes(model: onnx.ModelProto) -> list[str]:
 
     def weighted(n: onnx.NodeProto) -> bool:
         w = dims.get(n.input[1]) if len(n.input) > 1 else None
-        if n.op_type not in WEIGHTED_OPS or w is None or int(np.prod(w)) < MIN_WEIGHTS:
+        if n.op_type not in settings.quantized_ops or w is None or int(np.prod(w)) < settings.min_weights:
             return False
         return not (n.op_type == "ConvTranspose" and len(w) == 3)
 
     return [n.name for n in model.graph.node if weighted(n)]
 
 
-def quantize_graph(src: Path, dst: Path, calibration: Mapping[str, np.ndarray]) -> tuple[bool, str]:
+def quantize_graph(src: Path, dst: Path, calibration: Mapping[str, np.ndarray],
+                   settings: QuantSettings = SETTINGS) -> tuple[bool, str]:
     """Write the static int8 (QDQ) version of `src` to `dst`, calibrated on `calibration` feeds.
 
     Returns (True, a short description of what was quantized) or (False, why not); on failure `dst`
     is removed and the fp32 graph is never touched.
     """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from onnxruntime.quantization import CalibrationDataReader, quantize_static
 
     class Reader(Rows, CalibrationDataReader):
         pass
 
     try:
         model = onnx.load(str(src))
-        nodes = _weighted_nodes(model)
+        nodes = _weighted_nodes(model, settings)
         if not nodes:
-            raise ValueError(f"no {'/'.join(WEIGHTED_OPS)} node with weights to quantize")
+            raise ValueError(f"no {'/'.join(settings.quantized_ops)} node with weights to quantize")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             level = logging.getLogger().level
             logging.getLogger().setLevel(logging.ERROR)  # quantize_static logs its pre-processing advice
             try:  # (its histogram calibrators also print progress to stdout)
                 with contextlib.redirect_stdout(io.StringIO()):
-                    quantize_static(
-                        str(src), str(dst), Reader(calibration),
-                        quant_format=QuantFormat.QDQ, nodes_to_quantize=nodes,
-                        per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                        calibrate_method=getattr(CalibrationMethod, CALIBRATION_METHOD),
-                        extra_options={"CalibPercentile": CALIBRATION_PERCENTILE},
-                    )
+                    quantize_static(str(src), str(dst), Reader(calibration), **settings.static_options(nodes))
             finally:
                 logging.getLogger().setLevel(level)
         quantized = onnx.load(str(dst))
@@ -170,8 +193,6 @@ def batch_difference(sess, feeds: Mapping[str, np.ndarray], sizes: tuple[int, ..
 
 
 # ---- a bundle's int8 graphs, measured beside its fp32 ones -------------------------------------------
-CALIBRATION_ROWS = 512  # training rows the activation ranges are taken from
-CALIBRATION_SEED = 0
 BATCH_CHECK_ROWS = 64
 
 
@@ -189,10 +210,10 @@ class QuantData:
     alert_quantile: float
 
     def calibration(self, graph: str) -> dict[str, np.ndarray]:
-        """Feeds for `graph`: CALIBRATION_ROWS training rows (seeded draw); the decoder gets the codes
-        it decodes when generating, z ~ N(0, 1) with the classes in turn."""
-        rng = np.random.default_rng(CALIBRATION_SEED)
-        n = min(CALIBRATION_ROWS, len(self.x_train))
+        """Feeds for `graph`: `SETTINGS.calibration_rows` training rows (seeded draw); the decoder gets the
+        codes it decodes when generating, z ~ N(0, 1) with the classes in turn."""
+        rng = np.random.default_rng(SETTINGS.calibration_seed)
+        n = min(SETTINGS.calibration_rows, len(self.x_train))
         if graph == "decoder":
             return {"z": rng.standard_normal((n, self.latent_dim)).astype(np.float32),
                     "y": (np.arange(n) % self.n_classes).astype(np.int64)}
@@ -200,7 +221,7 @@ class QuantData:
 
 
 def quantize_bundle(folder: Path, files: Mapping[str, Path], data: QuantData,
-                    say: Callable[[str], None] = lambda _line: None) -> tuple[dict, dict]:
+                    say: Callable[[str], None] = lambda _line: None) -> tuple[dict, Quantization]:
     """Write `<graph>.int8.onnx` beside each fp32 graph in `folder`; return the manifest's `graphs_int8`
     (file, sha256, bytes; the anomaly graph's own threshold) and `quantization` (how, on what, and fp32
     against int8 on the same test rows with the same code: accuracy, ROC AUC, their deltas)."""
@@ -251,27 +272,15 @@ def quantize_bundle(folder: Path, files: Mapping[str, Path], data: QuantData,
             say(f"anomaly ROC AUC fp32 {auc32:.4f}, int8 {auc8:.4f}")
     for name, e in int8.items():
         say(f"{e['file']}: {e['bytes'] / 1024:.0f} KiB (fp32 {fp32['bytes'][name] / 1024:.0f} KiB), {e['quantized']}")
-    quant = {
-        "method": METHOD,
-        "format": QUANT_FORMAT,
-        "weight_type": WEIGHT_TYPE,
-        "per_channel": True,
-        "activation_type": ACTIVATION_TYPE,
-        "calibration_method": CALIBRATION_METHOD,
-        "calibration_percentile": CALIBRATION_PERCENTILE,
-        "calibration": {"rows": min(CALIBRATION_ROWS, len(data.x_train)), "source": "training split",
-                        "seed": CALIBRATION_SEED, "decoder": "z ~ N(0, 1), classes in turn"},
-        "quantized_ops": list(WEIGHTED_OPS),
-        "min_weights": MIN_WEIGHTS,
-        "float32_kept": "LSTM nodes, layers under min_weights values, 1-D transposed convolutions, everything "
+    quant = Quantization(
+        **SETTINGS.manifest_fields(len(data.x_train)),
+        float32_kept="LSTM nodes, layers under min_weights values, 1-D transposed convolutions, everything "
         "without weights",
-        "skipped": skipped,
-        "batch_independent": all(d == 0.0 for d in batch_diff.values()),
-        "batch_max_abs_diff": batch_diff,
-        "note": "the int8 anomaly graph has its own threshold (graphs_int8.anomaly.threshold), calibrated "
+        skipped=skipped,
+        batch_independent=all(d == 0.0 for d in batch_diff.values()),
+        batch_max_abs_diff=batch_diff,
+        note="the int8 anomaly graph has its own threshold (graphs_int8.anomaly.threshold), calibrated "
         "like the fp32 one; 'threshold' belongs to anomaly.onnx",
-        "fp32": fp32,
-        "int8": i8,
-        "deltas": deltas,
-    }
+        fp32=fp32, int8=i8, deltas=deltas,
+    )
     return int8, quant

@@ -21,7 +21,7 @@ import onnxruntime as ort
 
 from ssvae_edge.contract import Manifest
 from ssvae_edge.errors import BundleError
-from ssvae_edge.sections import Producer, Quantization
+from ssvae_edge.sections import Producer
 from ssvae_train import __version__
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
@@ -74,12 +74,12 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
         files = {name: tmp / e.file for name, e in manifest.graphs.items()}
         int8, quant = quantize_bundle(tmp, files, data, say)
         if manifest.alert is not None and "anomaly" in int8:  # as the exporter: at the manifest's operating point
-            ME.int8_at_operating_point(tmp, files, int8, quant, prep, manifest.alert.to_json(),
-                                       float(manifest.threshold))
-        quant["requantized"] = {"from": "the bundle's fp32 graphs", "by": "ssvae-export --requantize",
-                                "ssvae": __version__, "onnxruntime": ort.__version__}
+            quant = ME.int8_at_operating_point(tmp, files, int8, quant, prep, manifest.alert.to_json(),
+                                               float(manifest.threshold))
+        quant = replace(quant, requantized={"from": "the bundle's fp32 graphs", "by": "ssvae-export --requantize",
+                                            "ssvae": __version__, "onnxruntime": ort.__version__})
         new = replace(manifest, graphs_int8=ME.int8_entries(int8) if int8 else None,
-                      quantization=Quantization(**quant) if int8 else None).checked()
+                      quantization=quant if int8 else None).checked()
         # The manifest is written last: a folder with a manifest is a finished bundle.
         new.write(tmp)
     say(f"int8 graphs of {folder} replaced")

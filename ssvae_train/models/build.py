@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from ssvae_train.config import FitConfig
+from ssvae_train.config import DEFAULT_CHANNELS, FitConfig
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.models.parts import CONV_CHANNELS, DEFAULT_CHANNELS
 from ssvae_train.models.ssvae import SSVAE, ModelConfig
 from ssvae_train.names import canonical_objective
 
@@ -25,7 +24,7 @@ def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:
         latent_dim=cfg.latent_dim,
         hidden=cfg.hidden,
         posterior_y=canonical_objective(cfg.objective) == "m2",
-        channels=DEFAULT_CHANNELS.get(cfg.arch, CONV_CHANNELS),
+        channels=DEFAULT_CHANNELS.get(cfg.arch, DEFAULT_CHANNELS["conv"]),
         window_stats=cfg.arch == "convlstm",
     )
 

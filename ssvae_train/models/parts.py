@@ -47,15 +47,10 @@ class DenseDecoder(nn.Module):
         return self.net(code).reshape(-1, *self.sample_shape)
 
 
-# Channels of the two conv layers for new runs: (16, 32) costs a third of (32, 64) per epoch on CPU
-# for MNIST. Checkpoints written before the width was configurable hold (32, 64): see ModelConfig.
-CONV_CHANNELS = (16, 32)
-
-
 class ConvTrunk(nn.Module):
     """Two stride-2 convolutions (H and W must be multiples of 4), then a dense layer."""
 
-    def __init__(self, sample_shape: tuple[int, ...], hidden: int, channels: tuple[int, int] = CONV_CHANNELS):
+    def __init__(self, sample_shape: tuple[int, ...], hidden: int, channels: tuple[int, int]):
         super().__init__()
         h, w = sample_shape[-2:]
         if h % 4 or w % 4:
@@ -79,7 +74,7 @@ class ConvDecoder(nn.Module):
     """The trunk mirrored: dense layers to a (c2, H/4, W/4) grid, then two stride-2 transposed convolutions."""
 
     def __init__(
-        self, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels: tuple[int, int] = CONV_CHANNELS
+        self, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels: tuple[int, int]
     ):
         super().__init__()
         h, w = sample_shape[-2:]
@@ -124,8 +119,6 @@ class LSTMDecoder(nn.Module):
         return self.out(seq)
 
 
-# Channels of the convlstm's convolutions; the trunk has three stride-2 layers (c1, c2, c2).
-SENSOR_CHANNELS = (32, 64)
 SENSOR_KERNEL = 5
 SENSOR_STRIDES = 3  # 2 ** 3 = 8: a 128-sample window reaches the LSTM as 16 steps
 
@@ -145,7 +138,7 @@ class ConvLSTMTrunk(nn.Module):
     """
 
     def __init__(
-        self, sample_shape: tuple[int, ...], hidden: int, channels: tuple[int, int] = SENSOR_CHANNELS,
+        self, sample_shape: tuple[int, ...], hidden: int, channels: tuple[int, int],
         window_stats: bool = False,
     ):
         super().__init__()
@@ -200,7 +193,7 @@ class ConvLSTMDecoder(nn.Module):
         sample_shape: tuple[int, ...],
         hidden: int,
         code_dim: int,
-        channels: tuple[int, int] = SENSOR_CHANNELS,
+        channels: tuple[int, int],
         cond_dim: int = 0,
     ):
         super().__init__()
@@ -234,12 +227,8 @@ class ConvLSTMDecoder(nn.Module):
         return out
 
 
-# Conv widths a new run gets per architecture (ModelConfig.channels); dense and lstm have none.
-DEFAULT_CHANNELS = {"conv": CONV_CHANNELS, "convlstm": SENSOR_CHANNELS}
-
-
 def make_trunk(
-    arch: str, sample_shape: tuple[int, ...], hidden: int, channels=CONV_CHANNELS, window_stats: bool = False
+    arch: str, sample_shape: tuple[int, ...], hidden: int, channels: tuple[int, int], window_stats: bool = False
 ) -> nn.Module:
     if arch == "conv":
         return ConvTrunk(sample_shape, hidden, tuple(channels))
@@ -249,7 +238,8 @@ def make_trunk(
 
 
 def make_decoder(
-    arch: str, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels=CONV_CHANNELS, cond_dim: int = 0
+    arch: str, sample_shape: tuple[int, ...], hidden: int, code_dim: int, channels: tuple[int, int],
+    cond_dim: int = 0
 ):
     """`code_dim` inputs, of which the last `cond_dim` are the class (0 for the plain VAE)."""
     if arch == "conv":

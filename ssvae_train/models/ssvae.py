@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssvae_train.models.parts import CONV_CHANNELS, make_decoder, make_trunk
+from ssvae_train.config import DEFAULT_CHANNELS, LEGACY_CONV_CHANNELS
+from ssvae_train.models.parts import make_decoder, make_trunk
 from ssvae_train.names import SEQUENCE_ARCHS
 
 LOG_2PI = math.log(2 * math.pi)
@@ -37,7 +38,7 @@ class ModelConfig:
     # whose heads split from the trunk alone, as the write-up draws them.
     posterior_y: bool = False
     # Widths of the conv / convlstm trunk's layers (mirrored by its decoder); unused by dense and lstm.
-    channels: tuple[int, int] = CONV_CHANNELS
+    channels: tuple[int, int] = DEFAULT_CHANNELS["conv"]
     # convlstm: per-channel mean and std over the window beside the trunk's features (ConvLSTMTrunk). New
     # convlstm runs have it; checkpoints written before it existed do not (from_dict's default).
     window_stats: bool = False
@@ -50,8 +51,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        # Checkpoints from before `channels` existed were trained with (32, 64).
-        channels = tuple(d.get("channels", (32, 64)))
+        channels = tuple(d.get("channels", LEGACY_CONV_CHANNELS))
         return cls(**{**d, "sample_shape": tuple(d["sample_shape"]), "channels": channels})
 
 

@@ -1,4 +1,5 @@
-"""The training objectives, one function per term, shared by every architecture.
+"""The training objectives, shared by every architecture: the terms (per-sample tensors), then one loss
+function per objective, looked up by name (`LOSSES`).
 
 `soft-label` (formerly `seed`) is the write-up's loss: reconstruction cross-entropy + KL + label
 cross-entropy on labelled rows; unlabelled rows feed the decoder the classifier's (detached) probabilities,
@@ -43,36 +44,20 @@ def _onehot(y: torch.Tensor, k: int) -> torch.Tensor:
     return F.one_hot(y, k).float()
 
 
-def soft_label_terms(
-    model: SSVAE, x: torch.Tensor, y_l: torch.Tensor | None, n_u: int, h: torch.Tensor | None = None
-) -> dict[str, torch.Tensor]:
-    """Per-sample terms of `soft-label` for a batch whose first n_u rows are unlabelled, the rest labelled by y_l.
-
-    One pass through the trunk and the decoder for both kinds of rows (half the work of two small passes):
-    the decoder gets the classifier's detached probabilities for unlabelled rows, the true one-hot for
-    labelled rows. `ce` covers the labelled rows only.
-    """
-    h = model.features(x) if h is None else h
+# ---- the terms: per-sample tensors, one pass of the trunk for a batch's rows ----------------------------
+def m2_labelled_terms(model: SSVAE, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Labelled rows under `m2`, y given: -log p(x|y,z) + KL(q(z|x,y)||p(z)), and the label cross-entropy."""
     logits = model.classify_logits(h)
-    y_in = [torch.softmax(logits[:n_u], dim=-1).detach()] if n_u else []
-    if y_l is not None and len(y_l):
-        y_in.append(_onehot(y_l, model.cfg.n_classes))
-    y_in = torch.cat(y_in)
-    mu, logvar = model.posterior(h, y_in)
-    params = model.decode(sample_z(mu, logvar), y_in)
-    out = {"rec": model.nll(params, model.target(x)), "kl": kl_to_standard_normal(mu, logvar)}
-    if len(x) > n_u:
-        out["ce"] = label_cross_entropy(logits[n_u:], y_l)
-    return out
-
-
-def labelled_terms(model: SSVAE, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor | None = None):
-    """Per-sample reconstruction, KL and label cross-entropy of labelled rows (the decoder gets the true y)."""
-    return soft_label_terms(model, x, y, 0, h)
+    y1 = _onehot(y, model.cfg.n_classes)
+    mu, logvar = model.posterior(h, y1)
+    params = model.decode(sample_z(mu, logvar), y1)
+    return {"rec": model.nll(params, model.target(x)), "kl": kl_to_standard_normal(mu, logvar),
+            "ce": label_cross_entropy(logits, y)}
 
 
 def m2_unlabelled_terms(model: SSVAE, x: torch.Tensor, h: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """Unlabelled rows under `m2`: E_q(y|x)[-log p(x|y,z)] + KL(q(z|x)||p(z)) + KL(q(y|x)||p(y)).
+    """Unlabelled rows under `m2`, y summed out: E_q(y|x)[-log p(x|y,z)] + E_q(y|x)[KL(q(z|x,y)||p(z))] +
+    KL(q(y|x)||p(y)).
 
     p(y) is uniform, so the last term is the negative entropy of q(y|x) plus log K. Every row is
     expanded class-major ([all rows with y=0], [all rows with y=1], ...); when the posterior does not
@@ -100,47 +85,47 @@ def m2_unlabelled_terms(model: SSVAE, x: torch.Tensor, h: torch.Tensor | None = 
     }
 
 
-def vae_terms(model: SSVAE, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    h = model.features(x)
-    mu, logvar = model.posterior(h)
-    params = model.decode(sample_z(mu, logvar), None)
-    return {"rec": model.nll(params, model.target(x)), "kl": kl_to_standard_normal(mu, logvar)}
+def soft_label_terms(
+    model: SSVAE, x: torch.Tensor, y_l: torch.Tensor | None, n_u: int
+) -> dict[str, torch.Tensor]:
+    """Per-sample terms of `soft-label` for a batch whose first n_u rows are unlabelled, the rest labelled by
+    y_l: -log p(x|y,z) + KL(q(z|x)||p(z)) for every row, the decoder fed the classifier's detached
+    probabilities (unlabelled) or the true one-hot (labelled); `ce` covers the labelled rows only.
 
-
-def objective(
-    model: SSVAE,
-    name: str,
-    x_u: torch.Tensor | None,
-    x_l: torch.Tensor | None,
-    y_l: torch.Tensor | None,
-    w: LossWeights,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of one step: unlabelled and labelled batches, each averaged over its rows.
-
-    Returns the scalar to minimise and its parts (batch means) for the progress bar and history.
+    One pass through the trunk and the decoder for both kinds of rows (half the work of two small passes).
     """
-    kind = model.cfg.kind
-    total = torch.zeros((), device=(x_u if x_u is not None else x_l).device)
-    parts: dict[str, float] = {}
-    if kind == "supervised":
-        ce = label_cross_entropy(model.classify_logits(model.features(x_l)), y_l).mean()
-        return ce, {"ce": float(ce.detach())}
-    if kind == "vae":
-        xs = [x for x in (x_u, x_l) if x is not None]
-        t = vae_terms(model, torch.cat(xs))
-        loss = (t["rec"] + w.beta * t["kl"]).mean()
-        return loss, {"rec": float(t["rec"].detach().mean()), "kl": float(t["kl"].detach().mean())}
+    h = model.features(x)
+    logits = model.classify_logits(h)
+    y_in = [torch.softmax(logits[:n_u], dim=-1).detach()] if n_u else []
+    if y_l is not None and len(y_l):
+        y_in.append(_onehot(y_l, model.cfg.n_classes))
+    y_in = torch.cat(y_in)
+    mu, logvar = model.posterior(h, y_in)
+    params = model.decode(sample_z(mu, logvar), y_in)
+    out = {"rec": model.nll(params, model.target(x)), "kl": kl_to_standard_normal(mu, logvar)}
+    if len(x) > n_u:
+        out["ce"] = label_cross_entropy(logits[n_u:], y_l)
+    return out
+
+
+# ---- the objectives: one loss function per name, (model, unlabelled rows, labelled rows, labels, weights) ----
+Batch = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]  # x_u, x_l, y_l
+Loss = tuple[torch.Tensor, dict[str, float]]  # the scalar to minimise, and its parts (batch means)
+
+
+def _rows(x_u: torch.Tensor | None, x_l: torch.Tensor | None) -> tuple[int, int, torch.Tensor]:
+    """How many unlabelled and labelled rows, and the batch with the unlabelled rows first."""
     n_u = len(x_u) if x_u is not None else 0
     n_l = len(x_l) if x_l is not None else 0
-    x = torch.cat([t for t, n in ((x_u, n_u), (x_l, n_l)) if n])
-    if canonical_objective(name) == "m2":  # the trunk runs once; the unlabelled rows then enumerate the classes
-        h = model.features(x)
-        t_u = m2_unlabelled_terms(model, x_u, h[:n_u]) if n_u else {}
-        t_l = labelled_terms(model, x_l, y_l, h[n_u:]) if n_l else {}
-    else:
-        t = soft_label_terms(model, x, y_l if n_l else None, n_u)
-        t_u = {k: v[:n_u] for k, v in t.items() if k != "ce"} if n_u else {}
-        t_l = {k: (v if k == "ce" else v[n_u:]) for k, v in t.items()} if n_l else {}
+    return n_u, n_l, torch.cat([t for t, n in ((x_u, n_u), (x_l, n_l)) if n])
+
+
+def _elbo_loss(t_u: dict[str, torch.Tensor], t_l: dict[str, torch.Tensor], w: LossWeights,
+               device: torch.device) -> Loss:
+    """Unlabelled rows: rec + beta * kl (+ kl_y); labelled rows: rec + beta * kl + alpha * ce; each averaged
+    over its rows, the two added."""
+    total = torch.zeros((), device=device)
+    parts: dict[str, float] = {}
     if t_u:
         loss_u = t_u["rec"] + w.beta * t_u["kl"] + t_u.get("kl_y", torch.zeros_like(t_u["rec"]))
         total = total + loss_u.mean()
@@ -150,3 +135,48 @@ def objective(
         total = total + loss_l.mean()
         parts.update({k + ("_l" if k != "ce" else ""): float(v.detach().mean()) for k, v in t_l.items()})
     return total, parts
+
+
+def m2_loss(model: SSVAE, x_u, x_l, y_l, w: LossWeights) -> Loss:
+    """Kingma et al.'s M2, the two kinds of rows side by side: labelled, the ELBO with y given + alpha * CE;
+    unlabelled, the ELBO with y summed out under q(y|x) + KL(q(y|x)||p(y)). The trunk runs once."""
+    n_u, n_l, x = _rows(x_u, x_l)
+    h = model.features(x)
+    t_u = m2_unlabelled_terms(model, x_u, h[:n_u]) if n_u else {}
+    t_l = m2_labelled_terms(model, x_l, y_l, h[n_u:]) if n_l else {}
+    return _elbo_loss(t_u, t_l, w, x.device)
+
+
+def soft_label_loss(model: SSVAE, x_u, x_l, y_l, w: LossWeights) -> Loss:
+    """The write-up's loss: the ELBO of every row with the decoder fed a label (the classifier's detached
+    probabilities for unlabelled rows, the true one for labelled rows) + alpha * CE on labelled rows."""
+    n_u, n_l, x = _rows(x_u, x_l)
+    t = soft_label_terms(model, x, y_l if n_l else None, n_u)
+    t_u = {k: v[:n_u] for k, v in t.items() if k != "ce"} if n_u else {}
+    t_l = {k: (v if k == "ce" else v[n_u:]) for k, v in t.items()} if n_l else {}
+    return _elbo_loss(t_u, t_l, w, x.device)
+
+
+def supervised_loss(model: SSVAE, x_u, x_l, y_l, w: LossWeights) -> Loss:
+    """The supervised equivalent: the label cross-entropy of the labelled rows (unlabelled rows unused)."""
+    ce = label_cross_entropy(model.classify_logits(model.features(x_l)), y_l).mean()
+    return ce, {"ce": float(ce.detach())}
+
+
+def vae_loss(model: SSVAE, x_u, x_l, y_l, w: LossWeights) -> Loss:
+    """The unsupervised equivalent: the ELBO of every row, labels unused: -log p(x|z) + beta * KL(q(z|x)||p(z))."""
+    x = torch.cat([x for x in (x_u, x_l) if x is not None])
+    mu, logvar = model.posterior(model.features(x))
+    rec = model.nll(model.decode(sample_z(mu, logvar), None), model.target(x))
+    kl = kl_to_standard_normal(mu, logvar)
+    return (rec + w.beta * kl).mean(), {"rec": float(rec.detach().mean()), "kl": float(kl.detach().mean())}
+
+
+LOSSES = {"m2": m2_loss, "soft-label": soft_label_loss, "supervised": supervised_loss, "vae": vae_loss}
+
+
+def objective(model: SSVAE, name: str, x_u: torch.Tensor | None, x_l: torch.Tensor | None,
+              y_l: torch.Tensor | None, w: LossWeights) -> Loss:
+    """The loss of one step: the model kind's own (`supervised`, `vae`), else the objective `name`'s."""
+    kind = model.cfg.kind
+    return LOSSES[kind if kind in ("supervised", "vae") else canonical_objective(name)](model, x_u, x_l, y_l, w)
