@@ -50,7 +50,7 @@ def main(
         b = Bundle.load(out, providers="cpu", threads=1)
         s = score_recordings(b, files)
         rows.append({"run": run.name, "model": m[1], "labels": float(m[2]), "seed": int(m[3]),
-                     "n_labelled": b.manifest.raw["producer"]["n_labelled"],
+                     "n_labelled": b.manifest.producer.n_labelled,
                      "smoothing_windows": b.manifest.smoothing_windows, "windows": int(len(s.truth)),
                      "accuracy": float(accuracy_score(s.truth, s.predicted)),
                      "macro_f1": float(f1_score(s.truth, s.predicted, average="macro"))})
