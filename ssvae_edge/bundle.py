@@ -18,6 +18,7 @@ import onnxruntime as ort
 from ssvae_edge import providers as prov
 from ssvae_edge.contract import BATCH, GRAPH_KEYS, GRAPH_NAMES, PRECISIONS, Manifest, Port, sha256_hex
 from ssvae_edge.errors import BundleError, InputError
+from ssvae_edge.input_checks import numbers
 
 
 def _ports(args: Sequence[Any]) -> dict[str, Port]:
@@ -220,13 +221,7 @@ class Bundle:
     def _batch(self, graph: str, x: Any) -> np.ndarray:
         """Validate samples against the graph's declared input: numeric, finite, right shape."""
         self._session(graph)
-        try:
-            arr = np.asarray(x)
-        except (ValueError, TypeError) as e:
-            raise InputError(f"{graph}: x is not an array of numbers ({e})") from None
-        if arr.dtype.kind not in "fiub":
-            raise InputError(f"{graph}: x must hold numbers, got dtype {arr.dtype}")
-        arr = arr.astype(np.float32, copy=False)
+        arr = numbers(x, f"{graph}: x")
         port = self._inputs[graph]["x"]
         if arr.ndim == len(self.sample_shape):
             arr = arr[None]  # one sample: a batch of one

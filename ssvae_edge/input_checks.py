@@ -1,4 +1,5 @@
-"""What a sample reader checks while it reads: the faults it counted (`InputStats`, merged into the stream
+"""What the runtime checks of the samples it is given: numbers at all (`numbers`, for `Bundle` and
+`StreamScorer`), and while a reader reads, the faults it counted (`InputStats`, merged into the stream
 summary) and the time column's sampling rate against the bundle's (`RateCheck`). Shared by the runtime's
 CSV/.npy reader (`csvinput.py`) and the training side's recordings loader."""
 
@@ -13,6 +14,18 @@ import numpy as np
 from ssvae_edge.errors import InputError
 
 RATE_TOLERANCE = 0.05
+
+
+def numbers(x: Any, what: str) -> np.ndarray:
+    """`x` as a float32 array, or InputError naming `what` when it is not an array of numbers."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{what} is not an array of numbers ({e})") from None
+    if arr.dtype.kind not in "fiub":
+        raise InputError(f"{what} must hold numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float32, copy=False)
+
 _FIRST_CHECK, _EVERY = 16, 256
 _SHOWN_BAD_LINES = 5
 

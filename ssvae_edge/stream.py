@@ -28,6 +28,7 @@ import numpy as np
 from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M, AlertDebouncer
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.errors import BundleError, InputError
+from ssvae_edge.input_checks import numbers
 from ssvae_edge.smoothing import ProbabilityAverage
 from ssvae_edge.windows import RingBuffer
 
@@ -93,19 +94,14 @@ class StreamScorer:
     # ---- input -----------------------------------------------------------------------------------
     def _samples(self, samples: Any) -> np.ndarray:
         c = len(self.channels)
-        try:
-            arr = np.asarray(samples)
-        except (ValueError, TypeError) as e:
-            raise InputError(f"samples are not an array of numbers ({e})") from None
-        if arr.dtype.kind not in "fiub":
-            raise InputError(f"samples must be numbers, got dtype {arr.dtype}")
+        arr = numbers(samples, "samples")
         if arr.ndim == 1:
             arr = arr.reshape(-1, 1) if c == 1 else arr.reshape(1, -1)
         if arr.ndim != 2:
             raise InputError(f"samples must be [T, {c}] (time x channels), got shape {list(arr.shape)}")
         if arr.shape[1] != c:
             raise InputError(f"expected {c} channels ({', '.join(self.channels)}), got {arr.shape[1]}")
-        return arr.astype(np.float32, copy=False)
+        return arr
 
     def _times(self, times: Any, n: int) -> np.ndarray | None:
         if n == 0:

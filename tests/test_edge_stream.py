@@ -135,7 +135,7 @@ def test_wrong_channel_count_is_a_clear_error(bundle: Bundle) -> None:
     scorer = StreamScorer(bundle)
     with pytest.raises(InputError, match=r"expected 9 channels \(body_acc_x, .*\), got 8"):
         scorer.feed(np.zeros((10, 8), np.float32))
-    with pytest.raises(InputError, match="samples must be numbers"):
+    with pytest.raises(InputError, match="samples must hold numbers"):
         scorer.feed(np.array([["a"] * 9]))
     with pytest.raises(InputError, match=r"must be \[T, 9\]"):
         scorer.feed(np.zeros((2, 10, 9)))
