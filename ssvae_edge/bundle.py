@@ -110,10 +110,7 @@ class Bundle:
         chosen = {name: precision if (precision, name) in blobs else "fp32"
                   for name in GRAPH_NAMES if ("fp32", name) in blobs}
 
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # warnings about node placement are noise on a device
-        if threads:
-            options.intra_op_num_threads = threads
+        options = session_options(threads)
         expected = manifest.io_specs()
         sessions: dict[str, ort.InferenceSession] = {}
         used: list[str] = []
@@ -266,6 +263,16 @@ class Bundle:
     def __repr__(self) -> str:
         return (f"Bundle({str(self.path)!r}, graphs={list(self.graphs)}, precision={self.precision!r}, "
                 f"providers={self.providers})")
+
+
+def session_options(threads: int | None) -> ort.SessionOptions:
+    """The options every session of the runtime gets: quiet logs, `threads` intra-op threads (None or 0:
+    onnxruntime's default)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # warnings about node placement are noise on a device
+    if threads:
+        options.intra_op_num_threads = threads
+    return options
 
 
 def _verified(folder: Path, key: str, name: str, file_name: str, sha256: str) -> bytes:

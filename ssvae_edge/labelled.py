@@ -1,5 +1,6 @@
 """Labelled recordings scored as the device scores them: what a window's true class is, and how a stream's
-events compare with the labels (window accuracy, confusion, alerts against a held-out activity).
+events compare with the labels (window accuracy, confusion, alerts against a held-out activity, at the
+bundle's operating point or replayed at another).
 
 A labelled recording is a CSV that `ssvae-edge stream` reads (`time`, the channels) with a `label` column
 the runtime ignores: a class name per sample, empty where nobody labelled. A window's truth is its
@@ -49,12 +50,84 @@ def window_truth(labels: np.ndarray, starts: np.ndarray, window: int) -> np.ndar
     return out
 
 
-def stream_events(bundle: Bundle, path: str | Path, **scorer_options: Any) -> tuple[list[dict], dict]:
-    """The events and summary `ssvae-edge stream BUNDLE --input PATH` prints (same reader, same scorer)."""
+@dataclass
+class ScoredStream:
+    """One labelled recording as the runtime streamed it: its labels (one per sample read), the events
+    `ssvae-edge stream` prints and its summary, and the scorer's window, hop and debounce."""
+
+    path: Path
+    labels: np.ndarray
+    events: list[dict]
+    summary: dict
+    window: int
+    hop: int
+    debounce: tuple[int, int, int]  # k, m, clear_k
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.array([e["start"] for e in self.events], dtype=np.int64)
+
+    @property
+    def scores(self) -> np.ndarray:
+        return np.array([e["score"] for e in self.events], dtype=np.float64)
+
+    @property
+    def alerts(self) -> list[bool]:
+        return [bool(e["alert"]) for e in self.events]
+
+    @property
+    def classes(self) -> list[str]:
+        return [e["class"] for e in self.events]
+
+    def held_out_fraction(self, held_out: str) -> np.ndarray:
+        """Per window, the fraction of its samples labelled `held_out` (1: wholly held out, 0: wholly not)."""
+        return am.window_fraction_held_out(self.starts, self.window, self.labels == held_out)
+
+
+def score_stream(bundle: Bundle, path: str | Path, max_samples: int | None = None,
+                 **scorer_options: Any) -> ScoredStream:
+    """Stream a labelled recording through `bundle` as `ssvae-edge stream BUNDLE --input PATH` does (same
+    reader, same scorer, its defaults unless `scorer_options` say otherwise); `max_samples`: its first
+    samples only."""
     scorer = StreamScorer(bundle, **scorer_options)
     reader = SampleReader(path, scorer.channels, bundle.sample_rate_hz)
-    events = [e for samples, times in reader for e in scorer.feed(samples, times)]
-    return events, scorer.flush(reader.stats.as_dict())
+    events, n = [], 0
+    for samples, times in reader:
+        if max_samples is not None:
+            samples = samples[: max_samples - n]
+            times = None if times is None else times[: len(samples)]
+        events += scorer.feed(samples, times)
+        n += len(samples)
+        if max_samples is not None and n >= max_samples:
+            break
+    summary = scorer.flush(reader.stats.as_dict())
+    a = scorer.alerts
+    return ScoredStream(Path(path), read_labels(path)[:n], events, summary, scorer.window, scorer.hop,
+                        (a.k, a.m, a.clear_k))
+
+
+def stream_events(bundle: Bundle, path: str | Path, **scorer_options: Any) -> tuple[list[dict], dict]:
+    """The events and summary `ssvae-edge stream BUNDLE --input PATH` prints (same reader, same scorer)."""
+    s = score_stream(bundle, path, **scorer_options)
+    return s.events, s.summary
+
+
+def alerts_at(streams: Sequence[ScoredStream], held_out: str, rate_hz: float, threshold: float | None = None,
+              debounce: tuple[int, int, int] | None = None) -> dict:
+    """The streams' alerts matched against the held-out activity's segments and combined (`alert_metrics`):
+    as the runtime raised them, or (`threshold` and `debounce` given) replayed at another operating point
+    with the runtime's own debouncing."""
+    per = []
+    for s in streams:
+        raised = s.alerts if threshold is None else am.debounce(s.scores > threshold, *debounce)
+        per.append(am.match_alerts(am.segments(list(s.labels)), s.starts, raised, s.window, held_out, rate_hz,
+                                   UNLABELLED))
+    return am.combine(per, rate_hz)
+
+
+def replay_matches_runtime(streams: Sequence[ScoredStream], threshold: float) -> bool:
+    """Whether debouncing the scores at `threshold` with each stream's debounce gives the runtime's alerts."""
+    return all(am.debounce(s.scores > threshold, *s.debounce) == s.alerts for s in streams)
 
 
 def classification(events: Sequence[dict], labels: np.ndarray, window: int,

@@ -1,12 +1,12 @@
-"""tools/bench_edge.py and tools/eval_alerts.py, run end to end in --quick mode on a real (tiny) bundle: a
-1-epoch LSTM trained on the committed UCI-HAR slice with one activity held out, exported with int8 graphs;
-plus the alert-matching logic (recall, delay, false alerts per hour) on a hand-made event sequence.
+"""tools/bench_edge.py and tools/eval_alerts.py, run as scripts end to end in --quick mode on a real (tiny)
+bundle: a 1-epoch LSTM trained on the committed UCI-HAR slice with one activity held out, exported with int8
+graphs; and the package code they stand on (`ssvae_edge.labelled`: a labelled stream scored and its alerts
+replayed at another operating point).
 
 The benchmark's numbers are wall-clock measurements: only their presence and sanity are checked here."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -20,14 +20,6 @@ pytest.importorskip("sklearn")
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = 2  # WALKING_DOWNSTAIRS
-
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[name] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
 
 
 @pytest.fixture(scope="module")
@@ -140,9 +132,9 @@ def test_bench_edge_without_run_skips_eager_and_says_so(novelty: dict[str, Path]
 # ---- eval_alerts ------------------------------------------------------------------------------------------
 def test_eval_alerts_quick_scores_the_held_out_activity(novelty: dict[str, Path]) -> None:
     out = novelty["root"] / "alerts"
-    # in this process (torch is already imported here); the CLI only parses these options into the call
-    _tool("eval_alerts").main(bundle=novelty["bundle"], stream=[novelty["stream"]], run=novelty["run"], out=out,
-                              quick=True, figures=out / "figures")
+    _run([str(ROOT / "tools" / "eval_alerts.py"), "--bundle", str(novelty["bundle"]), "--stream",
+          str(novelty["stream"]), "--run", str(novelty["run"]), "--out", str(out), "--quick", "--figures",
+          str(out / "figures")], cwd=novelty["root"])
     report = json.loads((out / "alerts.json").read_text())
     manifest = json.loads((novelty["bundle"] / "manifest.json").read_text())
 
@@ -185,3 +177,20 @@ def test_eval_alerts_quick_scores_the_held_out_activity(novelty: dict[str, Path]
     assert "| default |" in md and "WALKING_DOWNSTAIRS" in md and "Operating point from the manifest" in md
     (fig,) = report["figures"]
     assert Path(fig).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(fig).stat().st_size > 10_000
+
+
+def test_a_labelled_stream_replayed_at_its_own_operating_point_gives_the_runtimes_alerts(novelty):
+    from ssvae_edge import Bundle
+    from ssvae_edge.labelled import alerts_at, replay_matches_runtime, score_stream
+
+    b = Bundle.load(novelty["bundle"], providers="cpu", threads=1)
+    s = score_stream(b, novelty["stream"], max_samples=3_000)
+    assert len(s.labels) == 3_000 and len(s.events) == s.summary["windows"] > 0
+    assert s.debounce == b.manifest.alert_debounce
+    held = b.manifest.excluded_class_name
+    as_raised = alerts_at([s], held, b.sample_rate_hz)
+    assert replay_matches_runtime([s], b.threshold)
+    assert alerts_at([s], held, b.sample_rate_hz, b.threshold, s.debounce) == as_raised
+    # a threshold above every score raises nothing; one below every score raises at the first full debounce
+    assert alerts_at([s], held, b.sample_rate_hz, float(s.scores.max()) + 1, s.debounce)["alerts_raised"] == 0
+    assert alerts_at([s], held, b.sample_rate_hz, float(s.scores.min()) - 1, (1, 1, 1))["alerts_raised"] == 1

@@ -20,24 +20,19 @@ detecting the recall target. Writes `benchmarks/alerts-bound.md` and `.json`.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ssvae_edge import Bundle  # noqa: E402
-from ssvae_edge import alert_metrics as am  # noqa: E402
-from tools.eval_alerts import read_stream, score_stream  # noqa: E402
+from ssvae_edge import Bundle
+from ssvae_edge import alert_metrics as am
+from ssvae_edge.labelled import ScoredStream, score_stream
 
 DEBOUNCES = [(k, m) for m in range(1, 9) for k in range(1, m + 1)]
 SMOOTHING = (1, 2, 3, 4)
-BENCH = ROOT / "benchmarks"
+BENCH = Path("benchmarks")
 
 
 def smoothed(scores: np.ndarray, s: int) -> np.ndarray:
@@ -47,21 +42,20 @@ def smoothed(scores: np.ndarray, s: int) -> np.ndarray:
     return sums / np.minimum(np.arange(1, n + 1), s)
 
 
-def sweep(scored: list[dict], labels: list[list[str]], held_out: str, rate: float) -> list[dict]:
+def sweep(scored: list[ScoredStream], held_out: str, rate: float) -> list[dict]:
     """Every (smoothing, k, m, threshold): held-out segments detected, false alerts, median delay."""
-    segs = [am.segments(lab) for lab in labels]
-    normal = [am.window_fraction_held_out(d["starts"], d["window"], np.array(lab) == held_out) == 0
-              for d, lab in zip(scored, labels, strict=True)]
+    segs = [am.segments(list(d.labels)) for d in scored]
+    normal = [d.held_out_fraction(held_out) == 0 for d in scored]
     out = []
     for s in SMOOTHING:
-        scores = [smoothed(d["scores"], s) for d in scored]
+        scores = [smoothed(d.scores, s) for d in scored]
         grid = am.threshold_grid(np.concatenate([x[n] for x, n in zip(scores, normal, strict=True)]))
         for k, m in DEBOUNCES:
             per_thr: list[list[dict]] = [[] for _ in grid]
             for d, x, seg in zip(scored, scores, segs, strict=True):
                 active = am.debounce_many(x[:, None] > grid[None, :], k, m, 1)
                 for j in range(len(grid)):
-                    per_thr[j].append(am.match_alerts(seg, d["starts"], active[:, j], d["window"], held_out, rate))
+                    per_thr[j].append(am.match_alerts(seg, d.starts, active[:, j], d.window, held_out, rate))
             for j, t in enumerate(grid):
                 r = am.combine(per_thr[j], rate)
                 out.append({"smooth": s, "k": k, "m": m, "threshold": float(t), "detected": r["detected"],
@@ -71,13 +65,14 @@ def sweep(scored: list[dict], labels: list[list[str]], held_out: str, rate: floa
     return out
 
 
-def false_by_activity(scored: list[dict], labels: list[list[str]], held_out: str) -> dict[str, int]:
+def false_by_activity(scored: list[ScoredStream], held_out: str) -> dict[str, int]:
     """The bundle's own alerts (its shipped operating point, as `StreamScorer` raised them): each false raise
     counted under the activity (or activities) its window covers."""
     out: dict[str, int] = {}
-    for d, lab in zip(scored, labels, strict=True):
-        for i in am.raise_indices(d["alerts"]):
-            acts = sorted(set(lab[d["starts"][i]:d["starts"][i] + d["window"]]))
+    for d in scored:
+        starts = d.starts
+        for i in am.raise_indices(d.alerts):
+            acts = sorted(set(d.labels[starts[i]:starts[i] + d.window]))
             if held_out not in acts:
                 key = " + ".join(acts)
                 out[key] = out.get(key, 0) + 1
@@ -128,13 +123,12 @@ def main(
         held = m.excluded_class_name
         if not held:
             raise typer.BadParameter(f"{b}: the manifest names no held-out class (producer.excluded_class_name)")
-        data = [read_stream(p, bun.channels) for p in stream]
-        scored = [score_stream(bun, d, None) for d in data]
-        rows = sweep(scored, [d.labels for d in data], held, bun.sample_rate_hz)
+        scored = [score_stream(bun, p) for p in stream]
+        rows = sweep(scored, held, bun.sample_rate_hz)
         report["bundles"][str(b)] = {"score": m.score_method, "held_out": held,
                                      "run": m.producer.run if m.producer else None,
                                      "shipped_false_alerts_by_activity": false_by_activity(
-                                         scored, [d.labels for d in data], held),
+                                         scored, held),
                                      **best(rows, max_false_per_hour, max_delay_s, min_recall),
                                      "settings_searched": len(rows)}
         typer.echo(f"{b} ({m.score_method}): {report['bundles'][str(b)]['settings_meeting_all_targets']} "

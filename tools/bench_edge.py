@@ -34,12 +34,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,147 +46,24 @@ import numpy as np
 import onnxruntime as ort
 import typer
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo's packages
-    sys.path.insert(0, str(ROOT))
-
-from ssvae_edge import Bundle, StreamScorer, __version__  # noqa: E402
-from ssvae_edge.contract import file_sha256, sha256_hex  # noqa: E402
-from ssvae_edge.errors import EdgeError  # noqa: E402
-from ssvae_train.files import write_text_atomic  # noqa: E402
+from ssvae_edge import Bundle, __version__
+from ssvae_edge.bench import (
+    LATENCY_BLOCK,
+    SETTLE_S,
+    graph_calls,
+    interleaved_latency,
+    latency_and_throughput,
+    loadavg,
+)
+from ssvae_edge.bundle import session_options
+from ssvae_edge.contract import file_sha256
+from ssvae_edge.errors import EdgeError
+from ssvae_train.files import write_text_atomic
 
 GRAPHS = ("classifier", "anomaly")
-OUTPUTS = {"classifier": "probs", "anomaly": "score"}
-
-
-# ---- helpers ------------------------------------------------------------------------------------------
-def loadavg() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def rss_kib() -> tuple[int | None, int | None]:
-    """(VmRSS, VmHWM) of this process in KiB from /proc; (None, ru_maxrss) where /proc is missing."""
-    try:
-        fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines()
-                      if ":" in line)
-        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
-    except (OSError, KeyError, ValueError):
-        return None, int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def percentile_ms(seconds: list[float], q: float) -> float:
-    return round(float(np.percentile(np.asarray(seconds) * 1e3, q)), 4)
-
-
-sha256 = file_sha256  # the project's one file hash (ssvae_edge/contract.py)
-
-
-def ort_session(path: Path, threads: int, expected_sha256: str | None) -> ort.InferenceSession:
-    """A CPU session with `threads` intra-op threads on a bundle graph, after checking its sha256."""
-    data = path.read_bytes()
-    if expected_sha256 and sha256_hex(data) != expected_sha256:
-        raise EdgeError(f"{path}: does not match its sha256 in the manifest")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-
-
-def batches_of(x: np.ndarray, n: int, count: int) -> list[np.ndarray]:
-    """`count` contiguous batches of `n` real windows, consecutive in the test set (wrapping around)."""
-    out = []
-    for i in range(count):
-        idx = (i * n + np.arange(n)) % len(x)
-        out.append(np.ascontiguousarray(x[idx]))
-    return out
-
-
-MIN_LATENCY_RUNS = 5
-
-
-LATENCY_BLOCK = 20  # windows an engine runs in a row before the next engine's turn
-SETTLE_S = 0.05  # untimed pause before each turn: the previous engine's idle threads stop spinning
-
-
-def interleaved_latency(calls: dict[Any, Callable[[np.ndarray], Any]], x: np.ndarray, latency_runs: int,
-                        warmup: int, budget_s: float) -> dict[Any, list[float]]:
-    """Seconds per batch-1 call of every engine, measured in turns of LATENCY_BLOCK windows (the engines'
-    order rotating every round), so a change in the machine's speed while the row runs (a shared VM
-    drifts by 1.5x within minutes) hits every engine alike and their ratios hold. Turns are blocks, with
-    a pause before each, because a thread pool keeps spinning for a while after its last call and would
-    steal the cores of the next engine's pool.
-
-    `budget_s` bounds each engine's share: past budget_s x engines, the rounds stop once every engine
-    has MIN_LATENCY_RUNS calls — an oversubscribed configuration can take seconds per call.
-    """
-    keys = list(calls)
-    singles = batches_of(x, 1, latency_runs + warmup)
-    for k in keys:
-        for b in singles[:warmup]:
-            calls[k](b)
-    timed = singles[warmup:]
-    seconds: dict[Any, list[float]] = {k: [] for k in keys}
-    t_row = time.perf_counter()
-    for r, lo in enumerate(range(0, len(timed), LATENCY_BLOCK)):
-        for k in keys[r % len(keys):] + keys[: r % len(keys)]:
-            time.sleep(SETTLE_S)
-            for b in timed[lo : lo + LATENCY_BLOCK]:
-                t0 = time.perf_counter()
-                calls[k](b)
-                seconds[k].append(time.perf_counter() - t0)
-        spent = time.perf_counter() - t_row - SETTLE_S * len(keys) * (r + 1)
-        if lo + LATENCY_BLOCK >= MIN_LATENCY_RUNS and spent > budget_s * len(keys):
-            break
-    return seconds
-
-
-def measure(call: Callable[[np.ndarray], Any], x: np.ndarray, seconds: list[float], latency_runs: int,
-            batch_sizes: tuple[int, ...], throughput_reps: int, budget_s: float) -> dict[str, Any]:
-    """Latency statistics of the batch-1 `seconds` (from `interleaved_latency`) and throughput per batch.
-
-    `budget_s` bounds each batch size: past it, the throughput loop stops after one timed call.
-    """
-    out: dict[str, Any] = {
-        "p50_ms": percentile_ms(seconds, 50), "p99_ms": percentile_ms(seconds, 99),
-        "mean_ms": round(float(np.mean(seconds)) * 1e3, 4), "latency_runs": len(seconds),
-        "latency_cut_by_budget": len(seconds) < latency_runs, "throughput": {},
-    }
-    for n in batch_sizes:
-        batches = batches_of(x, n, throughput_reps + 1)
-        t0 = time.perf_counter()
-        call(batches[0])  # warm-up at this size (allocations, onnxruntime's shape-specific caches)
-        warm = time.perf_counter() - t0
-        done, t0 = 0, time.perf_counter()
-        for b in batches[1:]:
-            call(b)
-            done += 1
-            if warm + time.perf_counter() - t0 > budget_s:
-                break
-        dt = time.perf_counter() - t0
-        out["throughput"][str(n)] = {"windows_per_s": round(n * done / dt, 1), "reps": done,
-                                     "seconds": round(dt, 4)}
-    return out
 
 
 # ---- engines ------------------------------------------------------------------------------------------
-def ort_engines(bundle: Path, manifest: dict, threads: int) -> dict[tuple[str, str], Callable]:
-    """{(precision, graph): call} for the fp32 graphs and the int8 ones the manifest lists."""
-    calls: dict[tuple[str, str], Callable] = {}
-    for precision, key in (("fp32", "graphs"), ("int8", "graphs_int8")):
-        for graph in GRAPHS:
-            entry = (manifest.get(key) or {}).get(graph)
-            if not entry:
-                continue
-            sess = ort_session(bundle / entry["file"], threads, entry.get("sha256"))
-            out = OUTPUTS[graph]
-            calls[(precision, graph)] = (lambda s, o: lambda xb: s.run([o], {"x": xb})[0])(sess, out)
-    return calls
-
-
 def eager_engine(run: Path | None, manifest: dict) -> tuple[Any, str | None]:
     """(model, None) or (None, why the eager rows are skipped)."""
     if run is None:
@@ -203,9 +79,9 @@ def eager_engine(run: Path | None, manifest: dict) -> tuple[Any, str | None]:
         ckpt = load_checkpoint(run)
     except UserError as e:
         return None, f"--run {run}: {e}"
-    want = manifest.get("producer", {}).get("checkpoint_sha256")
+    want = (manifest.get("producer") or {}).get("checkpoint_sha256")
     path = run / "checkpoint.pt" if run.is_dir() else run
-    if want and sha256(path) != want:
+    if want and file_sha256(path) != want:
         return None, f"{path} is not the checkpoint this bundle was exported from (sha256 differs)"
     return model_from_checkpoint(ckpt), None
 
@@ -267,122 +143,6 @@ def baseline_graph(folder: Path, window: int, channels: int, classes: int) -> tu
                           output_names=["probs"], dynamic_axes={"x": {0: "N"}, "probs": {0: "N"}},
                           opset_version=18, dynamo=False)
     return path, None
-
-
-# ---- the stream (runs in a fresh process) ---------------------------------------------------------------
-def tiled_chunks(flat: np.ndarray, total: int, chunk: int) -> Iterator[np.ndarray]:
-    """`total` samples of `flat` [L, C] repeated end to end, in chunks (views where no wrap; no big copy)."""
-    pos = 0
-    n_flat = len(flat)
-    while pos < total:
-        n = min(chunk, total - pos)
-        a = pos % n_flat
-        yield flat[a:a + n] if a + n <= n_flat else flat[(a + np.arange(n)) % n_flat]
-        pos += n
-
-
-def stream_bench(bundle_path: str, windows_npy: str, samples: int, chunk: int, hop: int | None, batch: int,
-                 threads: int, rss_every: int) -> dict[str, Any]:
-    """Feed a tiled stream to StreamScorer; interleave bare onnxruntime on the same windows and calls."""
-    rss0, _ = rss_kib()
-    windows = np.load(windows_npy)
-    flat = np.ascontiguousarray(windows.reshape(-1, windows.shape[-1]), dtype=np.float32)
-    bundle = Bundle.load(bundle_path, providers="cpu", threads=threads)
-    scorer = StreamScorer(bundle, hop=hop, batch=batch)
-    w, h = scorer.window, scorer.hop
-    sess = {g: bundle.sessions[g] for g in GRAPHS if bundle.has(g)}
-
-    def bare(starts: list[int]) -> float:
-        """Seconds for the same windows through the same sessions, in the same calls as the scorer."""
-        spent = 0.0
-        for i in range(0, len(starts), batch):
-            s = np.asarray(starts[i:i + batch], dtype=np.int64)
-            xb = flat[(s[:, None] + np.arange(w)[None, :]) % len(flat)]
-            t0 = time.perf_counter()
-            for g, ss in sess.items():
-                ss.run([OUTPUTS[g]], {"x": xb})
-            spent += time.perf_counter() - t0
-        return spent
-
-    # warm-up of the sessions on one batch, outside the measured stream
-    bare(list(range(0, batch * h, h)))
-    n_chunks = -(-samples // chunk)
-    warm_chunks = max(1, n_chunks // 20)
-    rss_points: list[tuple[int, int]] = []  # (samples fed, VmRSS KiB)
-    rss_warm = rss_start = rss_kib()[0]
-    stream_s = bare_s = full_s = 0.0
-    windows_scored = calls = alerts = 0
-    pending: list[int] = []  # windows waiting for a full batch (the "full batch" comparison)
-    for i, x in enumerate(tiled_chunks(flat, samples, chunk)):
-        t0 = time.perf_counter()
-        events = scorer.feed(x)
-        stream_s += time.perf_counter() - t0
-        starts = [e["start"] for e in events]
-        windows_scored += len(starts)
-        calls += -(-len(starts) // batch)
-        alerts += sum(e["alert"] for e in events)
-        bare_s += bare(starts)
-        pending += starts
-        if len(pending) >= batch:
-            cut = len(pending) - len(pending) % batch
-            full_s += bare(pending[:cut])
-            pending = pending[cut:]
-        if i + 1 == warm_chunks:
-            rss_warm = rss_kib()[0]
-        if (i + 1) % rss_every == 0 or i + 1 == n_chunks:
-            rss_points.append((scorer.samples, rss_kib()[0] or 0))
-    full_s += bare(pending)
-    summary = scorer.flush()
-    rss_end, hwm = rss_kib()
-    after = [r for s, r in rss_points if s > warm_chunks * chunk]
-    rss_mib = [r / 1024 for _, r in rss_points]
-    slope = None
-    if len(after) >= 3:
-        xs = np.array([s for s, _ in rss_points if s > warm_chunks * chunk], dtype=np.float64)
-        slope = round(float(np.polyfit(xs, np.array(after, dtype=np.float64), 1)[0]) * 1e5 / 1024, 4)
-    stream_wps = windows_scored / stream_s if stream_s else None
-    bare_wps = windows_scored / bare_s if bare_s else None
-    ratio = stream_wps / bare_wps if stream_wps and bare_wps else None
-    full_wps = windows_scored / full_s if full_s else None
-    full_ratio = stream_wps / full_wps if stream_wps and full_wps else None
-    rate = bundle.sample_rate_hz or 0
-    return {
-        "samples": samples, "chunk": chunk, "hop": h, "window": w, "batch": batch, "threads": threads,
-        "graphs": list(sess), "windows": windows_scored, "onnxruntime_calls_per_graph": calls,
-        "mean_windows_per_call": round(windows_scored / calls, 2) if calls else None,
-        "skipped": summary["skipped"], "alerts_raised": summary["alerts"], "alert_windows": alerts,
-        "stream_seconds": round(stream_s, 3), "stream_windows_per_s": round(stream_wps or 0, 1),
-        "stream_samples_per_s": round(samples / stream_s, 1) if stream_s else None,
-        "realtime_factor": round(samples / stream_s / rate, 1) if stream_s and rate else None,
-        "bare_seconds": round(bare_s, 3), "bare_windows_per_s": round(bare_wps or 0, 1),
-        "stream_over_bare": round(ratio, 4) if ratio else None,
-        "within_10_percent_of_bare": bool(ratio is not None and ratio >= 0.9),
-        "bare_full_batch_seconds": round(full_s, 3), "bare_full_batch_windows_per_s": round(full_wps or 0, 1),
-        "stream_over_bare_full_batch": round(full_ratio, 4) if full_ratio else None,
-        "within_10_percent_of_bare_full_batch": bool(full_ratio is not None and full_ratio >= 0.9),
-        "memory": {
-            "source": "/proc/self/status VmRSS, VmHWM" if rss_end is not None else "resource.ru_maxrss",
-            "rss_before_load_mib": round((rss0 or 0) / 1024, 2),
-            "rss_start_mib": round((rss_start or 0) / 1024, 2),  # bundle loaded, one warm-up batch run
-            "rss_after_warmup_mib": round((rss_warm or 0) / 1024, 2),
-            "rss_peak_sampled_mib": round(max(rss_mib), 2) if rss_mib else None,
-            "rss_end_mib": round((rss_end or 0) / 1024, 2),
-            "peak_hwm_mib": round((hwm or 0) / 1024, 2),
-            "warmup_samples": warm_chunks * chunk,
-            "max_growth_after_warmup_mib": round((max(after) - (rss_warm or 0)) / 1024, 3) if after else None,
-            "slope_mib_per_100k_samples": slope,
-            "points": len(rss_points), "every_samples": rss_every * chunk,
-            "ring_buffer_samples": scorer.buffer_capacity,
-            "note": "resident memory of a process that holds only the runtime (no torch); the input stream is "
-                    "generated chunk by chunk from the test windows (~"
-                    f"{windows.nbytes / 2**20:.1f} MiB), so the 1M samples never exist at once",
-        },
-        "bare_note": "bare = the same windows through the same onnxruntime sessions (classifier + anomaly) in the "
-                     "same calls (same batch sizes) as the scorer, timing session.run only; bare_full_batch = the "
-                     "same windows in full batches of `batch` (the scorer never waits to fill a batch, so with "
-                     "chunks shorter than batch x hop its calls are smaller); both interleaved chunk by chunk with "
-                     "the stream so load changes hit all three",
-    }
 
 
 # ---- report -------------------------------------------------------------------------------------------
@@ -504,14 +264,8 @@ def main(
         "--budget", min=0.1, help="Seconds at most for each row's latency loop and each batch size's throughput "
                                   "loop (default 30; 3 with --quick); rows cut short say so.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Few iterations and a 100k-sample stream (tests).")] = False,
-    stream_worker: Annotated[Path | None, typer.Option(
-        "--stream-worker", hidden=True, help="Internal: run the stream part from this JSON spec.")] = None,
 ) -> None:
     """Benchmark onnxruntime fp32/int8 against PyTorch eager and the streaming runtime; write edge.json/.md."""
-    if stream_worker is not None:
-        spec = json.loads(stream_worker.read_text())
-        print(json.dumps(stream_bench(**spec)))
-        return
     try:
         thread_list = [int(t) for t in threads.split(",") if t.strip()]
         if not thread_list or min(thread_list) < 1:
@@ -559,9 +313,9 @@ def main(
     base_path, base_reason = baseline_graph(Path(base_dir.name), x.shape[1], x.shape[2], len(manifest["classes"]))
     for t in thread_list:
         engines: dict[tuple[str, str, str], Callable] = {
-            ("onnxruntime", p, g): c for (p, g), c in ort_engines(bundle, manifest, t).items()}
+            ("onnxruntime", p, g): c for (p, g), c in graph_calls(bundle, t, GRAPHS).items()}
         if base_path is not None:
-            sess = ort_session(base_path, t, None)
+            sess = ort.InferenceSession(str(base_path), session_options(t), providers=["CPUExecutionProvider"])
             engines[(BASELINE, "fp32", "classifier")] = lambda xb, s=sess: s.run(["probs"], {"x": xb})[0]
         if model is not None:
             import torch
@@ -577,8 +331,8 @@ def main(
                     check[graph] = round(float(np.max(np.abs(a - e)) / max(1e-12, float(np.max(np.abs(e))))), 9)
         latency = interleaved_latency(engines, x, latency_runs, warmup, budget)
         for (engine, precision, graph), call in engines.items():
-            r = measure(call, x, latency[(engine, precision, graph)], latency_runs, batch_sizes, throughput_reps,
-                        budget)
+            r = latency_and_throughput(call, x, latency[(engine, precision, graph)], latency_runs, batch_sizes,
+                                       throughput_reps, budget)
             results.append({"engine": engine, "precision": precision, "threads": t, "graph": graph, **r})
             tp = ", ".join(f"@{k} {v['windows_per_s']:.0f}/s" for k, v in r["throughput"].items())
             _say(f"  {engine:<13} {precision} {t} thread(s) {graph:<10} p50 {r['p50_ms']:.3f} ms "
@@ -621,8 +375,8 @@ def main(
                 "samples": stream_samples, "chunk": chunk, "hop": hop, "batch": stream_batch,
                 "threads": stream_threads, "rss_every": max(1, -(-stream_samples // chunk) // 50)}
         (Path(tmp) / "spec.json").write_text(json.dumps(spec))
-        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--stream-worker",
-                               str(Path(tmp) / "spec.json")], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "ssvae_edge.stream_bench", str(Path(tmp) / "spec.json")],
+                              capture_output=True, text=True)
     if proc.returncode == 0:
         stream = json.loads(proc.stdout.strip().splitlines()[-1])
         _say(f"  stream: {stream['stream_windows_per_s']:.0f} windows/s, bare {stream['bare_windows_per_s']:.0f}"
@@ -659,8 +413,8 @@ def main(
                      "batch_sizes": list(batch_sizes), "throughput_reps": throughput_reps,
                      "latency_order": f"interleaved: per thread count, the engines take turns of {LATENCY_BLOCK} "
                                       f"windows (rotating order, {SETTLE_S} s untimed pause before each turn)",
-                     "onnxruntime_session": "CPUExecutionProvider, intra_op_num_threads = threads, "
-                                            "inter_op_num_threads = 1, default graph optimisations",
+                     "onnxruntime_session": "Bundle.load(providers='cpu', threads=threads): CPUExecutionProvider, "
+                                            "intra_op_num_threads = threads, default graph optimisations",
                      "pytorch": "torch.set_num_threads(threads), torch.inference_mode(), model(x) and "
                                 f"scores.AnomalyScorer(model, {manifest.get('score_method')!r}, fit on the run)(x)"},
         "eager": {"included": model is not None, "reason": eager_reason,

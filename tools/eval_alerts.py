@@ -38,120 +38,39 @@ else the runtime's k=3 of m=5, clear below 1), exactly what `StreamScorer` gives
 sweep uses the manifest threshold only). The sweep replays the runtime's own `AlertDebouncer` over the
 stream's scores (the replay of the default row is checked to give the scorer's alerts exactly).
 
+The streams are read and scored by `ssvae_edge.labelled` (`score_stream`, `alerts_at`), the thresholds
+re-fitted by `ssvae_train.export.measure.thresholds_on_validation`; this script reports.
+
 Writes `benchmarks/alerts.json` and `benchmarks/alerts.md`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo's packages
-    sys.path.insert(0, str(ROOT))
-
-from ssvae_edge import Bundle, StreamScorer  # noqa: E402
-from ssvae_edge.alert_metrics import (  # noqa: E402
-    DEFINITIONS,
-    combine,
-    debounce,
-    match_alerts,
-    raise_indices,
-    segments,
-    window_fraction_held_out,
-)
-from ssvae_edge.alerts import DEFAULT_CLEAR_K  # noqa: E402
-from ssvae_edge.contract import file_sha256  # noqa: E402
-from ssvae_edge.errors import EdgeError  # noqa: E402
-from ssvae_train.errors import UserError  # noqa: E402
-from ssvae_train.files import write_text_atomic  # noqa: E402
+from ssvae_edge import Bundle
+from ssvae_edge.alert_metrics import DEFINITIONS, raise_indices, segments
+from ssvae_edge.alerts import DEFAULT_CLEAR_K
+from ssvae_edge.contract import file_sha256
+from ssvae_edge.errors import EdgeError
+from ssvae_edge.labelled import ScoredStream, alerts_at, replay_matches_runtime, score_stream
+from ssvae_train.errors import UserError
+from ssvae_train.files import write_text_atomic
 
 KM_SWEEP = ((1, 1), (2, 3), (3, 5), (4, 6))
 QUANTILES = (0.95, 0.99, 0.999)
 QUICK_MAX_SAMPLES = 30_000
 
-# ---- streams ------------------------------------------------------------------------------------------
-@dataclass
-class Stream:
-    path: Path
-    x: np.ndarray  # [T, C] in the bundle's channel order
-    labels: list[str]
-
-
-def read_stream(path: Path, channels: Sequence[str], max_samples: int | None = None) -> Stream:
-    """A har_streams CSV: header with the channels (any order), `label`, optional `time`."""
-    with path.open(newline="") as f:
-        reader = csv.reader(f)
-        header = [h.strip() for h in next(reader)]
-        missing = [c for c in channels if c not in header]
-        if missing or "label" not in header:
-            raise EdgeError(f"{path}: needs columns {', '.join(missing + ['label'] * ('label' not in header))}")
-        cols = [header.index(c) for c in channels]
-        li = header.index("label")
-        rows, labels = [], []
-        for row in reader:
-            if not row:
-                continue
-            rows.append([row[i] for i in cols])
-            labels.append(row[li].strip())
-            if max_samples and len(rows) >= max_samples:
-                break
-    if not rows:
-        raise EdgeError(f"{path}: no samples")
-    try:
-        x = np.asarray(rows, dtype=np.float32)
-    except ValueError as e:
-        raise EdgeError(f"{path}: non-numeric or missing channel values ({e})") from None
-    return Stream(path, x, labels)
-
-
-def score_stream(bundle: Bundle, stream: Stream, hop: int | None, chunk: int = 1000) -> dict[str, Any]:
-    """Run the runtime's StreamScorer (default alerts) over a stream; keep each window's start, score, alert."""
-    scorer = StreamScorer(bundle, hop=hop)
-    events = []
-    for i in range(0, len(stream.x), chunk):
-        events += scorer.feed(stream.x[i:i + chunk])
-    summary = scorer.flush()
-    return {"starts": np.array([e["start"] for e in events], dtype=np.int64),
-            "scores": np.array([e["score"] for e in events], dtype=np.float64),
-            "alerts": [bool(e["alert"]) for e in events], "summary": summary,
-            "classes": [e["class"] for e in events],
-            "window": scorer.window, "hop": scorer.hop,
-            "debounce": (scorer.alerts.k, scorer.alerts.m, scorer.alerts.clear_k)}
-
-
-# ---- thresholds ---------------------------------------------------------------------------------------
-def validation_scores(bundle: Bundle, run: Path, data_dir: str | None) -> tuple[np.ndarray, dict[str, Any]]:
-    """The exported anomaly graph's scores (onnxruntime) on the run's normal validation rows."""
-    try:
-        from ssvae_train.scoring.evaluate import load_run
-    except ImportError as e:
-        raise EdgeError(f"--run needs the training extra (torch): {e}") from None
-
-    ckpt, _model, cfg, prep = load_run(run, data_dir)
-    producer = bundle.manifest.producer
-    path = run / "checkpoint.pt" if run.is_dir() else run
-    same = producer is None or producer.checkpoint_sha256 in (None, file_sha256(path))
-    if not same:
-        raise EdgeError(f"--run {run}: not the checkpoint this bundle was exported from (sha256 differs)")
-    x = prep.ds.x_train[prep.split.val]
-    s = np.concatenate([bundle.anomaly_score(x[i:i + 256]) for i in range(0, len(x), 256)]).astype(np.float64)
-    return s, {"run": str(run), "n_val": int(len(x)), "exclude_class": cfg.exclude_class,
-               "epochs": int(ckpt["epoch"])}
-
 
 # ---- timelines -----------------------------------------------------------------------------------------
-def draw_timelines(data: list[Stream], scored: list[dict], held_out: str, threshold: float, rate: float,
-                   folder: Path, stem: str) -> list[str]:
+def draw_timelines(scored: list[ScoredStream], held_out: str, threshold: float, rate: float, folder: Path,
+                   stem: str) -> list[str]:
     """One PNG per stream: true activity and the classifier's (top), the score against the threshold with
     alerts marked (bottom), on one time axis in minutes. Returns the files written."""
     import matplotlib
@@ -161,28 +80,29 @@ def draw_timelines(data: list[Stream], scored: list[dict], held_out: str, thresh
 
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for i, (s, sc) in enumerate(zip(data, scored, strict=True)):
-        names = sorted({*s.labels, *sc["classes"]} - {held_out}) + [held_out]
+    for i, s in enumerate(scored):
+        names = sorted({*s.labels, *s.classes} - {held_out}) + [held_out]
         row_of = {n: j for j, n in enumerate(names)}
         t = np.arange(len(s.labels)) / rate / 60
-        mid = (sc["starts"] + sc["window"] / 2) / rate / 60
+        mid = (s.starts + s.window / 2) / rate / 60
+        scores = s.scores
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5), sharex=True,
                                           gridspec_kw={"height_ratios": [1, 1.3]})
         true_rows = np.array([row_of[lab] for lab in s.labels])
         top.plot(t, true_rows, color="0.35", lw=2.5, label="true activity")
-        top.scatter(mid, [row_of[c] for c in sc["classes"]], s=4, color="tab:blue", zorder=3, label="classified as")
-        for g in segments(s.labels):
+        top.scatter(mid, [row_of[c] for c in s.classes], s=4, color="tab:blue", zorder=3, label="classified as")
+        for g in segments(list(s.labels)):
             if g.label == held_out:
                 for ax in (top, bottom):
                     ax.axvspan(g.start / rate / 60, g.end / rate / 60, color="tab:red", alpha=0.12, lw=0)
         top.set_yticks(range(len(names)), [f"{n} (held out)" if n == held_out else n for n in names], fontsize=7)
         top.legend(loc="upper right", fontsize=7)
-        bottom.plot(mid, sc["scores"], lw=0.8, color="tab:gray", label="anomaly score")
+        bottom.plot(mid, scores, lw=0.8, color="tab:gray", label="anomaly score")
         bottom.axhline(threshold, color="tab:orange", lw=1, ls="--", label=f"threshold {threshold:.4g}")
-        raises = [int(j) for j in raise_indices(sc["alerts"])]
-        bottom.scatter(mid[raises], sc["scores"][raises], marker="v", s=60, color="tab:red", zorder=3,
+        raises = [int(j) for j in raise_indices(s.alerts)]
+        bottom.scatter(mid[raises], scores[raises], marker="v", s=60, color="tab:red", zorder=3,
                        label=f"alert raised ({len(raises)})")
-        lo, hi = np.quantile(sc["scores"], [0.01, 0.995])
+        lo, hi = np.quantile(scores, [0.01, 0.995])
         bottom.set_ylim(lo - 0.1 * (hi - lo), max(hi, threshold) + 0.3 * (hi - lo))
         bottom.set_xlabel("minutes")
         bottom.set_ylabel("score")
@@ -313,25 +233,24 @@ def main(
             raise EdgeError(f"{bundle}: the manifest names no held-out class (producer.excluded_class_name); "
                             "use a novelty bundle or --held-out NAME")
         rate = float(b.sample_rate_hz or 50.0)
-        data = [read_stream(p, b.channels or (), max_samples) for p in stream]
         scored = []
-        for s in data:
-            scored.append(score_stream(b, s, hop))
-            typer.echo(f"eval_alerts: {s.path}: {len(s.x):,} samples, {len(scored[-1]['starts'])} windows, "
-                       f"{scored[-1]['summary']['alerts']} alert(s) at the defaults", err=True)
-        val = None
+        for p in stream:
+            scored.append(score_stream(b, p, max_samples, hop=hop))
+            typer.echo(f"eval_alerts: {p}: {len(scored[-1].labels):,} samples, {len(scored[-1].events)} windows, "
+                       f"{scored[-1].summary['alerts']} alert(s) at the defaults", err=True)
+        recal = val = None
         if run is not None:
-            val_scores, val = validation_scores(b, run, data_dir)
+            from ssvae_train.export.measure import thresholds_on_validation
+
+            recal, val = thresholds_on_validation(b, run, data_dir, QUANTILES)
     except (EdgeError, UserError, OSError) as e:
         raise _fail(str(e)) from None
-    window, hop_used = scored[0]["window"], scored[0]["hop"]
-    segs = [segments(s.labels) for s in data]
+    window, hop_used = scored[0].window, scored[0].hop
+    segs = [segments(list(s.labels)) for s in scored]
 
-    # per-window AUC and held-out fractions
-    fracs = [window_fraction_held_out(sc["starts"], window, np.array([lab == h_name for lab in s.labels]))
-             for s, sc in zip(data, scored, strict=True)]
-    all_scores = np.concatenate([sc["scores"] for sc in scored])
-    all_frac = np.concatenate(fracs)
+    # per-window AUC (scikit-learn) on the windows wholly held out against those wholly normal
+    all_scores = np.concatenate([s.scores for s in scored])
+    all_frac = np.concatenate([s.held_out_fraction(h_name) for s in scored])
     pos, neg = all_frac == 1.0, all_frac == 0.0
     auc = None
     if pos.any() and neg.any():
@@ -341,30 +260,18 @@ def main(
     window_auc = {"roc_auc": auc, "positives": int(pos.sum()), "negatives": int(neg.sum()),
                   "straddling_excluded": int((~pos & ~neg).sum())}
 
-    def evaluate(threshold: float, k: int, m: int, clear_k: int, replay: bool) -> dict[str, Any]:
-        per = []
-        for sc, sg in zip(scored, segs, strict=True):
-            alerts = debounce(sc["scores"] > threshold, k, m, clear_k) if replay else sc["alerts"]
-            per.append(match_alerts(sg, sc["starts"], alerts, window, h_name, rate))
-        return combine(per, rate)
-
     manifest_thr = float(b.threshold)
-    k0, m0, c0 = scored[0]["debounce"]  # the bundle's defaults: its calibrated `alert`, else the runtime's
-    replay_ok = all(debounce(sc["scores"] > manifest_thr, k0, m0, c0) == sc["alerts"] for sc in scored)
+    k0, m0, c0 = scored[0].debounce  # the bundle's defaults: its calibrated `alert`, else the runtime's
     cal = b.manifest.threshold_calibration.to_json() if b.manifest.threshold_calibration else {}
-    default = row("default", cal.get("quantile"), manifest_thr, k0, m0, c0,
-                  evaluate(manifest_thr, k0, m0, c0, replay=False), all_scores, all_frac)
-    recal: dict[str, float] | None = None
-    if val is not None:
-        recal = {str(q): float(np.quantile(val_scores, q)) for q in QUANTILES}
-        grid = [(q, recal[str(q)]) for q in QUANTILES]
-    else:
-        grid = [(cal.get("quantile"), manifest_thr)]
+    default = row("default", cal.get("quantile"), manifest_thr, k0, m0, c0, alerts_at(scored, h_name, rate),
+                  all_scores, all_frac)
+    grid = list(recal.items()) if recal else [(cal.get("quantile"), manifest_thr)]
     sweep = []
     for q, thr in grid:
         for k, m in KM_SWEEP:
             ck = min(DEFAULT_CLEAR_K, k)
-            sweep.append(row("sweep", q, thr, k, m, ck, evaluate(thr, k, m, ck, replay=True), all_scores, all_frac))
+            sweep.append(row("sweep", q, thr, k, m, ck, alerts_at(scored, h_name, rate, thr, (k, m, ck)), all_scores,
+                             all_frac))
 
     json_path, md_path = out / f"{name}.json", out / f"{name}.md"
     cmd = " ".join(["python tools/eval_alerts.py", f"--bundle {bundle}"] + [f"--stream {p}" for p in stream]
@@ -380,27 +287,28 @@ def main(
         "hop": hop_used, "window": window, "sample_rate_hz": rate,
         "streams": [{
             "path": str(s.path), "sha256": file_sha256(s.path),
-            "samples": len(s.x), "seconds": len(s.x) / rate,
-            "truncated_to": max_samples if max_samples and len(s.x) >= max_samples else None,
-            "windows": int(len(sc["starts"])), "skipped_windows": sc["summary"]["skipped"],
+            "samples": len(s.labels), "seconds": len(s.labels) / rate,
+            "truncated_to": max_samples if max_samples and len(s.labels) >= max_samples else None,
+            "windows": len(s.events), "skipped_windows": s.summary["skipped"],
             "segments": len(sg), "held_out_segments": sum(g.label == h_name for g in sg),
             "held_out_samples": int(sum(g.end - g.start for g in sg if g.label == h_name)),
-            "alerts_raised_by_runtime": sc["summary"]["alerts"],
-        } for s, sc, sg in zip(data, scored, segs, strict=True)],
+            "alerts_raised_by_runtime": s.summary["alerts"],
+        } for s, sg in zip(scored, segs, strict=True)],
         "debounce_defaults": {"k": k0, "m": m0, "clear_k": c0,
                               "source": "manifest 'alert'" if b.manifest.alert_debounce else "runtime defaults"},
         "operating_point": b.manifest.alert.to_json() if b.manifest.alert else None,
-        "thresholds": {"manifest": manifest_thr, "manifest_calibration": cal, "recalibrated": recal,
+        "thresholds": {"manifest": manifest_thr, "manifest_calibration": cal,
+                       "recalibrated": {str(q): v for q, v in recal.items()} if recal else None,
                        "validation": val, "sweep_quantiles": list(QUANTILES) if recal else None},
         "window_auc": window_auc,
-        "replay_matches_runtime": replay_ok,
+        "replay_matches_runtime": replay_matches_runtime(scored, manifest_thr),
         "definitions": DEFINITIONS,
         "default": default,
         "sweep": sweep,
         "seconds": round(time.time() - t0, 1),
     }
     if figures is not None:
-        report["figures"] = draw_timelines(data, scored, h_name, manifest_thr, rate, figures, name)
+        report["figures"] = draw_timelines(scored, h_name, manifest_thr, rate, figures, name)
     write_text_atomic(json_path, json.dumps(report, indent=2) + "\n")
     write_text_atomic(md_path, markdown(report))
     d = default
