@@ -17,15 +17,14 @@ On top, the classes agree.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
-from ssvae_edge import cut_windows, read_recording
 from ssvae_edge.contract import PRECISIONS, Manifest
+from ssvae_train.export import engines as E
+from ssvae_train.export.engines import rel_diff, run_onnxruntime, run_openvino, run_tract
 
 ov = pytest.importorskip("openvino", reason="the engines extra is not installed: pip install -e '.[engines]'")
 tract = pytest.importorskip("tract", reason="the engines extra is not installed: pip install -e '.[engines]'")
@@ -33,7 +32,6 @@ tract = pytest.importorskip("tract", reason="the engines extra is not installed:
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTED = ROOT / "exported"
 BUNDLES = sorted(p.parent for p in EXPORTED.glob("*/manifest.json"))
-N = 32  # real samples per graph
 REL = 1e-4
 INT8_BOUNDARY_SAMPLES = 1  # int8: samples of N that may sit on a rounding boundary (see the test)
 # Graphs tract 0.23 cannot load, by the sha256 of the fp32 graph (its int8 version is made from it), so a
@@ -52,59 +50,9 @@ INT8_MORE_BOUNDARIES: dict[tuple[str, str], str] = {
 }
 
 
-@cache
-def _mnist_test() -> np.ndarray:
-    from ssvae_train.data.mnist import load_mnist
-
-    return load_mnist(ROOT / "tests" / "data" / "mnist").x_test
-
-
 def real_feeds(bundle: Path, graph: str) -> dict[str, np.ndarray]:
-    """Real test samples in raw units (MNIST test images; UCI-HAR test windows of the shipped demo
-    stream); the decoder gets z ~ N(0, 1) with the classes in turn, as when generating."""
-    m = Manifest.load(bundle)
-    if graph == "decoder":
-        rng = np.random.default_rng(0)
-        return {"z": rng.standard_normal((N, m.latent_dim)).astype(np.float32),
-                "y": (np.arange(N) % len(m.classes)).astype(np.int64)}
-    if m.is_sensor:
-        rec = read_recording(EXPORTED / "har-demo" / "demo_stream.csv", m.channels, m.sample_rate_hz)
-        x = cut_windows(rec.samples, m.window, m.window)[:: 3][:N]
-    else:
-        x = _mnist_test()[:N]
-    assert list(x.shape[1:]) == list(m.sample_shape)
-    return {"x": np.ascontiguousarray(x, dtype=np.float32)}
-
-
-def run_onnxruntime(path: Path, feeds: dict[str, np.ndarray], optimized: bool = True) -> np.ndarray:
-    opts = ort.SessionOptions()
-    if not optimized:
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-
-
-def run_openvino(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    """OpenVINO at float32: on CPUs with bf16 units (AMX, AVX512-BF16) its CPU plugin otherwise computes in
-    bf16 by default (INFERENCE_PRECISION_HINT), which differs from onnxruntime by ~1e-2 on every graph."""
-    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    names = [next(iter(set(p.get_names()) & set(feeds))) for p in compiled.inputs]  # a port has many names
-    return np.asarray(compiled([feeds[n] for n in names])[compiled.output(0)])
-
-
-def run_tract(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    """tract with the inputs' concrete shapes declared, as a device states its input (a symbolic batch
-    axis clashes inside tract's LSTM Scan)."""
-    model = tract.onnx().load(str(path))
-    names = [model.input_name(i) for i in range(model.input_count())]
-    for i, n in enumerate(names):
-        a = feeds[n]
-        model.set_input_fact(i, ",".join(map(str, a.shape)) + ("," + ("f32" if a.dtype == np.float32 else "i64")))
-    runnable = model.into_model().into_runnable()
-    return runnable.run([feeds[n] for n in names])[0].to_numpy()
-
-
-def rel_diff(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.abs(got.astype(np.float64) - want).max() / max(float(np.abs(want).max()), 1e-12))
+    """Real test samples: MNIST test images of the committed slice, windows of the shipped demo stream."""
+    return E.real_feeds(bundle, graph, EXPORTED / "har-demo" / "demo_stream.csv", ROOT / "tests" / "data" / "mnist")
 
 
 CASES = [(b, prec, g) for b in BUNDLES for prec in PRECISIONS for g in Manifest.load(b).graph_set(prec)]

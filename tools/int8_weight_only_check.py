@@ -14,22 +14,18 @@ The graphs are written to a temporary folder and never shipped.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import onnx
+import typer
 
-ROOT = Path(__file__).resolve().parents[1]
-for p in (ROOT, ROOT / "tests"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+from ssvae_edge.contract import Manifest
+from ssvae_train.export.engines import real_feeds, rel_diff, run_onnxruntime, run_openvino, run_tract
+from ssvae_train.export.graphs import session
+from ssvae_train.export.quantize import batch_difference
 
-from test_engines import BUNDLES, real_feeds, rel_diff, run_onnxruntime, run_openvino, run_tract  # noqa: E402
-
-from ssvae_edge.contract import Manifest  # noqa: E402
-from ssvae_train.export.graphs import session  # noqa: E402
-from ssvae_train.export.quantize import batch_difference  # noqa: E402
+EXPORTED = Path("exported")
 
 
 def weight_only(src: Path, dst: Path) -> int:
@@ -58,15 +54,20 @@ def weight_only(src: Path, dst: Path) -> int:
     return len(drop) // 2
 
 
-def main() -> None:
+def main(
+    out: Path = typer.Option(Path("benchmarks/int8-weight-only.md"), help="The report to write."),
+    mnist_dir: Path = typer.Option(Path("tests/data/mnist"), help="MNIST files whose test images are fed."),
+) -> None:
+    """Remove the activation QDQ pairs of every committed int8 graph and compare the engines on them."""
     rows = []
+    stream = EXPORTED / "har-demo" / "demo_stream.csv"
     with tempfile.TemporaryDirectory() as tmp:
-        for b in BUNDLES:
+        for b in sorted(p.parent for p in EXPORTED.glob("*/manifest.json")):
             m = Manifest.load(b)
             for graph, entry in m.graphs_int8.items():
                 dst = Path(tmp) / f"{b.name}-{graph}.onnx"
                 pairs = weight_only(b / entry.file, dst)
-                feeds = real_feeds(b, graph)
+                feeds = real_feeds(b, graph, stream, mnist_dir)
                 ref = run_onnxruntime(dst, feeds)
                 rows.append((b.name, graph, pairs, rel_diff(run_onnxruntime(dst, feeds, optimized=False), ref),
                              rel_diff(run_openvino(dst, feeds), ref), rel_diff(run_tract(dst, feeds), ref),
@@ -92,10 +93,9 @@ def main() -> None:
               "Weight-only is further from the target than the shipped static graphs (within 1e-4 "
               "on both engines but for one or two boundary samples of 32, tests/test_engines.py), so it is not "
               "shipped.", ""]
-    out = ROOT / "benchmarks" / "int8-weight-only.md"
     out.write_text("\n".join(lines))
     print(out)
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)
