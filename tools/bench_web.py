@@ -27,7 +27,7 @@ import onnxruntime as ort
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.csvinput import read_recording
 from ssvae_edge.headless import Chromium
-from ssvae_edge.web import build_site, page_bytes
+from ssvae_edge.web import build_site, page_bytes, vendored
 from ssvae_edge.webserve import serve_in_background
 
 GOAL_MS, GOAL_BYTES = 2.0, 16_000_000
@@ -165,8 +165,7 @@ def main() -> None:
     cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), platform.processor())
     report = {"machine": {"cpu": cpu, "cores": os.cpu_count(), "load_before": load_before,
                           "load_after": [round(v, 2) for v in os.getloadavg()]},
-              "browser": results[0]["browser"], "ort_web": json.loads(
-                  (Path(__file__).parents[1] / "ssvae_edge/webapp/ort/vendored.json").read_text())["version"],
+              "browser": results[0]["browser"], "ort_web": vendored()["version"],
               "onnxruntime": ort.__version__, "settings": {"blocks": a.blocks, "per_block": a.per_block,
                                                            "cold_runs": a.cold_runs, "threads": 1},
               "results": results}
