@@ -33,6 +33,12 @@ case "${1:-all}" in
     # validation people showed its false alerts in labelled time were all postural transitions (no test read).
     run novelty-tr-ds-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0
     ;;&
+  e)  # queue b's 1 % runs split over two queues when a core frees up (the same runs as in b)
+    run ss-l0.01-s2 30 --model ssvae --labels 0.01 --seed 2
+    ;;
+  f)
+    for s in 0 1; do run ss-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s; done
+    ;;
   c|all)
     # A variant without the rotation augmentation, added after the first validation confusion (full-s0, epoch
     # 13: SITTING read as STANDING on a third of its windows; the two differ by the phone's tilt, which random
