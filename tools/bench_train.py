@@ -10,7 +10,6 @@ machine they ran on. Nothing here is asserted: it is a measurement, not a test.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -20,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import typer
 
+ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [
     ("mnist", "dense", "ssvae", "soft-label", "100"),
     ("mnist", "dense", "ssvae", "m2", "100"),
@@ -35,6 +35,7 @@ import json, resource, sys, time, torch
 from ssvae_train.config import FitConfig
 from ssvae_train.training.trainer import fit
 from ssvae_train.training.checkpoint import load_checkpoint
+
 torch.set_num_threads(int(sys.argv[7]))
 cfg = FitConfig(dataset=sys.argv[1], data_dir=sys.argv[2], arch=sys.argv[3], model=sys.argv[4], objective=sys.argv[5],
                 labels=sys.argv[6], epochs=int(sys.argv[9]), device="cpu")
@@ -45,21 +46,21 @@ print(json.dumps({"seconds_per_epoch": secs[len(secs) // 2], "epoch_seconds": se
 """
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--threads", type=int, action="append", help="torch threads (repeatable; default 1 and 2)")
-    ap.add_argument("--only", default="", help="only configurations whose arch matches")
-    ap.add_argument("--epochs", type=int, default=1, help="epochs per configuration; the median is reported")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "train.json")
-    a = ap.parse_args()
+def main(
+    data_root: Path = typer.Option(ROOT.parent / "shared" / "data", help="Folder holding mnist/ and uci-har/."),
+    threads: list[int] = typer.Option([1, 2], help="torch threads (repeatable)."),
+    only: str = typer.Option("", help="Only configurations whose arch matches."),
+    epochs: int = typer.Option(1, help="Epochs per configuration; the median is reported."),
+    out: Path = typer.Option(ROOT / "benchmarks" / "train.json", help="The JSON to write."),
+) -> None:
+    """Seconds per epoch and peak memory of each configuration, each in a fresh process."""
     rows = []
     load_start = os.getloadavg()
-    for threads in a.threads or [1, 2]:
+    for t in threads:
         for ds, arch, model, obj, labels in CONFIGS:
-            if a.only and a.only != arch:
+            if only and only != arch:
                 continue
-            data_dir = a.data_root / ("mnist" if ds == "mnist" else "uci-har")
+            data_dir = data_root / ("mnist" if ds == "mnist" else "uci-har")
             with tempfile.TemporaryDirectory() as tmp:
                 cmd = [
                     sys.executable,
@@ -71,14 +72,14 @@ def main() -> int:
                     model,
                     obj,
                     labels,
-                    str(threads),
+                    str(t),
                     f"{tmp}/run",
-                    str(a.epochs),
+                    str(epochs),
                 ]
-                env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+                env = {**os.environ, "OMP_NUM_THREADS": str(t)}
                 t0 = time.time()
-                out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT).stdout
-            r = json.loads(out.strip().splitlines()[-1])
+                stdout = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT).stdout
+            r = json.loads(stdout.strip().splitlines()[-1])
             r.update(
                 {
                     "dataset": ds,
@@ -86,7 +87,7 @@ def main() -> int:
                     "model": model,
                     "objective": obj,
                     "labels": labels,
-                    "threads": threads,
+                    "threads": t,
                     "wall_seconds_with_setup": round(time.time() - t0, 1),
                 }
             )
@@ -117,17 +118,16 @@ def main() -> int:
         "results": rows,
         "loadavg_start": load_start,
         "loadavg_end": os.getloadavg(),
-        "epochs_per_row": a.epochs,
+        "epochs_per_row": epochs,
         "note": "full epochs of `ssvae-train fit` per row (seconds_per_epoch = their median, the slower of two), "
         "in a fresh process; "
         "peak_rss_mb is the process maximum; "
         "a load average above the core count means other jobs shared the CPU during the measurement",
     }
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {a.out}")
-    return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(main)

@@ -10,10 +10,10 @@ manifest's `quantization`, measured by the exporter on the test set).
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
+
+import typer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,10 +58,8 @@ def int8_row(path: Path) -> str:
     )
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path)
-    a = ap.parse_args()
+def main(out: Path | None = typer.Option(None, help="Also write the tables here.")) -> None:
+    """The tables of exported/README.md, from the committed bundles' manifests."""
     lines = [
         "| bundle | graphs | test acc. PyTorch % | onnxruntime fp32 % | onnxruntime int8 % | fp32 KiB | int8 KiB "
         "| worst ORT–PyTorch diff | threshold | generation agreement |",
@@ -78,10 +76,9 @@ def main() -> int:
     lines += [int8_row(p) for p in bundles]
     text = "\n".join(lines) + "\n"
     print(text)
-    if a.out:
-        a.out.write_text(text)
-    return 0
+    if out:
+        out.write_text(text)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(main)

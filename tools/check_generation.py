@@ -19,14 +19,12 @@ from typing import Annotated
 
 import typer
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo's packages
-    sys.path.insert(0, str(ROOT))
+from ssvae_edge import Bundle
+from ssvae_train.data.load import load_dataset
+from ssvae_train.files import write_text_atomic
+from ssvae_train.scoring.generation_check import check_generation, draw_image_grid, draw_sensor_comparison
 
-from ssvae_edge import Bundle  # noqa: E402
-from ssvae_train.data.load import load_dataset  # noqa: E402
-from ssvae_train.files import write_text_atomic  # noqa: E402
-from ssvae_train.scoring.generation_check import check_generation, draw_image_grid, draw_sensor_comparison  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(

@@ -12,20 +12,18 @@ Writes `results/stream_check.json`; exits 1 on any mismatch.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
+import typer
+
+from ssvae_edge import Bundle, StreamScorer
+from ssvae_edge.csvinput import SampleReader
+from ssvae_train.data.uci_har import load_uci_har
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from ssvae_edge import Bundle, StreamScorer  # noqa: E402
-from ssvae_edge.csvinput import SampleReader  # noqa: E402
-from ssvae_train.data.uci_har import load_uci_har  # noqa: E402
 
 
 def stream_file(bundle: Bundle, path: Path, hop: int) -> tuple[np.ndarray, list[dict]]:
@@ -63,34 +61,35 @@ def check(bundle: Bundle, x_test: np.ndarray, path: Path, hop: int, test_index_o
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bundle", type=Path, default=ROOT / "exported" / "har-lstm")
-    ap.add_argument("--streams", type=Path, default=ROOT / "exported" / "har-demo")
-    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "uci-har")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "stream_check.json")
-    a = ap.parse_args()
-    bundle = Bundle.load(a.bundle, providers="cpu")
-    x_test = load_uci_har(a.data_dir).x_test
-    with open(a.streams / "demo_windows.csv") as f:
+def main(
+    bundle: Path = typer.Option(ROOT / "exported" / "har-lstm", help="The bundle that scores the streams."),
+    streams: Path = typer.Option(ROOT / "exported" / "har-demo", help="The folder tools/har_streams.py wrote."),
+    data_dir: Path = typer.Option(ROOT.parent / "shared" / "data" / "uci-har", help="UCI-HAR zip or folder."),
+    out: Path = typer.Option(ROOT / "results" / "stream_check.json", help="The JSON to write."),
+) -> None:
+    """Stream every rebuilt recording and check each window equals the test window it was built from."""
+    b = Bundle.load(bundle, providers="cpu")
+    x_test = load_uci_har(data_dir).x_test
+    with open(streams / "demo_windows.csv") as f:
         demo = {int(r["start"]): int(r["test_index"]) for r in csv.DictReader(f)}
-    rows = [check(bundle, x_test, a.streams / "demo_stream.csv", 128, demo)]
-    runs = json.loads((a.streams / "runs.json").read_text())["runs"]
+    rows = [check(b, x_test, streams / "demo_stream.csv", 128, demo)]
+    runs = json.loads((streams / "runs.json").read_text())["runs"]
     for run in runs:
         if run.get("file"):
-            starts = {i * bundle.hop: idx for i, idx in enumerate(run["test_indices"])}
-            rows.append(check(bundle, x_test, a.streams / run["file"], 64, starts))
+            starts = {i * b.hop: idx for i, idx in enumerate(run["test_indices"])}
+            rows.append(check(b, x_test, streams / run["file"], 64, starts))
     total = {
         k: sum(r[k] for r in rows)
         for k in ("windows_scored", "dataset_windows", "identical_values", "identical_labels")
     }
     ok = total["dataset_windows"] == total["identical_values"] == total["identical_labels"] > 0
-    report = {"bundle": str(a.bundle), "streams": len(rows), "total": total, "all_equal": ok, "rows": rows}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(report, indent=2) + "\n")
+    report = {"bundle": str(bundle), "streams": len(rows), "total": total, "all_equal": ok, "rows": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({"total": total, "all_equal": ok}))
-    return 0 if ok else 1
+    if not ok:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(main)

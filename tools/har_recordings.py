@@ -9,16 +9,14 @@ Usage: python tools/har_recordings.py --data-dir ../shared/data/uci-har --out ru
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ssvae_train.data.har_recordings import write_har_recordings  # noqa: E402
-from ssvae_train.data.uci_har import load_uci_har  # noqa: E402
-from ssvae_train.errors import UserError  # noqa: E402
+from ssvae_train.data.har_recordings import write_har_recordings
+from ssvae_train.data.uci_har import load_uci_har
+from ssvae_train.errors import UserError
 
 
 def main(

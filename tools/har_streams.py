@@ -7,14 +7,12 @@ Usage: python tools/har_streams.py --data-dir ../shared/data/uci-har --out runs/
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ssvae_train.data.har_streams import build_streams  # noqa: E402, F401  (tests and callers import it here too)
+from ssvae_train.data.har_streams import build_streams
 
 
 def main(

@@ -29,13 +29,14 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from ssvae_train.experiments.cell import fit_and_evaluate
+from ssvae_train.files import write_text_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from ssvae_train.files import write_text_atomic  # noqa: E402
 
 DATA = Path("/work/shared/data")
 WORK = ROOT / "runs" / "own-data"
-# The commands are recorded as a user types them; they run as `python -m` of this checkout's packages.
+# The commands are recorded as a user types them; they run as `python -m` of the installed packages.
 MODULES = {"ssvae-train": "ssvae_train.cli", "ssvae-export": "ssvae_train.export.cli", "ssvae-edge": "ssvae_edge"}
 CELLS = ROOT / "results" / "own_data"
 HAR = ["--arch", "lstm", "--model", "ssvae", "--epochs", "40"]
@@ -87,7 +88,7 @@ def _sh(args: list[str]) -> str:
 
 
 def _exec(args: list[str], **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", MODULES[args[0]], *args[1:]], env=env, cwd=ROOT,
                           capture_output=True, text=True, **kw)
 
@@ -101,23 +102,16 @@ def run(cells: Annotated[list[str], typer.Argument(help="Cells to run, e.g. har-
             typer.echo(f"{cell}: done already ({out_json})")
             continue
         out = WORK / "runs" / cell
-        fit = ["ssvae-train", "fit", "--out", str(out), *fit_args(cell), "--threads", "1", "--force"]
-        ev = ["ssvae-train", "evaluate", str(out), "--threads", "1"]
-        t0 = time.time()
-        p = _exec(fit)
-        if p.returncode != 0:
-            typer.echo(f"{cell}: fit failed: {p.stderr.strip()[-2000:]}", err=True)
-            raise typer.Exit(1)
-        seconds = time.time() - t0
-        metrics = json.loads(_exec(ev, check=True).stdout)
-        import torch
-
-        ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+        try:
+            r = fit_and_evaluate(out, fit_args(cell), WORK / "runs" / f"{cell}.log", restart=True)
+        except subprocess.CalledProcessError as e:
+            typer.echo(f"{cell}: {' '.join(e.cmd[:2])} failed (log: {WORK / 'runs' / f'{cell}.log'})", err=True)
+            raise typer.Exit(1) from None
+        metrics, seconds = r["metrics"], r["fit_seconds"]
         cell_doc = {
-            "cell": cell, "command": _sh(fit), "evaluate_command": _sh(ev), "metrics": metrics,
-            "data_counts": ckpt["data"].get("counts"),
-            "data_line": [ln for ln in p.stderr.splitlines() if ln.startswith("data:")],
-            "wall_seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "cell": cell, "command": r["command"], "evaluate_command": r["evaluate_command"], "metrics": metrics,
+            "data_counts": r["data_counts"], "data_line": r["data_line"], "wall_seconds": seconds,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         CELLS.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out_json, json.dumps(cell_doc, indent=2) + "\n")

@@ -7,28 +7,22 @@ committed bundle is chosen by; results/mnist-bundles.md), after a table of all o
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere: import the repo's packages
-    sys.path.insert(0, str(ROOT))
+import typer
 
-from ssvae_train.training.checkpoint import load_checkpoint  # noqa: E402
+from ssvae_train.training.checkpoint import load_checkpoint
 
 
-def main(runs: list[str]) -> int:
-    if not runs:
-        print("pick_run.py: error: give at least one run folder", file=sys.stderr)
-        return 2
+def main(runs: list[Path] = typer.Argument(..., help="Run folders (each with checkpoint.pt).")) -> None:
+    """The run with the highest last-epoch validation accuracy."""
     val = {}
     for run in runs:
         last = load_checkpoint(run)["history"][-1]
         val[run] = float(last["val_accuracy"])
-        print(f"{run}: epoch {last['epoch']}, validation accuracy {val[run]:.4f}", file=sys.stderr)
+        typer.echo(f"{run}: epoch {last['epoch']}, validation accuracy {val[run]:.4f}", err=True)
     print(max(runs, key=lambda r: val[r]))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    typer.run(main)

@@ -11,22 +11,19 @@ have to beat. Numbers only; nothing is asserted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import typer
+
+from ssvae_edge.contract import Manifest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ssvae_edge.contract import Manifest  # noqa: E402
 
 
 def profile(path: Path, shape: tuple[int, ...], runs: int, threads: int) -> tuple[Counter, Counter]:
@@ -50,19 +47,19 @@ def profile(path: Path, shape: tuple[int, ...], runs: int, threads: int) -> tupl
     return micros, Counter({k: v // runs for k, v in nodes.items()})
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("bundle", type=Path)
-    ap.add_argument("--runs", type=int, default=300)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "ops.md")
-    a = ap.parse_args()
-    manifest = Manifest.load(a.bundle)
+def main(
+    bundle: Path = typer.Argument(..., help="The bundle whose graphs are profiled."),
+    runs: int = typer.Option(300, help="Profiled runs per graph."),
+    threads: int = typer.Option(1, help="onnxruntime intra-op threads."),
+    out: Path = typer.Option(ROOT / "benchmarks" / "ops.md", help="The report to write."),
+) -> None:
+    """Mean onnxruntime kernel time per operator of each graph, at batch 1."""
+    manifest = Manifest.load(bundle)
     lines = [
-        f"# Per-operator time of `{a.bundle.name}` at batch 1",
+        f"# Per-operator time of `{bundle.name}` at batch 1",
         "",
-        f"`python tools/profile_graph.py {a.bundle} --runs {a.runs} --threads {a.threads}`: onnxruntime "
-        f"{ort.__version__} profiler, CPUExecutionProvider, {a.threads} intra-op thread(s), mean kernel time per "
+        f"`python tools/profile_graph.py {bundle} --runs {runs} --threads {threads}`: onnxruntime "
+        f"{ort.__version__} profiler, CPUExecutionProvider, {threads} intra-op thread(s), mean kernel time per "
         "call over the runs (the profiler adds its own overhead: compare shares, not absolute times with "
         "`benchmarks/edge.md`).",
         "",
@@ -71,16 +68,15 @@ def main() -> int:
         entry = manifest.graphs.get(graph)
         if entry is None:
             continue
-        micros, nodes = profile(a.bundle / entry.file, tuple(manifest.sample_shape), a.runs, a.threads)
+        micros, nodes = profile(bundle / entry.file, tuple(manifest.sample_shape), runs, threads)
         total = sum(micros.values())
         lines += [f"## {graph}", "", "| operator | nodes | µs per call | share |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {op} | {nodes[op]} | {us:.1f} | {100 * us / total:.1f} % |" for op, us in micros.most_common()]
         lines += [f"| **all** | {sum(nodes.values())} | {total:.1f} | 100 % |", ""]
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text("\n".join(lines))
-    print(f"wrote {a.out}")
-    return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(main)

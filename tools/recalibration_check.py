@@ -13,67 +13,64 @@ benchmarks/alerts-recalibration.md; the streams and the re-fitted bundle go unde
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import typer
+
+from ssvae_edge.contract import Manifest
+from ssvae_edge.recalibrate import recalibrate
+from ssvae_train.data.har_streams import build_streams
+from ssvae_train.data.segment_streams import segment_order
+from ssvae_train.data.uci_har import load_uci_har
+from ssvae_train.files import write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
-for p in (ROOT, ROOT / "tools"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
-
-import har_streams  # noqa: E402
-
-from ssvae_edge.recalibrate import recalibrate  # noqa: E402
-from ssvae_train.data.segment_streams import segment_order  # noqa: E402
-from ssvae_train.data.uci_har import load_uci_har  # noqa: E402
-from ssvae_train.files import write_text_atomic  # noqa: E402
 
 KEYS = ("threshold", "k", "m", "detected", "held_out_segments", "false_alerts", "false_alerts_per_hour",
         "delay_seconds_median", "window_tpr", "window_fpr")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-dir", type=Path, default=Path("../shared/data/uci-har"))
-    ap.add_argument("--bundle", type=Path, default=Path("exported/har-lstm-novelty"))
-    ap.add_argument("--target", type=float, default=0.5, help="false alerts per hour to re-fit for")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks"))
-    a = ap.parse_args()
-    ds = load_uci_har(a.data_dir)
-    held = (json.loads((a.bundle / "manifest.json").read_text())["producer"])["excluded_class"]
+def main(
+    data_dir: Path = typer.Option(Path("../shared/data/uci-har"), help="UCI-HAR zip or folder."),
+    bundle: Path = typer.Option(Path("exported/har-lstm-novelty"), help="A bundle with a held-out class."),
+    target: float = typer.Option(0.5, help="False alerts per hour to re-fit for."),
+    out: Path = typer.Option(Path("benchmarks"), help="Folder for the reports."),
+) -> None:
+    """Re-fit the alert threshold on people A, measure the bundle on people B before and after."""
+    ds = load_uci_har(data_dir)
+    held = Manifest.load(bundle).producer.excluded_class
     x, y = ds.x_test, ds.y_test
     half = len(y) // 2
     xa, ya = x[:half][y[:half] != held], y[:half][y[:half] != held]
     classes = np.unique(ya)
     ya = np.searchsorted(classes, ya)
     recordings = [xa[segment_order(ya, len(classes), 234, seed)].reshape(-1, x.shape[2]) for seed in range(20)]
-    refit = ROOT / "runs" / f"{a.bundle.name}-recalibrated"
-    manifest = recalibrate(a.bundle, recordings, refit, a.target, force=True)
+    refit = ROOT / "runs" / f"{bundle.name}-recalibrated"
+    manifest = recalibrate(bundle, recordings, refit, target, force=True)
     streams = []
     for seed in range(3):
         folder = ROOT / "runs" / f"har-streams-B-s{seed}"
-        har_streams.build_streams(x[half:], y[half:], list(ds.classes), list(ds.channels), folder,
-                                  demo_minutes=10, seed=seed)
+        build_streams(x[half:], y[half:], list(ds.classes), list(ds.channels), folder,
+                      demo_minutes=10, seed=seed)
         streams += ["--stream", str(folder / "demo_stream.csv")]
     rows = {}
-    for name, bundle in (("as exported", a.bundle), ("re-fitted on people A", refit)):
-        stem = "alerts-recalibration-" + ("before" if bundle == a.bundle else "after")
-        subprocess.run([sys.executable, str(ROOT / "tools" / "eval_alerts.py"), "--bundle", str(bundle), *streams,
-                        "--out", str(a.out), "--name", stem], check=True, cwd=ROOT)
-        rows[name] = json.loads((a.out / f"{stem}.json").read_text())["default"]
+    for name, b in (("as exported", bundle), ("re-fitted on people A", refit)):
+        stem = "alerts-recalibration-" + ("before" if b == bundle else "after")
+        subprocess.run([sys.executable, str(ROOT / "tools" / "eval_alerts.py"), "--bundle", str(b), *streams,
+                        "--out", str(out), "--name", stem], check=True, cwd=ROOT)
+        rows[name] = json.loads((out / f"{stem}.json").read_text())["default"]
     r = manifest["alert"]["recalibrated"]
     lines = [
         "# Alert threshold re-fitted on the device's people", "",
-        f"`python tools/recalibration_check.py --data-dir {a.data_dir} --bundle {a.bundle}`. People A: the first "
+        f"`python tools/recalibration_check.py --data-dir {data_dir} --bundle {bundle}`. People A: the first "
         f"{half} UCI-HAR test windows, normal activity only ({len(xa)} windows), as 20 recordings ({r['on']}); "
         f"people B: the other {len(y) - half} as three 10-minute streams with every activity "
         f"({rows['as exported']['normal_hours'] * 60:.0f} min of normal activity). Target "
-        f"{a.target:g} false alerts per hour.", "",
+        f"{target:g} false alerts per hour.", "",
         "| bundle | threshold | k/m | held-out segments alerted | false alerts | false / h | median delay s | "
         "window TPR | window FPR |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|",
@@ -86,10 +83,9 @@ def main() -> int:
     lines += ["", f"Re-fitted on people A: {r['false_alerts_per_hour']['fp32']:.2f} false alerts per hour there "
               f"(threshold {r['previous_threshold']:.4g} -> {manifest['threshold']:.4g}). Raw numbers: "
               "`alerts-recalibration-before.json`, `alerts-recalibration-after.json`.", ""]
-    write_text_atomic(a.out / "alerts-recalibration.md", "\n".join(lines))
-    print(f"wrote {a.out / 'alerts-recalibration.md'}")
-    return 0
+    write_text_atomic(out / "alerts-recalibration.md", "\n".join(lines))
+    print(f"wrote {out / 'alerts-recalibration.md'}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(main)

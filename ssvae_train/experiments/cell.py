@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from ssvae_train.experiments.grid import REPO, RUNS, Cell
 from ssvae_train.files import write_text_atomic
@@ -25,50 +26,70 @@ def machine() -> dict:
     }
 
 
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}  # one torch thread per cell
+
+
+def fit_and_evaluate(run_dir: Path, fit_args: list[str], log: Path, restart: bool = False,
+                     also_best: bool = False, fit_only: bool = False) -> dict | None:
+    """The pipeline every cell runs: `ssvae-train fit` into `run_dir` (resumed where a checkpoint is, unless
+    `restart`; its output appended to `log`), then `ssvae-train evaluate` (and with `also_best` at the best
+    validation epoch too). Returns the commands, the metrics and what the checkpoint says of the training
+    (None with `fit_only`); raises CalledProcessError when a command fails. Paths inside the checkout are
+    recorded relative to it."""
+    from ssvae_train.training.checkpoint import load_checkpoint  # torch: only a cell that trains needs it
+
+    where = str(run_dir.relative_to(REPO)) if run_dir.is_relative_to(REPO) else str(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    fit = ["ssvae-train", "fit", "--out", where, *fit_args, "--threads", "1"]
+    again = ["--force"] if restart else ["--resume"] if (run_dir / "checkpoint.pt").exists() else []
+    start = log.stat().st_size if log.exists() else 0
+    t0 = time.time()
+    with open(log, "a") as fh:
+        subprocess.run(fit + again, check=True, env=ENV, cwd=REPO, stdout=fh, stderr=fh)
+    fit_seconds = time.time() - t0
+    if fit_only:
+        return None
+    ev = ["ssvae-train", "evaluate", where, "--threads", "1"]
+    metrics = json.loads(subprocess.run(ev, check=True, env=ENV, cwd=REPO, capture_output=True, text=True).stdout)
+    ckpt = load_checkpoint(run_dir)
+    hist = ckpt["history"]
+    with open(log) as fh:
+        fh.seek(start)
+        data_line = [ln.rstrip("\n") for ln in fh if ln.startswith("data:")]
+    result = {
+        "command": shlex.join(fit),
+        "evaluate_command": shlex.join(ev),
+        "metrics": metrics,
+        "seconds_per_epoch": sum(h["seconds"] for h in hist) / len(hist),
+        "last_epoch": hist[-1],
+        "fit_seconds": round(fit_seconds, 1),
+        "data_counts": ckpt["data"].get("counts"),
+        "data_line": data_line,
+    }
+    if also_best:
+        ev_best = ev + ["--weights", "best"]
+        out = subprocess.run(ev_best, check=True, env=ENV, cwd=REPO, capture_output=True, text=True).stdout
+        result["metrics_best"] = json.loads(out)
+        result["evaluate_best_command"] = shlex.join(ev_best)
+    return result
+
+
 def run_cell(cell: Cell, fit_only: bool = False) -> dict | None:
-    """Train (or resume) a cell and evaluate it; with fit_only, train only and write no cell."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    """Train (or resume) a cell and evaluate it, then write its file; with fit_only, train only and write no
+    cell. A generation cell draws its figure instead."""
     t0 = time.time()
     if cell.generate is not None:
         fig = REPO / "results" / "figures" / f"generation-{cell.name}.png"
         fig.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            "ssvae-train",
-            "generate",
-            str(RUNS / cell.generate["run"]),
-            "--class",
-            cell.generate["class"],
-            "--out",
-            str(fig),
-        ]
-        subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
+        cmd = ["ssvae-train", "generate", str(RUNS / cell.generate["run"]), "--class", cell.generate["class"],
+               "--out", str(fig)]
+        subprocess.run(cmd, check=True, env=ENV, capture_output=True, text=True)
         result = {"figure": str(fig.relative_to(REPO)), "command": shlex.join(cmd)}
     else:
-        cell.run_dir.parent.mkdir(parents=True, exist_ok=True)
-        fit = ["ssvae-train", "fit", "--out", str(cell.run_dir.relative_to(REPO)), *cell.args, "--threads", "1"]
-        resume = (cell.run_dir / "checkpoint.pt").exists()
         log = cell.run_dir.parent / f"{cell.name}.log"
-        with open(log, "a") as fh:
-            subprocess.run(fit + (["--resume"] if resume else []), check=True, env=env, cwd=REPO, stdout=fh, stderr=fh)
-        if fit_only:
+        result = fit_and_evaluate(cell.run_dir, cell.args, log, also_best=cell.also_best, fit_only=fit_only)
+        if result is None:
             return None
-        ev = ["ssvae-train", "evaluate", str(cell.run_dir.relative_to(REPO)), "--threads", "1"]
-        metrics = json.loads(subprocess.run(ev, check=True, env=env, cwd=REPO, capture_output=True, text=True).stdout)
-        from ssvae_train.training.checkpoint import load_checkpoint  # torch: only a cell that trained needs it
-
-        hist = load_checkpoint(cell.run_dir)["history"]
-        result = {
-            "command": shlex.join(fit),
-            "evaluate_command": shlex.join(ev),
-            "metrics": metrics,
-            "seconds_per_epoch": sum(h["seconds"] for h in hist) / len(hist),
-            "last_epoch": hist[-1],
-        }
-        if cell.also_best:
-            ev_best = ev + ["--weights", "best"]
-            out = subprocess.run(ev_best, check=True, env=env, cwd=REPO, capture_output=True, text=True).stdout
-            result["metrics_best"] = json.loads(out)
-            result["evaluate_best_command"] = shlex.join(ev_best)
     result.update(
         {
             "experiment": cell.experiment,
