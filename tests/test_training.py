@@ -117,14 +117,30 @@ def _fit_cmd(out: Path, epochs: int) -> list[str]:
     ]
 
 
-def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
-    from ssvae_train.training.trainer import STOP_AFTER_ENV
+# `ssvae-train` whose process SIGKILLs itself right after epoch 2's checkpoint is written: a deterministic kill,
+# arranged by the test alone (the training loop knows nothing of it)
+KILLED_AFTER_EPOCH_2 = """
+import os, signal, sys
+from ssvae_train.training import trainer
+save = trainer.save_checkpoint
+def save_then_die(state, path):
+    save(state, path)
+    if state["epoch"] == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+trainer.save_checkpoint = save_then_die
+from ssvae_train.cli import main
+sys.argv = ["ssvae-train", *sys.argv[1:]]
+main()
+"""
 
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     full = tmp_path / "full"
     subprocess.run(_fit_cmd(full, 4), check=True, env=env, capture_output=True)
     killed = tmp_path / "killed"
-    proc = subprocess.run(_fit_cmd(killed, 4), env={**env, STOP_AFTER_ENV: "2"}, capture_output=True)
+    cmd = [sys.executable, "-c", KILLED_AFTER_EPOCH_2, *_fit_cmd(killed, 4)[3:]]
+    proc = subprocess.run(cmd, env=env, capture_output=True)
     assert proc.returncode == -signal.SIGKILL  # killed mid-run, right after epoch 2's checkpoint
     before = load_checkpoint(killed)
     assert before["epoch"] == 2 and [h["epoch"] for h in before["history"]] == [1, 2]

@@ -7,9 +7,7 @@ stopped. Under torchrun every rank runs this loop on its slice of each batch (se
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -39,10 +37,6 @@ from ssvae_train.training.objectives import LossWeights, objective
 from ssvae_train.training.prepare import prepare
 from ssvae_train.training.progress import Progress
 from ssvae_train.training.stacked import resample
-
-# Kill the process (SIGKILL) once this many epochs are checkpointed: a deterministic kill for the tests of
-# --resume. Unset: never.
-STOP_AFTER_ENV = "SSVAE_STOP_AFTER_EPOCH"
 
 
 class StepLoss(torch.nn.Module):
@@ -227,7 +221,6 @@ def _train(run: Training, out: Path, progress: bool, world: World) -> None:
     if progress and world.is_main:
         print(start_line(cfg, prep, world, steps, run.start), file=sys.stderr, flush=True)
     bar = Progress(total=(cfg.epochs - run.start) * steps, enabled=progress and world.is_main, label=out.name)
-    stop = int(os.environ.get(STOP_AFTER_ENV, "0")) or None
     for epoch in range(run.start, cfg.epochs):
         t0 = time.perf_counter()
         rows = data if m1_std is None else (resample(data[0], m1_std, cfg.seed, epoch), data[1])
@@ -244,6 +237,4 @@ def _train(run: Training, out: Path, progress: bool, world: World) -> None:
                                       world.size), out / CHECKPOINT)
             bar.log(f"epoch {epoch + 1}/{cfg.epochs} "
                     + " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
-        if epoch + 1 == stop:
-            os.kill(os.getpid(), signal.SIGKILL)  # as a kill would, right after this epoch's checkpoint
     bar.close()
