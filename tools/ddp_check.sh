@@ -12,14 +12,15 @@ mkdir -p results/ddp
 ssvae-train evaluate runs/ddp/two-ranks --out results/ddp/two-ranks.json > /dev/null
 ssvae-train evaluate runs/ddp/one-process --out results/ddp/one-process.json > /dev/null
 python - <<'PY'
-import json, torch
+import json
+from ssvae_train.training.checkpoint import load_checkpoint
 rows = {}
 for name in ("one-process", "two-ranks"):
     ev = json.load(open(f"results/ddp/{name}.json"))
-    h = torch.load(f"runs/ddp/{name}/checkpoint.pt", weights_only=True)["history"]
+    ckpt = load_checkpoint(f"runs/ddp/{name}")
     rows[name] = {"test_accuracy": ev["test_accuracy"], "test_log_loss": ev["test_log_loss"],
-                  "seconds_per_epoch": [r["seconds"] for r in h], "world_size": torch.load(
-                      f"runs/ddp/{name}/checkpoint.pt", weights_only=True).get("world_size", 1)}
+                  "seconds_per_epoch": [r["seconds"] for r in ckpt["history"]],
+                  "world_size": ckpt.get("world_size", 1)}
 rows["accuracy_gap_points"] = 100 * abs(rows["one-process"]["test_accuracy"] - rows["two-ranks"]["test_accuracy"])
 json.dump(rows, open("results/ddp/summary.json", "w"), indent=2)
 print(json.dumps(rows, indent=2))
