@@ -66,10 +66,7 @@ def plot_budget(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
     return True
 
 
@@ -105,8 +102,15 @@ def plot_auroc(agg: dict, names: dict[int, str], title: str, path: Path,
     ax.set_ylabel("ROC AUC")
     ax.set_title(title)
     ax.legend(fontsize=8, ncol=4, loc="upper center")
+    _save(fig, path)
+    return True
+
+
+def _save(fig, path: Path) -> None:
+    """Write a figure (its folder made) and free it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
-    return True
