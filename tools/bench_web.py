@@ -12,7 +12,6 @@ block, and Python's blocks run before and after the browser's, so a drift of the
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import typer
 
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.csvinput import read_recording
@@ -147,33 +147,32 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bundle", action="append", type=Path, required=True, help="sensor bundle(s) to measure")
-    ap.add_argument("--recording", action="append", type=Path, required=True,
-                    help="a recording per bundle (its columns), in the same order")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks"))
-    ap.add_argument("--blocks", type=int, default=30)
-    ap.add_argument("--per-block", type=int, default=20)
-    ap.add_argument("--cold-runs", type=int, default=3)
-    a = ap.parse_args()
-    if len(a.recording) != len(a.bundle):
-        ap.error("give one --recording per --bundle")
+def main(
+    bundle: list[Path] = typer.Option(..., metavar="BUNDLE", help="A sensor bundle to measure (repeatable)."),
+    recording: list[Path] = typer.Option(..., metavar="CSV", help="A recording per bundle, in the same order."),
+    out: Path = typer.Option(Path("benchmarks"), help="Folder for web.json and web.md."),
+    blocks: int = typer.Option(30, min=1, help="Timed blocks per graph (graphs take turns block by block)."),
+    per_block: int = typer.Option(20, min=1, help="Runs of one window per block."),
+    cold_runs: int = typer.Option(3, min=1, help="Cold browsers that replay the recording (first-window time)."),
+) -> None:
+    """Measure the page in headless Chromium against onnxruntime in Python; write web.json and web.md."""
+    if len(recording) != len(bundle):
+        raise typer.BadParameter("give one --recording per --bundle")
     load_before = [round(v, 2) for v in os.getloadavg()]
-    results = [measure(b, r, a.blocks, a.per_block, a.cold_runs) for b, r in zip(a.bundle, a.recording, strict=True)]
+    results = [measure(b, r, blocks, per_block, cold_runs) for b, r in zip(bundle, recording, strict=True)]
     info = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
     cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), platform.processor())
     report = {"machine": {"cpu": cpu, "cores": os.cpu_count(), "load_before": load_before,
                           "load_after": [round(v, 2) for v in os.getloadavg()]},
               "browser": results[0]["browser"], "ort_web": vendored()["version"],
-              "onnxruntime": ort.__version__, "settings": {"blocks": a.blocks, "per_block": a.per_block,
-                                                           "cold_runs": a.cold_runs, "threads": 1},
+              "onnxruntime": ort.__version__, "settings": {"blocks": blocks, "per_block": per_block,
+                                                           "cold_runs": cold_runs, "threads": 1},
               "results": results}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "web.json").write_text(json.dumps(report, indent=2) + "\n")
-    (a.out / "web.md").write_text(markdown(report))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "web.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "web.md").write_text(markdown(report))
     print(markdown(report))
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)
