@@ -24,16 +24,9 @@ from ssvae_edge.csvinput import SampleReader
 from ssvae_edge.errors import EdgeError
 from ssvae_edge.stream import StreamScorer
 
-app = typer.Typer(
-    name="ssvae-edge",
-    help="Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it, "
-         "build its web page.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings=cliconv.CONTEXT,
-)
+app = cliconv.new_app(
+    "Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it, "
+    "build its web page.", name="ssvae-edge", add_completion=False)
 PROG = "ssvae-edge"
 
 

@@ -20,6 +20,13 @@ FORCE_HELP = ("Replace what --out already holds (an earlier run, bundle or demo 
               "existing --out is refused and nothing is written.")
 
 
+def new_app(help: str, **options: Any) -> typer.Typer:
+    """A typer app as the three CLIs make theirs: help on no arguments, `-h`, plain help text, no rich
+    tracebacks (our errors are one line)."""
+    return typer.Typer(help=help, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                       context_settings=CONTEXT, **options)
+
+
 def error_line(prog: str, message: str) -> str:
     """`PROG: error: message` on one line (newlines in the message folded)."""
     return f"{prog}: error: {' '.join(str(message).split())}"

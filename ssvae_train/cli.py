@@ -17,13 +17,7 @@ from ssvae_train.options import with_options
 
 PROG = "ssvae-train"
 
-app = typer.Typer(
-    help="Train the semi-supervised VAE (dense, conv, LSTM) and its supervised/unsupervised equivalents.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings=cliconv.CONTEXT,
-)
+app = cliconv.new_app("Train the semi-supervised VAE (dense, conv, LSTM) and its supervised/unsupervised equivalents.")
 data_app = typer.Typer(
     help="Check your own data (check), or fetch the real data sets, MNIST and UCI-HAR, and verify their checksums "
     "(download).", no_args_is_help=True,

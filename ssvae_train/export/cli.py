@@ -18,14 +18,7 @@ from ssvae_train.options import with_options
 PROG = "ssvae-export"
 user_errors = user_errors_for(PROG)
 
-app = typer.Typer(
-    help="Export a trained ssvae run as an ONNX bundle for the edge runtime.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    add_completion=False,
-    context_settings=cliconv.CONTEXT,
-)
+app = cliconv.new_app("Export a trained ssvae run as an ONNX bundle for the edge runtime.", add_completion=False)
 
 
 @app.command()
