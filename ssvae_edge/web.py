@@ -112,8 +112,10 @@ def build_site(bundle: str | Path, out: str | Path, recordings: list[Path] | Non
         (tmp / BUNDLE_DIR).mkdir()
         shutil.copyfile(b.path / MANIFEST_FILE, tmp / BUNDLE_DIR / MANIFEST_FILE)
         for g in PAGE_GRAPHS:
-            if b.has(g):  # the fp32 file the manifest lists; the page checks its sha256 again
-                shutil.copyfile(b.path / b.manifest.graphs[g].file, tmp / BUNDLE_DIR / b.manifest.graphs[g].file)
+            if b.has(g):  # the fp32 file the manifest lists (a path inside the bundle); the page checks it again
+                dest = tmp / BUNDLE_DIR / b.manifest.graphs[g].file
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(b.path / b.manifest.graphs[g].file, dest)
         if recordings:
             (tmp / RECORDINGS_DIR).mkdir()
             for r in recordings:
