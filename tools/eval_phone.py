@@ -104,9 +104,10 @@ def timeline_figure(path: Path, bundle: Bundle, timelines: dict, recording: str)
         on = [m for m, e in zip(mid, events, strict=True) if e["alert"]]
         ax2.scatter(on, [bundle.threshold] * len(on), color="C3", s=8, label="alert active")
         held = bundle.manifest.excluded_class_name
-        t = np.arange(len(labels)) / rate
-        ax2.fill_between(t, 0, 1, where=labels == held, transform=ax2.get_xaxis_transform(), color="C3",
-                         alpha=0.15, label=f"{held} (held out)")
+        if held:
+            t = np.arange(len(labels)) / rate
+            ax2.fill_between(t, 0, 1, where=labels == held, transform=ax2.get_xaxis_transform(), color="C3",
+                             alpha=0.15, label=f"{held} (held out)")
         ax2.set_yscale("symlog")
         ax2.legend(loc="upper right", fontsize=7)
     axes[-1][0].set_xlabel("seconds")
