@@ -87,7 +87,7 @@ def evaluate(
 ) -> None:
     """Print JSON: test accuracy and log loss; anomaly ROC AUC and average precision if a class was held out."""
     _threads(threads)
-    from ssvae_train.scoring.evaluate import evaluate_run
+    from ssvae_train.training.evaluate import evaluate_run
 
     text = json.dumps(evaluate_run(run, data_dir, weights), indent=2)
     if out is not None:
@@ -109,8 +109,8 @@ def generate(
     data_dir: str | None = typer.Option(None, help="Override the data directory recorded in the run."),
 ) -> None:
     """Draw class-conditional samples: one class in many styles, and one style across all classes."""
-    from ssvae_train.scoring.evaluate import load_run, on_raw_samples
     from ssvae_train.scoring.generate import draw_grid
+    from ssvae_train.training.evaluate import load_run, on_raw_samples
 
     _, model, cfg, prep = load_run(run, data_dir)
     if cfg.m1_run is not None:  # M1+M2: M2 draws M1 codes, M1's decoder the samples (models/m1m2.py)

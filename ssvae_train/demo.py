@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
-from ssvae_train.scoring.evaluate import evaluate_run, load_run
 from ssvae_train.scoring.generate import draw_grid
+from ssvae_train.training.evaluate import evaluate_run, load_run
 from ssvae_train.training.trainer import fit
 
 

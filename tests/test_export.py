@@ -24,10 +24,10 @@ from ssvae_train.export import ExportError, export_run
 from ssvae_train.export import graphs as G
 from ssvae_train.export.cli import app
 from ssvae_train.export.config import ExportConfig
-from ssvae_train.scoring.evaluate import load_run
 from ssvae_train.scoring.latent_prior import fit_on_run
 from ssvae_train.scoring.scores import anomaly_score, default_score
 from ssvae_train.training.checkpoint import load_checkpoint
+from ssvae_train.training.evaluate import load_run
 from ssvae_train.training.trainer import fit
 
 HAR_SLICE = Path(__file__).parent / "data" / "uci-har"

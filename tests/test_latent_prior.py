@@ -9,8 +9,8 @@ from ssvae_train.config import FitConfig
 from ssvae_train.export import export_run
 from ssvae_train.export.config import ExportConfig
 from ssvae_train.models import SSVAE, ModelConfig
-from ssvae_train.scoring.evaluate import load_run
 from ssvae_train.scoring.latent_prior import fit_class_prior
+from ssvae_train.training.evaluate import load_run
 from ssvae_train.training.trainer import fit
 
 

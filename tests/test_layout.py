@@ -8,8 +8,6 @@ import ast
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("ssvae_train", "ssvae_edge")
 LONG = 300  # lines: past this a module is a question to ask (is it still one job?), not a rule to split by
@@ -22,6 +20,8 @@ ONE_JOB = {
 # hashlib.sha256 is the bundle contract's (graph files, checkpoints); download.py also hashes other things
 # with it: the members of a downloaded zip and git blob ids of the UCI-HAR originals (checked, not recorded)
 SHA256_HOMES = {"ssvae_edge.contract", "ssvae_train.data.download"}
+# ssvae_train's stages, in the order a run flows through them: a stage imports only the stages before it
+STAGES = ("data", "models", "scoring", "training", "export", "experiments")
 # what the data layer may import from the project: nothing of training (configs, models, checkpoints)
 DATA_MAY_IMPORT = ("ssvae_train.data", "ssvae_train.errors", "ssvae_train.files", "ssvae_edge")
 
@@ -123,6 +123,18 @@ def test_arrows_are_one_way():
         if name.startswith("ssvae_train.data"):
             bad = sorted(d for d in deps if not d.startswith(DATA_MAY_IMPORT))
             assert not bad, f"{name} (the data layer) imports training: {', '.join(bad)}"
+
+
+def _stage(module: str) -> int | None:
+    parts = module.split(".")
+    return STAGES.index(parts[1]) if parts[0] == "ssvae_train" and len(parts) > 2 and parts[1] in STAGES else None
+
+
+def test_stages_import_only_the_stages_before_them():
+    for name, deps in graph().items():
+        if (mine := _stage(name)) is not None:
+            later = sorted(d for d in deps if (s := _stage(d)) is not None and s > mine)
+            assert not later, f"{name} ({STAGES[mine]}) imports a later stage: {', '.join(later)}"
 
 
 def test_edge_runtime_imports_no_torch():

@@ -18,7 +18,6 @@ from sklearn.covariance import LedoitWolf
 from ssvae_train.config import FitConfig
 from ssvae_train.export import export_run
 from ssvae_train.export.config import ExportConfig
-from ssvae_train.scoring.evaluate import evaluate_run, load_run
 from ssvae_train.scoring.scores import (
     PARTS,
     SCORES,
@@ -29,6 +28,7 @@ from ssvae_train.scoring.scores import (
     part_values,
     parts_of,
 )
+from ssvae_train.training.evaluate import evaluate_run, load_run
 from ssvae_train.training.prepare import prepare
 from ssvae_train.training.trainer import fit
 

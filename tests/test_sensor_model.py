@@ -16,8 +16,8 @@ from ssvae_train.export import export_run
 from ssvae_train.export.config import ExportConfig
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.names import parse_augment
-from ssvae_train.scoring.evaluate import load_run
 from ssvae_train.training.augment import Augmenter, random_rotations, xyz_triples
+from ssvae_train.training.evaluate import load_run
 from ssvae_train.training.trainer import fit
 
 HAR = str(Path(__file__).parent / "data" / "uci-har")
@@ -150,7 +150,7 @@ def test_export_keeps_lstm_nodes_and_the_window_the_manifest_states(run, tmp_pat
 
 def test_generation_check_reports_what_the_bundle_draws_and_recognises(run, tmp_path):
     from ssvae_edge import Bundle
-    from ssvae_train.scoring.generation_check import check_generation, mean_frequency, movement
+    from ssvae_train.export.generation_check import check_generation, mean_frequency, movement
 
     export_run(run, tmp_path / "bundle")
     b = Bundle.load(tmp_path / "bundle", providers="cpu")

@@ -9,8 +9,8 @@ from ssvae_train.config import FitConfig
 from ssvae_train.data.load import load_dataset
 from ssvae_train.errors import UserError
 from ssvae_train.export.config import ExportConfig
-from ssvae_train.scoring.evaluate import evaluate_run
 from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.training.evaluate import evaluate_run
 from ssvae_train.training.prepare import prepare
 from ssvae_train.training.stacked import posterior_means
 from ssvae_train.training.trainer import fit
@@ -95,7 +95,7 @@ def test_composed_graphs_match_m1_then_m2_in_pytorch(m1m2_bundle):
     import onnxruntime as ort
     from reference_scores import score_rows
 
-    from ssvae_train.scoring.evaluate import load_run
+    from ssvae_train.training.evaluate import load_run
 
     run, bundle, manifest = m1m2_bundle
     _, m2, cfg, stacked = load_run(run)  # M2 and its data as M1's latent means, as training saw them

@@ -12,8 +12,8 @@ import torch
 
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
-from ssvae_train.scoring.evaluate import evaluate_run
 from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.training.evaluate import evaluate_run
 from ssvae_train.training.trainer import fit
 
 HAR = str(Path(__file__).parent / "data" / "uci-har")
@@ -87,8 +87,8 @@ def test_anomaly_evaluation_with_excluded_class(tmp_path):
     # ... and the number is scikit-learn's ROC AUC of the model's own scores on the test rows
     from sklearn.metrics import roc_auc_score
 
-    from ssvae_train.scoring.evaluate import load_run
     from ssvae_train.scoring.inference import scores
+    from ssvae_train.training.evaluate import load_run
 
     _, model, _, prep = load_run(run)
     held_out = prep.ds.y_test < 0

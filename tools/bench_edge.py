@@ -94,7 +94,7 @@ def eager_calls(model: Any, method: str | None, run: Path | None = None, data_di
 
     fit = None
     if method not in (None, "vae") and (len(parts_of(method)) > 1 or any(p in SPACES for p in parts_of(method))):
-        from ssvae_train.scoring.evaluate import load_run  # the score's constants are fitted on the run's rows
+        from ssvae_train.training.evaluate import load_run  # the score's constants are fitted on the run's rows
 
         _, _, _, prep = load_run(run, str(data_dir) if data_dir else None)
         fit = fit_on_run(model, prep)

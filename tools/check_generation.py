@@ -21,8 +21,8 @@ import typer
 
 from ssvae_edge import Bundle
 from ssvae_train.data.load import load_dataset
+from ssvae_train.export.generation_check import check_generation, draw_image_grid, draw_sensor_comparison
 from ssvae_train.files import write_text_atomic
-from ssvae_train.scoring.generation_check import check_generation, draw_image_grid, draw_sensor_comparison
 
 ROOT = Path(__file__).resolve().parent.parent
 

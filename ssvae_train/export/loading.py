@@ -17,8 +17,8 @@ from ssvae_train.errors import UserError
 from ssvae_train.export.graphs import first_line
 from ssvae_train.export.quantize import QuantData
 from ssvae_train.models import SSVAE
-from ssvae_train.scoring.evaluate import on_raw_samples
 from ssvae_train.training.checkpoint import CHECKPOINT, load_checkpoint, model_from_checkpoint
+from ssvae_train.training.evaluate import on_raw_samples
 from ssvae_train.training.prepare import prepare
 
 

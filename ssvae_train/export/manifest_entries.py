@@ -30,9 +30,9 @@ from ssvae_train.export import graphs as G
 from ssvae_train.export.loading import Loaded
 from ssvae_train.models import SSVAE
 from ssvae_train.scoring import scores as S
-from ssvae_train.scoring.evaluate import anomaly_metrics
 from ssvae_train.scoring.inference import classification_metrics, predict
 from ssvae_train.training.checkpoint import weights_epoch
+from ssvae_train.training.evaluate import anomaly_metrics
 from ssvae_train.training.progress import Progress
 
 

@@ -38,7 +38,7 @@ def thresholds_on_validation(bundle, run, data_dir: str | None,
     from pathlib import Path
 
     from ssvae_edge.contract import file_sha256
-    from ssvae_train.scoring.evaluate import load_run
+    from ssvae_train.training.evaluate import load_run
 
     run = Path(run)
     ckpt, _model, cfg, prep = load_run(run, data_dir)

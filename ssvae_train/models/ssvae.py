@@ -25,6 +25,11 @@ from ssvae_train.names import SEQUENCE_ARCHS
 LOG_2PI = math.log(2 * math.pi)
 
 
+def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per sample."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
+
+
 @dataclass
 class ModelConfig:
     arch: str  # dense | conv | lstm | convlstm

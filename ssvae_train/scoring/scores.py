@@ -27,8 +27,8 @@ from sklearn.covariance import LedoitWolf
 from torch import nn
 
 from ssvae_train.models import SSVAE
+from ssvae_train.models.ssvae import kl_to_standard_normal
 from ssvae_train.names import SCORE_PARTS, SCORES
-from ssvae_train.training.objectives import kl_to_standard_normal
 
 PARTS = SCORE_PARTS
 SPACES = {"maha_h": "h", "maha_z": "z"}  # the parts that need class Gaussians, and in which space

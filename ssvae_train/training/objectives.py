@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ssvae_train.models import SSVAE
+from ssvae_train.models.ssvae import kl_to_standard_normal
 from ssvae_train.names import canonical_objective
 
 
@@ -25,11 +26,6 @@ from ssvae_train.names import canonical_objective
 class LossWeights:
     alpha: float = 1.0  # weight of the label cross-entropy
     beta: float = 1.0  # weight of the KL term (warm-up ramps it from 0)
-
-
-def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per sample."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
 
 
 def sample_z(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
