@@ -5,7 +5,6 @@ yet is reported as not measured, never a failure."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ssvae_train.experiments.grid import REPO
 
