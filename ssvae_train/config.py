@@ -35,8 +35,8 @@ ALPHA_PER_VALUE = 0.1
 # config, and `models/build.py` gives a new model the widths of its convolutions.
 # Width of the trunk when --hidden is not given (LSTMs are sequential: keep them lean).
 DEFAULT_HIDDEN = {"dense": 128, "conv": 128, "lstm": 64, "convlstm": 64}
-# Channels of the conv trunk's two layers and of the convlstm's (c1, c2, c2); the conv widths are a third of
-# the cost per epoch of (32, 64) on CPU. Dense and lstm have no convolutions: they keep conv's, unused.
+# Channels of the conv trunk's two layers and of the convlstm's (c1, c2, c2); the narrower conv widths are
+# much cheaper per epoch on CPU (README § Training). Dense and lstm have no convolutions: they keep conv's, unused.
 DEFAULT_CHANNELS = {"conv": (16, 32), "convlstm": (32, 64)}
 LEGACY_CONV_CHANNELS = (32, 64)  # what checkpoints written before `channels` was a model key were trained with
 LR_SCHEDULES = ("constant", "cosine")
