@@ -186,7 +186,7 @@ def test_every_option_has_help() -> None:
     import typer.main
 
     group = typer.main.get_command(edge_cli.app)
-    assert set(group.commands) == {"info", "stream", "bench"}  # type: ignore[attr-defined]
+    assert set(group.commands) == {"info", "stream", "bench", "web"}  # type: ignore[attr-defined]
     for name, cmd in group.commands.items():  # type: ignore[attr-defined]
         assert cmd.help, name
         for p in cmd.params:
