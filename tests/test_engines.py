@@ -50,9 +50,15 @@ INT8_MORE_BOUNDARIES: dict[tuple[str, str], str] = {
 }
 
 
+def demo_stream(bundle: Path) -> Path:
+    """The shipped recording with the bundle's channels: the phone demo (raw acc/gyro) or the UCI-HAR demo."""
+    phone = EXPORTED / "phone-demo" / "exp03_user02.csv"
+    return phone if (Manifest.load(bundle).channels or [None])[0] == "acc_x" else EXPORTED / "har-demo" / "demo_stream.csv"
+
+
 def real_feeds(bundle: Path, graph: str) -> dict[str, np.ndarray]:
-    """Real test samples: MNIST test images of the committed slice, windows of the shipped demo stream."""
-    return E.real_feeds(bundle, graph, EXPORTED / "har-demo" / "demo_stream.csv", ROOT / "tests" / "data" / "mnist")
+    """Real test samples: MNIST test images of the committed slice, windows of the shipped demo recordings."""
+    return E.real_feeds(bundle, graph, demo_stream(bundle), ROOT / "tests" / "data" / "mnist")
 
 
 CASES = [(b, prec, g) for b in BUNDLES for prec in PRECISIONS for g in Manifest.load(b).graph_set(prec)]
