@@ -25,6 +25,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import score_recordings
+from ssvae_train.training.checkpoint import load_checkpoint
 from ssvae_train.export.exporter import export_run
 
 NAME = re.compile(r"^(ss|sup)-l([0-9.]+)-s(\d+)$")
@@ -42,6 +43,10 @@ def main(
     for run in sorted(runs.iterdir()):
         m = NAME.match(run.name)
         if not m or not (run / "checkpoint.pt").is_file():
+            continue
+        ckpt = load_checkpoint(run)
+        if len(ckpt["history"]) < ckpt["fit_config"]["epochs"]:  # still training (or killed): not a result yet
+            typer.echo(f"{run.name}: {len(ckpt['history'])}/{ckpt['fit_config']['epochs']} epochs, left out", err=True)
             continue
         out = bundles / run.name
         if not (out / "manifest.json").is_file():
