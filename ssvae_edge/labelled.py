@@ -125,6 +125,22 @@ def alerts_at(streams: Sequence[ScoredStream], held_out: str, rate_hz: float, th
     return am.combine(per, rate_hz)
 
 
+def operating_point(streams: Sequence[ScoredStream], held_out: str, rate_hz: float, threshold: float,
+                    debounce: tuple[int, int, int], replay: bool = True) -> dict:
+    """One operating point on the streams: the fraction of wholly held-out and of wholly normal windows
+    above `threshold` (window TPR, FPR) and the alerts matched (`alerts_at`): replayed at `threshold` and
+    `debounce`, or (`replay` False) as the runtime raised them at those settings."""
+    scores = np.concatenate([s.scores for s in streams])
+    frac = np.concatenate([s.held_out_fraction(held_out) for s in streams])
+    pos, neg = scores[frac == 1.0], scores[frac == 0.0]
+    matched = alerts_at(streams, held_out, rate_hz, *((threshold, debounce) if replay else ()))
+    k, m, clear_k = debounce
+    return {"threshold": threshold, "k": k, "m": m, "clear_k": clear_k,
+            "window_tpr": float(np.mean(pos > threshold)) if len(pos) else None,
+            "window_fpr": float(np.mean(neg > threshold)) if len(neg) else None,
+            **{key: v for key, v in matched.items() if key != "per_segment"}, "per_segment": matched["per_segment"]}
+
+
 def replay_matches_runtime(streams: Sequence[ScoredStream], threshold: float) -> bool:
     """Whether debouncing the scores at `threshold` with each stream's debounce gives the runtime's alerts."""
     return all(am.debounce(s.scores > threshold, *s.debounce) == s.alerts for s in streams)

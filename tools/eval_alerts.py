@@ -38,7 +38,7 @@ else the runtime's k=3 of m=5, clear below 1), exactly what `StreamScorer` gives
 sweep uses the manifest threshold only). The sweep replays the runtime's own `AlertDebouncer` over the
 stream's scores (the replay of the default row is checked to give the scorer's alerts exactly).
 
-The streams are read and scored by `ssvae_edge.labelled` (`score_stream`, `alerts_at`), the thresholds
+The streams are read and scored by `ssvae_edge.labelled` (`score_stream`, `operating_point`), the thresholds
 re-fitted by `ssvae_train.export.measure.thresholds_on_validation`; this script reports.
 
 Writes `benchmarks/alerts.json` and `benchmarks/alerts.md`.
@@ -59,7 +59,7 @@ from ssvae_edge.alert_metrics import DEFINITIONS, raise_indices, segments
 from ssvae_edge.alerts import DEFAULT_CLEAR_K
 from ssvae_edge.contract import file_sha256
 from ssvae_edge.errors import EdgeError
-from ssvae_edge.labelled import ScoredStream, alerts_at, replay_matches_runtime, score_stream
+from ssvae_edge.labelled import ScoredStream, operating_point, replay_matches_runtime, score_stream
 from ssvae_train.errors import UserError
 from ssvae_train.files import write_text_atomic
 
@@ -117,17 +117,6 @@ def draw_timelines(scored: list[ScoredStream], held_out: str, threshold: float, 
 
 
 # ---- report -------------------------------------------------------------------------------------------
-def row(name: str, quantile: float | None, threshold: float, k: int, m: int, clear_k: int,
-        matched: dict[str, Any], scores: np.ndarray, frac: np.ndarray) -> dict[str, Any]:
-    pos, neg = scores[frac == 1.0], scores[frac == 0.0]
-    out = {"row": name, "quantile": quantile, "threshold": threshold, "k": k, "m": m, "clear_k": clear_k,
-           "window_tpr": float(np.mean(pos > threshold)) if len(pos) else None,
-           "window_fpr": float(np.mean(neg > threshold)) if len(neg) else None}
-    out.update({key: v for key, v in matched.items() if key != "per_segment"})
-    out["per_segment"] = matched["per_segment"]
-    return out
-
-
 def _f(v: Any, fmt: str) -> str:
     return "–" if v is None else format(v, fmt)
 
@@ -263,15 +252,14 @@ def main(
     manifest_thr = float(b.threshold)
     k0, m0, c0 = scored[0].debounce  # the bundle's defaults: its calibrated `alert`, else the runtime's
     cal = b.manifest.threshold_calibration.to_json() if b.manifest.threshold_calibration else {}
-    default = row("default", cal.get("quantile"), manifest_thr, k0, m0, c0, alerts_at(scored, h_name, rate),
-                  all_scores, all_frac)
+    default = {"row": "default", "quantile": cal.get("quantile"),
+               **operating_point(scored, h_name, rate, manifest_thr, (k0, m0, c0), replay=False)}
     grid = list(recal.items()) if recal else [(cal.get("quantile"), manifest_thr)]
     sweep = []
     for q, thr in grid:
         for k, m in KM_SWEEP:
             ck = min(DEFAULT_CLEAR_K, k)
-            sweep.append(row("sweep", q, thr, k, m, ck, alerts_at(scored, h_name, rate, thr, (k, m, ck)), all_scores,
-                             all_frac))
+            sweep.append({"row": "sweep", "quantile": q, **operating_point(scored, h_name, rate, thr, (k, m, ck))})
 
     json_path, md_path = out / f"{name}.json", out / f"{name}.md"
     cmd = " ".join(["python tools/eval_alerts.py", f"--bundle {bundle}"] + [f"--stream {p}" for p in stream]
