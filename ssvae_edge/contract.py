@@ -28,6 +28,7 @@ from ssvae_edge.sections import (
     Producer,
     Quantization,
     Score,
+    Sensor,
     Smoothing,
     ThresholdCalibration,
     Validation,
@@ -147,9 +148,16 @@ class Manifest(Record):
         return io_specs(self.sample_shape, len(self.classes), self.latent_dim)
 
     @property
+    def sensor(self) -> Sensor | None:
+        """The stream fields as one record; None for a bundle of images or vectors."""
+        if self.channels is None or self.window is None or self.hop is None:
+            return None
+        return Sensor(self.channels, self.sample_rate_hz, self.window, self.hop)
+
+    @property
     def is_sensor(self) -> bool:
         """Sensor bundles carry what streaming needs: channel names, window and hop."""
-        return self.channels is not None and self.window is not None and self.hop is not None
+        return self.sensor is not None
 
     @property
     def threshold_int8(self) -> float | None:

@@ -14,6 +14,17 @@ from ssvae_edge.records import Record
 
 
 @dataclass(frozen=True)
+class Sensor:
+    """A sensor bundle's stream fields, which the manifest keeps at its top level (`channels`,
+    `sample_rate_hz`, `window`, `hop`): what cutting a stream into windows needs."""
+
+    channels: tuple[str, ...]
+    sample_rate_hz: float | None
+    window: int
+    hop: int
+
+
+@dataclass(frozen=True)
 class ThresholdCalibration(Record):
     """How an anomaly threshold was placed: the validation rows' quantile it sits at, and (sensor bundles) the
     alert operating point it came from."""

@@ -32,6 +32,8 @@ def test_the_sections_are_typed_records() -> None:
     assert m.excluded_class_name == m.producer.excluded_class_name == "WALKING_DOWNSTAIRS"
     assert m.threshold_int8 == m.graphs_int8["anomaly"].threshold
     assert m.score.method == m.score_method
+    assert m.sensor.window == m.window == 128 and m.sensor.channels == m.channels and m.is_sensor
+    assert Manifest.load(EXPORTED / "mnist-conv").sensor is None
 
 
 def _raw() -> dict:
