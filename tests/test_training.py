@@ -98,23 +98,8 @@ def test_anomaly_evaluation_with_excluded_class(tmp_path):
 
 
 def _fit_cmd(out: Path, epochs: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "ssvae_train.cli",
-        "fit",
-        "--out",
-        str(out),
-        "--dataset",
-        "digits",
-        "--labels",
-        "100",
-        "--epochs",
-        str(epochs),
-        "--threads",
-        "1",
-        "--quiet",
-    ]
+    return [sys.executable, "-m", "ssvae_train.cli", "fit", "--out", str(out), "--dataset", "digits", "--labels",
+            "100", "--epochs", str(epochs), "--threads", "1", "--quiet"]
 
 
 # `ssvae-train` whose process SIGKILLs itself right after epoch 2's checkpoint is written: a deterministic kill,
