@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ssvae_edge.errors import BundleError
-from ssvae_edge.jsonvalues import Fail, int_list, name_list, opt_float, opt_int
-from ssvae_edge.records import Record
+from ssvae_edge.records import Fail, Record, int_list, name_list, opt_float, opt_int
 from ssvae_edge.sections import (
     Alert,
     Composition,

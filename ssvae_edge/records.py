@@ -1,4 +1,6 @@
-"""Frozen typed records read from JSON and written back: the machinery behind every manifest section.
+"""Typed reads of JSON values, and frozen typed records read from JSON and written back: the machinery
+behind the manifest (`contract.Manifest`) and every one of its sections. Each refusal names the key and what
+was expected, through the `fail` callback the caller passes (it adds the file's path).
 
 A record's fields, in the order they are declared, are its JSON keys in the order they are written, so a
 record read and written again gives the same bytes. A field is checked against its type hint when read
@@ -10,17 +12,60 @@ None is left out. A field whose metadata says `json=False` is not a key (the man
 
 from __future__ import annotations
 
+import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from ssvae_edge.jsonvalues import Fail
+# ---- JSON values ---------------------------------------------------------------------------------------
+Fail = Callable[[str], Exception]
 
 
+def is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def int_list(v: Any, key: str, fail: Fail) -> list[int]:
+    """A non-empty list of positive integers (a shape)."""
+    if not isinstance(v, list) or not v or not all(is_int(d) and d > 0 for d in v):
+        raise fail(f"'{key}' must be a non-empty list of positive integers, got {v!r}")
+    return v
+
+
+def name_list(v: Any, key: str, fail: Fail) -> tuple[str, ...]:
+    """A non-empty list of distinct, non-empty names (classes, channels)."""
+    if not isinstance(v, list) or not v or not all(isinstance(c, str) and c for c in v):
+        raise fail(f"'{key}' must be a non-empty list of {'class' if key == 'classes' else 'channel'} names")
+    if len(set(v)) != len(v):
+        raise fail(f"'{key}' has duplicate names")
+    return tuple(v)
+
+
+def opt_int(v: Any, key: str, fail: Fail) -> int | None:
+    """None, or a positive integer."""
+    if v is None:
+        return None
+    if not is_int(v) or v <= 0:
+        raise fail(f"'{key}' must be a positive integer, got {v!r}")
+    return v
+
+
+def opt_float(v: Any, key: str, fail: Fail, positive: bool) -> float | None:
+    """None, or a finite number (positive when asked)."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise fail(f"'{key}' must be a finite number, got {v!r}")
+    if positive and v <= 0:
+        raise fail(f"'{key}' must be positive, got {v!r}")
+    return float(v)
+
+
+# ---- records -------------------------------------------------------------------------------------------
 def plain(obj: Any) -> Any:
     """JSON-ready copy: records to objects, numpy scalars to Python numbers, tuples to lists."""
     if isinstance(obj, Record):
