@@ -53,7 +53,8 @@ INT8_MORE_BOUNDARIES: dict[tuple[str, str], str] = {
 def demo_stream(bundle: Path) -> Path:
     """The shipped recording with the bundle's channels: the phone demo (raw acc/gyro) or the UCI-HAR demo."""
     phone = EXPORTED / "phone-demo" / "exp03_user02.csv"
-    return phone if (Manifest.load(bundle).channels or [None])[0] == "acc_x" else EXPORTED / "har-demo" / "demo_stream.csv"
+    har = EXPORTED / "har-demo" / "demo_stream.csv"
+    return phone if (Manifest.load(bundle).channels or [None])[0] == "acc_x" else har
 
 
 def real_feeds(bundle: Path, graph: str) -> dict[str, np.ndarray]:

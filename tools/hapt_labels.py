@@ -25,8 +25,8 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import score_recordings
-from ssvae_train.training.checkpoint import load_checkpoint
 from ssvae_train.export.exporter import export_run
+from ssvae_train.training.checkpoint import load_checkpoint
 
 NAME = re.compile(r"^(ss|sup)-l([0-9.]+)-s(\d+)$")
 
