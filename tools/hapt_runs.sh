@@ -36,6 +36,9 @@ case "${1:-all}" in
   e)  # queue b's 1 % runs split over two queues when a core frees up (the same runs as in b)
     run ss-l0.01-s2 30 --model ssvae --labels 0.01 --seed 2
     ;;
+  g)  # the last supervised 1 % run, when queue a was stopped before full-s1/full-s2 to free a core
+    run sup-l0.01-s2 30 --model supervised --labels 0.01 --seed 2
+    ;;
   f)
     for s in 0 1; do run ss-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s; done
     ;;
