@@ -79,7 +79,8 @@ def hapt(_cells: object) -> list[str]:
         "`--dataset hapt`). Every choice (run, epochs, score, alert operating point, class smoothing) was made on "
         "validation people held out of training, by the rules in "
         "[`results/hapt-bundles.md`](results/hapt-bundles.md), written before any test figure was read. "
-        f"Published on the same recordings: {PUBLISHED}.", "",
+        f"Published on the same recordings: {PUBLISHED}. Which targets were met, what was tried and the "
+        "trade-offs: [`results/hapt-tried.md`](results/hapt-tried.md).", "",
         "### Classifier", "", *_classifier("hapt-phone"),
         "### Few labels: semi-supervised against supervised (same trunk, labels and steps)", "", *_labels(),
         "### Streaming alerts (WALKING_DOWNSTAIRS held out)", "", *_classifier("hapt-phone-novelty"),
