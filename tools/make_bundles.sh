@@ -15,6 +15,14 @@ train runs/bundles/har-convlstm-augall-s3 --seed 3
 train runs/bundles/har-convlstm-augall-novelty --exclude-class "$NOVELTY" --seed 0
 $X runs/bundles/har-convlstm-augall-s3 --out exported/har-lstm
 $X runs/bundles/har-convlstm-augall-novelty --out exported/har-lstm-novelty --score auto
+# Phone bundles (HAPT, results/hapt-bundles.md): the grid of tools/hapt_runs.sh (one thread per queue), then the
+# runs its rules pick: har-phone by last-epoch validation accuracy; har-phone-novelty is novelty-tr-ds-s0, which
+# caught more validation held-out segments than novelty-ds-s0 (both exported, the manifests' alert.detected)
+for q in a b d; do bash tools/hapt_runs.sh $q & done; wait
+$X "$(python3 tools/pick_run.py runs/hapt/full-s0 runs/hapt/full-norot-s0)" --out exported/har-phone
+$X runs/hapt/novelty-tr-ds-s0 --out exported/har-phone-novelty --score auto
+python3 tools/hapt_recordings.py --data-dir "${HAPT:-../shared/data/hapt/HAPT Data Set - RawData, 27 users.zip}" \
+  --out exported/phone-demo --only exp03_user02
 # MNIST, 100 labels: of the six runs of each bundle (seeds 0-2 of the first round and of the second, longer
 # one), the best last-epoch validation accuracy ships (results/mnist-bundles.md; the second round was added
 # after the first round's test numbers were read, and says so). mnist-dense: M1+M2 (M2 on a plain VAE's active
