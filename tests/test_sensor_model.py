@@ -78,6 +78,19 @@ def test_rotation_keeps_each_sensor_norm_and_turns_all_sensors_alike():
     assert torch.allclose(dot(out), dot(x), atol=1e-4)
 
 
+def test_mount_turns_half_the_windows_about_x_keeping_x():
+    aug = Augmenter(("mount",), torch.ones(9), CHANNELS)
+    torch.manual_seed(3)
+    x = torch.randn(200, 16, 9)
+    out = aug(x)
+    assert torch.equal(out[..., [0, 3, 6]], x[..., [0, 3, 6]])  # every sensor's x axis is kept
+    turned = (out[:, 0, 1] == -x[:, 0, 1])
+    for w in range(len(x)):  # each window either as it was or with y and z of every triple negated
+        want = x[w] * (torch.tensor([1.0, -1.0, -1.0] * 3) if turned[w] else 1.0)
+        assert torch.equal(out[w], want)
+    assert 60 < int(turned.sum()) < 140
+
+
 def test_jitter_and_scale_follow_the_seed_and_spare_nothing():
     aug = Augmenter(parse_augment("jitter,scale"), torch.full((9,), 2.0), CHANNELS)
     x = torch.zeros(3, 16, 9) + 1.0
@@ -92,8 +105,9 @@ def test_jitter_and_scale_follow_the_seed_and_spare_nothing():
 def test_bad_augment_options_are_one_line_errors():
     with pytest.raises(UserError, match="unknown wobble"):
         parse_augment("jitter,wobble")
-    with pytest.raises(UserError, match="x/y/z channel triples"):
-        Augmenter(("rotate",), torch.ones(2), ["a", "b"])
+    for name in ("rotate", "mount"):
+        with pytest.raises(UserError, match=f"--augment {name} needs x/y/z channel triples"):
+            Augmenter((name,), torch.ones(2), ["a", "b"])
     with pytest.raises(UserError, match="--augment is for sensor windows"):
         FitConfig(dataset="digits", augment="jitter").validate()
     assert parse_augment("none") == () and parse_augment(None) == ()

@@ -9,6 +9,9 @@ units, before the model scales them (the model reconstructs the window it was sh
 - `rotate`: each window's sensor turned by one random rotation of at most MAX_ROTATION_DEG degrees
   about a random axis, applied to every x/y/z triple of channels alike (a device worn a little
   differently turns its accelerometer and gyroscope together).
+- `mount`: half of the windows turned 180 degrees about the sensor's x axis (y and z of every triple change
+  sign): a phone clipped to a belt facing in instead of out. Its x axis (the phone's long axis, along
+  gravity when the wearer stands) is kept, so upright and lying postures stay apart.
 
 The names are `ssvae_train.names.AUGMENTATIONS` (parsed there, `parse_augment`). Draws come from torch's
 generator, which the trainer seeds from (seed, epoch): a resumed run repeats the same augmentations.
@@ -63,8 +66,9 @@ class Augmenter:
         self.names = names
         self.channel_std = channel_std
         self.triples = xyz_triples(channels)
-        if "rotate" in names and not self.triples:
-            raise UserError("--augment rotate needs x/y/z channel triples (channels named ..._x, ..._y, ..._z)")
+        for name in ("rotate", "mount"):
+            if name in names and not self.triples:
+                raise UserError(f"--augment {name} needs x/y/z channel triples (channels named ..._x, ..._y, ..._z)")
 
     def __call__(self, x: torch.Tensor | None) -> torch.Tensor | None:
         """Augmented copy of a batch of windows [N, T, C] (None passes through)."""
@@ -78,6 +82,12 @@ class Augmenter:
                 v = torch.stack([parts[i], parts[j], parts[k]], dim=-1) @ rot.transpose(1, 2)
                 parts[i], parts[j], parts[k] = v.unbind(-1)
             x = torch.stack(parts, dim=-1)
+        if "mount" in self.names and self.triples:
+            turned = torch.rand(n, 1, device=x.device) < 0.5  # one draw per window
+            sign = torch.ones(c, device=x.device).expand(n, c).clone()
+            for _, j, k in self.triples:
+                sign[:, [j, k]] = torch.where(turned, -1.0, 1.0)
+            x = x * sign[:, None, :]
         if "scale" in self.names:
             x = x * (1 + SCALE_STD * torch.randn(n, 1, c, device=x.device))
         if "jitter" in self.names:
