@@ -152,7 +152,8 @@ def classification(events: Sequence[dict], labels: np.ndarray, window: int,
     window accuracy, macro F1 and the confusion matrix are computed on."""
     starts = np.array([e["start"] for e in events], dtype=np.int64)
     truth = window_truth(labels, starts, window)
-    keep = [i for i, t in enumerate(truth) if t in set(classes)]
+    known = set(classes)
+    keep = [i for i, t in enumerate(truth) if t in known]
     return truth[keep].astype(str), np.array([events[i]["class"] for i in keep], dtype=str)
 
 

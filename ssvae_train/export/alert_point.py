@@ -69,9 +69,10 @@ def validation_recordings(prep: Prepared) -> list:
     return [r for r in ds.recordings if not r.test and r.group in names]
 
 
-def recording_streams(prep: Prepared, hop: int) -> Streams:
-    """The validation people's recordings as they are; the held-out class's segments labelled `HELD_OUT`."""
-    ds, recs = prep.ds, validation_recordings(prep)
+def recording_streams(prep: Prepared, hop: int, recs: list) -> Streams:
+    """The recordings `recs` (the validation people's) as they are; the held-out class's segments labelled
+    `HELD_OUT`."""
+    ds = prep.ds
     held = ds.extra.get("excluded_name")
     labels = [np.where(r.labels == held, HELD_OUT, r.labels) if held else r.labels.copy() for r in recs]
     sources = {"recordings": [r.name for r in recs], "people": sorted({r.group for r in recs}),
@@ -83,8 +84,9 @@ def recording_streams(prep: Prepared, hop: int) -> Streams:
 def calibration_streams(prep: Prepared, hop: int, n: int = N_STREAMS, minutes: float = STREAM_MINUTES) -> Streams:
     """The validation people's recordings when the data set has them (`recording_streams`); else streams of the
     run's validation windows and (if any) its held-out class's training windows."""
-    if validation_recordings(prep):
-        return recording_streams(prep, hop)
+    recs = validation_recordings(prep)
+    if recs:
+        return recording_streams(prep, hop, recs)
     ds = prep.ds
     x_val, y_val = ds.x_train[prep.split.val], ds.y_train[prep.split.val]
     keep = y_val >= 0  # unlabelled validation windows have no class to make segments of
