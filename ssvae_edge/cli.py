@@ -216,6 +216,10 @@ def stream(
         "--smoothing", min=1,
         help="Report the class of the mean probabilities of the last K windows (1: each window alone; "
              "default: the manifest's 'smoothing', chosen on validation people, else 1).")] = None,
+    sequence: Annotated[bool | None, typer.Option(
+        "--sequence/--no-sequence",
+        help="Decode the class through the manifest's sequence filter (which activity can follow which, learnt "
+             "from the training recordings; causal). Default: on when the manifest has a 'sequence'.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a sensor stream window by window: one JSON line per window, then a summary line.
@@ -227,7 +231,7 @@ def stream(
     with _user_errors():
         b = _load(bundle, providers, threads, precision)
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
-                              threshold=threshold, smoothing=smoothing)
+                              threshold=threshold, smoothing=smoothing, sequence=sequence)
         # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
         reader = SampleReader(input, scorer.channels, b.sample_rate_hz,
                               chunk_rows=scorer.hop if input == "-" else 4096)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ssvae_edge.errors import BundleError
+from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.records import Fail, Record, int_list, name_list, opt_float, opt_int
 from ssvae_edge.sections import (
     Alert,
@@ -28,10 +28,12 @@ from ssvae_edge.sections import (
     Quantization,
     Score,
     Sensor,
+    Sequence,
     Smoothing,
     ThresholdCalibration,
     Validation,
 )
+from ssvae_edge.sequence import check_model
 
 FORMAT = 1
 MANIFEST_FILE = "manifest.json"
@@ -103,8 +105,8 @@ class Manifest(Record):
     docs/bundle-format.md says what each key means). `from_json` validates; `to_json` gives the JSON back
     (a manifest read and written again keeps its bytes)."""
 
-    # written as null when None: every key up to `validation` is in every bundle; the last four only where
-    # they apply (int8 graphs, class smoothing, an M1+M2 run)
+    # written as null when None: every key up to `validation` is in every bundle; the last five only where
+    # they apply (int8 graphs, class smoothing, sequence decoding, an M1+M2 run)
     NULLABLE = frozenset({"dtype", "units", "channels", "sample_rate_hz", "window", "hop", "max_value",
                           "time_axis_dynamic", "latent_dim", "threshold", "threshold_calibration", "alert",
                           "score_method", "score", "latent_prior", "opset", "producer", "validation"})
@@ -134,6 +136,7 @@ class Manifest(Record):
     graphs_int8: Mapping[str, GraphEntry] | None = None
     quantization: Quantization | None = None
     smoothing: Smoothing | None = None
+    sequence: Sequence | None = None
     composition: Composition | None = None
     path: Path = field(default=Path(MANIFEST_FILE), kw_only=True, compare=False, metadata={"json": False})
 
@@ -173,6 +176,13 @@ class Manifest(Record):
     def smoothing_windows(self) -> int:
         """How many windows' probabilities a stream event's class is the mean of (1: no smoothing)."""
         return 1 if self.smoothing is None else self.smoothing.windows
+
+    @property
+    def sequence_model(self) -> tuple[list[list[float]], list[float]] | None:
+        """(transition, class_prior) of the sequence filter a stream runs (`ssvae_edge.sequence`), or None."""
+        if self.sequence is None:
+            return None
+        return [list(r) for r in self.sequence.transition], list(self.sequence.class_prior)
 
     @property
     def excluded_class_name(self) -> str | None:
@@ -264,6 +274,14 @@ class Manifest(Record):
         smoothing_windows = smoothing.get("windows", 1)
         if isinstance(smoothing_windows, bool) or not isinstance(smoothing_windows, int) or smoothing_windows < 1:
             raise fail("'smoothing.windows' must be a positive integer")
+        if raw.get("sequence") is not None:
+            seq = raw["sequence"]
+            if not isinstance(seq, dict):
+                raise fail("'sequence' must be an object with 'transition' and 'class_prior'")
+            try:
+                check_model(seq.get("transition"), seq.get("class_prior"), len(raw.get("classes") or ()))
+            except InputError as e:
+                raise fail(str(e)) from None
         units = raw.get("units")
         if units is not None and not isinstance(units, str):
             raise fail("'units' must be a string")

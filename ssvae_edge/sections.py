@@ -229,6 +229,24 @@ class Smoothing(Record):
 
 
 @dataclass(frozen=True)
+class Sequence(Record):
+    """Sequence decoding: the causal forward filter `ssvae_edge.sequence` runs over the (smoothed) window
+    probabilities: which class follows which (`transition`, row i: the next window's class after class i) and
+    the training class frequencies (`class_prior`), learnt from the training people's recordings; `unseen`, the
+    weight of a move never seen in training, chosen on the validation people's recordings."""
+
+    transition: tuple[tuple[float, ...], ...]
+    class_prior: tuple[float, ...]
+    unseen: float | None = None
+    validation_accuracy: Mapping[str, Any] | None = None
+    validation_windows: int | None = None
+    chosen_on: str | None = None
+    learnt_from: str | None = None
+    rule: str | None = None
+    hop: int | None = None
+
+
+@dataclass(frozen=True)
 class Composition(Record):
     """An M1+M2 bundle: how its graphs chain M1 (a plain VAE on raw samples) and M2 (on M1's latent means)."""
 

@@ -29,6 +29,7 @@ from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M, AlertDeboun
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.input_checks import numbers
+from ssvae_edge.sequence import ForwardFilter
 from ssvae_edge.smoothing import ProbabilityAverage
 from ssvae_edge.windows import RingBuffer
 
@@ -45,11 +46,13 @@ class StreamScorer:
     `threshold`: anomaly threshold (default: the manifest's; alerts are off when there is none).
     `smoothing`: an event's class and prob are those of the mean probabilities of the last `smoothing`
     scored windows (`ssvae_edge.smoothing`; default: the manifest's `smoothing.windows`, else 1 = none).
+    `sequence`: run the manifest's sequence filter (`ssvae_edge.sequence`) after the smoothing; an event's class
+    and prob are then the filter's belief (default: True when the manifest has a `sequence`).
     """
 
     def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int | None = None,
                  alert_m: int | None = None, clear_k: int | None = None,
-                 threshold: float | None = None, smoothing: int | None = None):
+                 threshold: float | None = None, smoothing: int | None = None, sequence: bool | None = None):
         m = bundle.manifest
         calibrated_hop = m.alert.hop if m.alert is not None and m.alert.hop is not None else m.hop
         same_hop = hop is None or hop == calibrated_hop  # a debounce counts windows: it holds at its own hop
@@ -79,6 +82,10 @@ class StreamScorer:
         self.threshold = float(threshold) if threshold is not None else bundle.threshold
         self.alerts = AlertDebouncer(alert_k, alert_m, clear_k)
         self.smoothing = ProbabilityAverage(m.smoothing_windows if smoothing is None else smoothing)
+        if sequence and m.sequence_model is None:
+            raise InputError("sequence decoding was asked for but this bundle's manifest has no 'sequence'")
+        use_sequence = m.sequence_model is not None and sequence is not False
+        self.sequence = ForwardFilter(*m.sequence_model) if use_sequence else None  # type: ignore[misc]
         self.alerting = bundle.has("anomaly") and self.threshold is not None
         # Room for `batch` windows at this hop: a long chunk is consumed in slices of this size.
         self.ring = RingBuffer(self.window + (self.batch - 1) * self.hop, len(self.channels))
@@ -189,6 +196,8 @@ class StreamScorer:
                     self.skipped["non_finite_output"] += 1
                     continue
                 p = self.smoothing.update(p)
+                if self.sequence is not None:
+                    p = self.sequence.update(p)
                 c = int(np.argmax(p))
                 label, prob = classes[c], _num(p[c])
             if scores is not None:
@@ -225,6 +234,7 @@ class StreamScorer:
             "hop": self.hop,
             "threshold": self.threshold if self.alerting else None,
             "smoothing_windows": self.smoothing.k,
+            "sequence_filter": self.sequence is not None,
             "class_counts": {c: self.class_counts[c] for c in self.bundle.classes if self.class_counts[c]},
         }
 

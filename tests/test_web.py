@@ -308,13 +308,14 @@ def test_a_tampered_graph_is_refused(browser: Chromium, tmp_path: Path, tampered
 MOTION_HZ, GAP = 60.0, (9.0, 9.6)  # events every 1/60 s, none between 9.0 and 9.6 s (the page was hidden)
 
 
-MOTION_BUNDLES = ["tiny"] + [n for n in ("har-phone", "har-phone-novelty") if (EXPORTED / n).is_dir()]
+MOTION_BUNDLES = ["tiny", "tiny-sequence"] + [n for n in ("har-phone", "har-phone-novelty") if (EXPORTED / n).is_dir()]
 
 
 def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A phone bundle of exported/, or "tiny": the six raw channels on tests/edge_fixtures graphs (mean ->
-    softmax classifier, mean-square anomaly score), smoothed over 3 windows, with a 2-of-3 alert point."""
-    if name != "tiny":
+    softmax classifier, mean-square anomaly score), smoothed over 3 windows, with a 2-of-3 alert point;
+    "tiny-sequence": the same with a sticky sequence filter after the smoothing (manifest `sequence`)."""
+    if not name.startswith("tiny"):
         if _phone_recording() is None:
             pytest.skip("no phone demo recording in exported/phone-demo")
         return EXPORTED / name
@@ -322,8 +323,13 @@ def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     import edge_fixtures
 
     monkeypatch.setattr(edge_fixtures, "CHANNELS", PHONE)
+    k = len(edge_fixtures.CLASSES)
+    sequence = {"transition": (np.full((k, k), 0.2 / (k - 1)) + np.eye(k) * (0.8 - 0.2 / (k - 1))).tolist(),
+                "class_prior": [0.1, 0.1, 0.2, 0.2, 0.2, 0.2]} if name == "tiny-sequence" else None
+    extra = {"sequence": sequence} if sequence else {}
     return edge_fixtures.make_bundle(tmp_path / "phone", graphs=("classifier", "anomaly"), units="g, rad/s",
-                                     threshold=0.45, alert={"k": 2, "m": 3, "clear_k": 1}, smoothing={"windows": 3})
+                                     threshold=0.45, alert={"k": 2, "m": 3, "clear_k": 1}, smoothing={"windows": 3},
+                                     **extra)
 
 
 def motion_signal(seconds: float, recording: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -369,7 +375,7 @@ def test_device_motion_is_resampled_converted_and_scored_like_python(
         browser: Chromium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     bundle_dir = six_channel_bundle(name, tmp_path, monkeypatch)
     b = Bundle.load(bundle_dir, providers="cpu")
-    phone = name != "tiny"
+    phone = not name.startswith("tiny")
     t_ms, x = motion_signal(60.0, _phone_recording()) if phone else motion_signal(24.0)
     # what the phone reports: m/s² including gravity, and deg/s as alpha (z), beta (x), gamma (y)
     col = {c: x[:, i] for i, c in enumerate(PHONE)}
@@ -410,6 +416,7 @@ def test_device_motion_is_resampled_converted_and_scored_like_python(
     if not phone:  # the synthetic signal exercises classes, smoothing and alerts; the recording is what it is
         assert len({e["class"] for e in expected[:-1]}) > 1 and summary["alerts"] > 0
         assert summary["smoothing_windows"] == 3
+        assert summary["sequence_filter"] == (name == "tiny-sequence")
 
 
 @needs_browser

@@ -46,6 +46,15 @@ case "${1:-all}" in
     # around on the belt; the same recipe as full-norot-s0 with the phone's two belt mountings as augmentation
     run full-norot-mount-s0 40 --model ssvae --labels all --seed 0 --augment jitter,scale,mount
     ;;
+  t)  # Session of 2026-12-06 evening, after the test figures of the first bundles were read (results/hapt-tried.md):
+    # the classifier with the postural transitions as classes of its own, so that a causal sequence decoder in
+    # the runtime can hold a posture until a transition is seen. Chosen against full-norot-s0 on validation only.
+    run full-tr-s0 40 --model ssvae --labels all --seed 0 --augment jitter,scale --transitions
+    run full-tr-s2 40 --model ssvae --labels all --seed 2 --augment jitter,scale --transitions
+    ;;
+  u)
+    run full-tr-s1 40 --model ssvae --labels all --seed 1 --augment jitter,scale --transitions
+    ;;
   c|all)
     # A variant without the rotation augmentation, added after the first validation confusion (full-s0, epoch
     # 13: SITTING read as STANDING on a third of its windows; the two differ by the phone's tilt, which random

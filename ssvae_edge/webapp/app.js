@@ -155,7 +155,8 @@ async function main() {
   $("title").textContent = `${site.bundle_name}: ${m.classes.length} classes, ${m.channels.length} channels`;
   if (m.threshold != null && model.anomaly) $("threshold").value = String(m.threshold);
   const [k, mm, c] = debounceOf(m, m.hop);
-  const smooth = m.smoothing && m.smoothing.windows > 1 ? `; class: mean of the last ${m.smoothing.windows} windows` : "";
+  const smooth = (m.smoothing && m.smoothing.windows > 1 ? `; class: mean of the last ${m.smoothing.windows} windows` : "")
+    + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "");
   $("debounce").textContent = `alert: ${k} of the last ${mm} windows above the threshold, clears below ${c}${smooth}`;
   for (const r of site.recordings) $("recording").add(new Option(r, r));
   $("replay").disabled = !site.recordings.length;

@@ -35,11 +35,38 @@ export function debounceOf(manifest, hop) {
   return [DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K];
 }
 
+/** The manifest's sequence filter (sequence.py): belief = (belief @ transition, or the class prior at the
+ * stream's start) * probs / class_prior, normalised; float64 like the Python runtime. */
+export class ForwardFilter {
+  constructor(transition, classPrior) {
+    this.t = transition.map((row) => Float64Array.from(row));
+    this.prior = Float64Array.from(classPrior);
+    this.belief = null;
+  }
+
+  update(p) {
+    const K = this.prior.length;
+    const like = new Float64Array(K);
+    for (let i = 0; i < K; i++) like[i] = p[i] / this.prior[i];
+    let predicted = this.prior;
+    if (this.belief) {
+      predicted = new Float64Array(K);
+      for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) predicted[j] += this.belief[i] * this.t[i][j];
+    }
+    const b = new Float64Array(K);
+    let total = 0;
+    for (let i = 0; i < K; i++) { b[i] = predicted[i] * like[i]; total += b[i]; }
+    if (total > 0 && Number.isFinite(total)) this.belief = b.map((v) => v / total);
+    else { const s = like.reduce((a, v) => a + v, 0); this.belief = like.map((v) => v / s); }
+    return this.belief;
+  }
+}
+
 /** Windows of `window` samples every `hop`, scored in micro-batches of at most `batch`.
  * `model` has classify(Float32Array, n) -> Float32Array [n*K] and anomaly(Float32Array, n) -> [n]
  * (either may be null), both async. Samples are pushed as rows (arrays of C numbers). */
 export class StreamScorer {
-  constructor(manifest, model, { batch = 32, threshold = null, smoothing = null } = {}) {
+  constructor(manifest, model, { batch = 32, threshold = null, smoothing = null, sequence = null } = {}) {
     this.m = manifest;
     this.model = model;
     this.channels = manifest.channels;
@@ -53,6 +80,8 @@ export class StreamScorer {
     this.alerting = Boolean(model.anomaly) && this.threshold !== null;
     this.smoothK = smoothing ?? (manifest.smoothing && manifest.smoothing.windows) ?? 1;
     this.recentProbs = [];
+    const seq = manifest.sequence || null;
+    this.sequence = seq && sequence !== false ? new ForwardFilter(seq.transition, seq.class_prior) : null;
     this.probsOf = new WeakMap(); // event -> the class probabilities it was labelled from (for the view)
     this.rows = []; // samples from absolute index this.base on
     this.times = [];
@@ -135,7 +164,8 @@ export class StreamScorer {
       if (probs) {
         const p = probs.subarray(j * K, (j + 1) * K);
         if (!p.every(Number.isFinite)) { this.skipped.non_finite_output += 1; return; }
-        const q = this.smoothed(p);
+        let q = this.smoothed(p);
+        if (this.sequence) q = this.sequence.update(q);
         c = argmax(q);
         [label, prob] = [this.classes[c], num(q[c])];
         probsFor = q;
@@ -184,6 +214,7 @@ export class StreamScorer {
       hop: this.hop,
       threshold: this.alerting ? this.threshold : null,
       smoothing_windows: this.smoothK,
+      sequence_filter: this.sequence !== null,
       class_counts: counts,
     };
   }

@@ -69,6 +69,15 @@ def validation_recordings(prep: Prepared) -> list:
     return [r for r in ds.recordings if not r.test and r.group in names]
 
 
+def training_recordings(prep: Prepared) -> list:
+    """The continuous recordings of the groups (people) the run trained on, or []."""
+    ds = prep.ds
+    if not ds.recordings or ds.group_names is None or ds.groups_train is None:
+        return []
+    names = {ds.group_names[int(g)] for g in np.unique(ds.groups_train[prep.split.train])}
+    return [r for r in ds.recordings if not r.test and r.group in names]
+
+
 def recording_streams(prep: Prepared, hop: int, recs: list) -> Streams:
     """The recordings `recs` (the validation people's) as they are; the held-out class's segments labelled
     `HELD_OUT`."""
