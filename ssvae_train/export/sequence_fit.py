@@ -5,12 +5,12 @@ to it, chosen on the validation people's recordings (never test).
 What is learnt is deliberately little: which moves occur, not how often (a protocol that always goes from
 standing to sitting would otherwise teach that order). Where every recording follows one protocol, as in
 HAPT, the moves that occur are still the protocol's, so the filter's gain there may overstate free living.
-A move from class i to class j is *seen* when, in some training recording, a window of j is the next
-labelled window after one of i (unlabelled time in between is skipped). Each class stays with probability 1 - 1/L (L: its mean run of
-consecutive windows in training) and leaves to each seen class with an equal share of the rest; a move never
-seen gets `unseen` (then the row is normalised). `unseen` is the one strictness knob: 1 would make every move
-as likely as a seen one, 1e-9 nearly forbids the unseen ones. The class prior is the training windows'
-class frequencies.
+A move from class i to class j is *seen* when, in some training recording, a window of j is the next labelled
+window after one of i (unlabelled time in between is skipped). Each class stays with probability 1 - 1/L (L:
+its mean run of consecutive windows in training) and leaves to each seen class with an equal share of the
+rest; a move never seen gets `unseen` (then the row is normalised). `unseen` is the one strictness knob: 1
+would make every move as likely as a seen one, 1e-9 nearly forbids the unseen ones. The class prior is the
+training windows' class frequencies.
 
 Rule: the candidate (no filter, or `unseen` in UNSEEN; both after the class smoothing chosen first) with the
 highest window accuracy on the validation windows lying wholly inside one class's segment; ties go to no
