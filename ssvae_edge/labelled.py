@@ -177,16 +177,19 @@ class Scored:
     streams: dict[str, tuple[np.ndarray, list[dict]]] = field(default_factory=dict)
 
 
-def score_recordings(bundle: Bundle, files: Sequence[str | Path], **scorer_options: Any) -> Scored:
+def score_recordings(bundle: Bundle, files: Sequence[str | Path], counted: Sequence[str] | None = None,
+                     **scorer_options: Any) -> Scored:
     """Stream every labelled recording whole through `bundle` (as `ssvae-edge stream` does, at the bundle's
-    defaults unless `scorer_options` say otherwise) and compare with its labels. A bundle trained with a class
-    held out (manifest `producer.excluded_class_name`) has its alerts matched against that class's segments."""
+    defaults unless `scorer_options` say otherwise) and compare with its labels. `counted`: the classes whose
+    windows accuracy is counted on (default: all the bundle's; a window of another class may still be read as
+    one of them, and one of them as another). A bundle trained with a class held out (manifest
+    `producer.excluded_class_name`) has its alerts matched against that class's segments."""
     held = bundle.manifest.excluded_class_name
     truth, pred, matched, rows, streams = [], [], [], [], {}
     for f in map(Path, files):
         labels = read_labels(f)
         events, summary = stream_events(bundle, f, **scorer_options)
-        t, p = classification(events, labels, bundle.window, bundle.classes)
+        t, p = classification(events, labels, bundle.window, bundle.classes if counted is None else counted)
         truth.append(t)
         pred.append(p)
         row = {"recording": f.stem, "windows_scored": summary["windows"], "windows_in_one_segment": len(t),

@@ -28,16 +28,21 @@ from ssvae_edge import Bundle
 from ssvae_edge.labelled import Scored, score_recordings
 
 
-def evaluate(bundle: Bundle, files: list[Path], precision: str) -> tuple[dict, Scored]:
-    """The report of one precision (scikit-learn metrics on the windows wholly inside one segment)."""
-    s = score_recordings(bundle, files)
+def evaluate(bundle: Bundle, files: list[Path], precision: str,
+             counted: list[str] | None = None) -> tuple[dict, Scored]:
+    """The report of one precision (scikit-learn metrics on the windows wholly inside one segment of a
+    `counted` class; default: every bundle class)."""
+    s = score_recordings(bundle, files, counted)
     classes = list(bundle.classes)
+    counted = classes if counted is None else counted
     out = {
         "precision": precision, "recordings": len(files), "windows": int(len(s.truth)),
         "accuracy": float(accuracy_score(s.truth, s.predicted)),
-        "macro_f1": float(f1_score(s.truth, s.predicted, labels=classes, average="macro")),
-        "classes": classes, "confusion": confusion_matrix(s.truth, s.predicted, labels=classes).tolist(),
-        "smoothing_windows": bundle.manifest.smoothing_windows, "per_recording": s.per_recording,
+        "macro_f1": float(f1_score(s.truth, s.predicted, labels=counted, average="macro")),
+        "classes": classes, "counted": counted,
+        "confusion": confusion_matrix(s.truth, s.predicted, labels=classes).tolist(),
+        "smoothing_windows": bundle.manifest.smoothing_windows,
+        "sequence_filter": bundle.manifest.sequence is not None, "per_recording": s.per_recording,
     }
     if s.alerts is not None:
         out["alerts"] = s.alerts
@@ -45,12 +50,15 @@ def evaluate(bundle: Bundle, files: list[Path], precision: str) -> tuple[dict, S
 
 
 def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
-    lines = [f"# {name}: whole test recordings streamed by the runtime", "",
-             f"Made by `python tools/eval_phone.py --bundle {bundle_path} --recordings DIR --name {name}` on the "
-             f"{r32['recordings']} recordings of the six HAPT test people (the UCI-HAR test people present in HAPT), "
-             "at the bundle's defaults (hop, class smoothing "
-             f"{r32['smoothing_windows']} window(s), alert operating point). Windows scored for accuracy: those "
-             "lying wholly inside one activity segment.", "",
+    counted = r32.get("counted", r32["classes"])
+    option = "" if counted == r32["classes"] else f" --counted {','.join(counted)}"
+    lines = [f"# {name}: whole recordings streamed by the runtime", "",
+             f"Made by `python tools/eval_phone.py --bundle {bundle_path} --recordings DIR --name {name}{option}` on "
+             f"{r32['recordings']} recordings, at the bundle's defaults (hop, class smoothing "
+             f"{r32['smoothing_windows']} window(s), sequence filter "
+             f"{'on' if r32.get('sequence_filter') else 'off'}, alert operating point). Windows scored for "
+             f"accuracy: those lying wholly inside one segment of {len(counted)} classes"
+             f"{'' if counted == r32['classes'] else ' (' + ', '.join(counted) + ')'}.", "",
              "| precision | windows | accuracy | macro F1 |", "|---|---:|---:|---:|"]
     for r in (r32, r8):
         if r:
@@ -122,19 +130,29 @@ def main(
     recordings: Annotated[Path, typer.Option(help="Folder of labelled CSV recordings (tools/hapt_recordings.py).")],
     name: Annotated[str, typer.Option(help="Output name: benchmarks/<name>.json and .md.")],
     timeline: Annotated[str | None, typer.Option(help="Recording drawn as a timeline (default: the first).")] = None,
+    counted: Annotated[str | None, typer.Option(
+        help="Comma-separated classes whose windows accuracy is counted on (default: every bundle class); the "
+             "HAPT target counts the six activities of a bundle that also has the transitions as classes.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for <name>.json and .md.")] = Path("benchmarks"),
+    figure: Annotated[bool, typer.Option(help="Draw results/figures/<name>-timeline.png.")] = True,
 ) -> None:
     files = sorted(recordings.glob("*.csv"))
     if not files:
         raise typer.BadParameter(f"no .csv in {recordings}", param_hint="--recordings")
     b32 = Bundle.load(bundle, providers="cpu", threads=1)
-    r32, scored = evaluate(b32, files, "fp32")
-    r8 = evaluate(Bundle.load(bundle, providers="cpu", threads=1, precision="int8"), files, "int8")[0] \
+    wanted = None if counted is None else [c.strip() for c in counted.split(",") if c.strip()]
+    unknown = sorted(set(wanted or ()) - set(b32.classes))
+    if unknown:
+        raise typer.BadParameter(f"not classes of this bundle: {', '.join(unknown)}", param_hint="--counted")
+    r32, scored = evaluate(b32, files, "fp32", wanted)
+    r8 = evaluate(Bundle.load(bundle, providers="cpu", threads=1, precision="int8"), files, "int8", wanted)[0] \
         if b32.manifest.graphs_int8 else None
-    timeline_figure(Path("results/figures") / f"{name}-timeline.png", b32, scored.streams, timeline or files[0].stem)
-    Path("benchmarks").mkdir(exist_ok=True)
-    Path(f"benchmarks/{name}.json").write_text(json.dumps({"bundle": str(bundle), "fp32": r32, "int8": r8}, indent=2)
-                                              + "\n")
-    Path(f"benchmarks/{name}.md").write_text(markdown(name, bundle, r32, r8))
+    if figure:
+        timeline_figure(Path("results/figures") / f"{name}-timeline.png", b32, scored.streams,
+                        timeline or files[0].stem)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps({"bundle": str(bundle), "fp32": r32, "int8": r8}, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown(name, bundle, r32, r8))
     typer.echo(markdown(name, bundle, r32, r8))
 
 

@@ -21,13 +21,21 @@ from ssvae_train.data.hapt import read_hapt_recordings, write_recordings_csv
 def main(
     data_dir: Annotated[Path, typer.Option(help="The HAPT zip or its extracted folder.")],
     out: Annotated[Path, typer.Option(help="Folder for the CSV files (one per recording).")],
-    people: Annotated[str, typer.Option(help="test | train | all")] = "test",
+    people: Annotated[str, typer.Option(
+        help="test | train | all, or comma-separated people (e.g. user17,user26,user28: a run's validation people)")
+    ] = "test",
     only: Annotated[str | None, typer.Option(help="Write this one recording (e.g. exp05_user02).")] = None,
 ) -> None:
-    if people not in ("test", "train", "all"):
-        raise typer.BadParameter("choose test, train or all", param_hint="--people")
     recs, _ = read_hapt_recordings(data_dir)
-    recs = [r for r in recs if people == "all" or r.test == (people == "test")]
+    if people in ("test", "train", "all"):
+        recs = [r for r in recs if people == "all" or r.test == (people == "test")]
+    else:
+        chosen = {p.strip() for p in people.split(",") if p.strip()}
+        unknown = sorted(chosen - {r.group for r in recs})
+        if unknown:
+            raise typer.BadParameter(f"choose test, train, all or people of the data; unknown: {', '.join(unknown)}",
+                                     param_hint="--people")
+        recs = [r for r in recs if r.group in chosen]
     if only is not None:
         recs = [r for r in recs if r.name == only]
         if not recs:
