@@ -220,6 +220,11 @@ def stream(
         "--sequence/--no-sequence",
         help="Decode the class through the manifest's sequence filter (which activity can follow which, learnt "
              "from the training recordings; causal). Default: on when the manifest has a 'sequence'.")] = None,
+    mounting: Annotated[str | None, typer.Option(
+        "--mounting",
+        help="auto: estimate from the stream whether the phone is clipped on turned around (180 degrees about its "
+             "long axis) and turn such windows back (the default when the manifest has a 'mounting'); worn: take "
+             "the windows as they come; turned: the phone is turned around, turn every window back.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a sensor stream window by window: one JSON line per window, then a summary line.
@@ -231,7 +236,8 @@ def stream(
     with _user_errors():
         b = _load(bundle, providers, threads, precision)
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
-                              threshold=threshold, smoothing=smoothing, sequence=sequence)
+                              threshold=threshold, smoothing=smoothing, sequence=sequence,
+                              mounting=mounting)
         # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
         reader = SampleReader(input, scorer.channels, b.sample_rate_hz,
                               chunk_rows=scorer.hop if input == "-" else 4096)

@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ssvae_edge.errors import BundleError, InputError
+from ssvae_edge.mounting import check_section
 from ssvae_edge.records import Fail, Record, int_list, name_list, opt_float, opt_int
 from ssvae_edge.sections import (
     Alert,
     Composition,
     GraphEntry,
     LatentPrior,
+    Mounting,
     Producer,
     Quantization,
     Score,
@@ -105,8 +107,8 @@ class Manifest(Record):
     docs/bundle-format.md says what each key means). `from_json` validates; `to_json` gives the JSON back
     (a manifest read and written again keeps its bytes)."""
 
-    # written as null when None: every key up to `validation` is in every bundle; the last five only where
-    # they apply (int8 graphs, class smoothing, sequence decoding, an M1+M2 run)
+    # written as null when None: every key up to `validation` is in every bundle; the last six only where
+    # they apply (int8 graphs, class smoothing, sequence decoding, the mounting estimate, an M1+M2 run)
     NULLABLE = frozenset({"dtype", "units", "channels", "sample_rate_hz", "window", "hop", "max_value",
                           "time_axis_dynamic", "latent_dim", "threshold", "threshold_calibration", "alert",
                           "score_method", "score", "latent_prior", "opset", "producer", "validation"})
@@ -137,6 +139,7 @@ class Manifest(Record):
     quantization: Quantization | None = None
     smoothing: Smoothing | None = None
     sequence: Sequence | None = None
+    mounting: Mounting | None = None
     composition: Composition | None = None
     path: Path = field(default=Path(MANIFEST_FILE), kw_only=True, compare=False, metadata={"json": False})
 
@@ -299,6 +302,13 @@ class Manifest(Record):
         # the contract keys are checked above, with their own words; the sections by their types
         sections = {k: v for k, v in raw.items() if k not in ("graphs", "graphs_int8")}
         typed = super().from_json({**sections, "graphs": {}}, "", fail)
+        if typed.mounting is not None:
+            if channels is None:
+                raise fail("'mounting' is for sensor bundles ('channels')")
+            try:
+                check_section(typed.mounting, channels)
+            except InputError as e:
+                raise fail(str(e)) from None
         return replace(typed, graphs=graphs, graphs_int8=graphs_int8 if "graphs_int8" in raw else None,
                        path=path)
 

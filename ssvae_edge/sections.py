@@ -247,6 +247,26 @@ class Sequence(Record):
 
 
 @dataclass(frozen=True)
+class Mounting(Record):
+    """Which way round the phone is clipped: the linear model of a window's features (`ssvae_edge.mounting`)
+    whose output is the log-odds that the phone is turned around (`flip`: the sign each channel takes then),
+    the clip of one window's log-odds and the evidence needed first (`prior`), chosen on validation people."""
+
+    flip: tuple[float, ...]
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    clip: float
+    prior: float
+    turned: str | None = None
+    fitted_on: str | None = None
+    validation: Mapping[str, Any] | None = None
+    chosen_on: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
 class Composition(Record):
     """An M1+M2 bundle: how its graphs chain M1 (a plain VAE on raw samples) and M2 (on M1's latent means)."""
 

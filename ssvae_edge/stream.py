@@ -29,6 +29,7 @@ from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M, AlertDeboun
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.input_checks import numbers
+from ssvae_edge.mounting import MountingEstimate
 from ssvae_edge.sequence import ForwardFilter
 from ssvae_edge.smoothing import ProbabilityAverage
 from ssvae_edge.windows import RingBuffer
@@ -48,11 +49,15 @@ class StreamScorer:
     scored windows (`ssvae_edge.smoothing`; default: the manifest's `smoothing.windows`, else 1 = none).
     `sequence`: run the manifest's sequence filter (`ssvae_edge.sequence`) after the smoothing; an event's class
     and prob are then the filter's belief (default: True when the manifest has a `sequence`).
+    `mounting`: auto (the manifest's causal estimate of whether the phone is turned around, `ssvae_edge.mounting`;
+    the default when the manifest has a `mounting`), worn (take the windows as they come) or turned (the user
+    says the phone is turned around: every window is turned back).
     """
 
     def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int | None = None,
                  alert_m: int | None = None, clear_k: int | None = None,
-                 threshold: float | None = None, smoothing: int | None = None, sequence: bool | None = None):
+                 threshold: float | None = None, smoothing: int | None = None, sequence: bool | None = None,
+                 mounting: str | None = None):
         m = bundle.manifest
         calibrated_hop = m.alert.hop if m.alert is not None and m.alert.hop is not None else m.hop
         same_hop = hop is None or hop == calibrated_hop  # a debounce counts windows: it holds at its own hop
@@ -86,6 +91,9 @@ class StreamScorer:
             raise InputError("sequence decoding was asked for but this bundle's manifest has no 'sequence'")
         use_sequence = m.sequence_model is not None and sequence is not False
         self.sequence = ForwardFilter(*m.sequence_model) if use_sequence else None  # type: ignore[misc]
+        if mounting not in (None, "worn") and m.mounting is None:
+            raise InputError(f"mounting {mounting!r} was asked for but this bundle's manifest has no 'mounting'")
+        self.mounting = MountingEstimate(m.mounting, mounting or "auto") if m.mounting is not None else None
         self.alerting = bundle.has("anomaly") and self.threshold is not None
         # Room for `batch` windows at this hop: a long chunk is consumed in slices of this size.
         self.ring = RingBuffer(self.window + (self.batch - 1) * self.hop, len(self.channels))
@@ -180,6 +188,8 @@ class StreamScorer:
         if not len(valid):
             return []
         xv = xb[valid]
+        if self.mounting is not None:
+            xv, _ = self.mounting.turn_back(xv)
         probs = self.bundle.classify(xv) if self.bundle.has("classifier") else None
         scores = self.bundle.anomaly_score(xv) if self.bundle.has("anomaly") else None
         classes = self.bundle.classes
@@ -235,6 +245,8 @@ class StreamScorer:
             "threshold": self.threshold if self.alerting else None,
             "smoothing_windows": self.smoothing.k,
             "sequence_filter": self.sequence is not None,
+            **({"mounting": self.mounting.mode, "turned_windows": self.mounting.turned_windows}
+               if self.mounting is not None else {}),
             "class_counts": {c: self.class_counts[c] for c in self.bundle.classes if self.class_counts[c]},
         }
 

@@ -179,6 +179,12 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
     if alert["segment_recall"] is None or alert["segment_recall"] < 0.9:  # one epoch: expected to catch few
         assert alert["warnings"] and "WARNING:" in e.stderr  # said loudly, even with --quiet
     assert m["smoothing"]["windows"] >= 1 and m["smoothing"]["chosen_on"].startswith("the validation people")
+    # the sequence filter and the mounting estimate were each weighed on the validation person: shipped or not
+    assert "sequence filter:" in e.stderr + e.stdout or "sequence" not in m
+    mounting = m.get("mounting")
+    if mounting is not None:
+        assert mounting["flip"] == [1, -1, -1, 1, -1, -1] and mounting["chosen_on"].startswith("the validation")
+        assert mounting["validation"]["off"]["worn"] - mounting["validation"][f"{mounting['prior']:g}"]["worn"] <= 0.005
     recs, _ = read_hapt_recordings(SLICE)
     csv = write_recordings_csv([r for r in recs if r.test], tmp_path / "csv")[0]
     text = csv.read_text().splitlines()

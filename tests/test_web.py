@@ -308,13 +308,16 @@ def test_a_tampered_graph_is_refused(browser: Chromium, tmp_path: Path, tampered
 MOTION_HZ, GAP = 60.0, (9.0, 9.6)  # events every 1/60 s, none between 9.0 and 9.6 s (the page was hidden)
 
 
-MOTION_BUNDLES = ["tiny", "tiny-sequence"] + [n for n in ("har-phone", "har-phone-novelty") if (EXPORTED / n).is_dir()]
+MOTION_BUNDLES = ["tiny", "tiny-sequence", "tiny-mounting"] + [
+    n for n in ("har-phone", "har-phone-novelty") if (EXPORTED / n).is_dir()]
 
 
 def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A phone bundle of exported/, or "tiny": the six raw channels on tests/edge_fixtures graphs (mean ->
     softmax classifier, mean-square anomaly score), smoothed over 3 windows, with a 2-of-3 alert point;
-    "tiny-sequence": the same with a sticky sequence filter after the smoothing (manifest `sequence`)."""
+    "tiny-sequence": the same with a sticky sequence filter after the smoothing (manifest `sequence`);
+    "tiny-mounting": with a mounting estimate (manifest `mounting`) that believes the phone turned around while
+    the gravity's y component has been mostly negative."""
     if not name.startswith("tiny"):
         if _phone_recording() is None:
             pytest.skip("no phone demo recording in exported/phone-demo")
@@ -327,6 +330,12 @@ def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     sequence = {"transition": (np.full((k, k), 0.2 / (k - 1)) + np.eye(k) * (0.8 - 0.2 / (k - 1))).tolist(),
                 "class_prior": [0.1, 0.1, 0.2, 0.2, 0.2, 0.2]} if name == "tiny-sequence" else None
     extra = {"sequence": sequence} if sequence else {}
+    if name == "tiny-mounting":
+        n_features = 3 * 6 + 15
+        weights = [0.0] * n_features
+        weights[1] = -4.0  # the mean of acc_y
+        extra["mounting"] = {"flip": [1, -1, -1, 1, -1, -1], "center": [0.0] * n_features,
+                             "scale": [1.0] * n_features, "weights": weights, "bias": 0.0, "clip": 2.0, "prior": 1.0}
     return edge_fixtures.make_bundle(tmp_path / "phone", graphs=("classifier", "anomaly"), units="g, rad/s",
                                      threshold=0.45, alert={"k": 2, "m": 3, "clear_k": 1}, smoothing={"windows": 3},
                                      **extra)
@@ -417,6 +426,8 @@ def test_device_motion_is_resampled_converted_and_scored_like_python(
         assert len({e["class"] for e in expected[:-1]}) > 1 and summary["alerts"] > 0
         assert summary["smoothing_windows"] == 3
         assert summary["sequence_filter"] == (name == "tiny-sequence")
+        if name == "tiny-mounting":
+            assert 0 < summary["turned_windows"] < summary["windows"]
 
 
 @needs_browser

@@ -62,11 +62,56 @@ export class ForwardFilter {
   }
 }
 
+/** The manifest's mounting estimate (mounting.py): each window's features (per channel mean, deviation,
+ * skewness, then every channel pair's correlation; float64), their log-odds of a phone turned around, clipped
+ * and summed from -prior; a window whose sum is above 0 is multiplied by `flip` before the graphs see it. */
+export class MountingEstimate {
+  constructor(section, mode = "auto") {
+    this.s = section;
+    this.mode = mode;
+    this.evidence = -section.prior;
+    this.turnedWindows = 0;
+  }
+
+  logOdds(x, off, W, C) {
+    const mean = new Float64Array(C), sd = new Float64Array(C), skew = new Float64Array(C);
+    for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) mean[c] += x[off + t * C + c];
+    for (let c = 0; c < C; c++) mean[c] /= W;
+    for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) { const d = x[off + t * C + c] - mean[c]; sd[c] += d * d; }
+    for (let c = 0; c < C; c++) sd[c] = Math.sqrt(sd[c] / W) + 1e-6;
+    for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) { const d = (x[off + t * C + c] - mean[c]) / sd[c]; skew[c] += d * d * d; }
+    const f = [...mean, ...sd, ...skew.map((v) => v / W)];
+    for (let i = 0; i < C; i++) for (let j = i + 1; j < C; j++) {
+      let acc = 0;
+      for (let t = 0; t < W; t++) acc += (x[off + t * C + i] - mean[i]) * (x[off + t * C + j] - mean[j]);
+      f.push(acc / W / (sd[i] * sd[j]));
+    }
+    let z = this.s.bias;
+    f.forEach((v, k) => { z += ((v - this.s.center[k]) / this.s.scale[k]) * this.s.weights[k]; });
+    return z;
+  }
+
+  /** Turn back, in place, the windows of `x` ([n][W][C] flat) the estimate says are turned around. */
+  turnBack(x, n, W, C) {
+    for (let j = 0; j < n; j++) {
+      let turned = this.mode === "turned";
+      if (this.mode === "auto") {
+        const lo = Math.max(-this.s.clip, Math.min(this.s.clip, this.logOdds(x, j * W * C, W, C)));
+        this.evidence += lo;
+        turned = this.evidence > 0;
+      }
+      if (!turned) continue;
+      this.turnedWindows += 1;
+      for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) x[j * W * C + t * C + c] *= this.s.flip[c];
+    }
+  }
+}
+
 /** Windows of `window` samples every `hop`, scored in micro-batches of at most `batch`.
  * `model` has classify(Float32Array, n) -> Float32Array [n*K] and anomaly(Float32Array, n) -> [n]
  * (either may be null), both async. Samples are pushed as rows (arrays of C numbers). */
 export class StreamScorer {
-  constructor(manifest, model, { batch = 32, threshold = null, smoothing = null, sequence = null } = {}) {
+  constructor(manifest, model, { batch = 32, threshold = null, smoothing = null, sequence = null, mounting = null } = {}) {
     this.m = manifest;
     this.model = model;
     this.channels = manifest.channels;
@@ -82,6 +127,7 @@ export class StreamScorer {
     this.recentProbs = [];
     const seq = manifest.sequence || null;
     this.sequence = seq && sequence !== false ? new ForwardFilter(seq.transition, seq.class_prior) : null;
+    this.mounting = manifest.mounting ? new MountingEstimate(manifest.mounting, mounting ?? "auto") : null;
     this.probsOf = new WeakMap(); // event -> the class probabilities it was labelled from (for the view)
     this.rows = []; // samples from absolute index this.base on
     this.times = [];
@@ -151,6 +197,7 @@ export class StreamScorer {
     }
     if (!valid.length) return [];
     const x = buf.subarray(0, valid.length * W * C);
+    if (this.mounting) this.mounting.turnBack(x, valid.length, W, C);
     const t0 = performance.now();
     const probs = this.model.classify ? await this.model.classify(x, valid.length) : null;
     const scores = this.model.anomaly ? await this.model.anomaly(x, valid.length) : null;
@@ -215,6 +262,7 @@ export class StreamScorer {
       threshold: this.alerting ? this.threshold : null,
       smoothing_windows: this.smoothK,
       sequence_filter: this.sequence !== null,
+      ...(this.mounting ? { mounting: this.mounting.mode, turned_windows: this.mounting.turnedWindows } : {}),
       class_counts: counts,
     };
   }

@@ -23,19 +23,26 @@ import torch
 import torch.nn.functional as F
 
 from ssvae_edge import contract as C
-from ssvae_edge.sections import Composition, LatentPrior, Quantization, Sequence, Smoothing, ThresholdCalibration
+from ssvae_edge.sections import (
+    Composition,
+    LatentPrior,
+    Mounting,
+    Quantization,
+    Sequence,
+    Smoothing,
+    ThresholdCalibration,
+)
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export import manifest_entries as ME
-from ssvae_train.export.class_smoothing import choose_smoothing, validation_probs
 from ssvae_train.export.config import ExportConfig
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
+from ssvae_train.export.decoding import choose_decoding
 from ssvae_train.export.loading import Loaded, load_for_export, quant_data
 from ssvae_train.export.measure import calibrate
 from ssvae_train.export.quantize import quantize_bundle
-from ssvae_train.export.sequence_fit import choose_sequence
 from ssvae_train.export.staging import check_destination, staging
 from ssvae_train.models import SSVAE
 from ssvae_train.models.m1m2 import M1M2
@@ -70,22 +77,12 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
     with staging(out, force) as tmp:
         graphs = export_and_validate(plan, loaded.model, loaded.prep, tmp, say)
         cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, cfg.alert_target, say)
-        val = validation_probs(graphs.sessions.get("classifier"), loaded.prep)
-        smoothing = choose_smoothing(val)
-        if smoothing is not None:
-            say(f"class smoothing: {smoothing['windows']} window(s), chosen on the validation people's recordings "
-                f"(window accuracy there {smoothing['validation_accuracy']})")
-        sequence = choose_sequence(val, loaded.prep, smoothing["windows"] if smoothing else 1)
-        if sequence is not None:
-            on = sequence["chosen"] is not None
-            say(f"sequence filter: {'on, unseen moves weighted ' + str(sequence['chosen']['unseen']) if on else 'off'}"
-                f" (validation window accuracy: {sequence['validation_accuracy']})")
-            sequence = sequence["chosen"]
+        smoothing, sequence, mounting = choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say)
         bar = Progress(total=0, enabled=progress, label="measuring")
         metrics = ME.test_metrics(loaded.model, plan.method, plan.fit, graphs.sessions, loaded.prep.ds, bar)
         bar.close()
         int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if cfg.quantize else None
-        manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence)
+        manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence, mounting)
         check_parity(tmp, graphs, say, int8 is not None)
     say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
     return manifest
@@ -241,7 +238,7 @@ def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Cali
 # ---- write and check ----------------------------------------------------------------------------------
 def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Calibration, metrics: dict,
                  int8: tuple[dict, dict] | None, smoothing: dict | None = None,
-                 sequence: dict | None = None) -> dict:
+                 sequence: dict | None = None, mounting: dict | None = None) -> dict:
     """manifest.json (`ssvae_edge.contract.Manifest`), written last (a folder with a manifest is a finished
     bundle); returns it as written."""
     model, meta = loaded.model, loaded.prep.meta()
@@ -266,6 +263,7 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         # only sensor bundles of continuous recordings: others keep their bytes
         smoothing=Smoothing(**smoothing) if smoothing is not None else None,
         sequence=Sequence(**sequence) if sequence is not None else None,
+        mounting=Mounting(**mounting) if mounting is not None else None,
         # an M1+M2 run: how its graphs chain the two models
         composition=Composition(**model.describe()) if isinstance(model, M1M2) else None,
     )
