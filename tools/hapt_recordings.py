@@ -10,12 +10,15 @@ others, `all` every one; `--only exp05_user02` one recording (the phone demo).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from ssvae_train.data.hapt import read_hapt_recordings, write_recordings_csv
+from ssvae_train.export.mounting_fit import FLIP
 
 
 def main(
@@ -25,6 +28,10 @@ def main(
         help="test | train | all, or comma-separated people (e.g. user17,user26,user28: a run's validation people)")
     ] = "test",
     only: Annotated[str | None, typer.Option(help="Write this one recording (e.g. exp05_user02).")] = None,
+    turn_around: Annotated[bool, typer.Option(
+        help="Write each recording as a phone clipped on turned around would have recorded it (180 degrees "
+             "about its long x axis: y and z of acc and gyro negated), to measure a bundle's mounting estimate."
+    )] = False,
 ) -> None:
     recs, _ = read_hapt_recordings(data_dir)
     if people in ("test", "train", "all"):
@@ -40,6 +47,8 @@ def main(
         recs = [r for r in recs if r.name == only]
         if not recs:
             raise typer.BadParameter(f"no recording named {only}", param_hint="--only")
+    if turn_around:
+        recs = [replace(r, x=(r.x * np.asarray(FLIP, np.float32)).astype(np.float32)) for r in recs]
     for p in write_recordings_csv(recs, out):
         typer.echo(str(p))
 
