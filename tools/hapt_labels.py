@@ -6,7 +6,8 @@ same steps), each run exported and streamed over the test people's whole recordi
         --out runs/hapt-csv/test --people test
     python tools/hapt_labels.py --runs runs/hapt --recordings runs/hapt-csv/test
 
-Runs are `ss-l<fraction>-s<seed>` and `sup-l<fraction>-s<seed>` from `tools/hapt_runs.sh`; each is exported
+Runs are `ss-l<fraction>-s<seed>` and `sup-l<fraction>-s<seed>` from `tools/hapt_runs.sh` (with `--recipe norot`:
+`ss-norot-l…`, `sup-norot-l…`, the shipped recipe: `--name hapt-labels-norot`); each is exported
 (fp32, last weights) to runs/hapt-bundles/<run> unless already there. Writes benchmarks/hapt-labels.json and
 .md: window accuracy and macro F1 per run, then mean ± std (n = the seeds found) per budget and model, and
 the verdict rule: a win needs the gap of the means to exceed both models' seed spreads (std).
@@ -28,13 +29,17 @@ from ssvae_edge.labelled import score_recordings
 from ssvae_train.export.exporter import export_run
 from ssvae_train.training.checkpoint import load_checkpoint
 
-NAME = re.compile(r"^(ss|sup)-l([0-9.]+)-s(\d+)$")
+NAME = re.compile(r"^(ss|sup)(?:-([a-z]+))?-l([0-9.]+)-s(\d+)$")  # model, recipe tag (optional), budget, seed
 
 
 def main(
     runs: Annotated[Path, typer.Option(help="Folder holding the ss-l*/sup-l* runs.")] = Path("runs/hapt"),
     recordings: Annotated[Path, typer.Option(help="Labelled test recordings (CSV).")] = Path("runs/hapt-csv/test"),
     bundles: Annotated[Path, typer.Option(help="Where the runs are exported.")] = Path("runs/hapt-bundles"),
+    recipe: Annotated[str, typer.Option(
+        help="Recipe tag of the runs compared: '' for ss-l*/sup-l* (the first round, rotations on), 'norot' for "
+             "ss-norot-l*/sup-norot-l* (the shipped recipe).")] = "",
+    name: Annotated[str, typer.Option(help="Output: benchmarks/<name>.json and .md.")] = "hapt-labels",
 ) -> None:
     files = sorted(recordings.glob("*.csv"))
     if not files:
@@ -42,7 +47,7 @@ def main(
     rows = []
     for run in sorted(runs.iterdir()):
         m = NAME.match(run.name)
-        if not m or not (run / "checkpoint.pt").is_file():
+        if not m or (m[2] or "") != recipe or not (run / "checkpoint.pt").is_file():
             continue
         ckpt = load_checkpoint(run)
         if len(ckpt["history"]) < ckpt["fit_config"]["epochs"]:  # still training (or killed): not a result yet
@@ -54,9 +59,11 @@ def main(
             export_run(run, out)
         b = Bundle.load(out, providers="cpu", threads=1)
         s = score_recordings(b, files)
-        rows.append({"run": run.name, "model": m[1], "labels": float(m[2]), "seed": int(m[3]),
+        rows.append({"run": run.name, "model": m[1], "labels": float(m[3]), "seed": int(m[4]),
                      "n_labelled": b.manifest.producer.n_labelled,
-                     "smoothing_windows": b.manifest.smoothing_windows, "windows": int(len(s.truth)),
+                     "smoothing_windows": b.manifest.smoothing_windows,
+                     "sequence_filter": b.manifest.sequence is not None, "mounting": b.manifest.mounting is not None,
+                     "windows": int(len(s.truth)),
                      "accuracy": float(accuracy_score(s.truth, s.predicted)),
                      "macro_f1": float(f1_score(s.truth, s.predicted, average="macro"))})
         typer.echo(f"{run.name}: {rows[-1]['accuracy']:.4f}", err=True)
@@ -66,9 +73,10 @@ def main(
     summary = [{"labels": lab, "model": mod, "n": len(v), "mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))
                 if len(v) > 1 else None, "accuracies": v} for (lab, mod), v in sorted(table.items())]
     Path("benchmarks").mkdir(exist_ok=True)
-    Path("benchmarks/hapt-labels.json").write_text(json.dumps({"runs": rows, "summary": summary}, indent=2) + "\n")
+    Path(f"benchmarks/{name}.json").write_text(json.dumps({"runs": rows, "summary": summary}, indent=2) + "\n")
     lines = ["# HAPT with few labels: semi-supervised vs supervised, test people's recordings streamed whole", "",
-             "Made by `python tools/hapt_labels.py` (its docstring has the commands). Window accuracy on the windows "
+             f"Made by `python tools/hapt_labels.py --recipe '{recipe}' --name {name}` (its docstring has the "
+             "commands). Window accuracy on the windows "
              "lying wholly inside one activity segment, each run's bundle at its defaults; mean ± std over seeds "
              "(sample std, n seeds).", "",
              "| labels kept | model | n | accuracy mean ± std | per seed |", "|---|---|---:|---:|---|"]
@@ -85,7 +93,7 @@ def main(
             verdict = "semi-supervised wins" if gap > spread else ("supervised wins" if -gap > spread else "tie")
             lines.append(f"- {lab:.0%} of the labels: gap {gap:+.2%} (largest std {spread:.2%}): **{verdict}** "
                          f"(n = {got['ss']['n']} / {got['sup']['n']})")
-    Path("benchmarks/hapt-labels.md").write_text("\n".join(lines) + "\n")
+    Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines))
 
 
