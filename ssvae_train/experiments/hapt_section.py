@@ -26,6 +26,8 @@ def _classifier(name: str, what: str = "test recordings") -> list[str]:
     decoding = f"class smoothing {f32['smoothing_windows']} window(s)"
     if "sequence_filter" in f32:
         decoding += f", sequence filter {'on' if f32['sequence_filter'] else 'off'}"
+    if "mounting_estimate" in f32:
+        decoding += f", mounting estimate {'on' if f32['mounting_estimate'] else 'off'}"
     lines = [f"**`{r['bundle']}`** on the {f32['recordings']} {what} streamed whole by the runtime at the "
              f"bundle's defaults ({decoding}); windows lying wholly inside one activity segment: {f32['windows']}.",
              "",
@@ -33,8 +35,9 @@ def _classifier(name: str, what: str = "test recordings") -> list[str]:
     for x in (f32, i8):
         if x:
             lines.append(f"| {x['precision']} | {x['accuracy']:.2%} | {x['macro_f1']:.4f} |")
-    lines += ["", f"Confusion matrix and per-recording figures: [`benchmarks/{name}.md`](benchmarks/{name}.md); "
-              f"timeline: `results/figures/{name}-timeline.png`.", ""]
+    timeline = REPO / "results" / "figures" / f"{name}-timeline.png"
+    lines += ["", f"Confusion matrix and per-recording figures: [`benchmarks/{name}.md`](benchmarks/{name}.md)"
+              + (f"; timeline: `results/figures/{name}-timeline.png`." if timeline.is_file() else "."), ""]
     if "alerts" in f32:
         a = f32["alerts"]
         delay = f"{a['delay_seconds_median']:.1f} s" if a["delay_seconds_median"] is not None else "-"
