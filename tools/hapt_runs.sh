@@ -65,6 +65,14 @@ case "${1:-all}" in
       run sup-norot-l0.1-s$s 30 --model supervised --labels 0.1 --seed $s --augment jitter,scale
     done
     ;;
+  l1)  # the 1 % budget on the shipped recipe, two lanes: l1 and l2
+    for s in 0 1; do run ss-norot-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale; done
+    run sup-norot-l0.01-s2 30 --model supervised --labels 0.01 --seed 2 --augment jitter,scale
+    ;;
+  l2)
+    run ss-norot-l0.01-s2 30 --model ssvae --labels 0.01 --seed 2 --augment jitter,scale
+    for s in 0 1; do run sup-norot-l0.01-s$s 30 --model supervised --labels 0.01 --seed $s --augment jitter,scale; done
+    ;;
   c|all)
     # A variant without the rotation augmentation, added after the first validation confusion (full-s0, epoch
     # 13: SITTING read as STANDING on a third of its windows; the two differ by the phone's tilt, which random
