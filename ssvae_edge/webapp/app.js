@@ -156,7 +156,8 @@ async function main() {
   if (m.threshold != null && model.anomaly) $("threshold").value = String(m.threshold);
   const [k, mm, c] = debounceOf(m, m.hop);
   const smooth = (m.smoothing && m.smoothing.windows > 1 ? `; class: mean of the last ${m.smoothing.windows} windows` : "")
-    + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "");
+    + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "")
+    + (m.mounting ? "; a phone clipped on turned around is noticed and turned back" : "");
   $("debounce").textContent = `alert: ${k} of the last ${mm} windows above the threshold, clears below ${c}${smooth}`;
   for (const r of site.recordings) $("recording").add(new Option(r, r));
   $("replay").disabled = !site.recordings.length;
