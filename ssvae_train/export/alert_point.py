@@ -60,22 +60,23 @@ class Streams:
         return (labels != HELD_OUT) & (labels != self.unlabelled if self.unlabelled is not None else True)
 
 
-def validation_recordings(prep: Prepared) -> list:
-    """The continuous recordings of the groups (people) the run's validation split holds, or []."""
+def _recordings_of(prep: Prepared, rows: np.ndarray) -> list:
+    """The continuous recordings of the groups (people) the training rows `rows` belong to, or []."""
     ds = prep.ds
     if not ds.recordings or ds.group_names is None or ds.groups_train is None:
         return []
-    names = {ds.group_names[int(g)] for g in np.unique(ds.groups_train[prep.split.val])}
+    names = {ds.group_names[int(g)] for g in np.unique(ds.groups_train[rows])}
     return [r for r in ds.recordings if not r.test and r.group in names]
+
+
+def validation_recordings(prep: Prepared) -> list:
+    """The continuous recordings of the groups (people) the run's validation split holds, or []."""
+    return _recordings_of(prep, prep.split.val)
 
 
 def training_recordings(prep: Prepared) -> list:
     """The continuous recordings of the groups (people) the run trained on, or []."""
-    ds = prep.ds
-    if not ds.recordings or ds.group_names is None or ds.groups_train is None:
-        return []
-    names = {ds.group_names[int(g)] for g in np.unique(ds.groups_train[prep.split.train])}
-    return [r for r in ds.recordings if not r.test and r.group in names]
+    return _recordings_of(prep, prep.split.train)
 
 
 def recording_streams(prep: Prepared, hop: int, recs: list) -> Streams:
