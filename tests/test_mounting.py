@@ -15,7 +15,7 @@ from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.mounting import MountingEstimate, window_features
 from ssvae_edge.sections import Mounting
 from ssvae_train.data.hapt import read_hapt_recordings
-from ssvae_train.export.mounting_fit import CLIP, FLIP, fit_model, stream_windows, turned_decisions
+from ssvae_train.export.mounting_fit import CLIP, FLIP, fit_model, pick_prior, stream_windows, turned_decisions
 
 SLICE = Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip"
 
@@ -99,3 +99,11 @@ def test_modes_and_a_broken_section_are_one_line(slice_model, tmp_path: Path) ->
     with pytest.raises(BundleError, match="'weights' must have 33 numbers for 6 channels"):
         Bundle.load(broken, providers="cpu")
     assert json.loads((broken / "manifest.json").read_text())["mounting"]["prior"] == 20.0
+
+
+def test_the_prior_is_the_best_turned_around_among_those_that_cost_little_as_worn() -> None:
+    off = {"worn": 0.93, "turned": 0.20}
+    table = {0.0: {"worn": 0.90, "turned": 0.92}, 5.0: {"worn": 0.926, "turned": 0.88},
+             20.0: {"worn": 0.93, "turned": 0.88}, 80.0: {"worn": 0.93, "turned": 0.75}}
+    assert pick_prior(off, table) == 20.0  # 0 costs 3 points as worn; 5 and 20 tie turned around: the larger
+    assert pick_prior(off, {0.0: {"worn": 0.90, "turned": 0.92}}) is None

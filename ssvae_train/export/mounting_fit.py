@@ -57,6 +57,13 @@ def turned_decisions(log_odds: np.ndarray, prior: float) -> np.ndarray:
     return decisions(log_odds, -prior, CLIP)[0]
 
 
+def pick_prior(off: dict[str, float], table: dict[float, dict[str, float]]) -> float | None:
+    """The module's rule: of the priors whose accuracy as worn is at most MAX_COST_WORN below no estimate's
+    (`off`), the one with the highest accuracy turned around (ties: the larger prior); None when none is."""
+    fine = [p for p, row in table.items() if row["worn"] >= off["worn"] - MAX_COST_WORN]
+    return max(fine, key=lambda p: (table[p]["turned"], p)) if fine else None
+
+
 def choose_mounting(session, prep: Prepared, smoothing_windows: int, sequence: dict | None) -> dict | None:
     """The manifest's `mounting` entry, or None (not a phone bundle, no recordings, or no prior qualifies)."""
     ds = prep.ds
@@ -101,13 +108,12 @@ def choose_mounting(session, prep: Prepared, smoothing_windows: int, sequence: d
         return right / max(n, 1)
 
     off = {"worn": accuracy(None, False), "turned": accuracy(None, True)}
-    table = {f"{p:g}": {"worn": accuracy(p, False), "turned": accuracy(p, True)} for p in PRIORS}
-    fine = [p for p in PRIORS if table[f"{p:g}"]["worn"] >= off["worn"] - MAX_COST_WORN]
+    table = {p: {"worn": accuracy(p, False), "turned": accuracy(p, True)} for p in PRIORS}
     validation = {"off": {k: round(v, 6) for k, v in off.items()},
-                  **{k: {kk: round(vv, 6) for kk, vv in v.items()} for k, v in table.items()}}
-    if not fine:
+                  **{f"{p:g}": {k: round(v, 6) for k, v in row.items()} for p, row in table.items()}}
+    prior = pick_prior(off, table)
+    if prior is None:
         return {"chosen": None, "validation": validation}
-    prior = max(fine, key=lambda p: (table[f"{p:g}"]["turned"], p))
     return {"chosen": {
         "flip": list(FLIP), "center": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
         "weights": lr.coef_[0].tolist(), "bias": float(lr.intercept_[0]), "clip": CLIP, "prior": prior,
