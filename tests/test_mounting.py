@@ -15,7 +15,8 @@ from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.mounting import MountingEstimate, window_features
 from ssvae_edge.sections import Mounting
 from ssvae_train.data.hapt import read_hapt_recordings
-from ssvae_train.export.mounting_fit import CLIP, FLIP, fit_model, pick_prior, stream_windows, turned_decisions
+from ssvae_train.export.mounting_fit import CLIP, FLIP, fit_model, pick_prior, turned_decisions
+from ssvae_train.export.validation_windows import recording_windows
 
 SLICE = Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip"
 
@@ -46,7 +47,7 @@ def slice_model():
 
 def test_a_model_fitted_on_training_people_tells_an_unseen_persons_phone_turned_around(slice_model) -> None:
     section, rec = slice_model
-    w, _ = stream_windows(rec, 128, 64)
+    w, _ = recording_windows(rec, 128, 64)
     est = MountingEstimate(section)
     worn, turned = est.log_odds(w), est.log_odds(w * np.asarray(FLIP, np.float32))
     walking = np.array([set(rec.labels[s:s + 128]) == {"WALKING"} for s in range(0, len(rec.x) - 127, 64)])

@@ -13,8 +13,8 @@ from ssvae_edge import Bundle, StreamScorer
 from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.sequence import ForwardFilter, check_model, forward
 from ssvae_train.data.recordings import SensorRecording
-from ssvae_train.export.class_smoothing import ValidationProbs
 from ssvae_train.export.sequence_fit import choose_from, sequence_counts, transition_matrix
+from ssvae_train.export.validation_windows import ValidationProbs
 
 T2 = [[0.9, 0.1], [0.2, 0.8]]
 PRIOR2 = [0.25, 0.75]

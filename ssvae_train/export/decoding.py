@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.export.class_smoothing import choose_smoothing, validation_probs
+from ssvae_train.export.class_smoothing import choose_smoothing
 from ssvae_train.export.mounting_fit import choose_mounting
 from ssvae_train.export.sequence_fit import choose_sequence
+from ssvae_train.export.validation_windows import validation_probs
 
 
 def choose_decoding(session, prep: Prepared, say: Callable[[str], None]) -> tuple[dict | None, dict | None,
@@ -29,7 +30,7 @@ def choose_decoding(session, prep: Prepared, say: Callable[[str], None]) -> tupl
         say(f"sequence filter: {'on, unseen moves weighted ' + str(chosen['unseen']) if chosen else 'off'} "
             f"(validation window accuracy: {sequence['validation_accuracy']})")
         sequence = chosen
-    mounting = choose_mounting(session, prep, k, sequence)
+    mounting = choose_mounting(session, prep, val, k, sequence)
     if mounting is not None:
         chosen = mounting["chosen"]
         say(f"mounting estimate: {'on, prior ' + str(chosen['prior']) if chosen else 'off'} "

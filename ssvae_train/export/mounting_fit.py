@@ -16,13 +16,13 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from ssvae_edge.labelled import window_truth
 from ssvae_edge.mounting import decisions, window_features
 from ssvae_edge.sequence import forward
 from ssvae_edge.smoothing import smooth
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.export.alert_point import training_recordings, validation_recordings
+from ssvae_train.export.alert_point import training_recordings
 from ssvae_train.export.graphs import run_batched
+from ssvae_train.export.validation_windows import ValidationProbs, recording_windows
 
 PHONE = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 FLIP = (1.0, -1.0, -1.0, 1.0, -1.0, -1.0)  # 180 degrees about x
@@ -31,19 +31,11 @@ CLIP = 10.0  # one window's log-odds at most: no single window decides
 MAX_COST_WORN = 0.005
 
 
-def stream_windows(rec, window: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    """A recording's windows [n, window, C] at `hop`, as the runtime cuts them, and their starts."""
-    starts = np.arange(0, len(rec.x) - window + 1, hop)
-    if not len(starts):
-        return np.zeros((0, window, rec.x.shape[1]), np.float32), starts
-    return np.stack([rec.x[s : s + window] for s in starts]), starts
-
-
 def fit_model(recs, window: int, hop: int) -> tuple[StandardScaler, LogisticRegression]:
     """The scaler and logistic regression on the recordings' windows, as worn (0) and turned around (1)."""
     feats = []
     for rec in recs:
-        w, _ = stream_windows(rec, window, hop)
+        w, _ = recording_windows(rec, window, hop)
         if len(w):
             feats.append((window_features(w), window_features(w * np.asarray(FLIP, np.float32))))
     x = np.concatenate([f for pair in feats for f in pair])
@@ -64,16 +56,18 @@ def pick_prior(off: dict[str, float], table: dict[float, dict[str, float]]) -> f
     return max(fine, key=lambda p: (table[p]["turned"], p)) if fine else None
 
 
-def choose_mounting(session, prep: Prepared, smoothing_windows: int, sequence: dict | None) -> dict | None:
-    """The manifest's `mounting` entry, or None (not a phone bundle, no recordings, or no prior qualifies)."""
+def choose_mounting(session, prep: Prepared, val: ValidationProbs | None, smoothing_windows: int,
+                    sequence: dict | None) -> dict | None:
+    """{"chosen": the manifest's `mounting` entry or None when no prior qualifies, "validation": the figures};
+    None when the bundle is not a phone bundle or has no training or validation recordings. `val`: the
+    classifier's probabilities on the validation windows as worn (`validation_probs`, with the windows)."""
     ds = prep.ds
-    if tuple(ds.channels or ()) != PHONE or session is None:
+    if tuple(ds.channels or ()) != PHONE or session is None or val is None or not val.inputs:
         return None
-    train, val = training_recordings(prep), validation_recordings(prep)
-    if not train or not val:
+    train = training_recordings(prep)
+    if not train:
         return None
-    window, hop, classes = int(ds.window), int(ds.hop), list(ds.classes)
-    scaler, lr = fit_model(train, window, hop)
+    scaler, lr = fit_model(train, int(ds.window), val.hop)
     flip = np.asarray(FLIP, np.float32)
 
     def log_odds(w: np.ndarray) -> np.ndarray:
@@ -84,13 +78,8 @@ def choose_mounting(session, prep: Prepared, smoothing_windows: int, sequence: d
         return forward(q, np.array(sequence["transition"]), np.array(sequence["class_prior"])) if sequence else q
 
     per = []  # per recording: probs as worn, probs turned, log-odds as worn, log-odds turned, codes
-    for rec in val:
-        w, starts = stream_windows(rec, window, hop)
-        if not len(w):
-            continue
-        codes = np.array([classes.index(t) if t in classes else -1 for t in window_truth(rec.labels, starts, window)])
-        per.append((run_batched(session, {"x": w}), run_batched(session, {"x": w * flip}), log_odds(w),
-                    log_odds(w * flip), codes))
+    for (p_worn, codes), w in zip(val.per_recording, val.inputs, strict=True):
+        per.append((p_worn, run_batched(session, {"x": w * flip}), log_odds(w), log_odds(w * flip), codes))
 
     def accuracy(prior: float | None, turned_stream: bool) -> float:
         right = n = 0
@@ -120,7 +109,7 @@ def choose_mounting(session, prep: Prepared, smoothing_windows: int, sequence: d
         "turned": "the phone turned 180 degrees about its long (x) axis: y and z of acc and gyro change sign",
         "fitted_on": f"every window of {len(train)} training recordings, as worn and turned around",
         "validation": validation,
-        "chosen_on": "the validation people's continuous recordings (" + ", ".join(r.name for r in val)
+        "chosen_on": "the validation people's continuous recordings (" + ", ".join(val.names)
                      + "), as worn and turned around; window accuracy at each prior ('off': no estimate)",
         "rule": f"the prior with the highest accuracy turned around among those costing at most "
                 f"{MAX_COST_WORN:.1%} as worn; ties: the larger"}, "validation": validation}

@@ -21,22 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ssvae_edge.labelled import window_truth
 from ssvae_edge.sequence import forward
 from ssvae_edge.smoothing import smooth
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.export.alert_point import training_recordings
-from ssvae_train.export.class_smoothing import ValidationProbs, window_accuracy
+from ssvae_train.export.validation_windows import ValidationProbs, window_accuracy, window_codes
 
 UNSEEN = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-9)
-
-
-def window_codes(rec, classes: list[str], window: int, hop: int) -> np.ndarray:
-    """Each window's class index in one recording (-1: unlabelled or mixed)."""
-    starts = np.arange(0, len(rec.x) - window + 1, hop)
-    truth = window_truth(rec.labels, starts, window)
-    index = {c: i for i, c in enumerate(classes)}
-    return np.array([index.get(t, -1) for t in truth], dtype=np.int64)
 
 
 def sequence_counts(recs, classes: list[str], window: int, hop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -46,7 +37,7 @@ def sequence_counts(recs, classes: list[str], window: int, hop: int) -> tuple[np
     moves = np.zeros((k, k), np.int64)
     run_sum, run_n, windows = np.zeros(k), np.zeros(k), np.zeros(k, np.int64)
     for rec in recs:
-        codes = window_codes(rec, classes, window, hop)
+        codes = window_codes(rec, classes, window, np.arange(0, len(rec.x) - window + 1, hop))
         labelled = codes[codes >= 0]
         np.add.at(windows, labelled, 1)
         for a, b in zip(labelled[:-1], labelled[1:], strict=True):
