@@ -89,6 +89,20 @@ case "${1:-all}" in
       run full-norot-e$e-s$s $e --model ssvae --labels all --seed $s --augment jitter,scale
     done; done
     ;;
+  c1|c2)  # fourth round (same session): the consistency term on unlabelled rows (--consistency, UDA), at 10 % of
+    # the labels (c1) and with every label (c2); paired with ss-norot-l0.1-sN / full-norot-sN (same seed, same
+    # split and label draw). Rule, written before these runs: results/hapt-bundles.md, fourth round.
+    # The weight is alpha's (76.8): a window's agreement with itself counts as much as a given label.
+    if [ "$1" = c1 ]; then
+      for s in 0 1 2; do
+        run ss-cons-norot-l0.1-s$s 30 --model ssvae --labels 0.1 --seed $s --augment jitter,scale --consistency 76.8
+      done
+    else
+      for s in 1 0 2; do
+        run full-cons-norot-s$s 40 --model ssvae --labels all --seed $s --augment jitter,scale --consistency 76.8
+      done
+    fi
+    ;;
   b|all)
     for f in 0.1 0.01; do for s in 0 1 2; do run ss-l$f-s$s 30 --model ssvae --labels $f --seed $s; done; done
     ;;
