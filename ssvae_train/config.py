@@ -99,6 +99,10 @@ class FitConfig:
     augment: str = option(
         "none", f"Sensor augmentations of every training row: none, or a comma list of {', '.join(AUGMENTATIONS)} "
         "(ssvae_train/training/augment.py says how strong).")
+    consistency: float = option(
+        0.0, "Weight of a consistency term on unlabelled rows (UDA, Xie et al. 2020): the classifier's probabilities "
+        "on a second augmented copy of each unlabelled window are pulled, by KL, towards its detached probabilities "
+        "on the first. 0: off (the write-up's loss). Needs --augment and --model ssvae.")
     val_fraction: float = option(0.1, "Fraction of the training set held out for validation.")
     val_split: str = option(
         "random", "random (stratified by class) | blocks (whole contiguous blocks of the stored rows, 1/20 each: for "
@@ -140,6 +144,11 @@ class FitConfig:
             raise UserError("--m1-sample draws from an M1: give it with --m1-run")
         if self.m1_run is not None and self.arch != "dense":
             raise UserError("--m1-run gives vectors (M1's latent means): use it with --arch dense")
+        if self.consistency < 0:
+            raise UserError("--consistency must be 0 (off) or positive")
+        if self.consistency and (not parse_augment(self.augment) or self.model != "ssvae"):
+            raise UserError("--consistency compares two augmented copies of unlabelled rows: give --augment and "
+                            "--model ssvae")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.kl_weight <= 0:
             raise UserError("--epochs, --batch-size, --lr and --kl-weight must be positive")
         if not 0 < self.val_fraction < 0.5:

@@ -128,3 +128,43 @@ def test_every_objective_and_equivalent_has_its_loss_function():
     from ssvae_train.names import KINDS, OBJECTIVES
 
     assert set(objectives.LOSSES) == set(OBJECTIVES) | (set(KINDS) - {"ssvae"})
+
+
+def test_consistency_term_is_the_kl_between_the_two_copies():
+    m = tiny()
+    x, _ = batch()
+    x2 = x + 3.0
+    got = objectives.consistency_term(m, x, x2)
+    with torch.no_grad():
+        p = torch.softmax(m.classify_logits(m.features(x)), -1)
+        q = torch.softmax(m.classify_logits(m.features(x2)), -1)
+    assert torch.allclose(got.detach(), (p * (p.log() - q.log())).sum(-1), atol=1e-6)
+    assert torch.allclose(objectives.consistency_term(m, x, x), torch.zeros(len(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["m2", "soft-label"])
+def test_consistency_adds_its_weighted_term_and_trains_through_the_second_copy_only(name, monkeypatch):
+    m = tiny()
+    x, y = batch()
+    x2 = x.flip(0)  # a different "augmented copy": rows disagree
+    monkeypatch.setattr(objectives, "sample_z", lambda mu, logvar: mu)
+    base, p0 = objective(m, name, x, x, y, LossWeights())
+    off, p_off = objective(m, name, x, x, y, LossWeights(), x2)  # weight 0: the term is off
+    on, p1 = objective(m, name, x, x, y, LossWeights(consistency=1e4), x2)  # large: the loss is float32
+    assert "cons" not in p0 and "cons" not in p_off and float(off) == pytest.approx(float(base))
+    assert p1["cons"] > 0
+    assert float(on - base) == pytest.approx(1e4 * p1["cons"], rel=1e-3)
+    # the first copy is the target (detached): only the second copy's rows carry the term's gradient
+    xa, xb = x.clone().requires_grad_(True), x2.clone().requires_grad_(True)
+    objectives.consistency_term(m, xa, xb).sum().backward()
+    assert xa.grad is None and torch.count_nonzero(xb.grad) > 0
+
+
+def test_consistency_needs_augmentations_and_unlabelled_rows():
+    from ssvae_train.config import FitConfig
+    from ssvae_train.errors import UserError
+
+    FitConfig(dataset="hapt", arch="convlstm", augment="jitter", consistency=1.0).validate()
+    for bad in (dict(augment="none"), dict(augment="jitter", model="supervised"), dict(consistency=-1.0)):
+        with pytest.raises(UserError, match="--consistency"):
+            FitConfig(**{"dataset": "hapt", "arch": "convlstm", "consistency": 1.0, **bad}).validate()

@@ -6,7 +6,8 @@ cross-entropy on labelled rows; unlabelled rows feed the decoder the classifier'
 its soft labels, so pi learns from labels only. `m2` is Kingma et al. (2014): the labelled ELBO + alpha *
 cross-entropy, and for unlabelled rows the ELBO marginalised over y under q(y|x) plus the entropy of
 q(y|x). `supervised` and `vae` are the equivalents' losses. Reconstruction and KL are summed over a
-sample's values (a per-sample ELBO) and averaged over the batch.
+sample's values (a per-sample ELBO) and averaged over the batch. Either semi-supervised objective can add a
+consistency term on the unlabelled rows (`--consistency`, `consistency_term`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ssvae_train.names import canonical_objective
 class LossWeights:
     alpha: float = 1.0  # weight of the label cross-entropy
     beta: float = 1.0  # weight of the KL term (warm-up ramps it from 0)
+    consistency: float = 0.0  # weight of the consistency term on unlabelled rows (0: off)
 
 
 def sample_z(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -168,11 +170,27 @@ def vae_loss(model: SSVAE, x_u, x_l, y_l, w: LossWeights) -> Loss:
     return (rec + w.beta * kl).mean(), {"rec": float(rec.detach().mean()), "kl": float(kl.detach().mean())}
 
 
+def consistency_term(model: SSVAE, x_u: torch.Tensor, x_u2: torch.Tensor) -> torch.Tensor:
+    """Per-row KL(q(y|x_u) || q(y|x_u2)) for two augmented copies of the same unlabelled windows, the first
+    detached (UDA, Xie et al. 2020): the classifier learns to give a window the same class however it was
+    jittered or scaled, which is what an unseen wearer's windows differ by. Labels are not used."""
+    with torch.no_grad():
+        target = torch.log_softmax(model.classify_logits(model.features(x_u)), dim=-1)
+    pred = torch.log_softmax(model.classify_logits(model.features(x_u2)), dim=-1)
+    return (target.exp() * (target - pred)).sum(-1)
+
+
 LOSSES = {"m2": m2_loss, "soft-label": soft_label_loss, "supervised": supervised_loss, "vae": vae_loss}
 
 
 def objective(model: SSVAE, name: str, x_u: torch.Tensor | None, x_l: torch.Tensor | None,
-              y_l: torch.Tensor | None, w: LossWeights) -> Loss:
-    """The loss of one step: the model kind's own (`supervised`, `vae`), else the objective `name`'s."""
+              y_l: torch.Tensor | None, w: LossWeights, x_u2: torch.Tensor | None = None) -> Loss:
+    """The loss of one step: the model kind's own (`supervised`, `vae`), else the objective `name`'s, plus
+    `w.consistency` times the consistency term when `x_u2` (a second augmented copy of x_u) is given."""
     kind = model.cfg.kind
-    return LOSSES[kind if kind in ("supervised", "vae") else canonical_objective(name)](model, x_u, x_l, y_l, w)
+    loss, parts = LOSSES[kind if kind in ("supervised", "vae") else canonical_objective(name)](model, x_u, x_l, y_l, w)
+    if w.consistency and x_u is not None and x_u2 is not None and len(x_u) and model.has_classifier:
+        cons = consistency_term(model, x_u, x_u2).mean()
+        loss = loss + w.consistency * cons
+        parts["cons"] = float(cons.detach())
+    return loss, parts

@@ -46,8 +46,9 @@ class StepLoss(torch.nn.Module):
         super().__init__()
         self.model, self.objective_name = model, objective_name
 
-    def forward(self, x_u, x_l, y_l, alpha: float, beta: float):
-        return objective(self.model, self.objective_name, x_u, x_l, y_l, LossWeights(alpha=alpha, beta=beta))
+    def forward(self, x_u, x_l, y_l, alpha: float, beta: float, consistency: float = 0.0, x_u2=None):
+        return objective(self.model, self.objective_name, x_u, x_l, y_l,
+                         LossWeights(alpha=alpha, beta=beta, consistency=consistency), x_u2)
 
 
 def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
@@ -90,8 +91,11 @@ def train_epoch(
         x_u = aug(x_all[b.unlabelled[step]]) if b.unlabelled else None
         x_l = aug(x_all[b.labelled[step]]) if b.labelled else None
         y_l = y_all[b.labelled[step]] if b.labelled else None
+        # a second augmented copy of the unlabelled rows, drawn only when the consistency term uses it (so runs
+        # without it draw exactly the noise they always did)
+        x_u2 = aug(x_all[b.unlabelled[step]]) if cfg.consistency and b.unlabelled else None
         with autocast:
-            loss, parts = step_loss(x_u, x_l, y_l, cfg.alpha, beta)
+            loss, parts = step_loss(x_u, x_l, y_l, cfg.alpha, beta, cfg.consistency, x_u2)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
