@@ -7,7 +7,8 @@ same steps), each run exported and streamed over the test people's whole recordi
     python tools/hapt_labels.py --runs runs/hapt --recordings runs/hapt-csv/test
 
 Runs are `ss-l<fraction>-s<seed>` and `sup-l<fraction>-s<seed>` from `tools/hapt_runs.sh` (with `--recipe norot`:
-`ss-norot-l…`, `sup-norot-l…`, the shipped recipe: `--name hapt-labels-norot`); each is exported
+`ss-norot-l…`, `sup-norot-l…`, the shipped recipe: `--name hapt-labels-norot`; `--recipe cons-norot --sup-recipe
+norot` sets the runs with the consistency term against the same supervised runs); each is exported
 (fp32, last weights) to runs/hapt-bundles/<run> unless already there. Writes benchmarks/hapt-labels.json and
 .md: window accuracy and macro F1 per run, then mean ± std (n = the seeds found) per budget and model, and
 the verdict rule: a win needs the gap of the means to exceed both models' seed spreads (std).
@@ -29,7 +30,7 @@ from ssvae_edge.labelled import score_recordings
 from ssvae_train.export.exporter import export_run
 from ssvae_train.training.checkpoint import load_checkpoint
 
-NAME = re.compile(r"^(ss|sup)(?:-([a-z]+))?-l([0-9.]+)-s(\d+)$")  # model, recipe tag (optional), budget, seed
+NAME = re.compile(r"^(ss|sup)(?:-([a-z-]+))?-l([0-9.]+)-s(\d+)$")  # model, recipe tag (optional), budget, seed
 
 
 def main(
@@ -39,6 +40,9 @@ def main(
     recipe: Annotated[str, typer.Option(
         help="Recipe tag of the runs compared: '' for ss-l*/sup-l* (the first round, rotations on), 'norot' for "
              "ss-norot-l*/sup-norot-l* (the shipped recipe).")] = "",
+    sup_recipe: Annotated[str | None, typer.Option(
+        help="Recipe tag of the supervised runs, when it differs from --recipe (the semi-supervised runs' own "
+             "terms, e.g. the consistency term, do not change the supervised equivalent).")] = None,
     name: Annotated[str, typer.Option(help="Output: benchmarks/<name>.json and .md.")] = "hapt-labels",
 ) -> None:
     files = sorted(recordings.glob("*.csv"))
@@ -47,7 +51,8 @@ def main(
     rows = []
     for run in sorted(runs.iterdir()):
         m = NAME.match(run.name)
-        if not m or (m[2] or "") != recipe or not (run / "checkpoint.pt").is_file():
+        wanted = recipe if m is None or m[1] == "ss" or sup_recipe is None else sup_recipe
+        if not m or (m[2] or "") != wanted or not (run / "checkpoint.pt").is_file():
             continue
         ckpt = load_checkpoint(run)
         if len(ckpt["history"]) < ckpt["fit_config"]["epochs"]:  # still training (or killed): not a result yet
@@ -75,7 +80,9 @@ def main(
     Path("benchmarks").mkdir(exist_ok=True)
     Path(f"benchmarks/{name}.json").write_text(json.dumps({"runs": rows, "summary": summary}, indent=2) + "\n")
     lines = ["# HAPT with few labels: semi-supervised vs supervised, test people's recordings streamed whole", "",
-             f"Made by `python tools/hapt_labels.py --recipe '{recipe}' --name {name}` (its docstring has the "
+             f"Made by `python tools/hapt_labels.py --recipe '{recipe}'"
+             + (f" --sup-recipe '{sup_recipe}'" if sup_recipe is not None else "")
+             + f" --name {name}` (its docstring has the "
              "commands). Window accuracy on the windows "
              "lying wholly inside one activity segment, each run's bundle at its defaults; mean ± std over seeds "
              "(sample std, n seeds).", "",
