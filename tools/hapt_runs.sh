@@ -103,8 +103,9 @@ case "${1:-all}" in
       done
     fi
     ;;
-  e60)  # fifth round (same session): 60 epochs, after the third round ranked 12 < 20 < 40 on validation people
-    for s in 1 0 2; do run full-norot-e60-s$s 60 --model ssvae --labels all --seed $s --augment jitter,scale; done
+  e60)  # fifth round (same session): 60 epochs, after the third round ranked 12 < 20 < 40 on validation people;
+    # two lanes: SEEDS="1 2" bash tools/hapt_runs.sh e60 & SEEDS=0 bash tools/hapt_runs.sh e60
+    for s in ${SEEDS:-1 0 2}; do run full-norot-e60-s$s 60 --model ssvae --labels all --seed $s --augment jitter,scale; done
     ;;
   b|all)
     for f in 0.1 0.01; do for s in 0 1 2; do run ss-l$f-s$s 30 --model ssvae --labels $f --seed $s; done; done
