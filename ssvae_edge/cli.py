@@ -225,6 +225,11 @@ def stream(
         help="auto: estimate from the stream whether the phone is clipped on turned around (180 degrees about its "
              "long axis) and turn such windows back (the default when the manifest has a 'mounting'); worn: take "
              "the windows as they come; turned: the phone is turned around, turn every window back.")] = None,
+    wearer_baseline: Annotated[bool | None, typer.Option(
+        "--wearer-baseline/--no-wearer-baseline",
+        help="Alert on the score minus this wearer's own running baseline of the window's class (causal), with "
+             "the operating point fitted for it. Default: on when the manifest's 'alert' has a "
+             "'wearer_baseline'.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a sensor stream window by window: one JSON line per window, then a summary line.
@@ -237,7 +242,7 @@ def stream(
         b = _load(bundle, providers, threads, precision)
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
                               threshold=threshold, smoothing=smoothing, sequence=sequence,
-                              mounting=mounting)
+                              mounting=mounting, wearer_baseline=wearer_baseline)
         # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
         reader = SampleReader(input, scorer.channels, b.sample_rate_hz,
                               chunk_rows=scorer.hop if input == "-" else 4096)

@@ -36,6 +36,7 @@ from ssvae_edge.sections import (
     Validation,
 )
 from ssvae_edge.sequence import check_model
+from ssvae_edge.wearer_baseline import check_section as check_wearer_baseline
 
 FORMAT = 1
 MANIFEST_FILE = "manifest.json"
@@ -307,6 +308,11 @@ class Manifest(Record):
                 raise fail("'mounting' is for sensor bundles ('channels')")
             try:
                 check_section(typed.mounting, channels)
+            except InputError as e:
+                raise fail(str(e)) from None
+        if typed.alert is not None and typed.alert.wearer_baseline is not None:
+            try:
+                check_wearer_baseline(typed.alert.wearer_baseline, typed.classes)
             except InputError as e:
                 raise fail(str(e)) from None
         return replace(typed, graphs=graphs, graphs_int8=graphs_int8 if "graphs_int8" in raw else None,

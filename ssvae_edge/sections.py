@@ -73,6 +73,31 @@ class AlertCandidate(Record):
 
 
 @dataclass(frozen=True)
+class WearerBaselineSection(Record):
+    """The alert operating point on the wearer-adjusted score (`ssvae_edge.wearer_baseline`): each class's prior
+    score and how many windows it counts as, then the debounce and threshold fitted on the adjusted scores of the
+    validation people's recordings, what they did there, and what the plain score's point did on the same."""
+
+    prior: Mapping[str, float]
+    prior_windows: int
+    k: int
+    m: int
+    clear_k: int
+    threshold: float
+    threshold_int8: float | None = None
+    target_false_alerts_per_hour: float | None = None
+    false_alerts_per_hour: float | None = None
+    detected: int | None = None
+    held_out_segments: int | None = None
+    median_delay_s: float | None = None
+    unlabelled_raises: int | None = None
+    plain_score: Mapping[str, Any] | None = None
+    candidates: tuple[Mapping[str, Any], ...] | None = None
+    fitted_on: Mapping[str, Any] | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
 class Alert(Record):
     """The alert operating point: raise when `k` of the last `m` windows score above `threshold`, clear when
     fewer than `clear_k` do; fitted for `target_false_alerts_per_hour` on calibration streams (never test)."""
@@ -102,6 +127,7 @@ class Alert(Record):
     unlabelled_hours: float | None = None
     warnings: tuple[str, ...] | None = None
     recalibrated: Mapping[str, Any] | None = None  # `ssvae-edge recalibrate`: re-fitted on whose recordings
+    wearer_baseline: WearerBaselineSection | None = None  # the point on the wearer-adjusted score, when it won
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from ssvae_edge.input_checks import numbers
 from ssvae_edge.mounting import MountingEstimate
 from ssvae_edge.sequence import ForwardFilter
 from ssvae_edge.smoothing import ProbabilityAverage
+from ssvae_edge.wearer_baseline import WearerBaseline
 from ssvae_edge.windows import RingBuffer
 
 SKIP_REASONS = ("non_finite_input", "non_finite_output")
@@ -52,16 +53,25 @@ class StreamScorer:
     `mounting`: auto (the manifest's causal estimate of whether the phone is turned around, `ssvae_edge.mounting`;
     the default when the manifest has a `mounting`), worn (take the windows as they come) or turned (the user
     says the phone is turned around: every window is turned back).
+    `wearer_baseline`: alert on the score minus the wearer's own running baseline of its class
+    (`ssvae_edge.wearer_baseline`), with that point's threshold and debounce (default: True when the manifest's
+    `alert` has a `wearer_baseline`); a `threshold` given applies to the adjusted score then.
     """
 
     def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int | None = None,
                  alert_m: int | None = None, clear_k: int | None = None,
                  threshold: float | None = None, smoothing: int | None = None, sequence: bool | None = None,
-                 mounting: str | None = None):
+                 mounting: str | None = None, wearer_baseline: bool | None = None):
         m = bundle.manifest
         calibrated_hop = m.alert.hop if m.alert is not None and m.alert.hop is not None else m.hop
         same_hop = hop is None or hop == calibrated_hop  # a debounce counts windows: it holds at its own hop
-        k0, m0, c0 = (m.alert_debounce if same_hop else None) or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
+        wb = m.alert.wearer_baseline if m.alert is not None else None
+        if wearer_baseline and wb is None:
+            raise InputError("a wearer baseline was asked for but this bundle's manifest has no "
+                             "'alert.wearer_baseline'")
+        use_wb = wb is not None and wearer_baseline is not False and bundle.has("classifier")
+        debounce = (wb.k, wb.m, wb.clear_k) if use_wb else m.alert_debounce
+        k0, m0, c0 = (debounce if same_hop else None) or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
         alert_k, alert_m = k0 if alert_k is None else alert_k, m0 if alert_m is None else alert_m
         clear_k = c0 if clear_k is None else clear_k
         if not m.is_sensor:
@@ -85,6 +95,10 @@ class StreamScorer:
         self.batch = int(batch)
         # the bundle's threshold is the one calibrated for the anomaly graph it runs (int8 has its own)
         self.threshold = float(threshold) if threshold is not None else bundle.threshold
+        self.wearer = WearerBaseline(wb.prior, wb.prior_windows) if use_wb else None  # type: ignore[union-attr]
+        if self.wearer is not None and threshold is None:
+            int8 = bundle.precisions.get("anomaly") == "int8" and wb.threshold_int8 is not None  # type: ignore[union-attr]
+            self.threshold = float(wb.threshold_int8 if int8 else wb.threshold)  # type: ignore[union-attr,arg-type]
         self.alerts = AlertDebouncer(alert_k, alert_m, clear_k)
         self.smoothing = ProbabilityAverage(m.smoothing_windows if smoothing is None else smoothing)
         if sequence and m.sequence_model is None:
@@ -216,9 +230,14 @@ class StreamScorer:
                     continue
                 score = _num(scores[j])
             alert = False
+            alert_score = None if scores is None else float(scores[j])
+            if self.wearer is not None and alert_score is not None and label is not None:
+                alert_score = self.wearer.adjust(alert_score, label)
             if self.alerting:
-                alert = self.alerts.update(float(scores[j]) > self.threshold)  # type: ignore[index]
+                alert = self.alerts.update(alert_score > self.threshold)  # type: ignore[operator]
             event.update({"class": label, "prob": prob, "score": score, "alert": alert})
+            if self.wearer is not None:
+                event["wearer_score"] = None if alert_score is None else _num(alert_score)
             self.scored += 1
             if label is not None:
                 self.class_counts[label] += 1
@@ -247,6 +266,9 @@ class StreamScorer:
             "sequence_filter": self.sequence is not None,
             **({"mounting": self.mounting.mode, "turned_windows": self.mounting.turned_windows}
                if self.mounting is not None else {}),
+            **({"wearer_baseline": self.wearer is not None}
+               if self.bundle.manifest.alert is not None and self.bundle.manifest.alert.wearer_baseline is not None
+               else {}),
             "class_counts": {c: self.class_counts[c] for c in self.bundle.classes if self.class_counts[c]},
         }
 

@@ -15,6 +15,7 @@ LONG = 300  # lines: past this a module is a question to ask (is it still one jo
 ONE_JOB = {
     "ssvae_edge/cli.py": "the ssvae-edge commands: each command's options, help and output format",
     "ssvae_edge/contract.py": "the bundle contract: graph names, io specs, the manifest read, validated and written",
+    "ssvae_edge/sections.py": "the manifest's sections as typed records, one per section, in written order",
     "ssvae_train/experiments/report.py": "RESULTS.md: one function per section, in the order they are written",
 }
 # hashlib.sha256 is the bundle contract's (graph files, checkpoints); download.py also hashes other things

@@ -186,7 +186,9 @@ def serve(site_dir: Path):
 def assert_same_events(page: list[dict], python: list[dict]) -> None:
     """Same windows, classes, alerts and times; probabilities and scores within TOL of the stream's largest."""
     assert len(page) == len(python), (len(page), len(python))
-    scale = {k: max([abs(e[k]) for e in python[:-1] if e.get(k) is not None] or [1.0]) for k in ("prob", "score")}
+    scale = {k: max([abs(e[k]) for e in python[:-1] if e.get(k) is not None] or [1.0])
+             for k in ("prob", "score", "wearer_score")}
+    scale["wearer_score"] = scale["score"]  # the adjusted score carries the score's float32 error, no more
     for a, b in zip(page[:-1], python[:-1], strict=True):
         assert list(a) == list(b), (a, b)
         for k, v in b.items():
@@ -308,7 +310,7 @@ def test_a_tampered_graph_is_refused(browser: Chromium, tmp_path: Path, tampered
 MOTION_HZ, GAP = 60.0, (9.0, 9.6)  # events every 1/60 s, none between 9.0 and 9.6 s (the page was hidden)
 
 
-MOTION_BUNDLES = ["tiny", "tiny-sequence", "tiny-mounting"] + [
+MOTION_BUNDLES = ["tiny", "tiny-sequence", "tiny-mounting", "tiny-wearer"] + [
     n for n in ("har-phone", "har-phone-novelty") if (EXPORTED / n).is_dir()]
 
 
@@ -317,7 +319,8 @@ def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     softmax classifier, mean-square anomaly score), smoothed over 3 windows, with a 2-of-3 alert point;
     "tiny-sequence": the same with a sticky sequence filter after the smoothing (manifest `sequence`);
     "tiny-mounting": with a mounting estimate (manifest `mounting`) that believes the phone turned around while
-    the gravity's y component has been mostly negative."""
+    the gravity's y component has been mostly negative; "tiny-wearer": alerts on the score minus the wearer's
+    running baseline of the window's class (manifest `alert.wearer_baseline`)."""
     if not name.startswith("tiny"):
         if _phone_recording() is None:
             pytest.skip("no phone demo recording in exported/phone-demo")
@@ -336,9 +339,12 @@ def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         weights[1] = -4.0  # the mean of acc_y
         extra["mounting"] = {"flip": [1, -1, -1, 1, -1, -1], "center": [0.0] * n_features,
                              "scale": [1.0] * n_features, "weights": weights, "bias": 0.0, "clip": 2.0, "prior": 1.0}
+    alert = {"k": 2, "m": 3, "clear_k": 1}
+    if name == "tiny-wearer":
+        alert["wearer_baseline"] = {"prior": dict.fromkeys(edge_fixtures.CLASSES, 0.4), "prior_windows": 3,
+                                    "k": 2, "m": 3, "clear_k": 1, "threshold": 0.02}
     return edge_fixtures.make_bundle(tmp_path / "phone", graphs=("classifier", "anomaly"), units="g, rad/s",
-                                     threshold=0.45, alert={"k": 2, "m": 3, "clear_k": 1}, smoothing={"windows": 3},
-                                     **extra)
+                                     threshold=0.45, alert=alert, smoothing={"windows": 3}, **extra)
 
 
 def motion_signal(seconds: float, recording: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -428,6 +434,9 @@ def test_device_motion_is_resampled_converted_and_scored_like_python(
         assert summary["sequence_filter"] == (name == "tiny-sequence")
         if name == "tiny-mounting":
             assert 0 < summary["turned_windows"] < summary["windows"]
+        assert summary.get("wearer_baseline", False) == (name == "tiny-wearer")
+        if name == "tiny-wearer":
+            assert all("wearer_score" in e for e in expected[:-1]) and summary["threshold"] == 0.02
 
 
 @needs_browser

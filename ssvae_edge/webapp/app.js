@@ -153,11 +153,14 @@ async function main() {
   const m = model.manifest;
   view = new View(m.classes);
   $("title").textContent = `${site.bundle_name}: ${m.classes.length} classes, ${m.channels.length} channels`;
-  if (m.threshold != null && model.anomaly) $("threshold").value = String(m.threshold);
-  const [k, mm, c] = debounceOf(m, m.hop);
+  const wearer = Boolean(m.alert && m.alert.wearer_baseline && model.classify);
+  const shown = wearer ? m.alert.wearer_baseline.threshold : m.threshold; // the threshold of the score alerts use
+  if (shown != null && model.anomaly) $("threshold").value = String(shown);
+  const [k, mm, c] = debounceOf(m, m.hop, wearer);
   const smooth = (m.smoothing && m.smoothing.windows > 1 ? `; class: mean of the last ${m.smoothing.windows} windows` : "")
     + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "")
-    + (m.mounting ? "; a phone clipped on turned around is noticed and turned back" : "");
+    + (m.mounting ? "; a phone clipped on turned around is noticed and turned back" : "")
+    + (wearer ? "; the score is measured against this wearer's own baseline for the class" : "");
   $("debounce").textContent = `alert: ${k} of the last ${mm} windows above the threshold, clears below ${c}${smooth}`;
   for (const r of site.recordings) $("recording").add(new Option(r, r));
   $("replay").disabled = !site.recordings.length;

@@ -28,11 +28,29 @@ const argmax = (q) => { let c = 0; for (let i = 1; i < q.length; i++) if (q[i] >
 
 /** The alert debounce a stream uses (stream.py): the manifest's operating point at the hop it was
  * calibrated at, else the runtime's defaults. */
-export function debounceOf(manifest, hop) {
+export function debounceOf(manifest, hop, wearer = false) {
   const alert = manifest.alert || null;
   const calibratedHop = alert && alert.hop !== undefined ? alert.hop : manifest.hop;
-  if (alert && hop === calibratedHop) return [alert.k, alert.m, alert.clear_k ?? 1];
+  const point = alert && wearer ? alert.wearer_baseline : alert;
+  if (point && hop === calibratedHop) return [point.k, point.m, point.clear_k ?? 1];
   return [DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K];
+}
+
+/** The wearer's running score baseline per class (wearer_baseline.py): adjusted = score - (n0 * prior_c +
+ * the sum of this class's earlier scores) / (n0 + their count); then the score joins its class's sum. */
+export class WearerBaseline {
+  constructor(prior, priorWindows) {
+    this.prior = prior;
+    this.n0 = priorWindows;
+    this.sums = Object.fromEntries(Object.keys(prior).map((c) => [c, 0]));
+    this.counts = Object.fromEntries(Object.keys(prior).map((c) => [c, 0]));
+  }
+  adjust(score, label) {
+    const out = score - (this.n0 * this.prior[label] + this.sums[label]) / (this.n0 + this.counts[label]);
+    this.sums[label] += score;
+    this.counts[label] += 1;
+    return out;
+  }
 }
 
 /** The manifest's sequence filter (sequence.py): belief = (belief @ transition, or the class prior at the
@@ -111,7 +129,8 @@ export class MountingEstimate {
  * `model` has classify(Float32Array, n) -> Float32Array [n*K] and anomaly(Float32Array, n) -> [n]
  * (either may be null), both async. Samples are pushed as rows (arrays of C numbers). */
 export class StreamScorer {
-  constructor(manifest, model, { batch = 32, threshold = null, smoothing = null, sequence = null, mounting = null } = {}) {
+  constructor(manifest, model, { batch = 32, threshold = null, smoothing = null, sequence = null, mounting = null,
+    wearerBaseline = null } = {}) {
     this.m = manifest;
     this.model = model;
     this.channels = manifest.channels;
@@ -119,8 +138,11 @@ export class StreamScorer {
     this.hop = manifest.hop;
     this.batch = batch;
     this.classes = manifest.classes;
-    this.threshold = threshold ?? manifest.threshold ?? null;
-    const [k, m, c] = debounceOf(manifest, this.hop);
+    const wb = (manifest.alert && manifest.alert.wearer_baseline) || null;
+    this.hasWearerBaseline = wb !== null;
+    this.wearer = wb && wearerBaseline !== false && model.classify ? new WearerBaseline(wb.prior, wb.prior_windows) : null;
+    this.threshold = threshold ?? (this.wearer ? wb.threshold : manifest.threshold) ?? null;
+    const [k, m, c] = debounceOf(manifest, this.hop, this.wearer !== null);
     this.alerts = new AlertDebouncer(k, m, c);
     this.alerting = Boolean(model.anomaly) && this.threshold !== null;
     this.smoothK = smoothing ?? (manifest.smoothing && manifest.smoothing.windows) ?? 1;
@@ -222,8 +244,11 @@ export class StreamScorer {
         score = num(scores[j]);
       }
       let alert = false;
-      if (this.alerting) alert = this.alerts.update(scores[j] > this.threshold);
+      let alertScore = scores ? scores[j] : null;
+      if (this.wearer && alertScore !== null && label !== null) alertScore = this.wearer.adjust(alertScore, label);
+      if (this.alerting) alert = this.alerts.update(alertScore > this.threshold);
       Object.assign(event, { class: label, prob, score, alert });
+      if (this.wearer) event.wearer_score = alertScore === null ? null : num(alertScore);
       this.scored += 1;
       if (label !== null) this.classCounts[label] = (this.classCounts[label] || 0) + 1;
       if (probsFor) this.probsOf.set(event, Array.from(probsFor));
@@ -263,6 +288,7 @@ export class StreamScorer {
       smoothing_windows: this.smoothK,
       sequence_filter: this.sequence !== null,
       ...(this.mounting ? { mounting: this.mounting.mode, turned_windows: this.mounting.turnedWindows } : {}),
+      ...(this.hasWearerBaseline ? { wearer_baseline: this.wearer !== null } : {}),
       class_counts: counts,
     };
   }

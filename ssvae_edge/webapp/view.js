@@ -7,6 +7,8 @@ const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 const SHOWN = 120; // windows in the plots
 
 const $ = (id) => document.getElementById(id);
+/** The score the alert compares with the threshold: the wearer-adjusted one when the bundle has a wearer baseline. */
+const alertScore = (e) => e.wearer_score ?? e.score;
 
 export class View {
   constructor(classes) {
@@ -51,7 +53,7 @@ export class View {
     const e = last ? last.event : {};
     $("class").textContent = e.class ?? "–";
     $("prob").textContent = e.prob != null ? e.prob.toFixed(3) : "–";
-    $("score").textContent = e.score != null ? e.score.toPrecision(4) : "–";
+    $("score").textContent = alertScore(e) != null ? alertScore(e).toPrecision(4) : "–";
     $("alert").textContent = e.alert ? "ALERT" : "off";
     $("alert").classList.toggle("on", Boolean(e.alert));
     $("ms").textContent = this.msPerWindow != null ? this.msPerWindow.toFixed(2) : "–";
@@ -84,7 +86,7 @@ export class View {
   plotScore() {
     const cv = $("plot-score"), g = cv.getContext("2d"), h = this.history;
     g.clearRect(0, 0, cv.width, cv.height);
-    const scores = h.map((w) => w.event.score).filter((s) => s != null);
+    const scores = h.map((w) => alertScore(w.event)).filter((s) => s != null);
     if (!scores.length) return;
     const t = this.threshold;
     const lo = Math.min(...scores, t ?? Infinity), hi = Math.max(...scores, t ?? -Infinity);
@@ -98,7 +100,7 @@ export class View {
       g.beginPath(); g.moveTo(0, y(t)); g.lineTo(cv.width, y(t)); g.stroke(); g.setLineDash([]);
     }
     g.strokeStyle = "#333"; g.lineWidth = 2; g.beginPath();
-    h.forEach((w, i) => { if (w.event.score != null) (i ? g.lineTo : g.moveTo).call(g, x(i), y(w.event.score)); });
+    h.forEach((w, i) => { if (alertScore(w.event) != null) (i ? g.lineTo : g.moveTo).call(g, x(i), y(alertScore(w.event))); });
     g.stroke();
   }
 }
