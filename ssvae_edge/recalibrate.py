@@ -81,11 +81,11 @@ def recalibrate(bundle: str | Path, recordings: list[np.ndarray], out: str | Pat
     if "int8" in fitted:
         graphs_int8 = {**graphs_int8, "anomaly": replace(graphs_int8["anomaly"], threshold=fitted["int8"][0])}
     new = replace(m, threshold=fitted["fp32"][0], alert=alert, graphs_int8=graphs_int8).checked()
-    _write_copy(src, out, new)
+    write_copy(src, out, new)
     return new.to_json()
 
 
-def _write_copy(src: Path, out: Path, manifest: Manifest) -> None:
+def write_copy(src: Path, out: Path, manifest: Manifest) -> None:
     """The bundle's files and the new manifest in a hidden folder beside `out`, renamed into place last."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))

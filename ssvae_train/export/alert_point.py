@@ -179,7 +179,12 @@ def _measure(scored, streams: Streams, threshold: float, k: int, m: int) -> dict
 def operating_point(session, streams: Streams, target: float,
                     debounces: tuple[tuple[int, int], ...] | None = None) -> dict:
     """The chosen operating point, and every debounce's own (in `candidates`), on the streams."""
-    scored = window_scores(session, streams)
+    return point_of_scores(window_scores(session, streams), streams, target, debounces)
+
+
+def point_of_scores(scored: list[tuple[np.ndarray, np.ndarray]], streams: Streams, target: float,
+                    debounces: tuple[tuple[int, int], ...] | None = None) -> dict:
+    """`operating_point` on window scores already computed: (window starts, scores) per stream."""
     normal = np.concatenate([s[am.window_fraction_held_out(st, streams.window, lab == HELD_OUT) == 0]
                              for (st, s), lab in zip(scored, streams.labels, strict=True)])
     grid = am.threshold_grid(normal)
@@ -190,10 +195,6 @@ def operating_point(session, streams: Streams, target: float,
         lowest = am.lowest_meeting(grid, _false_per_hour(scored, streams, grid, k, m), target)
         candidates.append(_measure(scored, streams, float(grid[lowest]), k, m))
 
-    def rank(c: dict) -> tuple:
-        delay = c["median_delay_s"] if c["median_delay_s"] is not None else np.inf
-        return (-(c["detected"] or 0), delay, -c["k"])
-
     best = min(candidates, key=rank)
     return {**best, "target_false_alerts_per_hour": target, "streams": streams.sources,
             "warnings": warnings(best, target, streams.has_held_out),
@@ -201,6 +202,12 @@ def operating_point(session, streams: Streams, target: float,
             "rule": "per debounce, the lowest threshold whose false alerts per hour on the calibration streams "
                     "stay <= the target there and above; then the debounce detecting the most held-out segments "
                     "(ties: shorter median delay, larger k)"}
+
+
+def rank(point: dict) -> tuple:
+    """Lower is better: more held-out segments detected, then the shorter median delay, then the larger k."""
+    delay = point["median_delay_s"] if point["median_delay_s"] is not None else np.inf
+    return (-(point["detected"] or 0), delay, -point["k"])
 
 
 def warnings(point: dict, target: float, has_held_out: bool) -> list[str]:

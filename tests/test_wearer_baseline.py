@@ -1,0 +1,109 @@
+"""The wearer baseline of the alerts (manifest `alert.wearer_baseline`): the recurrence against a hand computation,
+the stream's events with and without it, the manifest's checks, and the fit keeping it only where it catches
+more held-out segments on validation recordings than the plain score."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssvae_edge import Bundle
+from ssvae_edge import alert_metrics as am
+from ssvae_edge.errors import BundleError, InputError
+from ssvae_edge.stream import StreamScorer
+from ssvae_edge.wearer_baseline import WearerBaseline, adjusted_scores
+
+edge_fixtures = pytest.importorskip("edge_fixtures")
+SECTION = {"prior": dict.fromkeys(edge_fixtures.CLASSES, 1.0), "prior_windows": 2, "k": 2, "m": 3, "clear_k": 1,
+           "threshold": 0.3}
+
+
+def test_the_baseline_is_the_prior_shrunk_towards_the_wearers_own_scores_of_the_class() -> None:
+    wb = WearerBaseline({"A": 10.0, "B": 0.0}, prior_windows=2)
+    assert wb.adjust(12.0, "A") == pytest.approx(2.0)  # base = prior
+    assert wb.adjust(8.0, "A") == pytest.approx(8.0 - (2 * 10 + 12) / 3)
+    assert wb.adjust(5.0, "B") == pytest.approx(5.0)  # B's own history is empty: its prior
+    assert wb.adjust(1.0, "A") == pytest.approx(1.0 - (2 * 10 + 12 + 8) / 4)
+    np.testing.assert_allclose(adjusted_scores([12.0, 8.0, 5.0, 1.0], ["A", "A", "B", "A"], {"A": 10.0, "B": 0.0}, 2),
+                               [2.0, 8.0 - 32 / 3, 5.0, 1.0 - 10.0])
+
+
+def bundle(tmp_path: Path, section: dict | None = SECTION, name: str = "b") -> Bundle:
+    alert = {"k": 2, "m": 2, "clear_k": 1, **({"wearer_baseline": section} if section else {})}
+    return Bundle.load(edge_fixtures.make_bundle(tmp_path / name, graphs=("classifier", "anomaly"), alert=alert),
+                       providers="cpu", threads=1)
+
+
+def test_the_stream_alerts_on_the_adjusted_score_with_its_own_point(tmp_path: Path) -> None:
+    b = bundle(tmp_path)
+    x = edge_fixtures.noise_stream(6000, seed=3)
+    x[3000:3600] *= 1.8  # louder for a while: the scores rise above the wearer's baseline
+    events = StreamScorer(b).feed(x)
+    scores = [e["score"] for e in events]
+    want = adjusted_scores(scores, [e["class"] for e in events], SECTION["prior"], SECTION["prior_windows"])
+    np.testing.assert_allclose([e["wearer_score"] for e in events], want, rtol=1e-5, atol=1e-5)
+    assert [e["alert"] for e in events] == am.debounce(want > SECTION["threshold"], 2, 3, 1)
+    assert any(e["alert"] for e in events) and not all(e["alert"] for e in events)
+    # the same stream in uneven chunks gives the same events: the baseline carries over
+    chunked = StreamScorer(b)
+    again = [e for i in range(0, len(x), 777) for e in chunked.feed(x[i:i + 777])]
+    assert again == events
+    summary = chunked.flush()
+    assert summary["wearer_baseline"] is True and summary["threshold"] == SECTION["threshold"]
+
+
+def test_turned_off_the_stream_is_the_plain_scores_at_the_plain_point(tmp_path: Path) -> None:
+    b = bundle(tmp_path)
+    x = edge_fixtures.noise_stream(3000, seed=1)
+    off = StreamScorer(b, wearer_baseline=False)
+    events = off.feed(x)
+    assert all("wearer_score" not in e for e in events)
+    assert [e["alert"] for e in events] == am.debounce(np.array([e["score"] for e in events]) > b.threshold, 2, 2, 1)
+    assert off.flush()["wearer_baseline"] is False
+    plain = bundle(tmp_path, None, "plain")
+    assert "wearer_baseline" not in StreamScorer(plain).flush()
+    with pytest.raises(InputError, match="no 'alert.wearer_baseline'"):
+        StreamScorer(plain, wearer_baseline=True)
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"prior": {"WALKING": 1.0}}, "has no value for WALKING_UPSTAIRS"),
+    ({"prior_windows": 0}, "prior_windows"),
+    ({"threshold": "high"}, "threshold"),
+])
+def test_a_broken_section_is_refused_with_its_key(tmp_path: Path, change: dict, says: str) -> None:
+    with pytest.raises(BundleError, match=says):
+        bundle(tmp_path, {**SECTION, **change})
+
+
+def test_the_fit_keeps_the_baseline_only_where_it_catches_more_on_validation(tmp_path: Path) -> None:
+    """Two validation wearers: one whose normal activity is loud (plain scores high all along), one quiet whose
+    held-out activity is only a little louder. The plain threshold must sit above the loud wearer's normal
+    time, so it misses the quiet wearer's held-out segment; measured against each wearer's own baseline, both
+    held-out segments stand out. Each recording starts with unlabelled time (setting up), where the baseline
+    learns the wearer and raises count as neither false nor true."""
+    pytest.importorskip("torch")
+    from ssvae_train.export.alert_point import HELD_OUT, Streams
+    from ssvae_train.export.wearer_baseline_fit import fit, write_with_baseline
+
+    folder = edge_fixtures.make_bundle(tmp_path / "b", graphs=("classifier", "anomaly"),
+                                       alert={"k": 2, "m": 2, "clear_k": 1, "hop": 64})
+    rng = np.random.default_rng(0)
+
+    def wearer(normal: float, held: float) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.standard_normal((9000, len(edge_fixtures.CHANNELS))).astype(np.float32) * normal
+        x[6000:7000] *= held / normal
+        labels = np.full(len(x), "WALKING", dtype=object)
+        labels[:2000] = ""
+        labels[6000:7000] = HELD_OUT
+        return x, labels
+
+    (xa, la), (xb, lb) = wearer(1.5, 2.2), wearer(1.0, 1.35)
+    streams = Streams([xa, xb], [la, lb], 128, 64, 50.0, {"recordings": ["loud", "quiet"]}, unlabelled="")
+    training = [rng.standard_normal((6000, len(edge_fixtures.CHANNELS))).astype(np.float32) for _ in range(2)]
+    section, wins = fit(folder, training, streams, target=0.5)
+    assert wins and section.plain_score["detected"] == 1 and section.detected == 2
+    assert section.false_alerts_per_hour <= 0.5 and {c["prior_windows"] for c in section.candidates} == {5, 20}
+    write_with_baseline(folder, tmp_path / "out", section)
+    scorer = StreamScorer(Bundle.load(tmp_path / "out", providers="cpu", threads=1))
+    assert scorer.wearer is not None and scorer.threshold == pytest.approx(section.threshold)
