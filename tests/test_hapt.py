@@ -178,6 +178,9 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
     assert "unlabelled_raises" in alert and alert["normal_hours"] > 0
     if alert["segment_recall"] is None or alert["segment_recall"] < 0.9:  # one epoch: expected to catch few
         assert alert["warnings"] and "WARNING:" in e.stderr  # said loudly, even with --quiet
+    # the wearer baseline is weighed on the validation person against the plain score: shipped only if it won
+    wb = alert.get("wearer_baseline")
+    assert wb is None or wb["detected"] > wb["plain_score"]["detected"]
     assert m["smoothing"]["windows"] >= 1 and m["smoothing"]["chosen_on"].startswith("the validation people")
     # the sequence filter and the mounting estimate were each weighed on the validation person: shipped or not
     assert "sequence filter:" in e.stderr + e.stdout or "sequence" not in m

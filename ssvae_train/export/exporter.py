@@ -4,7 +4,8 @@
     (checker + io contract, onnxruntime == PyTorch on 256 test samples at another batch size and, for
     LSTM, another window length, ReferenceEvaluator == onnxruntime) -> calibrate the alert threshold on
     the validation split -> measure test metrics -> quantize to int8 (optional) -> write manifest.json
-    (`ssvae_edge.contract.Manifest`) -> load the result with `ssvae_edge.Bundle` == PyTorch
+    (`ssvae_edge.contract.Manifest`) -> load the result with `ssvae_edge.Bundle` == PyTorch -> (a held-out
+    class, whole validation recordings) the alert point on the wearer-adjusted score, kept where it wins
 
 Everything is written into a hidden folder beside the destination, and only a bundle that passed every
 check is renamed into place; on any failure the folder is removed, so a destination either holds a
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export import manifest_entries as ME
+from ssvae_train.export import wearer_baseline_fit as WB
 from ssvae_train.export.config import ExportConfig
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
 from ssvae_train.export.decoding import choose_decoding
@@ -84,6 +86,7 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
         int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if cfg.quantize else None
         manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence, mounting)
         check_parity(tmp, graphs, say, int8 is not None)
+        manifest = add_wearer_baseline(tmp, loaded, cal, cfg.alert_target, say) or manifest
     say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
     return manifest
 
@@ -269,6 +272,31 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
     )
     manifest.write(tmp)
     return manifest.to_json()
+
+
+def add_wearer_baseline(tmp: Path, loaded: Loaded, cal: Calibration, target: float | None, say: Say) -> dict | None:
+    """The alert point on the wearer-adjusted score (`wearer_baseline_fit`), weighed on the validation people's
+    recordings against the plain score's, for a finished bundle whose point was fitted on whole recordings with
+    a held-out class; written into its manifest when it wins. Returns the new manifest, or None."""
+    streams = cal.streams
+    if (cal.alert is None or target is None or streams is None or streams.unlabelled is None
+            or not streams.has_held_out or not loaded.model.has_classifier):  # the baseline is per class
+        return None
+    training = [r.x for r in AP.training_recordings(loaded.prep)]
+    if not training:
+        return None
+    from ssvae_edge import Bundle
+
+    section, wins = WB.fit(tmp, training, streams, target)
+    say(f"wearer baseline: {section.detected}/{section.held_out_segments} validation segments at "
+        f"{section.false_alerts_per_hour:.2f} false alerts/h (prior weight {section.prior_windows}), the plain score "
+        f"{section.plain_score['detected']}/{section.plain_score['held_out_segments']}: {'on' if wins else 'off'}")
+    if not wins:
+        return None
+    m = Bundle.load(tmp, providers="cpu", threads=1).manifest
+    new = replace(m, alert=replace(m.alert, wearer_baseline=section)).checked()
+    new.write(tmp)
+    return new.to_json()
 
 
 def check_parity(tmp: Path, graphs: Graphs, say: Say, quantized: bool) -> None:
