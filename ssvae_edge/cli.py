@@ -211,7 +211,8 @@ def stream(
              f"(at most alert-k; smaller = stickier alert; default: the manifest's, else {DEFAULT_CLEAR_K}).")
     ] = None,
     threshold: Annotated[float | None, typer.Option(
-        "--threshold", help="Anomaly threshold (default: the manifest's calibrated one).")] = None,
+        "--threshold", help="Anomaly threshold (default: the manifest's calibrated one; with a wearer baseline on, "
+                            "a threshold on the wearer-adjusted score).")] = None,
     smoothing: Annotated[int | None, typer.Option(
         "--smoothing", min=1,
         help="Report the class of the mean probabilities of the last K windows (1: each window alone; "
@@ -243,6 +244,10 @@ def stream(
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
                               threshold=threshold, smoothing=smoothing, sequence=sequence,
                               mounting=mounting, wearer_baseline=wearer_baseline)
+        if scorer.wearer is not None and threshold is not None:
+            print(f"note: --threshold {threshold:g} applies to the wearer-adjusted score (the bundle's is "
+                  f"{scorer.bundle.manifest.alert.wearer_baseline.threshold:g}; --no-wearer-baseline for the plain "
+                  "score)", file=sys.stderr)
         # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
         reader = SampleReader(input, scorer.channels, b.sample_rate_hz,
                               chunk_rows=scorer.hop if input == "-" else 4096)

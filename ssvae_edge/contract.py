@@ -336,15 +336,18 @@ def _graph_entries(raw: dict, key: str, fail: Fail) -> dict[str, GraphEntry]:
     return out
 
 
-def _check_alert(alert: Any, fail: Fail) -> None:
-    """`alert.k`, `alert.m`, `alert.clear_k` (the calibrated debounce), checked like the runtime's own options."""
+def _check_alert(alert: Any, fail: Fail, where: str = "alert") -> None:
+    """`alert.k`, `alert.m`, `alert.clear_k` (the calibrated debounce), checked like the runtime's own options;
+    the same for the wearer baseline's point (`alert.wearer_baseline`)."""
     if alert is None:
         return
     if not isinstance(alert, dict):
-        raise fail("'alert' must be an object (the alert operating point)")
-    k, m, clear = (opt_int(alert.get(key), f"alert.{key}", fail) for key in ("k", "m", "clear_k"))
+        raise fail(f"'{where}' must be an object (the alert operating point)")
+    k, m, clear = (opt_int(alert.get(key), f"{where}.{key}", fail) for key in ("k", "m", "clear_k"))
     if k is None or m is None:
-        raise fail("'alert' needs 'k' and 'm' (raise on k of the last m windows)")
+        raise fail(f"'{where}' needs 'k' and 'm' (raise on k of the last m windows)")
     clear = 1 if clear is None else clear
     if not clear <= k <= m:
-        raise fail(f"'alert' needs clear_k <= k <= m, got clear_k {clear}, k {k}, m {m}")
+        raise fail(f"'{where}' needs clear_k <= k <= m, got clear_k {clear}, k {k}, m {m}")
+    if where == "alert":
+        _check_alert(alert.get("wearer_baseline"), fail, "alert.wearer_baseline")

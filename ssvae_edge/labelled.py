@@ -69,7 +69,10 @@ class ScoredStream:
 
     @property
     def scores(self) -> np.ndarray:
-        return np.array([e["score"] for e in self.events], dtype=np.float64)
+        """The scores the alerts compared with the threshold: the wearer-adjusted ones when the stream ran with a
+        wearer baseline (`wearer_score`), else the plain ones."""
+        key = "wearer_score" if self.events and "wearer_score" in self.events[0] else "score"
+        return np.array([e[key] for e in self.events], dtype=np.float64)
 
     @property
     def alerts(self) -> list[bool]:

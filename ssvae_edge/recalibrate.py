@@ -9,7 +9,9 @@ higher threshold (`alert_metrics.lowest_meeting`, the exporter's rule). Every al
 false, so no labels are needed. The int8 anomaly graph, when there is one, gets its own threshold.
 
 The result is a copy of the bundle whose manifest holds the new thresholds and, under
-`alert.recalibrated`, what they were fitted on; the graphs are copied unchanged (their sha256 still hold).
+`alert.recalibrated`, what they were fitted on; the graphs are copied unchanged (their sha256 still hold). A
+wearer baseline (`alert.wearer_baseline`) is dropped, and `alert.recalibrated` says so: its point would
+overrule the threshold fitted here.
 """
 
 from __future__ import annotations
@@ -75,8 +77,11 @@ def recalibrate(bundle: str | Path, recordings: list[np.ndarray], out: str | Pat
         "false_alerts_per_hour": {p: v[1] for p, v in fitted.items()},
         "previous_threshold": m.threshold, "rule": "alert_metrics.lowest_meeting at the bundle's debounce",
     }
+    if m.alert is not None and m.alert.wearer_baseline is not None:
+        # its point was fitted on validation people's adjusted scores: it would overrule the threshold fitted here
+        recalibrated["wearer_baseline"] = "dropped: alerts use the plain score at the threshold fitted here"
     alert = replace(m.alert or Alert(k=k, m=mm), k=k, m=mm, clear_k=clear, threshold=fitted["fp32"][0], hop=hop,
-                    recalibrated=recalibrated)
+                    recalibrated=recalibrated, wearer_baseline=None)
     graphs_int8 = m.graphs_int8
     if "int8" in fitted:
         graphs_int8 = {**graphs_int8, "anomaly": replace(graphs_int8["anomaly"], threshold=fitted["int8"][0])}

@@ -95,6 +95,7 @@ class WearerBaselineSection(Record):
     candidates: tuple[Mapping[str, Any], ...] | None = None
     fitted_on: Mapping[str, Any] | None = None
     rule: str | None = None
+    warnings: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class Alert(Record):
     unlabelled_raises: int | None = None
     unlabelled_hours: float | None = None
     warnings: tuple[str, ...] | None = None
-    recalibrated: Mapping[str, Any] | None = None  # `ssvae-edge recalibrate`: re-fitted on whose recordings
+    recalibrated: Mapping[str, Any] | None = None  # `ssvae_edge.recalibrate`: re-fitted on whose recordings
     wearer_baseline: WearerBaselineSection | None = None  # the point on the wearer-adjusted score, when it won
 
 

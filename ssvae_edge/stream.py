@@ -69,6 +69,8 @@ class StreamScorer:
         if wearer_baseline and wb is None:
             raise InputError("a wearer baseline was asked for but this bundle's manifest has no "
                              "'alert.wearer_baseline'")
+        if wearer_baseline and not bundle.has("classifier"):
+            raise InputError("a wearer baseline keeps one baseline per class: this bundle has no classifier graph")
         use_wb = wb is not None and wearer_baseline is not False and bundle.has("classifier")
         debounce = (wb.k, wb.m, wb.clear_k) if use_wb else m.alert_debounce
         k0, m0, c0 = (debounce if same_hop else None) or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
@@ -231,8 +233,8 @@ class StreamScorer:
                 score = _num(scores[j])
             alert = False
             alert_score = None if scores is None else float(scores[j])
-            if self.wearer is not None and alert_score is not None and label is not None:
-                alert_score = self.wearer.adjust(alert_score, label)
+            if self.wearer is not None and score is not None and label is not None:
+                alert_score = self.wearer.adjust(score, label)  # the event's score: the events replay it
             if self.alerting:
                 alert = self.alerts.update(alert_score > self.threshold)  # type: ignore[operator]
             event.update({"class": label, "prob": prob, "score": score, "alert": alert})

@@ -8,6 +8,8 @@ the score minus what this wearer's earlier windows of the same class scored:
     base_c   = (n0 * prior_c + sum of the scores of the earlier windows whose event class was c) / (n0 + n_c)
     adjusted = score - base_c        (c: this window's event class; then its score joins c's sum)
 
+`score` is the event's (7 significant digits), so the recurrence can be run again from the events alone.
+
 `prior_c` is the median score of the training people's windows of class c and `n0` (`prior_windows`) how many
 windows the prior counts as, so the first windows of a class lean on the prior and later ones on the wearer.
 Causal, from unlabelled samples only: the classes are the stream's own. numpy only, like the rest of the runtime.
@@ -60,5 +62,7 @@ def check_section(section, classes: Sequence[str]) -> None:
         raise InputError("'alert.wearer_baseline.prior' values must be finite numbers")
     if isinstance(section.prior_windows, bool) or section.prior_windows < 1:
         raise InputError("'alert.wearer_baseline.prior_windows' must be a positive integer")
-    if not np.isfinite(section.threshold):
-        raise InputError("'alert.wearer_baseline.threshold' must be a finite number")
+    for key in ("threshold", "threshold_int8"):
+        value = getattr(section, key)
+        if (value is not None or key == "threshold") and not np.isfinite(value):
+            raise InputError(f"'alert.wearer_baseline.{key}' must be a finite number")

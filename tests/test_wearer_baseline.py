@@ -64,12 +64,48 @@ def test_turned_off_the_stream_is_the_plain_scores_at_the_plain_point(tmp_path: 
     assert "wearer_baseline" not in StreamScorer(plain).flush()
     with pytest.raises(InputError, match="no 'alert.wearer_baseline'"):
         StreamScorer(plain, wearer_baseline=True)
+    anomaly_only = Bundle.load(edge_fixtures.make_bundle(tmp_path / "a", graphs=("anomaly",), alert={
+        "k": 2, "m": 2, "wearer_baseline": SECTION}), providers="cpu", threads=1)
+    assert StreamScorer(anomaly_only).wearer is None  # one baseline per class: no classes, no baseline
+    with pytest.raises(InputError, match="no classifier graph"):
+        StreamScorer(anomaly_only, wearer_baseline=True)
+
+
+def test_recalibrating_drops_the_wearer_baseline_and_says_so(tmp_path: Path) -> None:
+    """Its point was fitted on other people's adjusted scores: kept, it would overrule the recalibrated one."""
+    from ssvae_edge.recalibrate import recalibrate
+
+    b = bundle(tmp_path)
+    normal = [edge_fixtures.noise_stream(50 * 60 * 16, seed=s) for s in (1, 2)]  # 32 min of normal activity
+    m = recalibrate(b.path, normal, tmp_path / "recal", target=0.0)
+    assert "wearer_baseline" not in m["alert"] and "dropped" in m["alert"]["recalibrated"]["wearer_baseline"]
+    scorer = StreamScorer(Bundle.load(tmp_path / "recal", providers="cpu", threads=1))
+    assert scorer.wearer is None  # alerts on the plain score, at the recalibrated threshold: none on its own data
+    assert sum(e["alert"] for x in normal for e in StreamScorer(scorer.bundle).feed(x)) == 0
+
+
+def test_the_priors_leave_the_held_out_activity_out(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from ssvae_train.export.wearer_baseline_fit import class_priors
+
+    b = Bundle.load(edge_fixtures.make_bundle(tmp_path / "b", graphs=("classifier", "anomaly")), providers="cpu",
+                    threads=1)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((10000, len(edge_fixtures.CHANNELS))).astype(np.float32)
+    x[4000:] *= 3.0  # 60 % of the time the held-out activity, much louder
+    labels = np.full(len(x), "WALKING", dtype=object)
+    labels[4000:] = "WALKING_DOWNSTAIRS"
+    with_all = class_priors(b, [x], 64)
+    without = class_priors(b, [x], 64, [labels], "WALKING_DOWNSTAIRS")
+    assert max(without.values()) < 1.5 < 5.0 < min(with_all.values())
 
 
 @pytest.mark.parametrize(("change", "says"), [
     ({"prior": {"WALKING": 1.0}}, "has no value for WALKING_UPSTAIRS"),
     ({"prior_windows": 0}, "prior_windows"),
     ({"threshold": "high"}, "threshold"),
+    ({"k": 5, "m": 3}, "alert.wearer_baseline' needs clear_k <= k <= m"),
+    ({"clear_k": 0}, "alert.wearer_baseline.clear_k' must be a positive integer"),
 ])
 def test_a_broken_section_is_refused_with_its_key(tmp_path: Path, change: dict, says: str) -> None:
     with pytest.raises(BundleError, match=says):

@@ -26,13 +26,14 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import Scored, score_recordings
+from ssvae_edge.stream import StreamScorer
 
 
 def evaluate(bundle: Bundle, files: list[Path], precision: str,
-             counted: list[str] | None = None) -> tuple[dict, Scored]:
+             counted: list[str] | None = None, wearer_baseline: bool | None = None) -> tuple[dict, Scored]:
     """The report of one precision (scikit-learn metrics on the windows wholly inside one segment of a
     `counted` class; default: every bundle class)."""
-    s = score_recordings(bundle, files, counted)
+    s = score_recordings(bundle, files, counted, wearer_baseline=wearer_baseline)
     classes = list(bundle.classes)
     counted = classes if counted is None else counted
     out = {
@@ -44,9 +45,11 @@ def evaluate(bundle: Bundle, files: list[Path], precision: str,
         "smoothing_windows": bundle.manifest.smoothing_windows,
         "sequence_filter": bundle.manifest.sequence is not None,
         "mounting_estimate": bundle.manifest.mounting is not None,
-        "wearer_baseline": bundle.manifest.alert is not None and bundle.manifest.alert.wearer_baseline is not None,
+        "wearer_baseline_in_manifest": bundle.manifest.alert is not None
+        and bundle.manifest.alert.wearer_baseline is not None,
         "per_recording": s.per_recording,
     }
+    out["wearer_baseline"] = out["wearer_baseline_in_manifest"] and wearer_baseline is not False
     if s.alerts is not None:
         out["alerts"] = s.alerts
     return out, s
@@ -55,6 +58,8 @@ def evaluate(bundle: Bundle, files: list[Path], precision: str,
 def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
     counted = r32.get("counted", r32["classes"])
     option = "" if counted == r32["classes"] else f" --counted {','.join(counted)}"
+    if r32.get("wearer_baseline") is False and r32.get("wearer_baseline_in_manifest"):
+        option += " --no-wearer-baseline"
     lines = [f"# {name}: whole recordings streamed by the runtime", "",
              f"Made by `python tools/eval_phone.py --bundle {bundle_path} --recordings DIR --name {name}{option}` on "
              f"{r32['recordings']} recordings, at the bundle's defaults (hop, class smoothing "
@@ -90,7 +95,8 @@ def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def timeline_figure(path: Path, bundle: Bundle, timelines: dict, recording: str) -> None:
+def timeline_figure(path: Path, bundle: Bundle, timelines: dict, recording: str,
+                    wearer_baseline: bool | None = None) -> None:
     """The recording's labels, the stream's classes and (anomaly graph) its scores, threshold and alerts."""
     import matplotlib
 
@@ -112,10 +118,14 @@ def timeline_figure(path: Path, bundle: Bundle, timelines: dict, recording: str)
     ax.set_title(f"{bundle.path.name}: {recording}", fontsize=9)
     if axes.shape[0] == 2:
         ax2 = axes[1][0]
-        ax2.plot(mid, [e["score"] for e in events], lw=0.8, color="C1", label="anomaly score")
-        ax2.axhline(bundle.threshold, color="k", ls="--", lw=0.8, label="threshold")
+        # what the alerts compare with the threshold: the wearer-adjusted score when the bundle has a baseline
+        adjusted = "wearer_score" in events[0]
+        threshold = StreamScorer(bundle, wearer_baseline=wearer_baseline).threshold
+        ax2.plot(mid, [e["wearer_score" if adjusted else "score"] for e in events], lw=0.8, color="C1",
+                 label="anomaly score" + (" minus the wearer's baseline" if adjusted else ""))
+        ax2.axhline(threshold, color="k", ls="--", lw=0.8, label="threshold")
         on = [m for m, e in zip(mid, events, strict=True) if e["alert"]]
-        ax2.scatter(on, [bundle.threshold] * len(on), color="C3", s=8, label="alert active")
+        ax2.scatter(on, [threshold] * len(on), color="C3", s=8, label="alert active")
         held = bundle.manifest.excluded_class_name
         if held:
             t = np.arange(len(labels)) / rate
@@ -140,6 +150,10 @@ def main(
              "HAPT target counts the six activities of a bundle that also has the transitions as classes.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for <name>.json and .md.")] = Path("benchmarks"),
     figure: Annotated[bool, typer.Option(help="Draw results/figures/<name>-timeline.png.")] = True,
+    wearer_baseline: Annotated[bool | None, typer.Option(
+        "--wearer-baseline/--no-wearer-baseline",
+        help="Alerts against the wearer's baseline (default: as the bundle's manifest says) or on the plain score.")
+    ] = None,
 ) -> None:
     files = sorted(recordings.glob("*.csv"))
     if not files:
@@ -149,12 +163,12 @@ def main(
     unknown = sorted(set(wanted or ()) - set(b32.classes))
     if unknown:
         raise typer.BadParameter(f"not classes of this bundle: {', '.join(unknown)}", param_hint="--counted")
-    r32, scored = evaluate(b32, files, "fp32", wanted)
-    r8 = evaluate(Bundle.load(bundle, providers="cpu", threads=1, precision="int8"), files, "int8", wanted)[0] \
-        if b32.manifest.graphs_int8 else None
+    r32, scored = evaluate(b32, files, "fp32", wanted, wearer_baseline)
+    r8 = evaluate(Bundle.load(bundle, providers="cpu", threads=1, precision="int8"), files, "int8", wanted,
+                  wearer_baseline)[0] if b32.manifest.graphs_int8 else None
     if figure:
         timeline_figure(Path("results/figures") / f"{name}-timeline.png", b32, scored.streams,
-                        timeline or files[0].stem)
+                        timeline or files[0].stem, wearer_baseline)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps({"bundle": str(bundle), "fp32": r32, "int8": r8}, indent=2) + "\n")
     (out / f"{name}.md").write_text(markdown(name, bundle, r32, r8))

@@ -22,14 +22,17 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from ssvae_edge import Bundle
-from ssvae_edge.csvinput import read_recording
-from ssvae_edge.labelled import read_labels
-from ssvae_train.export.alert_point import HELD_OUT, UNLABELLED_TIME, Streams
-from ssvae_train.export.wearer_baseline_fit import fit, write_with_baseline
+from ssvae_edge.errors import BundleError, InputError
+from ssvae_train.export.wearer_baseline_fit import (
+    fit,
+    labelled_streams,
+    read_labels_of,
+    read_recordings,
+    write_with_baseline,
+)
 
 
 def main(
@@ -39,6 +42,14 @@ def main(
     out: Annotated[Path, typer.Option(help="Where the bundle with the wearer baseline is written.")],
     force: Annotated[bool, typer.Option(help="Replace an existing bundle at --out.")] = False,
 ) -> None:
+    try:
+        run(bundle, training, validation, out, force)
+    except (BundleError, InputError, ValueError) as e:  # one line, exit 2, nothing written
+        typer.echo(f"fit_wearer_baseline: error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+def run(bundle: Path, training: Path, validation: Path, out: Path, force: bool) -> None:
     b = Bundle.load(bundle, providers="cpu", threads=1)
     m = b.manifest
     held = m.excluded_class_name
@@ -55,15 +66,10 @@ def main(
     val_files = sorted(validation.glob("*.csv"))
     if not train_files or not val_files:
         raise typer.BadParameter("no .csv recordings found in --training or --validation")
-    train_x = [read_recording(f, m.channels, m.sample_rate_hz).samples for f in train_files]
-    val_x = [read_recording(f, m.channels, m.sample_rate_hz).samples for f in val_files]
-    labels = [np.where(read_labels(f)[: len(x)] == held, HELD_OUT, read_labels(f)[: len(x)])
-              for f, x in zip(val_files, val_x, strict=True)]
-    hop = int(m.alert.hop if m.alert.hop is not None else m.hop)
-    streams = Streams(val_x, labels, int(m.window), hop, float(m.sample_rate_hz),
-                      {"recordings": [f.stem for f in val_files], "held_out": held,
-                       "builder": f"labelled CSV recordings in {validation}"}, unlabelled=UNLABELLED_TIME)
-    section, wins = fit(bundle, train_x, streams, float(m.alert.target_false_alerts_per_hour or 0.5))
+    streams = labelled_streams(val_files, m)
+    target = float(m.alert.target_false_alerts_per_hour or 0.5)
+    train_x = read_recordings(train_files, m)
+    section, wins = fit(bundle, train_x, streams, target, read_labels_of(train_files, train_x), held)
     report = {"wins": wins, "plain_score": section.plain_score,
               "wearer_baseline": {k: getattr(section, k) for k in ("prior_windows", "k", "m", "threshold",
                                   "threshold_int8", "false_alerts_per_hour", "detected", "held_out_segments",

@@ -245,7 +245,7 @@ export class StreamScorer {
       }
       let alert = false;
       let alertScore = scores ? scores[j] : null;
-      if (this.wearer && alertScore !== null && label !== null) alertScore = this.wearer.adjust(alertScore, label);
+      if (this.wearer && score !== null && label !== null) alertScore = this.wearer.adjust(score, label);
       if (this.alerting) alert = this.alerts.update(alertScore > this.threshold);
       Object.assign(event, { class: label, prob, score, alert });
       if (this.wearer) event.wearer_score = alertScore === null ? null : num(alertScore);

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,8 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
         int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if cfg.quantize else None
         manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence, mounting)
         check_parity(tmp, graphs, say, int8 is not None)
-        manifest = add_wearer_baseline(tmp, loaded, cal, cfg.alert_target, say) or manifest
+        manifest = WB.add_to_staged(tmp, loaded.prep, cal.streams if cal.alert else None, cfg.alert_target,
+                                    say) or manifest
     say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
     return manifest
 
@@ -272,31 +273,6 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
     )
     manifest.write(tmp)
     return manifest.to_json()
-
-
-def add_wearer_baseline(tmp: Path, loaded: Loaded, cal: Calibration, target: float | None, say: Say) -> dict | None:
-    """The alert point on the wearer-adjusted score (`wearer_baseline_fit`), weighed on the validation people's
-    recordings against the plain score's, for a finished bundle whose point was fitted on whole recordings with
-    a held-out class; written into its manifest when it wins. Returns the new manifest, or None."""
-    streams = cal.streams
-    if (cal.alert is None or target is None or streams is None or streams.unlabelled is None
-            or not streams.has_held_out or not loaded.model.has_classifier):  # the baseline is per class
-        return None
-    training = [r.x for r in AP.training_recordings(loaded.prep)]
-    if not training:
-        return None
-    from ssvae_edge import Bundle
-
-    section, wins = WB.fit(tmp, training, streams, target)
-    say(f"wearer baseline: {section.detected}/{section.held_out_segments} validation segments at "
-        f"{section.false_alerts_per_hour:.2f} false alerts/h (prior weight {section.prior_windows}), the plain score "
-        f"{section.plain_score['detected']}/{section.plain_score['held_out_segments']}: {'on' if wins else 'off'}")
-    if not wins:
-        return None
-    m = Bundle.load(tmp, providers="cpu", threads=1).manifest
-    new = replace(m, alert=replace(m.alert, wearer_baseline=section)).checked()
-    new.write(tmp)
-    return new.to_json()
 
 
 def check_parity(tmp: Path, graphs: Graphs, say: Say, quantized: bool) -> None:

@@ -31,6 +31,7 @@ from ssvae_train.export.graphs import session
 from ssvae_train.export.loading import quant_data
 from ssvae_train.export.quantize import quantize_bundle
 from ssvae_train.export.staging import MANIFEST, staging
+from ssvae_train.export.wearer_baseline_fit import refit_int8
 from ssvae_train.training.prepare import prepare
 
 DEFAULT_VAL_FRACTION = 0.1  # what bundles exported before `producer.val_fraction` was recorded used
@@ -82,6 +83,7 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
                       quantization=quant if int8 else None).checked()
         # The manifest is written last: a folder with a manifest is a finished bundle.
         new.write(tmp)
+        refit_int8(tmp, prep, say)  # a wearer baseline's int8 threshold belongs to the old int8 graphs
     say(f"int8 graphs of {folder} replaced")
     return new.to_json()
 

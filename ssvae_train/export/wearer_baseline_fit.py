@@ -2,8 +2,9 @@
 keep it only where it beats the plain score's point on validation people.
 
 Inputs are recordings, never test: the training people's (each class's prior = the median score of their
-windows of that class, as the runtime classes them) and the validation people's, labelled, with the held-out
-activity's segments (the calibration streams of `alert_point`). For each prior weight in `PRIOR_WINDOWS` the
+windows of that class, as the runtime classes them, leaving out the windows that touch the held-out activity)
+and the validation people's, labelled, with the held-out activity's segments (the calibration streams of
+`alert_point`). For each prior weight in `PRIOR_WINDOWS` the
 alert point is fitted on the adjusted scores by the exporter's own rule (`alert_point.point_of_scores`: per
 debounce the lowest threshold meeting the false-alert target, then the debounce detecting most held-out
 segments); the best of them (`alert_point.rank`) is kept when it detects more held-out segments than the plain
@@ -19,12 +20,24 @@ from pathlib import Path
 
 import numpy as np
 
+from ssvae_edge import alert_metrics as am
 from ssvae_edge.bundle import Bundle
+from ssvae_edge.csvinput import read_recording
+from ssvae_edge.labelled import read_labels
 from ssvae_edge.recalibrate import write_copy
 from ssvae_edge.sections import WearerBaselineSection
 from ssvae_edge.stream import StreamScorer
 from ssvae_edge.wearer_baseline import adjusted_scores
-from ssvae_train.export.alert_point import Streams, point_of_scores, rank
+from ssvae_train.data.prepared import Prepared
+from ssvae_train.export.alert_point import (
+    HELD_OUT,
+    UNLABELLED_TIME,
+    Streams,
+    calibration_streams,
+    point_of_scores,
+    rank,
+    training_recordings,
+)
 
 PRIOR_WINDOWS = (5, 20)  # how many windows a class's prior counts as: the wearer takes over within a minute or so
 RULE = ("per prior weight, the exporter's alert rule on the adjusted scores of the validation people's recordings; "
@@ -33,31 +46,41 @@ RULE = ("per prior weight, the exporter's alert rule on the adjusted scores of t
 
 
 def stream_whole(bundle: Bundle, x: np.ndarray, hop: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(window starts, scores, event classes) of one recording streamed whole by the runtime (no baseline)."""
+    """(window starts, scores, event classes) of one recording streamed whole by the runtime (no baseline); the
+    scores as the events give them, which is what the runtime's baseline adds up."""
     scorer = StreamScorer(bundle, hop=hop, wearer_baseline=False)
     events = scorer.feed(x)
     return (np.array([e["start"] for e in events], np.int64), np.array([e["score"] for e in events], np.float64),
             [e["class"] for e in events])
 
 
-def class_priors(bundle: Bundle, recordings: Sequence[np.ndarray], hop: int) -> dict[str, float]:
-    """Each class's median score over the training people's windows the runtime gives that class (a class no
-    window got: the median of all windows)."""
-    streamed = [stream_whole(bundle, x, hop) for x in recordings]
-    scores = np.concatenate([s for _, s, _ in streamed])
-    labels = np.concatenate([np.asarray(c, dtype=object) for _, _, c in streamed])
-    return {c: float(np.median(scores[labels == c])) if (labels == c).any() else float(np.median(scores))
+def class_priors(bundle: Bundle, recordings: Sequence[np.ndarray], hop: int,
+                 labels: Sequence[np.ndarray] | None = None, held_out: str | None = None) -> dict[str, float]:
+    """Each class's median score over the training people's windows the runtime gives that class, leaving out
+    those that touch a segment labelled `held_out` (a class no window got: the median of all windows)."""
+    scores, classes = [], []
+    for i, x in enumerate(recordings):
+        starts, s, c = stream_whole(bundle, x, hop)
+        keep = np.ones(len(s), bool)
+        if labels is not None and held_out is not None:
+            keep = am.window_fraction_held_out(starts, bundle.window, labels[i][: len(x)] == held_out) == 0
+        scores.append(s[keep])
+        classes.append(np.asarray(c, dtype=object)[keep])
+    score, cls = np.concatenate(scores), np.concatenate(classes)
+    return {c: float(np.median(score[cls == c])) if (cls == c).any() else float(np.median(score))
             for c in bundle.classes}
 
 
 def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Streams, target: float,
+        training_labels: Sequence[np.ndarray] | None = None, held_out: str | None = None,
         prior_windows: Sequence[int] = PRIOR_WINDOWS) -> tuple[WearerBaselineSection, bool]:
-    """The best wearer-baseline point on the validation streams, and whether it beats the plain score's there."""
+    """The best wearer-baseline point on the validation streams, and whether it beats the plain score's there.
+    `training_labels`/`held_out`: the training recordings' labels, so the priors leave the held-out class out."""
     b = Bundle.load(bundle_dir, providers="cpu", threads=1)
     if not (b.has("classifier") and b.has("anomaly")):
         raise ValueError(f"{bundle_dir}: a wearer baseline needs the classifier and the anomaly graph")
     hop = validation.hop
-    prior = class_priors(b, training, hop)
+    prior = class_priors(b, training, hop, training_labels, held_out)
     streamed = [stream_whole(b, x, hop) for x in validation.x]
     plain = point_of_scores([(st, s) for st, s, _ in streamed], validation, target)
     candidates = []
@@ -65,12 +88,8 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         scored = [(st, adjusted_scores(s, c, prior, n0)) for st, s, c in streamed]
         candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
     best = min(candidates, key=rank)
-    threshold_int8 = None
-    if "anomaly" in b.manifest.graph_set("int8"):
-        b8 = Bundle.load(bundle_dir, providers="cpu", threads=1, precision="int8")
-        scored8 = [(st, adjusted_scores(s, c, prior, best["prior_windows"]))
-                   for st, s, c in (stream_whole(b8, x, hop) for x in validation.x)]
-        threshold_int8 = point_of_scores(scored8, validation, target, ((best["k"], best["m"]),))["threshold"]
+    threshold_int8 = int8_threshold(bundle_dir, prior, best["prior_windows"], (best["k"], best["m"]), validation,
+                                    target)
     keys = ("k", "m", "threshold", "false_alerts_per_hour", "detected", "held_out_segments", "median_delay_s")
     section = WearerBaselineSection(
         prior=prior, prior_windows=best["prior_windows"], k=best["k"], m=best["m"], clear_k=best["clear_k"],
@@ -80,9 +99,83 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         unlabelled_raises=best.get("unlabelled_raises"),
         plain_score={key: plain[key] for key in keys},
         candidates=tuple({"prior_windows": c["prior_windows"], **{key: c[key] for key in keys}} for c in candidates),
-        fitted_on={"validation": validation.sources, "training_recordings": len(training), "hop": hop},
-        rule=RULE)
+        fitted_on={"validation": validation.sources, "training_recordings": len(training),
+                   "held_out_left_out_of_priors": held_out, "hop": hop},
+        rule=RULE, warnings=tuple(best["warnings"]) or None)
     return section, (best["detected"] or 0) > (plain["detected"] or 0)
+
+
+def int8_threshold(bundle_dir: str | Path, prior: dict[str, float], prior_windows: int, debounce: tuple[int, int],
+                   validation: Streams, target: float) -> float | None:
+    """The int8 anomaly graph's own threshold on the adjusted score, at the fp32 point's debounce and prior
+    (the exporter's rule on the same validation streams); None without an int8 anomaly graph."""
+    if "anomaly" not in Bundle.load(bundle_dir, providers="cpu", threads=1).manifest.graph_set("int8"):
+        return None
+    b8 = Bundle.load(bundle_dir, providers="cpu", threads=1, precision="int8")
+    scored = [(st, adjusted_scores(s, c, prior, prior_windows))
+              for st, s, c in (stream_whole(b8, x, validation.hop) for x in validation.x)]
+    return point_of_scores(scored, validation, target, (debounce,))["threshold"]
+
+
+def refit_int8(folder: Path, prep: Prepared, say) -> None:
+    """After the int8 graphs of a bundle in `folder` were replaced (`--requantize`): its wearer baseline's
+    `threshold_int8` fitted again on the same validation recordings, or dropped where they cannot be rebuilt."""
+    m = Bundle.load(folder, providers="cpu", threads=1).manifest
+    wb = m.alert.wearer_baseline if m.alert is not None else None
+    if wb is None:
+        return
+    streams = calibration_streams(prep, int(m.alert.hop or m.hop))
+    target = wb.target_false_alerts_per_hour
+    new_t = (int8_threshold(folder, dict(wb.prior), wb.prior_windows, (wb.k, wb.m), streams, target)
+             if streams.unlabelled is not None and streams.has_held_out and target is not None else None)
+    say("wearer baseline: int8 threshold " + (f"fitted again: {new_t:.6g}" if new_t is not None else "dropped"))
+    replace(m, alert=replace(m.alert, wearer_baseline=replace(wb, threshold_int8=new_t))).checked().write(folder)
+
+
+def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: float | None, say) -> dict | None:
+    """The exporter's step: for a finished bundle in `tmp` whose alert point was fitted on the validation people's
+    whole recordings with a held-out class, weigh the wearer baseline against the plain score there and write it
+    into the manifest when it wins. Returns the new manifest, or None."""
+    if streams is None or target is None or streams.unlabelled is None or not streams.has_held_out:
+        return None
+    b = Bundle.load(tmp, providers="cpu", threads=1)
+    recs = training_recordings(prep)
+    if not recs or b.manifest.alert is None or not b.has("classifier"):  # the baseline is per class
+        return None
+    section, wins = fit(tmp, [r.x for r in recs], streams, target, [r.labels for r in recs],
+                        prep.ds.extra.get("excluded_name"))
+    say(f"wearer baseline: {section.detected}/{section.held_out_segments} validation segments at "
+        f"{section.false_alerts_per_hour:.2f} false alerts/h (prior weight {section.prior_windows}), the plain score "
+        f"{section.plain_score['detected']}/{section.plain_score['held_out_segments']}: {'on' if wins else 'off'}")
+    if not wins:
+        return None
+    m = b.manifest
+    new = replace(m, alert=replace(m.alert, wearer_baseline=section)).checked()
+    new.write(tmp)
+    return new.to_json()
+
+
+def read_recordings(files: Sequence[Path], manifest) -> list[np.ndarray]:
+    """CSV recordings as the runtime reads them: samples [T, C] in the bundle's channel order."""
+    return [read_recording(f, manifest.channels, manifest.sample_rate_hz).samples for f in files]
+
+
+def read_labels_of(files: Sequence[Path], xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The `label` column of each CSV recording, cut to its samples."""
+    return [read_labels(f)[: len(x)] for f, x in zip(files, xs, strict=True)]
+
+
+def labelled_streams(files: Sequence[Path], manifest) -> Streams:
+    """Labelled CSV recordings (a `label` column) as calibration streams: the bundle's held-out class's segments
+    marked `HELD_OUT`, blank labels unlabelled time, read at the operating point's hop."""
+    xs = read_recordings(files, manifest)
+    labels = read_labels_of(files, xs)
+    held = manifest.excluded_class_name
+    labels = [np.where(lab == held, HELD_OUT, lab) for lab in labels]
+    hop = int(manifest.alert.hop if manifest.alert is not None and manifest.alert.hop is not None else manifest.hop)
+    return Streams(xs, labels, int(manifest.window), hop, float(manifest.sample_rate_hz),
+                   {"recordings": [Path(f).stem for f in files], "held_out": held,
+                    "builder": "labelled CSV recordings, whole"}, unlabelled=UNLABELLED_TIME)
 
 
 def write_with_baseline(bundle_dir: str | Path, out: str | Path, section: WearerBaselineSection) -> None:
