@@ -79,6 +79,22 @@ def _tradeoff() -> list[str]:
             "inside unlabelled time.", ""]
 
 
+def _tradeoff_wearer() -> list[str]:
+    r = _read("alert-tradeoff-wearer.json")
+    if r is None:
+        return ["`benchmarks/alert-tradeoff-wearer.json`: not measured yet.", ""]
+    lines = ["| target false alerts/h | prior weight | k of m | validation: caught, false/h | test: caught, false/h, "
+             "delay |", "|---:|---:|---|---:|---:|"]
+    for row in r["rows"]:
+        v, t = row["validation"], row["test"]
+        delay = f"{t['delay_seconds_median']:.1f} s" if t["delay_seconds_median"] is not None else "-"
+        lines.append(f"| {row['target']:g} | {row['prior_windows']} | {row['k']} of {row['m']} | {v['detected']}/"
+                     f"{v['held_out_segments']}, {v['false_alerts_per_hour']:.2f} | {t['detected']}/"
+                     f"{t['held_out_segments']}, {t['false_alerts_per_hour']:.2f}, {delay} |")
+    return [*lines, "", "[`benchmarks/alert-tradeoff-wearer.md`](benchmarks/alert-tradeoff-wearer.md) adds "
+            "validation delays and raises inside unlabelled time.", ""]
+
+
 def hapt(_cells: object) -> list[str]:
     """The section: classifier, few labels, alerts and their trade-off."""
     return [
@@ -104,6 +120,8 @@ def hapt(_cells: object) -> list[str]:
         "", *_classifier("hapt-phone-novelty"),
         "The same bundle on the plain score (before the wearer baseline):", "",
         *_classifier("hapt-phone-novelty-plain", "test recordings (plain score)"),
+        "Trade-off of the wearer-adjusted score (nothing chosen here: the shipped point is the 0.5 row):", "",
+        *_tradeoff_wearer(),
         "Trade-off of the plain score (nothing chosen here: the shipped plain point is the export's, at 0.5 false "
         "alerts per hour on validation):", "", *_tradeoff(),
     ]
