@@ -139,6 +139,12 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
                          + (f", {rate:.0%} of held-out windows above the threshold" if rate is not None else "")))
         if m.threshold_int8 is not None:
             rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))
+        wb = m.alert.wearer_baseline if m.alert is not None else None
+        if wb is not None:
+            rows.append(("wearer baseline", f"on: alerts on the score minus the wearer's running baseline of the class "
+                         f"(prior weight {wb.prior_windows} windows), raise on {wb.k} of the last {wb.m} above "
+                         f"{wb.threshold:g}" + (f" (int8 {wb.threshold_int8:g})" if wb.threshold_int8 is not None
+                                                else "") + "; the plain point above with --no-wearer-baseline"))
         if m.opset:
             rows.append(("opset", str(m.opset)))
         if data["producer"]:
@@ -166,8 +172,9 @@ class _Table:
         vals = [str(e["window"]), str(e["start"])]
         if self.timed:
             vals.append(f"{e['time']:.2f}" if e.get("time") is not None else "-")
+        score = e.get("wearer_score", e["score"])  # the score the alert compares with the threshold
         vals += [e["class"] or "-", f"{e['prob']:.2f}" if e["prob"] is not None else "-",
-                 f"{e['score']:.4g}" if e["score"] is not None else "-", "ALERT" if e["alert"] else ""]
+                 f"{score:.4g}" if score is not None else "-", "ALERT" if e["alert"] else ""]
         return "  ".join(f"{v:<{w}}" if i == (3 if self.timed else 2) else f"{v:>{w}}"
                          for i, (v, w) in enumerate(zip(vals, self._widths(), strict=True)))
 

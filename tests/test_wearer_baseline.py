@@ -143,3 +143,28 @@ def test_the_fit_keeps_the_baseline_only_where_it_catches_more_on_validation(tmp
     write_with_baseline(folder, tmp_path / "out", section)
     scorer = StreamScorer(Bundle.load(tmp_path / "out", providers="cpu", threads=1))
     assert scorer.wearer is not None and scorer.threshold == pytest.approx(section.threshold)
+
+
+def test_the_stream_command_turns_it_off_and_notes_a_threshold_given(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    b = bundle(tmp_path)
+    x = edge_fixtures.noise_stream(2000, seed=4)
+    csv = tmp_path / "rec.csv"
+    rows = "\n".join(",".join(f"{v:.5f}" for v in r) for r in x)
+    csv.write_text(",".join(edge_fixtures.CHANNELS) + "\n" + rows + "\n")
+
+    def stream(*opts: str) -> tuple[list[dict], str]:
+        p = subprocess.run([sys.executable, "-m", "ssvae_edge", "stream", str(b.path), "--input", str(csv), *opts],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        return [json.loads(line) for line in p.stdout.splitlines()], p.stderr
+
+    on, err = stream()
+    assert all("wearer_score" in e for e in on[:-1]) and on[-1]["wearer_baseline"] is True and not err
+    off, _ = stream("--no-wearer-baseline")
+    assert all("wearer_score" not in e for e in off[:-1]) and off[-1]["threshold"] == b.threshold
+    given, err = stream("--threshold", "0.5")
+    assert given[-1]["threshold"] == 0.5 and "applies to the wearer-adjusted score" in err

@@ -156,6 +156,7 @@ async function main() {
   const wearer = Boolean(m.alert && m.alert.wearer_baseline && model.classify);
   const shown = wearer ? m.alert.wearer_baseline.threshold : m.threshold; // the threshold of the score alerts use
   if (shown != null && model.anomaly) $("threshold").value = String(shown);
+  if (wearer) $("score-label").textContent = $("score-title").textContent = "anomaly score − the wearer's baseline";
   const [k, mm, c] = debounceOf(m, m.hop, wearer);
   const smooth = (m.smoothing && m.smoothing.windows > 1 ? `; class: mean of the last ${m.smoothing.windows} windows` : "")
     + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "")
