@@ -96,6 +96,7 @@ class WearerBaselineSection(Record):
     fitted_on: Mapping[str, Any] | None = None
     rule: str | None = None
     warnings: tuple[str, ...] | None = None
+    memory_windows: int | None = None  # after this many windows of a class, an exponential average
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,8 @@ class StreamScorer:
         self.batch = int(batch)
         # the bundle's threshold is the one calibrated for the anomaly graph it runs (int8 has its own)
         self.threshold = float(threshold) if threshold is not None else bundle.threshold
-        self.wearer = WearerBaseline(wb.prior, wb.prior_windows) if use_wb else None  # type: ignore[union-attr]
+        self.wearer = (WearerBaseline(wb.prior, wb.prior_windows, wb.memory_windows)  # type: ignore[union-attr]
+                       if use_wb else None)
         if self.wearer is not None and threshold is None:
             int8 = bundle.precisions.get("anomaly") == "int8" and wb.threshold_int8 is not None  # type: ignore[union-attr]
             self.threshold = float(wb.threshold_int8 if int8 else wb.threshold)  # type: ignore[union-attr,arg-type]

@@ -8,7 +8,10 @@ the score minus what this wearer's earlier windows of the same class scored:
     base_c   = (n0 * prior_c + sum of the scores of the earlier windows whose event class was c) / (n0 + n_c)
     adjusted = score - base_c        (c: this window's event class; then its score joins c's sum)
 
-`score` is the event's (7 significant digits), so the recurrence can be run again from the events alone.
+`score` is the event's (7 significant digits), so the recurrence can be run again from the events alone. With a
+memory of M windows (`memory_windows`), once a class has M windows its sum forgets as it learns,
+S_c = S_c * (M - 1) / M + score with n_c kept at M: an exponential average, so a device left on for days follows
+its wearer as they are now, not as they were on the first day.
 
 `prior_c` is the median score of the training people's windows of class c and `n0` (`prior_windows`) how many
 windows the prior counts as, so the first windows of a class lean on the prior and later ones on the wearer.
@@ -27,9 +30,10 @@ from ssvae_edge.errors import InputError
 class WearerBaseline:
     """Running per-class score baselines of one stream (one wearer)."""
 
-    def __init__(self, prior: Mapping[str, float], prior_windows: int):
+    def __init__(self, prior: Mapping[str, float], prior_windows: int, memory_windows: int | None = None):
         self.prior = {c: float(v) for c, v in prior.items()}
         self.n0 = int(prior_windows)
+        self.memory = None if memory_windows is None else int(memory_windows)
         self.sums = dict.fromkeys(self.prior, 0.0)
         self.counts = dict.fromkeys(self.prior, 0)
 
@@ -40,15 +44,18 @@ class WearerBaseline:
     def adjust(self, score: float, label: str) -> float:
         """`score` minus its class's baseline so far; the score then joins the baseline."""
         out = float(score) - self.base(label)
-        self.sums[label] += float(score)
-        self.counts[label] += 1
+        if self.memory is not None and self.counts[label] >= self.memory:
+            self.sums[label] = self.sums[label] * (self.memory - 1) / self.memory + float(score)
+        else:
+            self.sums[label] += float(score)
+            self.counts[label] += 1
         return out
 
 
 def adjusted_scores(scores: Sequence[float], labels: Sequence[str], prior: Mapping[str, float],
-                    prior_windows: int) -> np.ndarray:
+                    prior_windows: int, memory_windows: int | None = None) -> np.ndarray:
     """The adjusted scores of one whole stream, window by window (what the runtime computes as it goes)."""
-    wb = WearerBaseline(prior, prior_windows)
+    wb = WearerBaseline(prior, prior_windows, memory_windows)
     return np.array([wb.adjust(s, c) for s, c in zip(scores, labels, strict=True)], dtype=np.float64)
 
 
@@ -60,8 +67,10 @@ def check_section(section, classes: Sequence[str]) -> None:
         raise InputError(f"'alert.wearer_baseline.prior' has no value for {', '.join(missing)}")
     if not all(np.isfinite(float(v)) for v in prior.values()):
         raise InputError("'alert.wearer_baseline.prior' values must be finite numbers")
-    if isinstance(section.prior_windows, bool) or section.prior_windows < 1:
-        raise InputError("'alert.wearer_baseline.prior_windows' must be a positive integer")
+    for key in ("prior_windows", "memory_windows"):
+        value = getattr(section, key)
+        if value is not None and (isinstance(value, bool) or value < 1):
+            raise InputError(f"'alert.wearer_baseline.{key}' must be a positive integer")
     for key in ("threshold", "threshold_int8"):
         value = getattr(section, key)
         if (value is not None or key == "threshold") and not np.isfinite(value):

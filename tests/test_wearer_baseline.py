@@ -28,6 +28,14 @@ def test_the_baseline_is_the_prior_shrunk_towards_the_wearers_own_scores_of_the_
                                [2.0, 8.0 - 32 / 3, 5.0, 1.0 - 10.0])
 
 
+def test_with_a_memory_the_sum_forgets_as_it_learns() -> None:
+    wb = WearerBaseline({"A": 0.0}, prior_windows=1, memory_windows=2)
+    got = [wb.adjust(v, "A") for v in (4.0, 8.0, 10.0, 10.0)]
+    # bases: 0; (0 + 4) / 2; (0 + 12) / 3; then n stays 2 and S = 12 * 1/2 + 10 = 16: (0 + 16) / 3
+    assert got == pytest.approx([4.0, 8.0 - 2.0, 10.0 - 4.0, 10.0 - 16 / 3])
+    assert wb.counts["A"] == 2 and wb.sums["A"] == pytest.approx(16 / 2 + 10)
+
+
 def bundle(tmp_path: Path, section: dict | None = SECTION, name: str = "b") -> Bundle:
     alert = {"k": 2, "m": 2, "clear_k": 1, **({"wearer_baseline": section} if section else {})}
     return Bundle.load(edge_fixtures.make_bundle(tmp_path / name, graphs=("classifier", "anomaly"), alert=alert),
@@ -106,6 +114,7 @@ def test_the_priors_leave_the_held_out_activity_out(tmp_path: Path) -> None:
     ({"threshold": "high"}, "threshold"),
     ({"k": 5, "m": 3}, "alert.wearer_baseline' needs clear_k <= k <= m"),
     ({"clear_k": 0}, "alert.wearer_baseline.clear_k' must be a positive integer"),
+    ({"memory_windows": 0}, "memory_windows' must be a positive integer"),
 ])
 def test_a_broken_section_is_refused_with_its_key(tmp_path: Path, change: dict, says: str) -> None:
     with pytest.raises(BundleError, match=says):

@@ -342,7 +342,7 @@ def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     alert = {"k": 2, "m": 3, "clear_k": 1}
     if name == "tiny-wearer":
         alert["wearer_baseline"] = {"prior": dict.fromkeys(edge_fixtures.CLASSES, 0.4), "prior_windows": 3,
-                                    "k": 2, "m": 3, "clear_k": 1, "threshold": 0.02}
+                                    "k": 2, "m": 3, "clear_k": 1, "threshold": 0.02, "memory_windows": 4}
     return edge_fixtures.make_bundle(tmp_path / "phone", graphs=("classifier", "anomaly"), units="g, rad/s",
                                      threshold=0.45, alert=alert, smoothing={"windows": 3}, **extra)
 

@@ -37,18 +37,24 @@ export function debounceOf(manifest, hop, wearer = false) {
 }
 
 /** The wearer's running score baseline per class (wearer_baseline.py): adjusted = score - (n0 * prior_c +
- * the sum of this class's earlier scores) / (n0 + their count); then the score joins its class's sum. */
+ * the sum of this class's earlier scores) / (n0 + their count); then the score joins its class's sum, which
+ * forgets as it learns once the class has `memory_windows` windows. */
 export class WearerBaseline {
-  constructor(prior, priorWindows) {
+  constructor(prior, priorWindows, memoryWindows = null) {
     this.prior = prior;
     this.n0 = priorWindows;
+    this.memory = memoryWindows ?? null;
     this.sums = Object.fromEntries(Object.keys(prior).map((c) => [c, 0]));
     this.counts = Object.fromEntries(Object.keys(prior).map((c) => [c, 0]));
   }
   adjust(score, label) {
     const out = score - (this.n0 * this.prior[label] + this.sums[label]) / (this.n0 + this.counts[label]);
-    this.sums[label] += score;
-    this.counts[label] += 1;
+    if (this.memory !== null && this.counts[label] >= this.memory) {
+      this.sums[label] = this.sums[label] * (this.memory - 1) / this.memory + score; // forgets as it learns
+    } else {
+      this.sums[label] += score;
+      this.counts[label] += 1;
+    }
     return out;
   }
 }
@@ -140,7 +146,7 @@ export class StreamScorer {
     this.classes = manifest.classes;
     const wb = (manifest.alert && manifest.alert.wearer_baseline) || null;
     this.hasWearerBaseline = wb !== null;
-    this.wearer = wb && wearerBaseline !== false && model.classify ? new WearerBaseline(wb.prior, wb.prior_windows) : null;
+    this.wearer = wb && wearerBaseline !== false && model.classify ? new WearerBaseline(wb.prior, wb.prior_windows, wb.memory_windows) : null;
     this.threshold = threshold ?? (this.wearer ? wb.threshold : manifest.threshold) ?? null;
     const [k, m, c] = debounceOf(manifest, this.hop, this.wearer !== null);
     this.alerts = new AlertDebouncer(k, m, c);

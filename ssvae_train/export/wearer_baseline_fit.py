@@ -39,6 +39,7 @@ from ssvae_train.export.alert_point import (
     training_recordings,
 )
 
+MEMORY_SECONDS = 3600.0  # the baseline's memory: about the last hour of each class (longer than any recording here)
 PRIOR_WINDOWS = (5, 20)  # how many windows a class's prior counts as: the wearer takes over within a minute or so
 RULE = ("per prior weight, the exporter's alert rule on the adjusted scores of the validation people's recordings; "
         "the best (most held-out segments, then shorter delay, then larger k) is kept only when it detects more "
@@ -80,16 +81,17 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
     if not (b.has("classifier") and b.has("anomaly")):
         raise ValueError(f"{bundle_dir}: a wearer baseline needs the classifier and the anomaly graph")
     hop = validation.hop
+    memory = max(1, round(MEMORY_SECONDS * validation.rate_hz / hop))
     prior = class_priors(b, training, hop, training_labels, held_out)
     streamed = [stream_whole(b, x, hop) for x in validation.x]
     plain = point_of_scores([(st, s) for st, s, _ in streamed], validation, target)
     candidates = []
     for n0 in prior_windows:
-        scored = [(st, adjusted_scores(s, c, prior, n0)) for st, s, c in streamed]
+        scored = [(st, adjusted_scores(s, c, prior, n0, memory)) for st, s, c in streamed]
         candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
     best = min(candidates, key=rank)
-    threshold_int8 = int8_threshold(bundle_dir, prior, best["prior_windows"], (best["k"], best["m"]), validation,
-                                    target)
+    threshold_int8 = int8_threshold(bundle_dir, prior, best["prior_windows"], memory, (best["k"], best["m"]),
+                                    validation, target)
     keys = ("k", "m", "threshold", "false_alerts_per_hour", "detected", "held_out_segments", "median_delay_s")
     section = WearerBaselineSection(
         prior=prior, prior_windows=best["prior_windows"], k=best["k"], m=best["m"], clear_k=best["clear_k"],
@@ -101,18 +103,18 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         candidates=tuple({"prior_windows": c["prior_windows"], **{key: c[key] for key in keys}} for c in candidates),
         fitted_on={"validation": validation.sources, "training_recordings": len(training),
                    "held_out_left_out_of_priors": held_out, "hop": hop},
-        rule=RULE, warnings=tuple(best["warnings"]) or None)
+        rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory)
     return section, (best["detected"] or 0) > (plain["detected"] or 0)
 
 
-def int8_threshold(bundle_dir: str | Path, prior: dict[str, float], prior_windows: int, debounce: tuple[int, int],
-                   validation: Streams, target: float) -> float | None:
+def int8_threshold(bundle_dir: str | Path, prior: dict[str, float], prior_windows: int, memory: int | None,
+                   debounce: tuple[int, int], validation: Streams, target: float) -> float | None:
     """The int8 anomaly graph's own threshold on the adjusted score, at the fp32 point's debounce and prior
     (the exporter's rule on the same validation streams); None without an int8 anomaly graph."""
     if "anomaly" not in Bundle.load(bundle_dir, providers="cpu", threads=1).manifest.graph_set("int8"):
         return None
     b8 = Bundle.load(bundle_dir, providers="cpu", threads=1, precision="int8")
-    scored = [(st, adjusted_scores(s, c, prior, prior_windows))
+    scored = [(st, adjusted_scores(s, c, prior, prior_windows, memory))
               for st, s, c in (stream_whole(b8, x, validation.hop) for x in validation.x)]
     return point_of_scores(scored, validation, target, (debounce,))["threshold"]
 
@@ -126,7 +128,8 @@ def refit_int8(folder: Path, prep: Prepared, say) -> None:
         return
     streams = calibration_streams(prep, int(m.alert.hop or m.hop))
     target = wb.target_false_alerts_per_hour
-    new_t = (int8_threshold(folder, dict(wb.prior), wb.prior_windows, (wb.k, wb.m), streams, target)
+    new_t = (int8_threshold(folder, dict(wb.prior), wb.prior_windows, wb.memory_windows, (wb.k, wb.m), streams,
+                            target)
              if streams.unlabelled is not None and streams.has_held_out and target is not None else None)
     say("wearer baseline: int8 threshold " + (f"fitted again: {new_t:.6g}" if new_t is not None else "dropped"))
     replace(m, alert=replace(m.alert, wearer_baseline=replace(wb, threshold_int8=new_t))).checked().write(folder)
