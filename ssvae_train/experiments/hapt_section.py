@@ -63,36 +63,23 @@ def _labels(name: str) -> list[str]:
     return [*lines, "", f"Verdicts and rule: [`benchmarks/{name}.md`](benchmarks/{name}.md).", ""]
 
 
-def _tradeoff() -> list[str]:
-    r = _read("alert-tradeoff.json")
+def _tradeoff(name: str) -> list[str]:
+    """A trade-off benchmark (`tools/alert_tradeoff.py`, or `tools/wearer_tradeoff.py` with its prior weights)."""
+    r = _read(f"{name}.json")
     if r is None:
-        return ["`benchmarks/alert-tradeoff.json`: not measured yet.", ""]
-    lines = ["| target false alerts/h | k of m | validation: caught, false/h | test: caught, false/h, delay |",
-             "|---:|---|---:|---:|"]
+        return [f"`benchmarks/{name}.json`: not measured yet.", ""]
+    prior = bool(r["rows"]) and "prior_windows" in r["rows"][0]
+    lines = ["| target false alerts/h |" + (" prior weight |" if prior else "") + " k of m | validation: caught, "
+             "false/h | test: caught, false/h, delay |", "|---:|" + ("---:|" if prior else "") + "---|---:|---:|"]
     for row in r["rows"]:
         v, t = row["validation"], row["test"]
         delay = f"{t['delay_seconds_median']:.1f} s" if t["delay_seconds_median"] is not None else "-"
-        lines.append(f"| {row['target']:g} | {row['k']} of {row['m']} | {v['detected']}/{v['held_out_segments']}, "
+        lines.append(f"| {row['target']:g} |" + (f" {row['prior_windows']} |" if prior else "")
+                     + f" {row['k']} of {row['m']} | {v['detected']}/{v['held_out_segments']}, "
                      f"{v['false_alerts_per_hour']:.2f} | {t['detected']}/{t['held_out_segments']}, "
                      f"{t['false_alerts_per_hour']:.2f}, {delay} |")
-    return [*lines, "", "[`benchmarks/alert-tradeoff.md`](benchmarks/alert-tradeoff.md) adds delays and raises "
-            "inside unlabelled time.", ""]
-
-
-def _tradeoff_wearer() -> list[str]:
-    r = _read("alert-tradeoff-wearer.json")
-    if r is None:
-        return ["`benchmarks/alert-tradeoff-wearer.json`: not measured yet.", ""]
-    lines = ["| target false alerts/h | prior weight | k of m | validation: caught, false/h | test: caught, false/h, "
-             "delay |", "|---:|---:|---|---:|---:|"]
-    for row in r["rows"]:
-        v, t = row["validation"], row["test"]
-        delay = f"{t['delay_seconds_median']:.1f} s" if t["delay_seconds_median"] is not None else "-"
-        lines.append(f"| {row['target']:g} | {row['prior_windows']} | {row['k']} of {row['m']} | {v['detected']}/"
-                     f"{v['held_out_segments']}, {v['false_alerts_per_hour']:.2f} | {t['detected']}/"
-                     f"{t['held_out_segments']}, {t['false_alerts_per_hour']:.2f}, {delay} |")
-    return [*lines, "", "[`benchmarks/alert-tradeoff-wearer.md`](benchmarks/alert-tradeoff-wearer.md) adds "
-            "validation delays and raises inside unlabelled time.", ""]
+    return [*lines, "", f"[`benchmarks/{name}.md`](benchmarks/{name}.md) adds delays and raises inside "
+            "unlabelled time.", ""]
 
 
 def hapt(_cells: object) -> list[str]:
@@ -121,7 +108,7 @@ def hapt(_cells: object) -> list[str]:
         "The same bundle on the plain score (before the wearer baseline):", "",
         *_classifier("hapt-phone-novelty-plain", "test recordings (plain score)"),
         "Trade-off of the wearer-adjusted score (nothing chosen here: the shipped point is the 0.5 row):", "",
-        *_tradeoff_wearer(),
+        *_tradeoff("alert-tradeoff-wearer"),
         "Trade-off of the plain score (nothing chosen here: the shipped plain point is the export's, at 0.5 false "
-        "alerts per hour on validation):", "", *_tradeoff(),
+        "alerts per hour on validation):", "", *_tradeoff("alert-tradeoff"),
     ]
