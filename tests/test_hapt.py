@@ -201,3 +201,32 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
     assert summary["windows"] == (12500 - 128) // 64 + 1 == len(events)
     assert summary["smoothing_windows"] == m["smoothing"]["windows"] and summary["ignored_columns"] == ["temperature"]
     assert {ev["class"] for ev in events} <= set(m["classes"])
+
+
+def test_requantizing_fits_the_wearer_baselines_int8_threshold_again(tmp_path: Path) -> None:
+    """The int8 threshold of `alert.wearer_baseline` belongs to the int8 graphs it was fitted on: `--requantize`
+    fits it again on the validation person's recording (here from a planted wrong value)."""
+    from dataclasses import replace
+
+    from ssvae_edge import Bundle
+    from ssvae_edge.sections import WearerBaselineSection
+    from ssvae_train.export.requantize import requantize_bundle
+    from ssvae_train.export.wearer_baseline_fit import write_with_baseline
+
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    p = cli("fit", "--dataset", "hapt", "--data-dir", str(SLICE), "--arch", "convlstm", "--hidden", "16",
+            "--latent-dim", "4", "--epochs", "1", "--exclude-class", "2", "--val-fraction", "0.3", "--out", str(run))
+    assert p.returncode == 0, p.stderr
+    e = subprocess.run([sys.executable, "-m", "ssvae_train.export.cli", str(run), "--out", str(bundle), "--quiet",
+                        "--quantize", "int8"], capture_output=True, text=True)
+    assert e.returncode == 0, e.stderr
+    m = Bundle.load(bundle, providers="cpu", threads=1).manifest
+    planted = WearerBaselineSection(prior=dict.fromkeys(m.classes, 0.0), prior_windows=5, k=m.alert.k, m=m.alert.m,
+                                    clear_k=1, threshold=1.0, threshold_int8=-12345.0, target_false_alerts_per_hour=0.5)
+    write_with_baseline(bundle, tmp_path / "wb", planted)
+    said: list[str] = []
+    requantize_bundle(tmp_path / "wb", str(SLICE), say=said.append)
+    wb = Bundle.load(tmp_path / "wb", providers="cpu", threads=1).manifest.alert.wearer_baseline
+    assert any(line.startswith("wearer baseline: int8 threshold fitted again") for line in said), said
+    assert wb.threshold_int8 != -12345.0 and np.isfinite(wb.threshold_int8)
+    assert replace(wb, threshold_int8=None) == replace(planted, threshold_int8=None)  # nothing else changed
