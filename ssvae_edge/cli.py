@@ -139,7 +139,7 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
                          + (f", {rate:.0%} of held-out windows above the threshold" if rate is not None else "")))
         if m.threshold_int8 is not None:
             rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))
-        wb = m.alert.wearer_baseline if m.alert is not None else None
+        wb = m.wearer_baseline
         if wb is not None:
             rows.append(("wearer baseline", f"on: alerts on the score minus the wearer's running baseline of the class "
                          f"(prior weight {wb.prior_windows} windows), raise on {wb.k} of the last {wb.m} above "

@@ -34,6 +34,7 @@ from ssvae_edge.sections import (
     Smoothing,
     ThresholdCalibration,
     Validation,
+    WearerBaselineSection,
 )
 from ssvae_edge.sequence import check_model
 from ssvae_edge.wearer_baseline import check_section as check_wearer_baseline
@@ -177,6 +178,16 @@ class Manifest(Record):
         return None if self.alert is None else (self.alert.k, self.alert.m, self.alert.clear_k or 1)
 
     @property
+    def alert_hop(self) -> int | None:
+        """The hop the alert operating point was fitted at (`alert.hop`, else the manifest's `hop`)."""
+        return self.alert.hop if self.alert is not None and self.alert.hop is not None else self.hop
+
+    @property
+    def wearer_baseline(self) -> WearerBaselineSection | None:
+        """The alert point on the wearer-adjusted score (`alert.wearer_baseline`), or None."""
+        return self.alert.wearer_baseline if self.alert is not None else None
+
+    @property
     def smoothing_windows(self) -> int:
         """How many windows' probabilities a stream event's class is the mean of (1: no smoothing)."""
         return 1 if self.smoothing is None else self.smoothing.windows
@@ -310,9 +321,9 @@ class Manifest(Record):
                 check_section(typed.mounting, channels)
             except InputError as e:
                 raise fail(str(e)) from None
-        if typed.alert is not None and typed.alert.wearer_baseline is not None:
+        if typed.wearer_baseline is not None:
             try:
-                check_wearer_baseline(typed.alert.wearer_baseline, typed.classes)
+                check_wearer_baseline(typed.wearer_baseline, typed.classes)
             except InputError as e:
                 raise fail(str(e)) from None
         return replace(typed, graphs=graphs, graphs_int8=graphs_int8 if "graphs_int8" in raw else None,

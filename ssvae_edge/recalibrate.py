@@ -63,7 +63,7 @@ def recalibrate(bundle: str | Path, recordings: list[np.ndarray], out: str | Pat
     if out.exists() and not (force and (out / MANIFEST_FILE).is_file()):
         why = " and is not a bundle" if force else ": pass --force to replace it"
         raise InputError(f"{out} already exists{why}")
-    hop = int(m.alert.hop if m.alert is not None and m.alert.hop is not None else m.hop)
+    hop = int(m.alert_hop)
     k, mm, clear = m.alert_debounce or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
     windows = [cut_windows(r, m.window, hop) for r in recordings]
     fitted = {}
@@ -77,7 +77,7 @@ def recalibrate(bundle: str | Path, recordings: list[np.ndarray], out: str | Pat
         "false_alerts_per_hour": {p: v[1] for p, v in fitted.items()},
         "previous_threshold": m.threshold, "rule": "alert_metrics.lowest_meeting at the bundle's debounce",
     }
-    if m.alert is not None and m.alert.wearer_baseline is not None:
+    if m.wearer_baseline is not None:
         # its point was fitted on validation people's adjusted scores: it would overrule the threshold fitted here
         recalibrated["wearer_baseline"] = "dropped: alerts use the plain score at the threshold fitted here"
     alert = replace(m.alert or Alert(k=k, m=mm), k=k, m=mm, clear_k=clear, threshold=fitted["fp32"][0], hop=hop,

@@ -63,9 +63,8 @@ class StreamScorer:
                  threshold: float | None = None, smoothing: int | None = None, sequence: bool | None = None,
                  mounting: str | None = None, wearer_baseline: bool | None = None):
         m = bundle.manifest
-        calibrated_hop = m.alert.hop if m.alert is not None and m.alert.hop is not None else m.hop
-        same_hop = hop is None or hop == calibrated_hop  # a debounce counts windows: it holds at its own hop
-        wb = m.alert.wearer_baseline if m.alert is not None else None
+        same_hop = hop is None or hop == m.alert_hop  # a debounce counts windows: it holds at its own hop
+        wb = m.wearer_baseline
         if wearer_baseline and wb is None:
             raise InputError("a wearer baseline was asked for but this bundle's manifest has no "
                              "'alert.wearer_baseline'")
@@ -270,8 +269,7 @@ class StreamScorer:
             **({"mounting": self.mounting.mode, "turned_windows": self.mounting.turned_windows}
                if self.mounting is not None else {}),
             **({"wearer_baseline": self.wearer is not None}
-               if self.bundle.manifest.alert is not None and self.bundle.manifest.alert.wearer_baseline is not None
-               else {}),
+               if self.bundle.manifest.wearer_baseline is not None else {}),
             "class_counts": {c: self.class_counts[c] for c in self.bundle.classes if self.class_counts[c]},
         }
 

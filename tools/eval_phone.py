@@ -45,8 +45,7 @@ def evaluate(bundle: Bundle, files: list[Path], precision: str,
         "smoothing_windows": bundle.manifest.smoothing_windows,
         "sequence_filter": bundle.manifest.sequence is not None,
         "mounting_estimate": bundle.manifest.mounting is not None,
-        "wearer_baseline_in_manifest": bundle.manifest.alert is not None
-        and bundle.manifest.alert.wearer_baseline is not None,
+        "wearer_baseline_in_manifest": bundle.manifest.wearer_baseline is not None,
         "per_recording": s.per_recording,
     }
     out["wearer_baseline"] = out["wearer_baseline_in_manifest"] and wearer_baseline is not False

@@ -22,6 +22,7 @@ import numpy as np
 
 from ssvae_edge import alert_metrics as am
 from ssvae_edge.bundle import Bundle
+from ssvae_edge.contract import Manifest
 from ssvae_edge.csvinput import read_recording
 from ssvae_edge.labelled import read_labels
 from ssvae_edge.recalibrate import write_copy
@@ -90,8 +91,8 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         scored = [(st, adjusted_scores(s, c, prior, n0, memory)) for st, s, c in streamed]
         candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
     best = min(candidates, key=rank)
-    threshold_int8 = int8_threshold(bundle_dir, prior, best["prior_windows"], memory, (best["k"], best["m"]),
-                                    validation, target)
+    threshold_int8 = int8_threshold(bundle_dir, b.manifest, prior, best["prior_windows"], memory,
+                                    (best["k"], best["m"]), validation, target)
     keys = ("k", "m", "threshold", "false_alerts_per_hour", "detected", "held_out_segments", "median_delay_s")
     section = WearerBaselineSection(
         prior=prior, prior_windows=best["prior_windows"], k=best["k"], m=best["m"], clear_k=best["clear_k"],
@@ -107,11 +108,11 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
     return section, (best["detected"] or 0) > (plain["detected"] or 0)
 
 
-def int8_threshold(bundle_dir: str | Path, prior: dict[str, float], prior_windows: int, memory: int | None,
-                   debounce: tuple[int, int], validation: Streams, target: float) -> float | None:
+def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, float], prior_windows: int,
+                   memory: int | None, debounce: tuple[int, int], validation: Streams, target: float) -> float | None:
     """The int8 anomaly graph's own threshold on the adjusted score, at the fp32 point's debounce and prior
     (the exporter's rule on the same validation streams); None without an int8 anomaly graph."""
-    if "anomaly" not in Bundle.load(bundle_dir, providers="cpu", threads=1).manifest.graph_set("int8"):
+    if "anomaly" not in manifest.graph_set("int8"):
         return None
     b8 = Bundle.load(bundle_dir, providers="cpu", threads=1, precision="int8")
     scored = [(st, adjusted_scores(s, c, prior, prior_windows, memory))
@@ -123,16 +124,16 @@ def refit_int8(folder: Path, prep: Prepared, say) -> None:
     """After the int8 graphs of a bundle in `folder` were replaced (`--requantize`): its wearer baseline's
     `threshold_int8` fitted again on the same validation recordings, or dropped where they cannot be rebuilt."""
     m = Bundle.load(folder, providers="cpu", threads=1).manifest
-    wb = m.alert.wearer_baseline if m.alert is not None else None
+    wb = m.wearer_baseline
     if wb is None:
         return
-    streams = calibration_streams(prep, int(m.alert.hop or m.hop))
+    streams = calibration_streams(prep, int(m.alert_hop))
     target = wb.target_false_alerts_per_hour
-    new_t = (int8_threshold(folder, dict(wb.prior), wb.prior_windows, wb.memory_windows, (wb.k, wb.m), streams,
+    new_t = (int8_threshold(folder, m, dict(wb.prior), wb.prior_windows, wb.memory_windows, (wb.k, wb.m), streams,
                             target)
              if streams.unlabelled is not None and streams.has_held_out and target is not None else None)
     say("wearer baseline: int8 threshold " + (f"fitted again: {new_t:.6g}" if new_t is not None else "dropped"))
-    replace(m, alert=replace(m.alert, wearer_baseline=replace(wb, threshold_int8=new_t))).checked().write(folder)
+    with_section(m, replace(wb, threshold_int8=new_t)).write(folder)
 
 
 def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: float | None, say) -> dict | None:
@@ -152,8 +153,7 @@ def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: fl
         f"{section.plain_score['detected']}/{section.plain_score['held_out_segments']}: {'on' if wins else 'off'}")
     if not wins:
         return None
-    m = b.manifest
-    new = replace(m, alert=replace(m.alert, wearer_baseline=section)).checked()
+    new = with_section(b.manifest, section)
     new.write(tmp)
     return new.to_json()
 
@@ -175,7 +175,7 @@ def labelled_streams(files: Sequence[Path], manifest) -> Streams:
     labels = read_labels_of(files, xs)
     held = manifest.excluded_class_name
     labels = [np.where(lab == held, HELD_OUT, lab) for lab in labels]
-    hop = int(manifest.alert.hop if manifest.alert is not None and manifest.alert.hop is not None else manifest.hop)
+    hop = int(manifest.alert_hop)
     return Streams(xs, labels, int(manifest.window), hop, float(manifest.sample_rate_hz),
                    {"recordings": [Path(f).stem for f in files], "held_out": held,
                     "builder": "labelled CSV recordings, whole"}, unlabelled=UNLABELLED_TIME)
@@ -186,4 +186,9 @@ def write_with_baseline(bundle_dir: str | Path, out: str | Path, section: Wearer
     m = Bundle.load(bundle_dir, providers="cpu", threads=1).manifest
     if m.alert is None:
         raise ValueError(f"{bundle_dir}: no alert operating point to add a wearer baseline to")
-    write_copy(Path(bundle_dir), Path(out), replace(m, alert=replace(m.alert, wearer_baseline=section)).checked())
+    write_copy(Path(bundle_dir), Path(out), with_section(m, section))
+
+
+def with_section(manifest: Manifest, section: WearerBaselineSection) -> Manifest:
+    """The manifest with `section` as its `alert.wearer_baseline`, checked."""
+    return replace(manifest, alert=replace(manifest.alert, wearer_baseline=section)).checked()
