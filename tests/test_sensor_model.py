@@ -78,6 +78,23 @@ def test_rotation_keeps_each_sensor_norm_and_turns_all_sensors_alike():
     assert torch.allclose(dot(out), dot(x), atol=1e-4)
 
 
+def test_rotate_moving_turns_windows_in_motion_and_leaves_still_ones():
+    aug = Augmenter(("rotate-moving",), torch.ones(9), CHANNELS)
+    torch.manual_seed(4)
+    still = torch.tensor([0.9, 0.3, 0.2] * 3).expand(4, 128, 9) + 0.001 * torch.randn(4, 128, 9)
+    t = torch.arange(128) / 50.0
+    moving = still + 0.4 * torch.sin(2 * np.pi * 2 * t)[None, :, None] * torch.tensor([1.0, 0, 0] * 3)
+    x = torch.cat([still, moving])
+    out = aug(x)
+    assert torch.equal(out[:4], x[:4])  # still postures keep their tilt exactly
+    for w in range(4, 8):  # each moving window turned, every sensor alike, norms kept
+        assert not torch.allclose(out[w], x[w], atol=1e-3)
+        for i, j, k in xyz_triples(CHANNELS):
+            assert torch.allclose(out[w][:, [i, j, k]].norm(dim=-1), x[w][:, [i, j, k]].norm(dim=-1), atol=1e-5)
+        cos = (out[w, :, 0:3] * x[w, :, 0:3]).sum(-1) / x[w, :, 0:3].norm(dim=-1) ** 2
+        assert cos.min() >= np.cos(np.radians(30.0)) - 1e-4  # at most 30 degrees
+
+
 def test_mount_turns_half_the_windows_about_x_keeping_x():
     aug = Augmenter(("mount",), torch.ones(9), CHANNELS)
     torch.manual_seed(3)
@@ -105,7 +122,7 @@ def test_jitter_and_scale_follow_the_seed_and_spare_nothing():
 def test_bad_augment_options_are_one_line_errors():
     with pytest.raises(UserError, match="unknown wobble"):
         parse_augment("jitter,wobble")
-    for name in ("rotate", "mount"):
+    for name in ("rotate", "rotate-moving", "mount"):
         with pytest.raises(UserError, match=f"--augment {name} needs x/y/z channel triples"):
             Augmenter((name,), torch.ones(2), ["a", "b"])
     with pytest.raises(UserError, match="--augment is for sensor windows"):

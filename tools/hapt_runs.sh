@@ -73,6 +73,11 @@ case "${1:-all}" in
     run ss-norot-l0.01-s2 30 --model ssvae --labels 0.01 --seed 2 --augment jitter,scale
     for s in 0 1; do run sup-norot-l0.01-s$s 30 --model supervised --labels 0.01 --seed $s --augment jitter,scale; done
     ;;
+  rm0|rm1|rm2)  # eighth round (results/hapt-bundles.md): rotate only the windows in motion, so still postures
+    # keep the tilt that tells sitting from standing; paired with full-norot-s0/s1 on the same validation people
+    s=${1#rm}
+    run full-norot-rm-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale,rotate-moving
+    ;;
   c|all)
     # A variant without the rotation augmentation, added after the first validation confusion (full-s0, epoch
     # 13: SITTING read as STANDING on a third of its windows; the two differ by the phone's tilt, which random
