@@ -133,9 +133,10 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
         if m.alert_debounce is not None:
             k, mm, clear = m.alert_debounce
             a, fph = data["alert"], data["alert"].get("expected_false_alerts_per_hour")
-            rate = a.get("window_detection_rate")
+            rate, upper = a.get("window_detection_rate"), a.get("false_alerts_per_hour_upper95")
             rows.append(("alert", f"raise on {k} of the last {mm} windows above the threshold, clear below {clear}"
                          + (f"; calibrated: {fph:.2g} false alerts/h" if fph is not None else "")
+                         + (f" (95% upper bound {upper:.2g}/h)" if upper is not None else "")
                          + (f", {rate:.0%} of held-out windows above the threshold" if rate is not None else "")))
         if m.threshold_int8 is not None:
             rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))

@@ -97,6 +97,7 @@ class WearerBaselineSection(Record):
     rule: str | None = None
     warnings: tuple[str, ...] | None = None
     memory_windows: int | None = None  # after this many windows of a class, an exponential average
+    false_alerts_per_hour_upper95: float | None = None  # what the validation time can show: the rate's bound
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class Alert(Record):
     warnings: tuple[str, ...] | None = None
     recalibrated: Mapping[str, Any] | None = None  # `ssvae_edge.recalibrate`: re-fitted on whose recordings
     wearer_baseline: WearerBaselineSection | None = None  # the point on the wearer-adjusted score, when it won
+    false_alerts_per_hour_upper95: float | None = None  # what the calibration time can show: the rate's bound
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ WEIGHTS = ("last", "best")  # a run's last epoch's weights, or its best validati
 LATENT_PRIORS = ("class", "standard")  # what decoder.onnx does with its z (ssvae-export --latent-prior)
 QUANTIZE = ("int8",)  # the quantized graphs an export can add
 
-AUGMENTATIONS = ("jitter", "scale", "rotate", "rotate-moving", "mount")  # ssvae_train/training/augment.py says how strong
+# ssvae_train/training/augment.py says what each does and how strong
+AUGMENTATIONS = ("jitter", "scale", "rotate", "rotate-moving", "mount")
 
 
 def parse_augment(spec: str | None) -> tuple[str, ...]:

@@ -82,3 +82,26 @@ def test_operating_point_meets_its_target_and_detects_the_held_out_segments():
     assert not normal.has_held_out
     d = AP.operating_point(_Session(), normal, target=0.5)
     assert (d["k"], d["m"]) == (3, 5) and len(d["candidates"]) == 1
+
+
+def test_false_alert_rate_upper_bound_is_the_exact_poisson_bound():
+    # no false alert in t hours: P(0 events | rate u) = exp(-u t) = 0.05, so u = -ln(0.05) / t
+    for hours in (0.43, 3.0, 10.0):
+        assert AP.false_alerts_upper_bound(0, hours) == pytest.approx(-np.log(0.05) / hours, rel=1e-9)
+    # n events: the rate whose Poisson probability of n or fewer events is 5 %
+    from scipy.stats import poisson
+    upper = AP.false_alerts_upper_bound(4, 2.0)
+    assert poisson.cdf(4, upper * 2.0) == pytest.approx(0.05, abs=1e-9)
+    assert AP.false_alerts_upper_bound(0, 0.0) is None
+
+
+def test_a_point_met_on_too_little_time_warns_with_the_time_it_would_take():
+    point = {"segment_recall": 1.0, "detected": 4, "held_out_segments": 4, "false_alerts": 0, "normal_hours": 0.43,
+             "false_alerts_per_hour": 0.0, "false_alerts_per_hour_upper95": AP.false_alerts_upper_bound(0, 0.43)}
+    (line,) = AP.warnings(point, 1.0, True)
+    assert "0 false alert(s) in 0.43 h" in line and "up to 6.97/h" in line and "at least 3.0 h" in line
+    enough = {**point, "normal_hours": 3.5, "false_alerts_per_hour_upper95": AP.false_alerts_upper_bound(0, 3.5)}
+    assert AP.warnings(enough, 1.0, True) == []
+    missed = {**point, "false_alerts": 3, "false_alerts_per_hour": 6.98}  # a missed target says only that
+    (line,) = AP.warnings(missed, 1.0, True)
+    assert "above its target" in line

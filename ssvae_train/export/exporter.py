@@ -221,9 +221,14 @@ def calibrate_alert(sessions: dict, prep: Prepared, alert_quantile: float, alert
     threshold, calibration = ME.at_operating_point(sess, prep, alert, calibration)
     say(f"alert operating point: threshold {threshold:.4g}, {alert['k']} of {alert['m']} windows; on "
         f"{alert['normal_hours']:.1f} h of calibration streams {alert['false_alerts_per_hour']:.2f} "
-        f"false alerts/h (target {alert_false_per_hour:g}), {alert['detected']}/"
+        f"false alerts/h ({_upper(alert)}target {alert_false_per_hour:g}), {alert['detected']}/"
         f"{alert['held_out_segments']} held-out segments")
     return Calibration(threshold, calibration, alert, streams)
+
+
+def _upper(alert: dict) -> str:
+    upper = alert.get("false_alerts_per_hour_upper95")
+    return "" if upper is None else f"95% upper bound {upper:.2f}; "
 
 
 # ---- quantize ---------------------------------------------------------------------------------------

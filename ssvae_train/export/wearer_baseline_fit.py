@@ -104,7 +104,8 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         candidates=tuple({"prior_windows": c["prior_windows"], **{key: c[key] for key in keys}} for c in candidates),
         fitted_on={"validation": validation.sources, "training_recordings": len(training),
                    "held_out_left_out_of_priors": held_out, "hop": hop},
-        rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory)
+        rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory,
+        false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"])
     return section, (best["detected"] or 0) > (plain["detected"] or 0)
 
 
