@@ -78,6 +78,10 @@ case "${1:-all}" in
     s=${1#rm}
     run full-norot-rm-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale,rotate-moving
     ;;
+  h0|h1|h2)  # ninth round (results/hapt-bundles.md): a smaller trunk (--hidden 64), paired with full-norot-s0/s1
+    s=${1#h}
+    run full-norot-h64-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --hidden 64
+    ;;
   c|all)
     # A variant without the rotation augmentation, added after the first validation confusion (full-s0, epoch
     # 13: SITTING read as STANDING on a third of its windows; the two differ by the phone's tilt, which random
