@@ -145,7 +145,12 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             rows.append(("wearer baseline", f"on: alerts on the score minus the wearer's running baseline of the class "
                          f"(prior weight {wb.prior_windows} windows), raise on {wb.k} of the last {wb.m} above "
                          f"{wb.threshold:g}" + (f" (int8 {wb.threshold_int8:g})" if wb.threshold_int8 is not None
-                                                else "") + "; the plain point above with --no-wearer-baseline"))
+                                                else "")
+                         + (f"; calibrated: {wb.false_alerts_per_hour:.2g} false alerts/h" if wb.false_alerts_per_hour
+                            is not None else "")
+                         + (f" (95% upper bound {wb.false_alerts_per_hour_upper95:.2g}/h)"
+                            if wb.false_alerts_per_hour_upper95 is not None else "")
+                         + "; the plain point above with --no-wearer-baseline"))
         if m.opset:
             rows.append(("opset", str(m.opset)))
         if data["producer"]:

@@ -65,6 +65,15 @@ def test_info_text_on_a_terminal(bundle_dir: Path, monkeypatch: pytest.MonkeyPat
     assert "explicit: using CPUExecutionProvider" in r.stdout
 
 
+def test_info_text_says_what_the_validation_time_can_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped novelty bundle met its target on 0.43 h of validation time: info gives the rate's bound."""
+    monkeypatch.setattr(edge_cli, "_tty", lambda: True)
+    r = invoke("info", ROOT / "exported" / "har-phone-novelty", "--providers", "cpu", "--threads", "1")
+    assert r.exit_code == 0, r.output
+    (row,) = [line for line in r.stdout.splitlines() if line.startswith("wearer baseline")]
+    assert "calibrated: 0 false alerts/h (95% upper bound 7/h)" in row
+
+
 def test_stream_json_lines_with_summary_last(bundle_dir: Path, tmp_path: Path) -> None:
     x = noise_stream(1000)
     r = invoke("stream", bundle_dir, "--input", write_csv(tmp_path / "s.csv", x), "--batch", "4")
