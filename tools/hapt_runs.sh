@@ -82,6 +82,10 @@ case "${1:-all}" in
     s=${1#h}
     run full-norot-h64-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --hidden 64
     ;;
+  w0|w1|w2)  # tenth round (results/hapt-bundles.md): a wider trunk (--hidden 256), paired with full-norot-s0/s1
+    s=${1#w}
+    run full-norot-h256-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --hidden 256
+    ;;
   c|all)
     # A variant without the rotation augmentation, added after the first validation confusion (full-s0, epoch
     # 13: SITTING read as STANDING on a third of its windows; the two differ by the phone's tilt, which random
