@@ -136,7 +136,7 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             rate, upper = a.get("window_detection_rate"), a.get("false_alerts_per_hour_upper95")
             rows.append(("alert", f"raise on {k} of the last {mm} windows above the threshold, clear below {clear}"
                          + (f"; calibrated: {fph:.2g} false alerts/h" if fph is not None else "")
-                         + (f" (95% upper bound {upper:.2g}/h)" if upper is not None else "")
+                         + (f" (95% upper bound {upper:.3g}/h)" if upper is not None else "")
                          + (f", {rate:.0%} of held-out windows above the threshold" if rate is not None else "")))
         if m.threshold_int8 is not None:
             rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))
@@ -148,7 +148,7 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
                                                 else "")
                          + (f"; calibrated: {wb.false_alerts_per_hour:.2g} false alerts/h" if wb.false_alerts_per_hour
                             is not None else "")
-                         + (f" (95% upper bound {wb.false_alerts_per_hour_upper95:.2g}/h)"
+                         + (f" (95% upper bound {wb.false_alerts_per_hour_upper95:.3g}/h)"
                             if wb.false_alerts_per_hour_upper95 is not None else "")
                          + "; the plain point above with --no-wearer-baseline"))
         if m.opset:

@@ -81,7 +81,8 @@ def recalibrate(bundle: str | Path, recordings: list[np.ndarray], out: str | Pat
         # its point was fitted on validation people's adjusted scores: it would overrule the threshold fitted here
         recalibrated["wearer_baseline"] = "dropped: alerts use the plain score at the threshold fitted here"
     alert = replace(m.alert or Alert(k=k, m=mm), k=k, m=mm, clear_k=clear, threshold=fitted["fp32"][0], hop=hop,
-                    recalibrated=recalibrated, wearer_baseline=None)
+                    recalibrated=recalibrated, wearer_baseline=None,
+                    false_alerts_per_hour_upper95=None)  # the bound was of the previous threshold's count
     graphs_int8 = m.graphs_int8
     if "int8" in fitted:
         graphs_int8 = {**graphs_int8, "anomaly": replace(graphs_int8["anomaly"], threshold=fitted["int8"][0])}

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import poisson
 
 from ssvae_edge import AlertDebouncer
 from ssvae_edge import alert_metrics as am
 from ssvae_train.config import FitConfig
 from ssvae_train.export import alert_point as AP
+from ssvae_train.export.rate_bound import hours_to_show, upper_bound
 from ssvae_train.training.prepare import prepare
 
 HAR_SLICE = Path(__file__).parent / "data" / "uci-har"
@@ -87,21 +89,38 @@ def test_operating_point_meets_its_target_and_detects_the_held_out_segments():
 def test_false_alert_rate_upper_bound_is_the_exact_poisson_bound():
     # no false alert in t hours: P(0 events | rate u) = exp(-u t) = 0.05, so u = -ln(0.05) / t
     for hours in (0.43, 3.0, 10.0):
-        assert AP.false_alerts_upper_bound(0, hours) == pytest.approx(-np.log(0.05) / hours, rel=1e-9)
+        assert upper_bound(0, hours) == pytest.approx(-np.log(0.05) / hours, rel=1e-9)
     # n events: the rate whose Poisson probability of n or fewer events is 5 %
-    from scipy.stats import poisson
-    upper = AP.false_alerts_upper_bound(4, 2.0)
+    upper = upper_bound(4, 2.0)
     assert poisson.cdf(4, upper * 2.0) == pytest.approx(0.05, abs=1e-9)
-    assert AP.false_alerts_upper_bound(0, 0.0) is None
+    assert upper_bound(0, 0.0) is None
+    assert hours_to_show(1.0) == pytest.approx(-np.log(0.05)) and hours_to_show(0.0) == float("inf")
 
 
-def test_a_point_met_on_too_little_time_warns_with_the_time_it_would_take():
-    point = {"segment_recall": 1.0, "detected": 4, "held_out_segments": 4, "false_alerts": 0, "normal_hours": 0.43,
-             "false_alerts_per_hour": 0.0, "false_alerts_per_hour_upper95": AP.false_alerts_upper_bound(0, 0.43)}
-    (line,) = AP.warnings(point, 1.0, True)
-    assert "0 false alert(s) in 0.43 h" in line and "up to 6.97/h" in line and "at least 3.0 h" in line
-    enough = {**point, "normal_hours": 3.5, "false_alerts_per_hour_upper95": AP.false_alerts_upper_bound(0, 3.5)}
-    assert AP.warnings(enough, 1.0, True) == []
-    missed = {**point, "false_alerts": 3, "false_alerts_per_hour": 6.98}  # a missed target says only that
-    (line,) = AP.warnings(missed, 1.0, True)
-    assert "above its target" in line
+def _point(false_alerts: int, hours: float) -> dict:
+    return {"segment_recall": 1.0, "detected": 4, "held_out_segments": 4, "false_alerts": false_alerts,
+            "normal_hours": hours, "false_alerts_per_hour": false_alerts / hours if hours else None,
+            "false_alerts_per_hour_upper95": upper_bound(false_alerts, hours)}
+
+
+def test_a_point_fitted_on_too_little_time_warns_with_the_time_it_would_take():
+    (line,) = AP.warnings(_point(0, 0.43), 1.0, True)
+    assert "0.43 h of normal time" in line and "takes 3.0 h" in line and "cannot rule out 6.97/h" in line
+    # enough time: no such warning, even with false alerts up to the target (the bound is then above it)
+    assert AP.warnings(_point(0, 3.5), 1.0, True) == []
+    assert AP.warnings(_point(3, 3.5), 1.0, True) == []
+    # a missed target says so; too little time is said as well
+    lines = AP.warnings(_point(3, 0.43), 1.0, True)
+    assert len(lines) == 2 and "above its target" in lines[0] and "too short" in lines[1]
+    # no normal time, or a target of 0 (no finite time shows it): nothing to divide by, no such line
+    assert AP.warnings(_point(0, 0.0), 1.0, True) == []
+    assert not any("too short" in w for w in AP.warnings(_point(0, 0.43), 0.0, True))
+
+
+def test_the_manifest_alert_entry_carries_the_bound():
+    from ssvae_train.export.manifest_entries import alert_entry
+    point = {**_point(0, 0.43), "k": 2, "m": 2, "clear_k": 1, "threshold": 1.0, "target_false_alerts_per_hour": 1.0,
+             "window_detection_rate": 0.5, "window_false_alarm_rate": 0.0, "median_delay_s": 3.0, "hop": 64,
+             "streams": {"recordings": ["a"]}, "rule": "r", "candidates": [], "warnings": []}
+    entry = alert_entry(point).to_json()
+    assert entry["false_alerts_per_hour_upper95"] == pytest.approx(-np.log(0.05) / 0.43)

@@ -79,20 +79,42 @@ def test_rotation_keeps_each_sensor_norm_and_turns_all_sensors_alike():
 
 
 def test_rotate_moving_turns_windows_in_motion_and_leaves_still_ones():
+    from ssvae_train.training import augment
     aug = Augmenter(("rotate-moving",), torch.ones(9), CHANNELS)
     torch.manual_seed(4)
-    still = torch.tensor([0.9, 0.3, 0.2] * 3).expand(4, 128, 9) + 0.001 * torch.randn(4, 128, 9)
     t = torch.arange(128) / 50.0
-    moving = still + 0.4 * torch.sin(2 * np.pi * 2 * t)[None, :, None] * torch.tensor([1.0, 0, 0] * 3)
-    x = torch.cat([still, moving])
-    out = aug(x)
-    assert torch.equal(out[:4], x[:4])  # still postures keep their tilt exactly
-    for w in range(4, 8):  # each moving window turned, every sensor alike, norms kept
-        assert not torch.allclose(out[w], x[w], atol=1e-3)
+    wave = torch.sin(2 * np.pi * 2 * t)  # population sd 1/sqrt(2)
+    acc = list(augment.accelerometer(CHANNELS, xyz_triples(CHANNELS)))  # total_acc: gravity included
+
+    def with_sd(sd: float, n: int) -> torch.Tensor:  # windows whose acc magnitude varies by about sd (g)
+        x = torch.tensor([0.9, 0.3, 0.2] * 3).expand(n, 128, 9).clone()
+        x[..., acc[0]] += sd * np.sqrt(2) * wave
+        return x
+    sd = lambda w: float(w[:, acc].norm(dim=-1).std(correction=0))  # noqa: E731
+    still, moving = with_sd(0.09, 4), with_sd(0.12, 200)
+    assert sd(still[0]) < augment.MOVING_SD_G < sd(moving[0])
+    assert torch.equal(aug(still), still)  # still postures keep their tilt exactly
+    out = aug(moving)
+    angles = []
+    for w in range(len(moving)):  # each moving window turned, every sensor alike, norms kept
         for i, j, k in xyz_triples(CHANNELS):
-            assert torch.allclose(out[w][:, [i, j, k]].norm(dim=-1), x[w][:, [i, j, k]].norm(dim=-1), atol=1e-5)
-        cos = (out[w, :, 0:3] * x[w, :, 0:3]).sum(-1) / x[w, :, 0:3].norm(dim=-1) ** 2
-        assert cos.min() >= np.cos(np.radians(30.0)) - 1e-4  # at most 30 degrees
+            assert torch.allclose(out[w][:, [i, j, k]].norm(dim=-1), moving[w][:, [i, j, k]].norm(dim=-1), atol=1e-5)
+        a, b = out[w, 0, 3:6], moving[w, 0, 3:6]  # a triple whose vector is constant: the angle it turned
+        angles.append(float(torch.arccos((a @ b / b.norm() ** 2).clamp(-1, 1))))
+    degrees = np.degrees(angles)
+    assert degrees.max() <= 30.0 + 1e-3 and degrees.max() > 20.0  # up to 30 degrees
+    assert np.mean(degrees > 1.0) > 0.9  # each window its own draw: nearly all visibly turned
+
+
+def test_rotate_moving_measures_motion_on_the_accelerometer():
+    from ssvae_train.training.augment import accelerometer
+    har = ["body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gyro_y", "body_gyro_z",
+           "total_acc_x", "total_acc_y", "total_acc_z"]
+    assert accelerometer(har, xyz_triples(har)) == (6, 7, 8)
+    phone = ["gyro_x", "gyro_y", "gyro_z", "acc_x", "acc_y", "acc_z"]
+    assert accelerometer(phone, xyz_triples(phone)) == (3, 4, 5)
+    with pytest.raises(UserError, match="needs an accelerometer triple"):
+        Augmenter(("rotate-moving",), torch.ones(3), ["gyro_x", "gyro_y", "gyro_z"])
 
 
 def test_mount_turns_half_the_windows_about_x_keeping_x():

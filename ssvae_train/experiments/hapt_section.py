@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from ssvae_train.experiments.grid import REPO
-from ssvae_train.export.alert_point import false_alerts_upper_bound
+from ssvae_train.export.rate_bound import upper_bound
 
 BENCH = REPO / "benchmarks"
 PUBLISHED = ("DeepConvLSTM 95.66 %, CNN 95.29 %, LightGBM on 621 engineered features 96.33 % (HAPT raw signals, six "
@@ -47,7 +47,7 @@ def _classifier(name: str, what: str = "test recordings") -> list[str]:
         lines += [f"Alerts (fp32, {a['held_out']} held out): **{a['detected']}/{a['held_out_segments']}** held-out "
                   f"segments caught, median delay {delay}, {a['false_alerts']} false alerts in "
                   f"{a['normal_hours']:.2f} h of labelled normal time ({a['false_alerts_per_hour']:.2f}/h, 95 % "
-                  f"upper bound {false_alerts_upper_bound(a['false_alerts'], a['normal_hours']):.2f}/h); "
+                  f"upper bound {upper_bound(a['false_alerts'], a['normal_hours']):.2f}/h); "
                   f"{a['unlabelled_raises']} raises inside {a['unlabelled_hours']:.2f} h of unlabelled time "
                   "(reported apart).", ""]
     return lines

@@ -24,13 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2
 
 from ssvae_edge import alert_metrics as am
 from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.data.segment_streams import segment_order
 from ssvae_train.export.graphs import run_batched
+from ssvae_train.export.rate_bound import hours_to_show, upper_bound
 
 DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # (k, m); clear_k = 1
 N_STREAMS = 40
@@ -38,7 +38,6 @@ STREAM_MINUTES = 10.0
 HELD_OUT = "__held_out__"  # the anomaly segments' label in calibration streams
 UNLABELLED_TIME = ""  # the label of samples nobody labelled, in recordings
 RECALL_FLOOR = 0.9  # below this share of validation held-out segments caught, the export warns
-CONFIDENCE = 0.95  # of the false-alert rate's upper bound
 
 
 @dataclass
@@ -171,21 +170,12 @@ def _measure(scored, streams: Streams, threshold: float, k: int, m: int) -> dict
         "k": k, "m": m, "clear_k": DEFAULT_CLEAR_K, "threshold": float(threshold),
         "false_alerts": r["false_alerts"], "normal_hours": r["normal_hours"],
         "false_alerts_per_hour": r["false_alerts_per_hour"],
-        "false_alerts_per_hour_upper95": false_alerts_upper_bound(r["false_alerts"], r["normal_hours"]),
+        "false_alerts_per_hour_upper95": upper_bound(r["false_alerts"], r["normal_hours"]),
         "held_out_segments": r["held_out_segments"], "detected": r["detected"], "segment_recall": r["recall"],
         "median_delay_s": r["delay_seconds_median"],
         "window_detection_rate": float(np.mean(held_scores > threshold)) if len(held_scores) else None,
         "window_false_alarm_rate": float(np.mean(np.concatenate(above))),
     }
-
-
-def false_alerts_upper_bound(false_alerts: int, hours: float) -> float | None:
-    """The one-sided `CONFIDENCE` upper bound of a false-alert rate (per hour) seen as `false_alerts` in `hours`
-    (the exact Poisson bound, chi2(2n + 2) / 2): what a few validation hours can and cannot promise. With no
-    false alert in 0.43 h the rate could still be 7 per hour; showing 1 per hour takes 3 h without one."""
-    if not hours:
-        return None
-    return float(chi2.ppf(CONFIDENCE, 2 * false_alerts + 2) / 2 / hours)
 
 
 def operating_point(session, streams: Streams, target: float,
@@ -224,8 +214,8 @@ def rank(point: dict) -> tuple:
 
 def warnings(point: dict, target: float, has_held_out: bool) -> list[str]:
     """What a person must know before shipping this operating point: it catches few of the validation
-    people's held-out segments, misses its false-alert target there, or meets it on too little time to show it
-    (the rate's upper bound is above the target)."""
+    people's held-out segments, misses its false-alert target there, or was fitted on too little normal time
+    to show the target even with no false alert at all (`rate_bound.hours_to_show`)."""
     out = []
     if has_held_out and (point["segment_recall"] or 0.0) < RECALL_FLOOR:
         out.append(f"the alert operating point catches {point['detected']}/{point['held_out_segments']} held-out "
@@ -234,10 +224,10 @@ def warnings(point: dict, target: float, has_held_out: bool) -> list[str]:
     if fph is not None and fph > target:
         out.append(f"the alert operating point gives {fph:.2f} false alerts/h on the calibration streams, above "
                    f"its target {target:g}")
-    upper = point.get("false_alerts_per_hour_upper95")
-    if fph is not None and fph <= target and upper is not None and upper > target:
-        need = chi2.ppf(CONFIDENCE, 2) / 2 / target
-        out.append(f"{point['false_alerts']} false alert(s) in {point['normal_hours']:.2f} h of normal time on the "
-                   f"calibration streams cannot show the target {target:g}/h: the rate could be up to {upper:.2f}/h "
-                   f"({CONFIDENCE:.0%} upper bound); showing it takes at least {need:.1f} h without a false alert")
+    hours, need = point.get("normal_hours"), hours_to_show(target)
+    if hours and need < float("inf") and hours < need:
+        out.append(f"the calibration streams hold {hours:.2f} h of normal time: too short to show {target:g} false "
+                   f"alerts/h even with none seen (that takes {need:.1f} h); {point['false_alerts']} in "
+                   f"{hours:.2f} h cannot rule out {point['false_alerts_per_hour_upper95']:.2f}/h (95 % bound for "
+                   "a threshold fixed in advance; this one was fitted on the same hours)")
     return out

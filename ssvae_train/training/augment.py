@@ -10,11 +10,12 @@ units, before the model scales them (the model reconstructs the window it was sh
   about a random axis, applied to every x/y/z triple of channels alike (a device worn a little
   differently turns its accelerometer and gyroscope together).
 - `rotate-moving`: the same kind of rotation, up to MOVING_ROTATION_DEG degrees, for windows in motion only:
-  those whose acceleration magnitude (the first x/y/z triple, read as an accelerometer in g) varies by more
-  than MOVING_SD_G. When the body moves, the activity is in the movement and the phone's tilt says little; when
-  it is still, the tilt is what tells sitting from standing, so still windows keep theirs. The test is on the
-  window itself, so labelled and unlabelled rows are treated alike. On HAPT's training people every walking
-  window moves by more than 0.16 g and 99 % of the still postures' windows by less than 0.05 g.
+  those whose acceleration magnitude varies (standard deviation over the window) by more than MOVING_SD_G. The
+  accelerometer is the triple named `total_acc_*`, else the first whose name holds `acc`, read in g. When the
+  body moves, the activity is in the movement and the phone's tilt says little; when it is still, the tilt is
+  what tells sitting from standing, so still windows keep theirs. The test is on the window itself, so labelled
+  and unlabelled rows are treated alike. On HAPT's 21 training people (windows wholly inside one segment), 3,119
+  of 3,122 walking windows vary by more than 0.1 g (the lowest 0.096 g) and 3 of 4,014 still ones do.
 - `mount`: half of the windows turned 180 degrees about the sensor's x axis (y and z of every triple change
   sign): a phone clipped to a belt facing in instead of out. Its x axis (the phone's long axis, along
   gravity when the wearer stands) is kept, so upright and lying postures stay apart.
@@ -54,6 +55,17 @@ def xyz_triples(channels: list[str] | None) -> list[tuple[int, int, int]]:
     return out
 
 
+def accelerometer(channels: list[str] | None, triples: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """The triple `rotate-moving` measures motion on: `total_acc_*` (gravity included, as a phone gives it),
+    else the first whose name holds `acc`; a one-line error when no triple is an accelerometer."""
+    names = [c.lower() for c in channels or []]
+    for want in ("total_acc", "acc"):
+        for t in triples:
+            if want in names[t[0]]:
+                return t
+    raise UserError("--augment rotate-moving needs an accelerometer triple (channels named ..acc.._x/_y/_z, in g)")
+
+
 def random_rotations(n: int, max_deg: float, device: torch.device) -> torch.Tensor:
     """n rotation matrices [n, 3, 3] about uniform random axes by angles uniform in [-max_deg, max_deg]."""
     axis = torch.randn(n, 3, device=device)
@@ -77,6 +89,7 @@ class Augmenter:
         for name in ("rotate", "rotate-moving", "mount"):
             if name in names and not self.triples:
                 raise UserError(f"--augment {name} needs x/y/z channel triples (channels named ..._x, ..._y, ..._z)")
+        self.accelerometer = accelerometer(channels, self.triples) if "rotate-moving" in names else None
 
     def _rotate(self, x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
         """Every x/y/z triple of window w turned by rot[w] ([N, 3, 3]), all triples alike."""
@@ -94,7 +107,7 @@ class Augmenter:
         if "rotate" in self.names:
             x = self._rotate(x, random_rotations(n, MAX_ROTATION_DEG, x.device))
         if "rotate-moving" in self.names:
-            i, j, k = self.triples[0]
+            i, j, k = self.accelerometer
             moving = x[..., [i, j, k]].norm(dim=-1).std(dim=1, correction=0) > MOVING_SD_G
             rot = random_rotations(n, MOVING_ROTATION_DEG, x.device)
             x = self._rotate(x, torch.where(moving[:, None, None], rot, torch.eye(3, device=x.device)))
