@@ -244,6 +244,11 @@ def stream(
         help="Alert on the score minus this wearer's own running baseline of the window's class (causal), with "
              "the operating point fitted for it. Default: on when the manifest's 'alert' has a "
              "'wearer_baseline'.")] = None,
+    posture: Annotated[bool | None, typer.Option(
+        "--posture/--no-posture",
+        help="Let the manifest's posture model (a linear model of where gravity points, fitted on the training "
+             "people) decide between its two still postures, e.g. sitting and standing. Default: on when the "
+             "manifest has a 'posture'.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a sensor stream window by window: one JSON line per window, then a summary line.
@@ -256,7 +261,7 @@ def stream(
         b = _load(bundle, providers, threads, precision)
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
                               threshold=threshold, smoothing=smoothing, sequence=sequence,
-                              mounting=mounting, wearer_baseline=wearer_baseline)
+                              mounting=mounting, wearer_baseline=wearer_baseline, posture=posture)
         if scorer.wearer is not None and threshold is not None:
             print(f"note: --threshold {threshold:g} applies to the wearer-adjusted score (the bundle's is "
                   f"{scorer.bundle.manifest.alert.wearer_baseline.threshold:g}; --no-wearer-baseline for the plain "

@@ -19,6 +19,7 @@ from typing import Any
 
 from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.mounting import check_section
+from ssvae_edge.posture import check_section as check_posture
 from ssvae_edge.records import Fail, Record, int_list, name_list, opt_float, opt_int
 from ssvae_edge.sections import (
     Alert,
@@ -26,6 +27,7 @@ from ssvae_edge.sections import (
     GraphEntry,
     LatentPrior,
     Mounting,
+    Posture,
     Producer,
     Quantization,
     Score,
@@ -109,8 +111,9 @@ class Manifest(Record):
     docs/bundle-format.md says what each key means). `from_json` validates; `to_json` gives the JSON back
     (a manifest read and written again keeps its bytes)."""
 
-    # written as null when None: every key up to `validation` is in every bundle; the last six only where
-    # they apply (int8 graphs, class smoothing, sequence decoding, the mounting estimate, an M1+M2 run)
+    # written as null when None: every key up to `validation` is in every bundle; the last seven only where
+    # they apply (int8 graphs, class smoothing, sequence decoding, the mounting estimate, an M1+M2 run, the
+    # posture second opinion)
     NULLABLE = frozenset({"dtype", "units", "channels", "sample_rate_hz", "window", "hop", "max_value",
                           "time_axis_dynamic", "latent_dim", "threshold", "threshold_calibration", "alert",
                           "score_method", "score", "latent_prior", "opset", "producer", "validation"})
@@ -143,6 +146,7 @@ class Manifest(Record):
     sequence: Sequence | None = None
     mounting: Mounting | None = None
     composition: Composition | None = None
+    posture: Posture | None = None
     path: Path = field(default=Path(MANIFEST_FILE), kw_only=True, compare=False, metadata={"json": False})
 
     # ---- what the runtime reads ----
@@ -319,6 +323,13 @@ class Manifest(Record):
                 raise fail("'mounting' is for sensor bundles ('channels')")
             try:
                 check_section(typed.mounting, channels)
+            except InputError as e:
+                raise fail(str(e)) from None
+        if typed.posture is not None:
+            if channels is None:
+                raise fail("'posture' is for sensor bundles ('channels')")
+            try:
+                check_posture(typed.posture, channels, typed.classes)
             except InputError as e:
                 raise fail(str(e)) from None
         if typed.wearer_baseline is not None:

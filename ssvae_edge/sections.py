@@ -297,6 +297,24 @@ class Mounting(Record):
 
 
 @dataclass(frozen=True)
+class Posture(Record):
+    """The second opinion between two still postures (`ssvae_edge.posture`): the two classes, the accelerometer's
+    three channels, the linear model of a window's features whose output is the log-odds of the second class,
+    and how it was chosen on validation people."""
+
+    classes: tuple[str, ...]
+    accelerometer: tuple[str, ...]
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    fitted_on: str | None = None
+    validation: Mapping[str, Any] | None = None
+    chosen_on: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
 class Composition(Record):
     """An M1+M2 bundle: how its graphs chain M1 (a plain VAE on raw samples) and M2 (on M1's latent means)."""
 

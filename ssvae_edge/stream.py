@@ -30,6 +30,7 @@ from ssvae_edge.bundle import Bundle
 from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.input_checks import numbers
 from ssvae_edge.mounting import MountingEstimate
+from ssvae_edge.posture import PostureOpinion
 from ssvae_edge.sequence import ForwardFilter
 from ssvae_edge.smoothing import ProbabilityAverage
 from ssvae_edge.wearer_baseline import WearerBaseline
@@ -53,6 +54,8 @@ class StreamScorer:
     `mounting`: auto (the manifest's causal estimate of whether the phone is turned around, `ssvae_edge.mounting`;
     the default when the manifest has a `mounting`), worn (take the windows as they come) or turned (the user
     says the phone is turned around: every window is turned back).
+    `posture`: let the manifest's posture model (`ssvae_edge.posture`) decide between its two still postures
+    (default: True when the manifest has a `posture`).
     `wearer_baseline`: alert on the score minus the wearer's own running baseline of its class
     (`ssvae_edge.wearer_baseline`), with that point's threshold and debounce (default: True when the manifest's
     `alert` has a `wearer_baseline`); a `threshold` given applies to the adjusted score then.
@@ -61,7 +64,7 @@ class StreamScorer:
     def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int | None = None,
                  alert_m: int | None = None, clear_k: int | None = None,
                  threshold: float | None = None, smoothing: int | None = None, sequence: bool | None = None,
-                 mounting: str | None = None, wearer_baseline: bool | None = None):
+                 mounting: str | None = None, wearer_baseline: bool | None = None, posture: bool | None = None):
         m = bundle.manifest
         same_hop = hop is None or hop == m.alert_hop  # a debounce counts windows: it holds at its own hop
         wb = m.wearer_baseline
@@ -110,6 +113,10 @@ class StreamScorer:
         if mounting not in (None, "worn") and m.mounting is None:
             raise InputError(f"mounting {mounting!r} was asked for but this bundle's manifest has no 'mounting'")
         self.mounting = MountingEstimate(m.mounting, mounting or "auto") if m.mounting is not None else None
+        if posture and m.posture is None:
+            raise InputError("the posture model was asked for but this bundle's manifest has no 'posture'")
+        self.posture = (PostureOpinion(m.posture, m.classes, self.channels)
+                        if m.posture is not None and posture is not False else None)
         self.alerting = bundle.has("anomaly") and self.threshold is not None
         # Room for `batch` windows at this hop: a long chunk is consumed in slices of this size.
         self.ring = RingBuffer(self.window + (self.batch - 1) * self.hop, len(self.channels))
@@ -207,6 +214,8 @@ class StreamScorer:
         if self.mounting is not None:
             xv, _ = self.mounting.turn_back(xv)
         probs = self.bundle.classify(xv) if self.bundle.has("classifier") else None
+        if probs is not None and self.posture is not None:
+            probs = self.posture.apply(probs, xv)
         scores = self.bundle.anomaly_score(xv) if self.bundle.has("anomaly") else None
         classes = self.bundle.classes
         events = []
@@ -268,6 +277,9 @@ class StreamScorer:
             "sequence_filter": self.sequence is not None,
             **({"mounting": self.mounting.mode, "turned_windows": self.mounting.turned_windows}
                if self.mounting is not None else {}),
+            **({"posture": self.posture is not None,
+                "posture_changed_windows": self.posture.changed_windows if self.posture is not None else 0}
+               if self.bundle.manifest.posture is not None else {}),
             **({"wearer_baseline": self.wearer is not None}
                if self.bundle.manifest.wearer_baseline is not None else {}),
             "class_counts": {c: self.class_counts[c] for c in self.bundle.classes if self.class_counts[c]},

@@ -1,7 +1,8 @@
 """How a sensor bundle's stream turns window outputs into events, each part chosen in turn on the validation
 people's continuous recordings: the class smoothing (`class_smoothing`), then the sequence filter on top of it
-(`sequence_fit`), then the mounting estimate judged with both (`mounting_fit`). Each is None where it does
-not apply or did not win; the exporter writes what is not None to the manifest."""
+(`sequence_fit`), then the mounting estimate judged with both (`mounting_fit`), then the posture second opinion
+judged with all three (`posture_fit`). Each is None where it does not apply or did not win; the exporter writes
+what is not None to the manifest."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from collections.abc import Callable
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.export.class_smoothing import choose_smoothing
 from ssvae_train.export.mounting_fit import choose_mounting
+from ssvae_train.export.posture_fit import choose_posture
 from ssvae_train.export.sequence_fit import choose_sequence
 from ssvae_train.export.validation_windows import validation_probs
 
 
 def choose_decoding(session, prep: Prepared, say: Callable[[str], None]) -> tuple[dict | None, dict | None,
-                                                                                  dict | None]:
-    """(smoothing, sequence, mounting) manifest entries for the classifier graph `session`; `say` gets one line
+                                                                                  dict | None, dict | None]:
+    """(smoothing, sequence, mounting, posture) manifest entries for the classifier graph `session`; `say` gets one line
     per choice with the validation figures it was made on."""
     val = validation_probs(session, prep)
     smoothing = choose_smoothing(val)
@@ -36,4 +38,9 @@ def choose_decoding(session, prep: Prepared, say: Callable[[str], None]) -> tupl
         say(f"mounting estimate: {'on, prior ' + str(chosen['prior']) if chosen else 'off'} "
             f"(validation window accuracy as worn / turned around: {mounting['validation']})")
         mounting = chosen
-    return smoothing, sequence, mounting
+    posture = choose_posture(session, prep, val, k, sequence, mounting)
+    if posture is not None:
+        say(f"posture model: {'on' if posture['chosen'] else 'off'} (validation window accuracy without / with "
+            f"it: {posture['validation']['off']} / {posture['validation']['on']})")
+        posture = posture["chosen"]
+    return smoothing, sequence, mounting, posture

@@ -28,6 +28,7 @@ from ssvae_edge.sections import (
     Composition,
     LatentPrior,
     Mounting,
+    Posture,
     Quantization,
     Sequence,
     Smoothing,
@@ -79,12 +80,13 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
     with staging(out, force) as tmp:
         graphs = export_and_validate(plan, loaded.model, loaded.prep, tmp, say)
         cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, cfg.alert_target, say)
-        smoothing, sequence, mounting = choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say)
+        smoothing, sequence, mounting, posture = choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say)
         bar = Progress(total=0, enabled=progress, label="measuring")
         metrics = ME.test_metrics(loaded.model, plan.method, plan.fit, graphs.sessions, loaded.prep.ds, bar)
         bar.close()
         int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if cfg.quantize else None
-        manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence, mounting)
+        manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence, mounting,
+                                posture)
         check_parity(tmp, graphs, say, int8 is not None)
         manifest = WB.add_to_staged(tmp, loaded.prep, cal.streams if cal.alert else None, cfg.alert_target,
                                     say) or manifest
@@ -247,7 +249,7 @@ def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Cali
 # ---- write and check ----------------------------------------------------------------------------------
 def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Calibration, metrics: dict,
                  int8: tuple[dict, dict] | None, smoothing: dict | None = None,
-                 sequence: dict | None = None, mounting: dict | None = None) -> dict:
+                 sequence: dict | None = None, mounting: dict | None = None, posture: dict | None = None) -> dict:
     """manifest.json (`ssvae_edge.contract.Manifest`), written last (a folder with a manifest is a finished
     bundle); returns it as written."""
     model, meta = loaded.model, loaded.prep.meta()
@@ -273,6 +275,7 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         smoothing=Smoothing(**smoothing) if smoothing is not None else None,
         sequence=Sequence(**sequence) if sequence is not None else None,
         mounting=Mounting(**mounting) if mounting is not None else None,
+        posture=Posture(**posture) if posture is not None else None,
         # an M1+M2 run: how its graphs chain the two models
         composition=Composition(**model.describe()) if isinstance(model, M1M2) else None,
     )

@@ -1,0 +1,83 @@
+"""Sitting or standing: a second opinion on the two still upright postures (manifest `posture`), because the
+classifier graph learns how its few training people sit and stand and carries that to new people worse than a
+linear model of where gravity points does.
+
+The manifest's `posture` names the two classes and holds a logistic regression of one window's features
+(`posture_features`: the mounting estimate's `window_features`, then the unit vector of the accelerometer's mean,
+i.e. where gravity points in the phone) whose output is the log-odds of the second class against the first. It
+is fitted at export on the training people's windows of the two classes and kept only where it raises the
+validation people's window accuracy (`ssvae_train.export.posture_fit`). For each window the runtime gives the
+larger of the two classes' probabilities to the class the regression picks and the smaller to the other: every
+other class keeps its probability, so the posture model decides between sitting and standing and never whether
+the wearer is still. It runs after the mounting estimate (on the windows the graphs see) and before the class
+smoothing. Stateless: a window's result depends on that window only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ssvae_edge.errors import InputError
+from ssvae_edge.mounting import channel_pairs, window_features
+
+
+def posture_features(windows: np.ndarray, accelerometer: Sequence[int]) -> np.ndarray:
+    """[n, T, C] windows -> [n, 3C + C(C-1)/2 + 3]: `window_features`, then the unit mean of the three
+    accelerometer channels (indices `accelerometer`)."""
+    g = np.asarray(windows, dtype=np.float64)[:, :, list(accelerometer)].mean(axis=1)
+    g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-6)
+    return np.concatenate([window_features(windows), g], axis=1)
+
+
+class PostureOpinion:
+    """The second opinion of one bundle: `apply(probs, windows)` returns the probabilities with the two
+    postures' values given as the regression says, and counts the windows where that changed the class."""
+
+    def __init__(self, section, classes: Sequence[str], channels: Sequence[str]):
+        self.a, self.b = (list(classes).index(c) for c in section.classes)
+        self.accelerometer = [list(channels).index(c) for c in section.accelerometer]
+        self.center = np.asarray(section.center, dtype=np.float64)
+        self.scale = np.asarray(section.scale, dtype=np.float64)
+        self.weights = np.asarray(section.weights, dtype=np.float64)
+        self.bias = float(section.bias)
+        self.changed_windows = 0
+
+    def log_odds(self, windows: np.ndarray) -> np.ndarray:
+        """Each window's log-odds of the second posture (`classes[1]`) against the first."""
+        f = posture_features(windows, self.accelerometer)
+        return ((f - self.center) / self.scale) @ self.weights + self.bias
+
+    def apply(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        """probs [n, K] of `windows` [n, T, C] -> the same with columns a and b given by the regression."""
+        if not len(probs):
+            return probs
+        second = self.log_odds(windows) > 0
+        pa, pb = probs[:, self.a], probs[:, self.b]
+        hi, lo = np.maximum(pa, pb), np.minimum(pa, pb)
+        out = probs.copy()
+        out[:, self.a] = np.where(second, lo, hi)
+        out[:, self.b] = np.where(second, hi, lo)
+        self.changed_windows += int((out.argmax(axis=1) != probs.argmax(axis=1)).sum())  # a and b swapped
+        return out
+
+
+def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> None:
+    """InputError with one line when the manifest's `posture` does not fit the bundle's classes or channels."""
+    if len(section.classes) != 2 or section.classes[0] == section.classes[1]:
+        raise InputError(f"posture: 'classes' must name two different classes, got {list(section.classes)}")
+    missing = [c for c in section.classes if c not in classes]
+    if missing:
+        raise InputError(f"posture: {missing[0]!r} is not one of the bundle's classes")
+    if len(section.accelerometer) != 3 or any(c not in channels for c in section.accelerometer):
+        raise InputError(f"posture: 'accelerometer' must name three of the bundle's channels, got "
+                         f"{list(section.accelerometer)}")
+    c = len(channels)
+    n_features = 3 * c + len(channel_pairs(c)) + 3
+    for key in ("center", "scale", "weights"):
+        if len(getattr(section, key)) != n_features:
+            raise InputError(f"posture: '{key}' must have {n_features} numbers for {c} channels, "
+                             f"got {len(getattr(section, key))}")
+    if any(v <= 0 for v in section.scale):
+        raise InputError("posture: 'scale' must be positive")

@@ -1,0 +1,106 @@
+"""The posture second opinion a phone bundle ships (manifest `posture`, run by `ssvae_edge.posture`): a logistic
+regression (scikit-learn) of one window's features telling SITTING from STANDING, fitted on the training
+people's windows of the two, kept only where it raises the validation people's window accuracy.
+
+Why: on HAPT the classifier graph reads whole sitting segments of new people as standing (and back). A linear
+model of where gravity points told the two apart better on the validation people of three runs (a probe,
+`results/hapt-bundles.md`, eleventh round). Rule: streamed over the validation people's recordings as the runtime
+does (the chosen mounting estimate, then this, then the chosen class smoothing and sequence filter), the
+posture model ships if the window accuracy with it is higher than without it.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from ssvae_edge.mounting import MountingEstimate
+from ssvae_edge.posture import PostureOpinion, posture_features
+from ssvae_edge.sequence import forward
+from ssvae_edge.smoothing import smooth
+from ssvae_train.data.prepared import Prepared
+from ssvae_train.errors import UserError
+from ssvae_train.export.alert_point import training_recordings
+from ssvae_train.export.graphs import run_batched
+from ssvae_train.export.validation_windows import ValidationProbs, recording_windows, window_codes
+from ssvae_train.training.augment import accelerometer, xyz_triples
+
+POSTURES = ("SITTING", "STANDING")  # the regression's output is the log-odds of the second
+
+
+def accelerometer_channels(channels: list[str]) -> list[str] | None:
+    """The three channels `posture_features` reads gravity from, or None when the bundle has no accelerometer."""
+    try:
+        return [channels[i] for i in accelerometer(channels, xyz_triples(channels))]
+    except UserError:
+        return None
+
+
+def fit_model(recs, classes: list[str], window: int, hop: int, accel: list[int]):
+    """The scaler and logistic regression on the recordings' windows lying wholly in one of the two postures."""
+    a, b = (classes.index(c) for c in POSTURES)
+    feats, ys = [], []
+    for rec in recs:
+        w, starts = recording_windows(rec, window, hop)
+        if not len(w):
+            continue
+        codes = window_codes(rec, classes, window, starts)
+        keep = (codes == a) | (codes == b)
+        if keep.any():
+            feats.append(posture_features(w[keep], accel))
+            ys.append((codes[keep] == b).astype(int))
+    if not feats or len(np.unique(np.concatenate(ys))) < 2:
+        return None
+    x, y = np.concatenate(feats), np.concatenate(ys)
+    scaler = StandardScaler().fit(x)
+    return scaler, LogisticRegression(max_iter=2000).fit(scaler.transform(x), y), len(y)
+
+
+def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothing_windows: int,
+                   sequence: dict | None, mounting: dict | None) -> dict | None:
+    """{"chosen": the manifest's `posture` entry or None when it did not win, "validation": the figures}; None
+    where it does not apply (no SITTING and STANDING, no accelerometer, no training or validation recordings)."""
+    ds = prep.ds
+    classes, channels = list(ds.classes), list(ds.channels or ())
+    accel_names = accelerometer_channels(channels) if channels else None
+    if (session is None or val is None or not val.inputs or accel_names is None
+            or not all(c in classes for c in POSTURES)):
+        return None
+    train = training_recordings(prep)
+    fitted = fit_model(train, classes, int(ds.window), val.hop, [channels.index(c) for c in accel_names]) \
+        if train else None
+    if fitted is None:
+        return None
+    scaler, lr, n = fitted
+    section = {"classes": list(POSTURES), "accelerometer": accel_names, "center": scaler.mean_.tolist(),
+               "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(), "bias": float(lr.intercept_[0])}
+
+    def decode(p: np.ndarray) -> np.ndarray:
+        q = smooth(p, smoothing_windows)
+        return forward(q, np.array(sequence["transition"]), np.array(sequence["class_prior"])) if sequence else q
+
+    right = {"off": 0, "on": 0}
+    n_val = 0
+    for (probs, codes), w in zip(val.per_recording, val.inputs, strict=True):
+        if mounting is not None:  # the windows the graphs see after the runtime's mounting estimate
+            w, turned = MountingEstimate(SimpleNamespace(**mounting)).turn_back(w)
+            if turned.any():
+                probs = run_batched(session, {"x": w})
+        opinion = PostureOpinion(SimpleNamespace(**section), classes, channels)
+        keep = codes >= 0
+        for name, p in (("off", probs), ("on", opinion.apply(probs, w))):
+            right[name] += int((decode(p).argmax(1)[keep] == codes[keep]).sum())
+        n_val += int(keep.sum())
+    validation = {k: round(v / max(n_val, 1), 6) for k, v in right.items()}
+    if right["on"] <= right["off"]:
+        return {"chosen": None, "validation": validation}
+    return {"chosen": {
+        **section,
+        "fitted_on": f"{n} windows of {POSTURES[0]} and {POSTURES[1]} in {len(train)} training recordings",
+        "validation": validation,
+        "chosen_on": "the validation people's continuous recordings (" + ", ".join(val.names) + "), streamed as "
+                     "the runtime does; window accuracy without ('off') and with ('on') the posture model",
+        "rule": "on when its validation window accuracy is higher than without it"}, "validation": validation}
