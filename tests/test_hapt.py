@@ -188,6 +188,11 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
     if mounting is not None:
         assert mounting["flip"] == [1, -1, -1, 1, -1, -1] and mounting["chosen_on"].startswith("the validation")
         assert mounting["validation"]["off"]["worn"] - mounting["validation"][f"{mounting['prior']:g}"]["worn"] <= 0.005
+    # the posture model was weighed on the validation person too: shipped only where it raised its accuracy
+    posture = m.get("posture")
+    if posture is not None:
+        assert posture["classes"] == ["SITTING", "STANDING"] and posture["accelerometer"] == CHANNELS[:3]
+        assert posture["validation"]["on"] > posture["validation"]["off"]
     recs, _ = read_hapt_recordings(SLICE)
     csv = write_recordings_csv([r for r in recs if r.test], tmp_path / "csv")[0]
     text = csv.read_text().splitlines()

@@ -45,6 +45,7 @@ def evaluate(bundle: Bundle, files: list[Path], precision: str,
         "smoothing_windows": bundle.manifest.smoothing_windows,
         "sequence_filter": bundle.manifest.sequence is not None,
         "mounting_estimate": bundle.manifest.mounting is not None,
+        "posture_model": bundle.manifest.posture is not None,
         "wearer_baseline_in_manifest": bundle.manifest.wearer_baseline is not None,
         "per_recording": s.per_recording,
     }
@@ -64,7 +65,8 @@ def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
              f"{r32['recordings']} recordings, at the bundle's defaults (hop, class smoothing "
              f"{r32['smoothing_windows']} window(s), sequence filter "
              f"{'on' if r32.get('sequence_filter') else 'off'}, mounting estimate "
-             f"{'on' if r32.get('mounting_estimate') else 'off'}, alert operating point"
+             f"{'on' if r32.get('mounting_estimate') else 'off'}, posture model "
+             f"{'on' if r32.get('posture_model') else 'off'}, alert operating point"
              f"{' on the wearer-adjusted score' if r32.get('wearer_baseline') else ''}). Windows scored for "
              f"accuracy: those lying wholly inside one segment of {len(counted)} classes"
              f"{'' if counted == r32['classes'] else ' (' + ', '.join(counted) + ')'}.", "",

@@ -86,9 +86,34 @@ export class ForwardFilter {
   }
 }
 
-/** The manifest's mounting estimate (mounting.py): each window's features (per channel mean, deviation,
- * skewness, then every channel pair's correlation; float64), their log-odds of a phone turned around, clipped
- * and summed from -prior; a window whose sum is above 0 is multiplied by `flip` before the graphs see it. */
+/** One window's features (mounting.py window_features): per channel mean, deviation, skewness, then every channel
+ * pair's correlation; float64. `x` holds windows [n][W][C] flat, the window at offset `off`. */
+export function windowFeatures(x, off, W, C) {
+  const mean = new Float64Array(C), sd = new Float64Array(C), skew = new Float64Array(C);
+  for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) mean[c] += x[off + t * C + c];
+  for (let c = 0; c < C; c++) mean[c] /= W;
+  for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) { const d = x[off + t * C + c] - mean[c]; sd[c] += d * d; }
+  for (let c = 0; c < C; c++) sd[c] = Math.sqrt(sd[c] / W) + 1e-6;
+  for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) { const d = (x[off + t * C + c] - mean[c]) / sd[c]; skew[c] += d * d * d; }
+  const f = [...mean, ...sd, ...skew.map((v) => v / W)];
+  for (let i = 0; i < C; i++) for (let j = i + 1; j < C; j++) {
+    let acc = 0;
+    for (let t = 0; t < W; t++) acc += (x[off + t * C + i] - mean[i]) * (x[off + t * C + j] - mean[j]);
+    f.push(acc / W / (sd[i] * sd[j]));
+  }
+  return f;
+}
+
+/** A linear model's output on features `f`: bias + sum of ((f - center) / scale) * weights. */
+function linear(s, f) {
+  let z = s.bias;
+  f.forEach((v, k) => { z += ((v - s.center[k]) / s.scale[k]) * s.weights[k]; });
+  return z;
+}
+
+/** The manifest's mounting estimate (mounting.py): each window's features (windowFeatures), their log-odds of a
+ * phone turned around, clipped and summed from -prior; a window whose sum is above 0 is multiplied by `flip`
+ * before the graphs see it. */
 export class MountingEstimate {
   constructor(section, mode = "auto") {
     this.s = section;
@@ -98,21 +123,7 @@ export class MountingEstimate {
   }
 
   logOdds(x, off, W, C) {
-    const mean = new Float64Array(C), sd = new Float64Array(C), skew = new Float64Array(C);
-    for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) mean[c] += x[off + t * C + c];
-    for (let c = 0; c < C; c++) mean[c] /= W;
-    for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) { const d = x[off + t * C + c] - mean[c]; sd[c] += d * d; }
-    for (let c = 0; c < C; c++) sd[c] = Math.sqrt(sd[c] / W) + 1e-6;
-    for (let t = 0; t < W; t++) for (let c = 0; c < C; c++) { const d = (x[off + t * C + c] - mean[c]) / sd[c]; skew[c] += d * d * d; }
-    const f = [...mean, ...sd, ...skew.map((v) => v / W)];
-    for (let i = 0; i < C; i++) for (let j = i + 1; j < C; j++) {
-      let acc = 0;
-      for (let t = 0; t < W; t++) acc += (x[off + t * C + i] - mean[i]) * (x[off + t * C + j] - mean[j]);
-      f.push(acc / W / (sd[i] * sd[j]));
-    }
-    let z = this.s.bias;
-    f.forEach((v, k) => { z += ((v - this.s.center[k]) / this.s.scale[k]) * this.s.weights[k]; });
-    return z;
+    return linear(this.s, windowFeatures(x, off, W, C));
   }
 
   /** Turn back, in place, the windows of `x` ([n][W][C] flat) the estimate says are turned around. */
@@ -131,12 +142,43 @@ export class MountingEstimate {
   }
 }
 
+/** The manifest's posture model (posture.py): windowFeatures plus the unit mean of the accelerometer's three
+ * channels, their log-odds of the second posture; the larger of the two postures' probabilities goes to the one
+ * it picks, the smaller to the other, every other class keeps its own. */
+export class PostureOpinion {
+  constructor(section, classes, channels) {
+    this.s = section;
+    [this.a, this.b] = section.classes.map((c) => classes.indexOf(c));
+    this.acc = section.accelerometer.map((c) => channels.indexOf(c));
+    this.changedWindows = 0;
+  }
+
+  logOdds(x, off, W, C) {
+    const g = [0, 0, 0];
+    for (let t = 0; t < W; t++) for (let k = 0; k < 3; k++) g[k] += x[off + t * C + this.acc[k]];
+    for (let k = 0; k < 3; k++) g[k] /= W;
+    const norm = Math.max(Math.hypot(g[0], g[1], g[2]), 1e-6);
+    return linear(this.s, [...windowFeatures(x, off, W, C), ...g.map((v) => v / norm)]);
+  }
+
+  /** The probabilities `p` of the window at `off` in `x`, with the two postures' given as the model says. */
+  apply(p, x, off, W, C) {
+    const out = Float32Array.from(p);
+    const hi = Math.max(p[this.a], p[this.b]), lo = Math.min(p[this.a], p[this.b]);
+    const second = this.logOdds(x, off, W, C) > 0;
+    out[this.a] = second ? lo : hi;
+    out[this.b] = second ? hi : lo;
+    if (argmax(out) !== argmax(p)) this.changedWindows += 1;
+    return out;
+  }
+}
+
 /** Windows of `window` samples every `hop`, scored in micro-batches of at most `batch`.
  * `model` has classify(Float32Array, n) -> Float32Array [n*K] and anomaly(Float32Array, n) -> [n]
  * (either may be null), both async. Samples are pushed as rows (arrays of C numbers). */
 export class StreamScorer {
   constructor(manifest, model, { batch = 32, threshold = null, smoothing = null, sequence = null, mounting = null,
-    wearerBaseline = null } = {}) {
+    wearerBaseline = null, posture = null } = {}) {
     this.m = manifest;
     this.model = model;
     this.channels = manifest.channels;
@@ -156,6 +198,9 @@ export class StreamScorer {
     const seq = manifest.sequence || null;
     this.sequence = seq && sequence !== false ? new ForwardFilter(seq.transition, seq.class_prior) : null;
     this.mounting = manifest.mounting ? new MountingEstimate(manifest.mounting, mounting ?? "auto") : null;
+    this.hasPosture = Boolean(manifest.posture);
+    this.posture = manifest.posture && posture !== false
+      ? new PostureOpinion(manifest.posture, manifest.classes, manifest.channels) : null;
     this.probsOf = new WeakMap(); // event -> the class probabilities it was labelled from (for the view)
     this.rows = []; // samples from absolute index this.base on
     this.times = [];
@@ -237,8 +282,9 @@ export class StreamScorer {
       if (this.timed) event.time = round6(this.times[start - this.base]);
       let label = null, prob = null, score = null, c = 0, probsFor = null;
       if (probs) {
-        const p = probs.subarray(j * K, (j + 1) * K);
+        let p = probs.subarray(j * K, (j + 1) * K);
         if (!p.every(Number.isFinite)) { this.skipped.non_finite_output += 1; return; }
+        if (this.posture) p = this.posture.apply(p, x, j * W * C, W, C);
         let q = this.smoothed(p);
         if (this.sequence) q = this.sequence.update(q);
         c = argmax(q);
@@ -294,6 +340,8 @@ export class StreamScorer {
       smoothing_windows: this.smoothK,
       sequence_filter: this.sequence !== null,
       ...(this.mounting ? { mounting: this.mounting.mode, turned_windows: this.mounting.turnedWindows } : {}),
+      ...(this.hasPosture ? { posture: this.posture !== null,
+        posture_changed_windows: this.posture ? this.posture.changedWindows : 0 } : {}),
       ...(this.hasWearerBaseline ? { wearer_baseline: this.wearer !== null } : {}),
       class_counts: counts,
     };
