@@ -63,14 +63,14 @@ def test_the_runtime_reproduces_the_regression_fitted_on_real_phone_windows() ->
     few to promise anything for a fourth: on HAPT the rule of `posture_fit` decides on validation people.)"""
     recs, _ = read_hapt_recordings(SLICE)
     train = [r for r in recs if not r.test]
-    fitted = fit_model(train, CLASSES, 128, 64, [0, 1, 2])
-    assert fitted is not None
-    scaler, lr, n = fitted
-    s = Posture(classes=POSTURES, accelerometer=("acc_x", "acc_y", "acc_z"), center=tuple(scaler.mean_),
-                scale=tuple(scaler.scale_), weights=tuple(lr.coef_[0]), bias=float(lr.intercept_[0]))
     w = np.concatenate([recording_windows(r, 128, 64)[0] for r in train])
     codes = np.concatenate([window_codes(r, CLASSES, 128, recording_windows(r, 128, 64)[1]) for r in train])
     keep = (codes == 3) | (codes == 4)
+    fitted = fit_model(w, codes, CLASSES, [0, 1, 2])
+    assert fitted is not None and fit_model(w[codes != 4], codes[codes != 4], CLASSES, [0, 1, 2]) is None
+    scaler, lr, n = fitted
+    s = Posture(classes=POSTURES, accelerometer=("acc_x", "acc_y", "acc_z"), center=tuple(scaler.mean_),
+                scale=tuple(scaler.scale_), weights=tuple(lr.coef_[0]), bias=float(lr.intercept_[0]))
     assert keep.sum() == n > 50
     runtime = PostureOpinion(s, CLASSES, PHONE).log_odds(w)
     sk = lr.decision_function(scaler.transform(posture_features(w, [0, 1, 2])))

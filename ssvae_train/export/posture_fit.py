@@ -1,6 +1,7 @@
 """The posture second opinion a phone bundle ships (manifest `posture`, run by `ssvae_edge.posture`): a logistic
-regression (scikit-learn) of one window's features telling SITTING from STANDING, fitted on the training
-people's windows of the two, kept only where it raises the validation people's window accuracy.
+regression (scikit-learn) of one window's features telling SITTING from STANDING, fitted on the run's labelled
+training windows of the two (the labels it kept, never validation people's), kept only where it raises the
+validation people's window accuracy.
 
 Why: on HAPT the classifier graph reads whole sitting segments of new people as standing (and back). A linear
 model of where gravity points told the two apart better on the validation people of three runs (a probe,
@@ -23,9 +24,8 @@ from ssvae_edge.sequence import forward
 from ssvae_edge.smoothing import smooth
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
-from ssvae_train.export.alert_point import training_recordings
 from ssvae_train.export.graphs import run_batched
-from ssvae_train.export.validation_windows import ValidationProbs, recording_windows, window_codes
+from ssvae_train.export.validation_windows import ValidationProbs
 from ssvae_train.training.augment import accelerometer, xyz_triples
 
 POSTURES = ("SITTING", "STANDING")  # the regression's output is the log-odds of the second
@@ -39,39 +39,31 @@ def accelerometer_channels(channels: list[str]) -> list[str] | None:
         return None
 
 
-def fit_model(recs, classes: list[str], window: int, hop: int, accel: list[int]):
-    """The scaler and logistic regression on the recordings' windows lying wholly in one of the two postures."""
+def fit_model(x: np.ndarray, y: np.ndarray, classes: list[str], accel: list[int]):
+    """The scaler and logistic regression on the windows `x` [n, T, C] whose label `y` is one of the two postures
+    (the run's labelled training windows: a run that kept few labels fits on those only); None without both."""
     a, b = (classes.index(c) for c in POSTURES)
-    feats, ys = [], []
-    for rec in recs:
-        w, starts = recording_windows(rec, window, hop)
-        if not len(w):
-            continue
-        codes = window_codes(rec, classes, window, starts)
-        keep = (codes == a) | (codes == b)
-        if keep.any():
-            feats.append(posture_features(w[keep], accel))
-            ys.append((codes[keep] == b).astype(int))
-    if not feats or len(np.unique(np.concatenate(ys))) < 2:
+    keep = (y == a) | (y == b)
+    if len(np.unique(y[keep])) < 2:
         return None
-    x, y = np.concatenate(feats), np.concatenate(ys)
-    scaler = StandardScaler().fit(x)
-    return scaler, LogisticRegression(max_iter=2000).fit(scaler.transform(x), y), len(y)
+    feats, target = posture_features(x[keep], accel), (y[keep] == b).astype(int)
+    scaler = StandardScaler().fit(feats)
+    return scaler, LogisticRegression(max_iter=2000).fit(scaler.transform(feats), target), int(keep.sum())
 
 
 def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothing_windows: int,
                    sequence: dict | None, mounting: dict | None) -> dict | None:
     """{"chosen": the manifest's `posture` entry or None when it did not win, "validation": the figures}; None
-    where it does not apply (no SITTING and STANDING, no accelerometer, no training or validation recordings)."""
+    where it does not apply (no SITTING and STANDING, no accelerometer, no validation recordings, or no labelled
+    training window of one of the two)."""
     ds = prep.ds
     classes, channels = list(ds.classes), list(ds.channels or ())
     accel_names = accelerometer_channels(channels) if channels else None
     if (session is None or val is None or not val.inputs or accel_names is None
             or not all(c in classes for c in POSTURES)):
         return None
-    train = training_recordings(prep)
-    fitted = fit_model(train, classes, int(ds.window), val.hop, [channels.index(c) for c in accel_names]) \
-        if train else None
+    labelled = prep.split.labelled  # training rows whose label the run kept (never validation)
+    fitted = fit_model(ds.x_train[labelled], ds.y_train[labelled], classes, [channels.index(c) for c in accel_names])
     if fitted is None:
         return None
     scaler, lr, n = fitted
@@ -99,7 +91,7 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
         return {"chosen": None, "validation": validation}
     return {"chosen": {
         **section,
-        "fitted_on": f"{n} windows of {POSTURES[0]} and {POSTURES[1]} in {len(train)} training recordings",
+        "fitted_on": f"the run's {n} labelled training windows of {POSTURES[0]} and {POSTURES[1]}",
         "validation": validation,
         "chosen_on": "the validation people's continuous recordings (" + ", ".join(val.names) + "), streamed as "
                      "the runtime does; window accuracy without ('off') and with ('on') the posture model",
