@@ -16,6 +16,8 @@ ONE_JOB = {
     "ssvae_edge/cli.py": "the ssvae-edge commands: each command's options, help and output format",
     "ssvae_edge/contract.py": "the bundle contract: graph names, io specs, the manifest read, validated and written",
     "ssvae_edge/sections.py": "the manifest's sections as typed records, one per section, in written order",
+    "ssvae_edge/stream.py": "one stream scored: windowing, micro-batches, each decoding step the manifest ships "
+                            "switched on or off in one place, alerts and the fault counts",
     "ssvae_train/experiments/report.py": "RESULTS.md: one function per section, in the order they are written",
 }
 # hashlib.sha256 is the bundle contract's (graph files, checkpoints); download.py also hashes other things
