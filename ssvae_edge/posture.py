@@ -9,8 +9,10 @@ is fitted at export on the training people's windows of the two classes and kept
 validation people's window accuracy (`ssvae_train.export.posture_fit`). For each window the runtime gives the
 larger of the two classes' probabilities to the class the regression picks and the smaller to the other: every
 other class keeps its probability, so the posture model decides between sitting and standing and never whether
-the wearer is still. It runs after the mounting estimate (on the windows the graphs see) and before the class
-smoothing. Stateless: a window's result depends on that window only.
+the wearer is still. With `max_motion_sd` the section also says when the wearer cannot be still: a window whose
+acceleration magnitude varies (standard deviation over the window, in g) by more than that gives the
+`still_classes`' probability to the other classes in proportion. It runs after the mounting estimate (on the
+windows the graphs see) and before the class smoothing. Stateless: a window's result depends on that window only.
 """
 
 from __future__ import annotations
@@ -42,7 +44,19 @@ class PostureOpinion:
         self.scale = np.asarray(section.scale, dtype=np.float64)
         self.weights = np.asarray(section.weights, dtype=np.float64)
         self.bias = float(section.bias)
+        self.max_motion_sd = section.max_motion_sd
+        self.still = [list(classes).index(c) for c in section.still_classes or ()]
         self.changed_windows = 0
+
+    def _not_still_when_moving(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        """Windows in motion: the still classes' probability to the others, in proportion (kept as it is when
+        the others have none)."""
+        moving = motion_sd(windows, self.accelerometer) > self.max_motion_sd
+        rest = probs.astype(np.float64)  # float64 sums in class order: what the browser runtime computes
+        rest[:, self.still] = 0
+        total = rest.sum(axis=1, keepdims=True)
+        take = moving & (total[:, 0] > 0)
+        return np.where(take[:, None], rest / np.where(total > 0, total, 1), probs).astype(probs.dtype)
 
     def log_odds(self, windows: np.ndarray) -> np.ndarray:
         """Each window's log-odds of the second posture (`classes[1]`) against the first."""
@@ -50,7 +64,8 @@ class PostureOpinion:
         return ((f - self.center) / self.scale) @ self.weights + self.bias
 
     def apply(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
-        """probs [n, K] of `windows` [n, T, C] -> the same with columns a and b given by the regression."""
+        """probs [n, K] of `windows` [n, T, C] -> the same with columns a and b given by the regression (and, with
+        a motion gate, the still classes emptied for windows in motion)."""
         if not len(probs):
             return probs
         second = self.log_odds(windows) > 0
@@ -59,8 +74,15 @@ class PostureOpinion:
         out = probs.copy()
         out[:, self.a] = np.where(second, lo, hi)
         out[:, self.b] = np.where(second, hi, lo)
-        self.changed_windows += int((out.argmax(axis=1) != probs.argmax(axis=1)).sum())  # a and b swapped
+        if self.max_motion_sd is not None:
+            out = self._not_still_when_moving(out, windows)
+        self.changed_windows += int((out.argmax(axis=1) != probs.argmax(axis=1)).sum())
         return out
+
+
+def motion_sd(windows: np.ndarray, accelerometer: Sequence[int]) -> np.ndarray:
+    """Each window's standard deviation over time of the acceleration magnitude (population, float64)."""
+    return np.linalg.norm(np.asarray(windows, dtype=np.float64)[:, :, list(accelerometer)], axis=2).std(axis=1)
 
 
 def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> None:
@@ -81,3 +103,11 @@ def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> N
                              f"got {len(getattr(section, key))}")
     if any(v <= 0 for v in section.scale):
         raise InputError("posture: 'scale' must be positive")
+    if (section.max_motion_sd is None) != (section.still_classes is None):
+        raise InputError("posture: 'max_motion_sd' and 'still_classes' come together")
+    if section.max_motion_sd is not None:
+        if not section.max_motion_sd > 0:
+            raise InputError(f"posture: 'max_motion_sd' must be positive, got {section.max_motion_sd}")
+        unknown = [c for c in section.still_classes if c not in classes]
+        if unknown:
+            raise InputError(f"posture: still class {unknown[0]!r} is not one of the bundle's classes")

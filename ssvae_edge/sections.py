@@ -312,6 +312,8 @@ class Posture(Record):
     validation: Mapping[str, Any] | None = None
     chosen_on: str | None = None
     rule: str | None = None
+    still_classes: tuple[str, ...] | None = None  # with max_motion_sd: the postures a moving body cannot be in
+    max_motion_sd: float | None = None  # g: a window whose |acc| varies more is not still
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,8 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
     if posture is not None:
         assert posture["classes"] == ["SITTING", "STANDING"] and posture["accelerometer"] == CHANNELS[:3]
         assert posture["validation"]["on"] > posture["validation"]["off"]
+        gated = posture["validation"]["on_with_motion_gate"] > posture["validation"]["on"]
+        assert (posture.get("max_motion_sd") == 0.1) == gated  # the motion gate only where it won too
     recs, _ = read_hapt_recordings(SLICE)
     csv = write_recordings_csv([r for r in recs if r.test], tmp_path / "csv")[0]
     text = csv.read_text().splitlines()

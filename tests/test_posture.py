@@ -115,3 +115,23 @@ def test_asking_without_a_section_and_a_broken_section_are_one_line(tmp_path: Pa
         with pytest.raises(BundleError, match=message):
             Bundle.load(broken, providers="cpu")
         assert json.loads((broken / "manifest.json").read_text())["posture"]["bias"] == 1.0
+
+
+def test_the_motion_gate_empties_the_still_postures_of_windows_in_motion_only() -> None:
+    gated = Posture(**{**section(-1.0).to_json(), "still_classes": ("SITTING", "STANDING", "LAYING"),
+                       "max_motion_sd": 0.1})
+    t = np.arange(128) / 50.0
+    still = np.zeros((1, 128, 6), np.float32) + [1.0, 0, 0, 0, 0, 0]
+    moving = still.copy()
+    moving[0, :, 0] += 0.3 * np.sin(2 * np.pi * 2 * t).astype(np.float32)  # |acc| varies by about 0.21 g
+    probs = np.array([[0.2, 0.1, 0.1, 0.5, 0.05, 0.05]], np.float32)
+    opinion = PostureOpinion(gated, CLASSES, PHONE)
+    assert np.array_equal(opinion.apply(probs, still), probs)  # still: as the posture model alone says (SITTING)
+    out = opinion.apply(probs, moving)[0]
+    assert out[3:].tolist() == [0.0, 0.0, 0.0] and out[:3] == pytest.approx([0.5, 0.25, 0.25])
+    assert out.dtype == np.float32 and opinion.changed_windows == 1
+    only_still = np.array([[0.0, 0.0, 0.0, 0.7, 0.2, 0.1]], np.float32)  # nothing else to give it to: kept
+    assert np.array_equal(opinion.apply(only_still, moving), only_still)
+    with pytest.raises(InputError, match="come together"):
+        from ssvae_edge.posture import check_section
+        check_section(Posture(**{**section(1.0).to_json(), "max_motion_sd": 0.1}), PHONE, CLASSES)

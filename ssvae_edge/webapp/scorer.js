@@ -150,7 +150,24 @@ export class PostureOpinion {
     this.s = section;
     [this.a, this.b] = section.classes.map((c) => classes.indexOf(c));
     this.acc = section.accelerometer.map((c) => channels.indexOf(c));
+    this.maxMotion = section.max_motion_sd ?? null;
+    this.still = (section.still_classes || []).map((c) => classes.indexOf(c));
     this.changedWindows = 0;
+  }
+
+  /** The standard deviation over the window of the acceleration magnitude (posture.py motion_sd). */
+  motionSd(x, off, W, C) {
+    const norms = new Float64Array(W);
+    let mean = 0;
+    for (let t = 0; t < W; t++) {
+      const o = off + t * C;
+      norms[t] = Math.sqrt(x[o + this.acc[0]] ** 2 + x[o + this.acc[1]] ** 2 + x[o + this.acc[2]] ** 2);
+      mean += norms[t];
+    }
+    mean /= W;
+    let v = 0;
+    for (let t = 0; t < W; t++) v += (norms[t] - mean) ** 2;
+    return Math.sqrt(v / W);
   }
 
   logOdds(x, off, W, C) {
@@ -168,6 +185,12 @@ export class PostureOpinion {
     const second = this.logOdds(x, off, W, C) > 0;
     out[this.a] = second ? lo : hi;
     out[this.b] = second ? hi : lo;
+    if (this.maxMotion !== null && this.motionSd(x, off, W, C) > this.maxMotion) {
+      // in motion: the still classes' probability to the others, in proportion (float64 sums in class order)
+      const rest = Array.from(out, (v, i) => (this.still.includes(i) ? 0 : v));
+      const total = rest.reduce((a, b) => a + b, 0);
+      if (total > 0) rest.forEach((v, i) => { out[i] = v / total; });
+    }
     if (argmax(out) !== argmax(p)) this.changedWindows += 1;
     return out;
   }

@@ -40,7 +40,9 @@ def choose_decoding(session, prep: Prepared, say: Callable[[str], None]) -> tupl
         mounting = chosen
     posture = choose_posture(session, prep, val, k, sequence, mounting)
     if posture is not None:
-        say(f"posture model: {'on' if posture['chosen'] else 'off'} (validation window accuracy without / with "
-            f"it: {posture['validation']['off']} / {posture['validation']['on']})")
+        chosen, v = posture["chosen"], posture["validation"]
+        gate = " and its motion gate" if chosen and chosen.get("max_motion_sd") else ""
+        say(f"posture model: {'on' + gate if chosen else 'off'} (validation window accuracy without / with it / "
+            f"with its motion gate too: {v['off']} / {v['on']} / {v['on_with_motion_gate']})")
         posture = posture["chosen"]
     return smoothing, sequence, mounting, posture

@@ -7,7 +7,9 @@ Why: on HAPT the classifier graph reads whole sitting segments of new people as 
 model of where gravity points told the two apart better on the validation people of three runs (a probe,
 `results/hapt-bundles.md`, eleventh round). Rule: streamed over the validation people's recordings as the runtime
 does (the chosen mounting estimate, then this, then the chosen class smoothing and sequence filter), the
-posture model ships if the window accuracy with it is higher than without it.
+posture model ships if the window accuracy with it is higher than without it; then its motion gate (windows
+whose acceleration magnitude varies by more than `MOVING_SD_G` are not in a still posture) joins it if the
+accuracy is higher again with the gate.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export.graphs import run_batched
 from ssvae_train.export.validation_windows import ValidationProbs
-from ssvae_train.training.augment import accelerometer, xyz_triples
+from ssvae_train.training.augment import MOVING_SD_G, accelerometer, xyz_triples
 
 POSTURES = ("SITTING", "STANDING")  # the regression's output is the log-odds of the second
+STILL = ("SITTING", "STANDING", "LAYING")  # the motion gate's still classes (those the bundle has)
 
 
 def accelerometer_channels(channels: list[str]) -> list[str] | None:
@@ -74,25 +77,36 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
         q = smooth(p, smoothing_windows)
         return forward(q, np.array(sequence["transition"]), np.array(sequence["class_prior"])) if sequence else q
 
-    right = {"off": 0, "on": 0}
+    gate = {"still_classes": [c for c in STILL if c in classes], "max_motion_sd": MOVING_SD_G}
+    variants = {"off": None, "on": section, "on_with_motion_gate": {**section, **gate}}
+    right = dict.fromkeys(variants, 0)
     n_val = 0
     for (probs, codes), w in zip(val.per_recording, val.inputs, strict=True):
         if mounting is not None:  # the windows the graphs see after the runtime's mounting estimate
             w, turned = MountingEstimate(SimpleNamespace(**mounting)).turn_back(w)
             if turned.any():
                 probs = run_batched(session, {"x": w})
-        opinion = PostureOpinion(SimpleNamespace(**section), classes, channels)
         keep = codes >= 0
-        for name, p in (("off", probs), ("on", opinion.apply(probs, w))):
+        for name, sec in variants.items():
+            p = probs if sec is None else PostureOpinion(_record(sec), classes, channels).apply(probs, w)
             right[name] += int((decode(p).argmax(1)[keep] == codes[keep]).sum())
         n_val += int(keep.sum())
     validation = {k: round(v / max(n_val, 1), 6) for k, v in right.items()}
     if right["on"] <= right["off"]:
         return {"chosen": None, "validation": validation}
+    gated = right["on_with_motion_gate"] > right["on"]
     return {"chosen": {
         **section,
         "fitted_on": f"the run's {n} labelled training windows of {POSTURES[0]} and {POSTURES[1]}",
         "validation": validation,
         "chosen_on": "the validation people's continuous recordings (" + ", ".join(val.names) + "), streamed as "
-                     "the runtime does; window accuracy without ('off') and with ('on') the posture model",
-        "rule": "on when its validation window accuracy is higher than without it"}, "validation": validation}
+                     "the runtime does; window accuracy without ('off') and with ('on') the posture model, and "
+                     "with its motion gate too ('on_with_motion_gate')",
+        "rule": "on when its validation window accuracy is higher than without it; the motion gate "
+                "(still_classes, max_motion_sd) when it is higher again with it",
+        **(gate if gated else {})}, "validation": validation}
+
+
+def _record(section: dict) -> SimpleNamespace:
+    """A section dict as the runtime reads it (the optional motion gate absent when not given)."""
+    return SimpleNamespace(**{"still_classes": None, "max_motion_sd": None, **section})
