@@ -161,6 +161,8 @@ async function main() {
   const smooth = (m.smoothing && m.smoothing.windows > 1 ? `; class: mean of the last ${m.smoothing.windows} windows` : "")
     + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "")
     + (m.mounting ? "; a phone clipped on turned around is noticed and turned back" : "")
+    + (m.posture ? "; sitting or standing: decided by where gravity points"
+      + (m.posture.max_motion_sd ? ", and a body in motion is not still" : "") : "")
     + (wearer ? "; the score is measured against this wearer's own baseline for the class" : "");
   $("debounce").textContent = `alert: ${k} of the last ${mm} windows above the threshold, clears below ${c}${smooth}`;
   for (const r of site.recordings) $("recording").add(new Option(r, r));
