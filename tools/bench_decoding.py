@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What a phone bundle's stream decoding costs on the CPU: milliseconds per window of `StreamScorer` over a
-whole labelled recording at the bundle's defaults (mounting estimate on, when the manifest has one) against
-the same stream with the estimate off (`mounting="worn"`), and of the estimate's own work (window features and
-log-odds, `ssvae_edge.mounting`) beside the classifier graph alone. One onnxruntime thread; the variants take
+whole labelled recording at the bundle's defaults (mounting estimate on, and the posture model when the manifest
+has one) against the same stream with the estimate off (`mounting="worn"`) or the posture model off, and of
+their own work (window features and log-odds, `ssvae_edge.mounting`, `ssvae_edge.posture`) beside the
+classifier graph alone. One onnxruntime thread; the variants take
 turns, `--repeats` times, and the median is kept.
 
     python tools/bench_decoding.py --bundle exported/har-phone --recording exported/phone-demo/exp03_user02.csv
@@ -25,6 +26,7 @@ import typer
 from ssvae_edge import Bundle
 from ssvae_edge.csvinput import read_recording
 from ssvae_edge.mounting import MountingEstimate
+from ssvae_edge.posture import PostureOpinion
 from ssvae_edge.stream import StreamScorer
 
 
@@ -41,8 +43,8 @@ def main(
     windows = np.stack([x[s : s + b.window] for s in starts])
     n = len(windows)
 
-    def stream(mounting: str) -> float:
-        scorer = StreamScorer(b, mounting=mounting)
+    def stream(mounting: str, posture: bool | None = None) -> float:
+        scorer = StreamScorer(b, mounting=mounting, posture=posture)
         t0 = time.perf_counter()
         scorer.feed(x)
         return (time.perf_counter() - t0) * 1000 / n
@@ -51,6 +53,13 @@ def main(
         est = MountingEstimate(b.manifest.mounting)
         t0 = time.perf_counter()
         est.turn_back(windows)
+        return (time.perf_counter() - t0) * 1000 / n
+
+    def posture() -> float:
+        opinion = PostureOpinion(b.manifest.posture, b.classes, b.channels)
+        probs = np.full((n, len(b.classes)), 1.0 / len(b.classes), np.float32)
+        t0 = time.perf_counter()
+        opinion.apply(probs, windows)
         return (time.perf_counter() - t0) * 1000 / n
 
     def classifier() -> float:
@@ -63,6 +72,9 @@ def main(
                 "stream, mounting estimate off": lambda: stream("worn"),
                 "mounting estimate alone (features, log-odds)": features,
                 "classifier graph alone (batches of 32)": classifier}
+    if b.manifest.posture is not None:
+        variants |= {"stream, posture model off": lambda: stream("auto", False),
+                     "posture model alone (features, log-odds, motion)": posture}
     times: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeats):
         for name, run in variants.items():
