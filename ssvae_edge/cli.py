@@ -151,6 +151,15 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
                          + (f" (95% upper bound {wb.false_alerts_per_hour_upper95:.3g}/h)"
                             if wb.false_alerts_per_hour_upper95 is not None else "")
                          + "; the plain point above with --no-wearer-baseline"))
+        if m.posture is not None:
+            p, v = m.posture, m.posture.validation or {}
+            gate = (f"; no window whose acceleration varies by more than {p.max_motion_sd:g} g is "
+                    f"{'/'.join(p.still_classes)}" if p.max_motion_sd is not None else "")
+            shipped = v.get("on_with_motion_gate" if p.max_motion_sd is not None else "on")
+            measured = (f" (validation accuracy {v['off']:.4f} without, {shipped:.4f} with)"
+                        if "off" in v and shipped is not None else "")
+            rows.append(("posture", f"{p.classes[0]} or {p.classes[1]}: decided by a linear model of where gravity "
+                         f"points{gate}{measured}; --no-posture turns it off"))
         if m.opset:
             rows.append(("opset", str(m.opset)))
         if data["producer"]:

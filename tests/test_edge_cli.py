@@ -74,6 +74,16 @@ def test_info_text_says_what_the_validation_time_can_show(monkeypatch: pytest.Mo
     assert "calibrated: 0 false alerts/h (95% upper bound 6.96/h)" in row
 
 
+def test_info_text_says_what_the_posture_model_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(edge_cli, "_tty", lambda: True)
+    r = invoke("info", ROOT / "exported" / "har-phone", "--providers", "cpu", "--threads", "1")
+    assert r.exit_code == 0, r.output
+    (row,) = [line for line in r.stdout.splitlines() if line.startswith("posture")]
+    assert "SITTING or STANDING: decided by a linear model of where gravity points" in row
+    assert "more than 0.1 g is SITTING/STANDING/LAYING" in row and "--no-posture" in row
+    assert "(validation accuracy 0.9417 without, 0.9685 with)" in row  # the variant shipped: with its gate
+
+
 def test_stream_json_lines_with_summary_last(bundle_dir: Path, tmp_path: Path) -> None:
     x = noise_stream(1000)
     r = invoke("stream", bundle_dir, "--input", write_csv(tmp_path / "s.csv", x), "--batch", "4")
