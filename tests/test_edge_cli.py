@@ -65,20 +65,23 @@ def test_info_text_on_a_terminal(bundle_dir: Path, monkeypatch: pytest.MonkeyPat
     assert "explicit: using CPUExecutionProvider" in r.stdout
 
 
+def _info_row(monkeypatch: pytest.MonkeyPatch, bundle: str, row: str) -> str:
+    """The one line of `ssvae-edge info`'s text (on a terminal) about a shipped bundle that starts with `row`."""
+    monkeypatch.setattr(edge_cli, "_tty", lambda: True)
+    r = invoke("info", ROOT / "exported" / bundle, "--providers", "cpu", "--threads", "1")
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.stdout.splitlines() if x.startswith(row)]
+    return line
+
+
 def test_info_text_says_what_the_validation_time_can_show(monkeypatch: pytest.MonkeyPatch) -> None:
     """The shipped novelty bundle met its target on 0.43 h of validation time: info gives the rate's bound."""
-    monkeypatch.setattr(edge_cli, "_tty", lambda: True)
-    r = invoke("info", ROOT / "exported" / "har-phone-novelty", "--providers", "cpu", "--threads", "1")
-    assert r.exit_code == 0, r.output
-    (row,) = [line for line in r.stdout.splitlines() if line.startswith("wearer baseline")]
+    row = _info_row(monkeypatch, "har-phone-novelty", "wearer baseline")
     assert "calibrated: 0 false alerts/h (95% upper bound 6.96/h)" in row
 
 
 def test_info_text_says_what_the_posture_model_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(edge_cli, "_tty", lambda: True)
-    r = invoke("info", ROOT / "exported" / "har-phone", "--providers", "cpu", "--threads", "1")
-    assert r.exit_code == 0, r.output
-    (row,) = [line for line in r.stdout.splitlines() if line.startswith("posture")]
+    row = _info_row(monkeypatch, "har-phone", "posture")
     assert "SITTING or STANDING: decided by a linear model of where gravity points" in row
     assert "more than 0.1 g is SITTING/STANDING/LAYING" in row and "--no-posture" in row
     assert "(validation accuracy 0.9417 without, 0.9685 with)" in row  # the variant shipped: with its gate
