@@ -17,12 +17,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from ssvae_edge.mounting import decisions, window_features
-from ssvae_edge.sequence import forward
-from ssvae_edge.smoothing import smooth
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.export.alert_point import training_recordings
 from ssvae_train.export.graphs import run_batched
-from ssvae_train.export.validation_windows import ValidationProbs, recording_windows
+from ssvae_train.export.validation_windows import ValidationProbs, chosen_decoding, recording_windows
 
 PHONE = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 FLIP = (1.0, -1.0, -1.0, 1.0, -1.0, -1.0)  # 180 degrees about x
@@ -73,9 +71,7 @@ def choose_mounting(session, prep: Prepared, val: ValidationProbs | None, smooth
     def log_odds(w: np.ndarray) -> np.ndarray:
         return lr.decision_function(scaler.transform(window_features(w)))
 
-    def decode(p: np.ndarray) -> np.ndarray:
-        q = smooth(p, smoothing_windows)
-        return forward(q, np.array(sequence["transition"]), np.array(sequence["class_prior"])) if sequence else q
+    decode = chosen_decoding(smoothing_windows, sequence)
 
     per = []  # per recording: probs as worn, probs turned, log-odds as worn, log-odds turned, codes
     for (p_worn, codes), w in zip(val.per_recording, val.inputs, strict=True):

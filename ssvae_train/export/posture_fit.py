@@ -22,12 +22,10 @@ from sklearn.preprocessing import StandardScaler
 
 from ssvae_edge.mounting import MountingEstimate
 from ssvae_edge.posture import PostureOpinion, posture_features
-from ssvae_edge.sequence import forward
-from ssvae_edge.smoothing import smooth
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export.graphs import run_batched
-from ssvae_train.export.validation_windows import ValidationProbs
+from ssvae_train.export.validation_windows import ValidationProbs, chosen_decoding
 from ssvae_train.training.augment import MOVING_SD_G, accelerometer, xyz_triples
 
 POSTURES = ("SITTING", "STANDING")  # the regression's output is the log-odds of the second
@@ -73,9 +71,7 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
     section = {"classes": list(POSTURES), "accelerometer": accel_names, "center": scaler.mean_.tolist(),
                "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(), "bias": float(lr.intercept_[0])}
 
-    def decode(p: np.ndarray) -> np.ndarray:
-        q = smooth(p, smoothing_windows)
-        return forward(q, np.array(sequence["transition"]), np.array(sequence["class_prior"])) if sequence else q
+    decode = chosen_decoding(smoothing_windows, sequence)
 
     gate = {"still_classes": [c for c in STILL if c in classes], "max_motion_sd": MOVING_SD_G}
     variants = {"off": None, "on": section, "on_with_motion_gate": {**section, **gate}}

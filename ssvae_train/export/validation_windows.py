@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ssvae_edge.labelled import window_truth
+from ssvae_edge.sequence import forward
+from ssvae_edge.smoothing import smooth
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.export.alert_point import validation_recordings
 from ssvae_train.export.graphs import run_batched
@@ -66,3 +68,12 @@ def window_accuracy(val: ValidationProbs, decode) -> float:
     """Accuracy of `decode(probs) -> [n, K]` on the validation windows lying wholly inside one class's segment."""
     right = sum(int((decode(p).argmax(1)[codes >= 0] == codes[codes >= 0]).sum()) for p, codes in val.per_recording)
     return right / max(1, val.windows)
+
+
+def chosen_decoding(smoothing_windows: int, sequence: dict | None):
+    """probs [n, K] -> what the runtime decodes from them with the choices already made: the class smoothing, then
+    the sequence filter when there is one (what the later choices, mounting and posture, are judged with)."""
+    def decode(p: np.ndarray) -> np.ndarray:
+        q = smooth(p, smoothing_windows)
+        return forward(q, np.array(sequence["transition"]), np.array(sequence["class_prior"])) if sequence else q
+    return decode
