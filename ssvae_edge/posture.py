@@ -4,7 +4,8 @@ linear model of where gravity points does.
 
 The manifest's `posture` names the two classes and holds a logistic regression of one window's features
 (`posture_features`: the mounting estimate's `window_features`, then the unit vector of the accelerometer's mean,
-i.e. where gravity points in the phone) whose output is the log-odds of the second class against the first. It
+i.e. where gravity points in the phone, and with `features` "window+gravity+log_sd" the log of each channel's
+deviation, i.e. how much the body sways: standing sways more than sitting) whose output is the log-odds of the second class against the first. It
 is fitted at export on the training people's windows of the two classes and kept only where it raises the
 validation people's window accuracy (`ssvae_train.export.posture_fit`). For each window the runtime gives the
 larger of the two classes' probabilities to the class the regression picks and the smaller to the other: every
@@ -25,12 +26,28 @@ from ssvae_edge.errors import InputError
 from ssvae_edge.mounting import channel_pairs, window_features
 
 
-def posture_features(windows: np.ndarray, accelerometer: Sequence[int]) -> np.ndarray:
-    """[n, T, C] windows -> [n, 3C + C(C-1)/2 + 3]: `window_features`, then the unit mean of the three
-    accelerometer channels (indices `accelerometer`)."""
+FEATURE_SETS = ("window+gravity", "window+gravity+log_sd")  # the manifest's `posture.features`; absent = the first
+
+
+def posture_features(windows: np.ndarray, accelerometer: Sequence[int], features: str | None = None) -> np.ndarray:
+    """[n, T, C] windows -> the features of `features` (one of `FEATURE_SETS`; None = "window+gravity"):
+    `window_features` [3C + C(C-1)/2], then the unit mean of the three accelerometer channels (indices
+    `accelerometer`) [3], then with "+log_sd" the natural log of each channel's deviation as `window_features`
+    gives it (1e-6 added) [C]: how much a still body sways, which tells standing from sitting."""
+    wf = window_features(windows)
     g = np.asarray(windows, dtype=np.float64)[:, :, list(accelerometer)].mean(axis=1)
     g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-6)
-    return np.concatenate([window_features(windows), g], axis=1)
+    parts = [wf, g]
+    if features == "window+gravity+log_sd":
+        c = np.shape(windows)[2]
+        parts.append(np.log(wf[:, c : 2 * c]))
+    return np.concatenate(parts, axis=1)
+
+
+def n_features(channels: int, features: str | None = None) -> int:
+    """How many numbers `posture_features` gives for `channels` channels."""
+    n = 3 * channels + len(channel_pairs(channels)) + 3
+    return n + channels if features == "window+gravity+log_sd" else n
 
 
 class PostureOpinion:
@@ -44,6 +61,7 @@ class PostureOpinion:
         self.scale = np.asarray(section.scale, dtype=np.float64)
         self.weights = np.asarray(section.weights, dtype=np.float64)
         self.bias = float(section.bias)
+        self.features = section.features
         self.max_motion_sd = section.max_motion_sd
         self.still = [list(classes).index(c) for c in section.still_classes or ()]
         self.changed_windows = 0
@@ -60,7 +78,7 @@ class PostureOpinion:
 
     def log_odds(self, windows: np.ndarray) -> np.ndarray:
         """Each window's log-odds of the second posture (`classes[1]`) against the first."""
-        f = posture_features(windows, self.accelerometer)
+        f = posture_features(windows, self.accelerometer, self.features)
         return ((f - self.center) / self.scale) @ self.weights + self.bias
 
     def apply(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
@@ -95,12 +113,14 @@ def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> N
     if len(section.accelerometer) != 3 or any(c not in channels for c in section.accelerometer):
         raise InputError(f"posture: 'accelerometer' must name three of the bundle's channels, got "
                          f"{list(section.accelerometer)}")
+    if section.features is not None and section.features not in FEATURE_SETS:
+        raise InputError(f"posture: 'features' must be one of {', '.join(FEATURE_SETS)}, got {section.features!r}")
     c = len(channels)
-    n_features = 3 * c + len(channel_pairs(c)) + 3
+    n = n_features(c, section.features)
     for key in ("center", "scale", "weights"):
-        if len(getattr(section, key)) != n_features:
-            raise InputError(f"posture: '{key}' must have {n_features} numbers for {c} channels, "
-                             f"got {len(getattr(section, key))}")
+        if len(getattr(section, key)) != n:
+            raise InputError(f"posture: '{key}' must have {n} numbers for {c} channels and features "
+                             f"{section.features or FEATURE_SETS[0]!r}, got {len(getattr(section, key))}")
     if any(v <= 0 for v in section.scale):
         raise InputError("posture: 'scale' must be positive")
     if (section.max_motion_sd is None) != (section.still_classes is None):

@@ -314,6 +314,7 @@ class Posture(Record):
     rule: str | None = None
     still_classes: tuple[str, ...] | None = None  # with max_motion_sd: the postures a moving body cannot be in
     max_motion_sd: float | None = None  # g: a window whose |acc| varies more is not still
+    features: str | None = None  # posture.FEATURE_SETS; absent: "window+gravity" (the bundles made before it)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import pytest
 from ssvae_edge import Bundle, StreamScorer
 from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.mounting import window_features
-from ssvae_edge.posture import PostureOpinion, posture_features
+from ssvae_edge.posture import PostureOpinion, n_features, posture_features
 from ssvae_edge.sections import Posture
 from ssvae_train.data.hapt import read_hapt_recordings
-from ssvae_train.export.posture_fit import POSTURES, accelerometer_channels, fit_model
+from ssvae_train.export.posture_fit import FEATURES, POSTURES, accelerometer_channels, fit_model
 from ssvae_train.export.validation_windows import recording_windows, window_codes
 
 SLICE = Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip"
@@ -34,6 +34,16 @@ def test_the_features_are_the_window_features_then_where_gravity_points() -> Non
     g = w[:, :, :3].astype(np.float64).mean(axis=1)
     assert np.allclose(f[:, -3:], g / np.linalg.norm(g, axis=1, keepdims=True))
     assert accelerometer_channels(PHONE) == ["acc_x", "acc_y", "acc_z"] and accelerometer_channels(["a", "b"]) is None
+
+
+def test_the_sway_features_add_the_log_of_each_channels_deviation() -> None:
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((3, 128, 6)) * [0.01, 0.02, 0.03, 0.1, 0.2, 0.3] + [0.9, -0.3, 0.2, 0, 0, 0])
+    f = posture_features(w.astype(np.float32), [0, 1, 2], "window+gravity+log_sd")
+    assert f.shape == (3, n_features(6, "window+gravity+log_sd")) == (3, N_FEATURES + 6)
+    assert np.array_equal(f[:, :N_FEATURES], posture_features(w.astype(np.float32), [0, 1, 2]))
+    assert np.allclose(f[:, -6:], np.log(w.std(axis=1) + 1e-6), atol=1e-5)  # float32 input
+    assert np.allclose(np.exp(f[:, -6:]).mean(0), [0.01, 0.02, 0.03, 0.1, 0.2, 0.3], rtol=0.2)
 
 
 def section(bias: float, weights: tuple[float, ...] | None = None) -> Posture:
@@ -70,10 +80,11 @@ def test_the_runtime_reproduces_the_regression_fitted_on_real_phone_windows() ->
     assert fitted is not None and fit_model(w[codes != 4], codes[codes != 4], CLASSES, [0, 1, 2]) is None
     scaler, lr, n = fitted
     s = Posture(classes=POSTURES, accelerometer=("acc_x", "acc_y", "acc_z"), center=tuple(scaler.mean_),
-                scale=tuple(scaler.scale_), weights=tuple(lr.coef_[0]), bias=float(lr.intercept_[0]))
-    assert keep.sum() == n > 50
+                scale=tuple(scaler.scale_), weights=tuple(lr.coef_[0]), bias=float(lr.intercept_[0]),
+                features=FEATURES)
+    assert keep.sum() == n > 50 and len(s.weights) == n_features(6, FEATURES)
     runtime = PostureOpinion(s, CLASSES, PHONE).log_odds(w)
-    sk = lr.decision_function(scaler.transform(posture_features(w, [0, 1, 2])))
+    sk = lr.decision_function(scaler.transform(posture_features(w, [0, 1, 2], FEATURES)))
     assert np.allclose(runtime, sk, atol=1e-9)  # every window, not only the postures'
     assert np.mean((runtime[keep] > 0) == (codes[keep] == 4)) > 0.9
 
@@ -109,6 +120,8 @@ def test_asking_without_a_section_and_a_broken_section_are_one_line(tmp_path: Pa
         StreamScorer(plain, posture=True)
     assert StreamScorer(plain).posture is None
     for bad, message in (({"weights": [1.0]}, "'weights' must have 36 numbers for 6 channels"),
+                         ({"features": "window+gravity+log_sd"}, "'center' must have 42 numbers"),
+                         ({"features": "spectrum"}, "'features' must be one of"),
                          ({"classes": ["SITTING", "RUNNING"]}, "'RUNNING' is not one of the bundle's classes"),
                          ({"accelerometer": ["acc_x", "acc_y"]}, "'accelerometer' must name three")):
         broken = posture_bundle(tmp_path / str(len(message)), {**section(1.0).to_json(), **bad})

@@ -143,7 +143,7 @@ export class MountingEstimate {
 }
 
 /** The manifest's posture model (posture.py): windowFeatures plus the unit mean of the accelerometer's three
- * channels, their log-odds of the second posture; the larger of the two postures' probabilities goes to the one
+ * channels (and, with features "window+gravity+log_sd", the log of each channel's deviation), their log-odds of the second posture; the larger of the two postures' probabilities goes to the one
  * it picks, the smaller to the other, every other class keeps its own. */
 export class PostureOpinion {
   constructor(section, classes, channels) {
@@ -175,7 +175,11 @@ export class PostureOpinion {
     for (let t = 0; t < W; t++) for (let k = 0; k < 3; k++) g[k] += x[off + t * C + this.acc[k]];
     for (let k = 0; k < 3; k++) g[k] /= W;
     const norm = Math.max(Math.hypot(g[0], g[1], g[2]), 1e-6);
-    return linear(this.s, [...windowFeatures(x, off, W, C), ...g.map((v) => v / norm)]);
+    const wf = windowFeatures(x, off, W, C);
+    const f = [...wf, ...g.map((v) => v / norm)];
+    // "window+gravity+log_sd": the log of each channel's deviation (windowFeatures' second block)
+    if (this.s.features === "window+gravity+log_sd") for (let c = 0; c < C; c++) f.push(Math.log(wf[C + c]));
+    return linear(this.s, f);
   }
 
   /** The probabilities `p` of the window at `off` in `x`, with the two postures' given as the model says. */
