@@ -158,8 +158,9 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             shipped = v.get("on_with_motion_gate" if p.max_motion_sd is not None else "on")
             measured = (f" (validation accuracy {v['off']:.4f} without, {shipped:.4f} with)"
                         if "off" in v and shipped is not None else "")
+            sway = " and how much the body sways" if p.features == "window+gravity+log_sd" else ""
             rows.append(("posture", f"{p.classes[0]} or {p.classes[1]}: decided by a linear model of where gravity "
-                         f"points{gate}{measured}; --no-posture turns it off"))
+                         f"points{sway}{gate}{measured}; --no-posture turns it off"))
         if m.opset:
             rows.append(("opset", str(m.opset)))
         if data["producer"]:
@@ -255,9 +256,9 @@ def stream(
              "'wearer_baseline'.")] = None,
     posture: Annotated[bool | None, typer.Option(
         "--posture/--no-posture",
-        help="Let the manifest's posture model (a linear model of where gravity points, fitted on the training "
-             "people) decide between its two still postures, e.g. sitting and standing. Default: on when the "
-             "manifest has a 'posture'.")] = None,
+        help="Let the manifest's posture model (a linear model of where gravity points and how much the body "
+             "sways, fitted on the training people) decide between its two still postures, e.g. sitting and "
+             "standing. Default: on when the manifest has a 'posture'.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a sensor stream window by window: one JSON line per window, then a summary line.

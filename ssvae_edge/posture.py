@@ -1,19 +1,19 @@
-"""Sitting or standing: a second opinion on the two still upright postures (manifest `posture`), because the
-classifier graph learns how its few training people sit and stand and carries that to new people worse than a
-linear model of where gravity points does.
+"""Sitting or standing: a second opinion on the two still upright postures (manifest `posture`), because the classifier
+graph learns how its few training people sit and stand and carries that to new people worse than a linear model of
+where gravity points does.
 
 The manifest's `posture` names the two classes and holds a logistic regression of one window's features
 (`posture_features`: the mounting estimate's `window_features`, then the unit vector of the accelerometer's mean,
 i.e. where gravity points in the phone, and with `features` "window+gravity+log_sd" the log of each channel's
-deviation, i.e. how much the body sways: standing sways more than sitting) whose output is the log-odds of the second class against the first. It
-is fitted at export on the training people's windows of the two classes and kept only where it raises the
-validation people's window accuracy (`ssvae_train.export.posture_fit`). For each window the runtime gives the
-larger of the two classes' probabilities to the class the regression picks and the smaller to the other: every
-other class keeps its probability, so the posture model decides between sitting and standing and never whether
-the wearer is still. With `max_motion_sd` the section also says when the wearer cannot be still: a window whose
-acceleration magnitude varies (standard deviation over the window, in g) by more than that gives the
-`still_classes`' probability to the other classes in proportion. It runs after the mounting estimate (on the
-windows the graphs see) and before the class smoothing. Stateless: a window's result depends on that window only.
+deviation, i.e. how much the body sways: standing sways more than sitting) whose output is the log-odds of the
+second class against the first. It is fitted at export on the training people's windows of the two classes and kept
+only where it raises the validation people's window accuracy (`ssvae_train.export.posture_fit`). For each window the
+runtime gives the larger of the two classes' probabilities to the class the regression picks and the smaller to the
+other: every other class keeps its probability, so the posture model decides between sitting and standing and never
+whether the wearer is still. With `max_motion_sd` the section also says when the wearer cannot be still: a window
+whose acceleration magnitude varies (standard deviation over the window, in g) by more than that gives the
+`still_classes`' probability to the other classes in proportion. It runs after the mounting estimate (on the windows
+the graphs see) and before the class smoothing. Stateless: a window's result depends on that window only.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import numpy as np
 
 from ssvae_edge.errors import InputError
 from ssvae_edge.mounting import channel_pairs, window_features
-
 
 FEATURE_SETS = ("window+gravity", "window+gravity+log_sd")  # the manifest's `posture.features`; absent = the first
 

@@ -162,6 +162,7 @@ async function main() {
     + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "")
     + (m.mounting ? "; a phone clipped on turned around is noticed and turned back" : "")
     + (m.posture ? "; sitting or standing: decided by where gravity points"
+      + (m.posture.features === "window+gravity+log_sd" ? " and how much the body sways" : "")
       + (m.posture.max_motion_sd ? ", and a body in motion is not still" : "") : "")
     + (wearer ? "; the score is measured against this wearer's own baseline for the class" : "");
   $("debounce").textContent = `alert: ${k} of the last ${mm} windows above the threshold, clears below ${c}${smooth}`;
