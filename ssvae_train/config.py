@@ -103,7 +103,10 @@ class FitConfig:
         0.0, "Weight of a consistency term on unlabelled rows (UDA, Xie et al. 2020): the classifier's probabilities "
         "on a second augmented copy of each unlabelled window are pulled, by KL, towards its detached probabilities "
         "on the first. 0: off (the write-up's loss). Needs --augment and --model ssvae.")
-    val_fraction: float = option(0.1, "Fraction of the training set held out for validation.")
+    val_fraction: float = option(
+        0.1, "Fraction of the training set held out for validation. 0: none, a final refit on every training row "
+        "(person) once the choices were made on a run of the same recipe that had validation people; export it "
+        "with ssvae-export --choices-from that run's bundle.")
     val_split: str = option(
         "random", "random (stratified by class) | blocks (whole contiguous blocks of the stored rows, 1/20 each: for "
         "windowed data stored recording by recording, e.g. the UCI-HAR subset, validation then holds whole sessions "
@@ -151,8 +154,11 @@ class FitConfig:
                             "--model ssvae")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.kl_weight <= 0:
             raise UserError("--epochs, --batch-size, --lr and --kl-weight must be positive")
-        if not 0 < self.val_fraction < 0.5:
-            raise UserError("--val-fraction must lie in (0, 0.5)")
+        if not 0 <= self.val_fraction < 0.5:
+            raise UserError("--val-fraction must lie in [0, 0.5)")
+        if self.val_fraction == 0 and (self.val_anomaly_class is not None or self.m1_run is not None):
+            raise UserError("--val-fraction 0 (a refit without validation rows) does not go with "
+                            "--val-anomaly-class or --m1-run, which choose on validation rows")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -127,6 +127,11 @@ case "${1:-all}" in
       run full-norot-v$f-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --val-fraction $f
     done
     ;;
+  r0|r1|r2)  # sixteenth round (results/hapt-bundles.md): the shipped recipe refitted on all 21 training people (no
+    # validation rows); exported with --choices-from its validated sibling of the same seed
+    s=${1#r}
+    run full-norot-all-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --val-fraction 0
+    ;;
   b|all)
     for f in 0.1 0.01; do for s in 0 1 2; do run ss-l$f-s$s 30 --model ssvae --labels $f --seed $s; done; done
     ;;

@@ -159,7 +159,9 @@ def make_split(
     rng = np.random.default_rng(seed)
     all_idx = np.arange(len(y))
     has = y >= 0
-    if groups is not None:
+    if val_fraction == 0:  # a refit: every row trains (the choices were made on a run with validation rows)
+        val = np.array([], dtype=np.int64)
+    elif groups is not None:
         val = _group_take(rng, groups, val_fraction, y, classes)
     elif has.all():  # fully labelled (every built-in set): stratified over the classes, as it always was
         val_per_class = [int(round(val_fraction * n)) for n in np.bincount(y, minlength=n_classes)]

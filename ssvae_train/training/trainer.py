@@ -54,6 +54,8 @@ class StepLoss(torch.nn.Module):
 def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
     x, y = prep.ds.x_train[prep.split.val], prep.ds.y_train[prep.split.val]
     out: dict[str, float] = {}
+    if not len(x):  # a refit (--val-fraction 0): nothing to judge by, the last epoch's weights are the ones
+        return out
     labelled = y >= 0  # user data: validation rows without a label count in the ELBO only
     if model.has_classifier and labelled.any():
         out.update(
