@@ -30,6 +30,7 @@ from ssvae_edge.sections import (
     Posture,
     Producer,
     Quantization,
+    Refit,
     Score,
     Sensor,
     Sequence,
@@ -111,9 +112,9 @@ class Manifest(Record):
     docs/bundle-format.md says what each key means). `from_json` validates; `to_json` gives the JSON back
     (a manifest read and written again keeps its bytes)."""
 
-    # written as null when None: every key up to `validation` is in every bundle; the last seven only where
+    # written as null when None: every key up to `validation` is in every bundle; the last eight only where
     # they apply (int8 graphs, class smoothing, sequence decoding, the mounting estimate, an M1+M2 run, the
-    # posture second opinion)
+    # posture second opinion, a refit's borrowed choices)
     NULLABLE = frozenset({"dtype", "units", "channels", "sample_rate_hz", "window", "hop", "max_value",
                           "time_axis_dynamic", "latent_dim", "threshold", "threshold_calibration", "alert",
                           "score_method", "score", "latent_prior", "opset", "producer", "validation"})
@@ -147,6 +148,7 @@ class Manifest(Record):
     mounting: Mounting | None = None
     composition: Composition | None = None
     posture: Posture | None = None
+    refit: Refit | None = None
     path: Path = field(default=Path(MANIFEST_FILE), kw_only=True, compare=False, metadata={"json": False})
 
     # ---- what the runtime reads ----

@@ -318,6 +318,19 @@ class Posture(Record):
 
 
 @dataclass(frozen=True)
+class Refit(Record):
+    """A bundle of a run trained on every training row (no validation rows), exported with the choices its
+    validated sibling's bundle made (`ssvae_train.export.refit`): where they came from and what that means."""
+
+    choices_from: str
+    sibling_run: str | None = None
+    sibling_val_fraction: float | None = None
+    sibling_validation_people: tuple[str, ...] | None = None
+    taken_verbatim: tuple[str, ...] | None = None
+    what: str | None = None
+
+
+@dataclass(frozen=True)
 class Composition(Record):
     """An M1+M2 bundle: how its graphs chain M1 (a plain VAE on raw samples) and M2 (on M1's latent means)."""
 

@@ -19,6 +19,8 @@ ONE_JOB = {
     "ssvae_edge/stream.py": "one stream scored: windowing, micro-batches, each decoding step the manifest ships "
                             "switched on or off in one place, alerts and the fault counts",
     "ssvae_train/experiments/report.py": "RESULTS.md: one function per section, in the order they are written",
+    "ssvae_train/export/exporter.py": "the export pipeline: each step in the order a bundle is made and proved, "
+                                      "and the manifest assembled from what they return",
 }
 # hashlib.sha256 is the bundle contract's (graph files, checkpoints); download.py also hashes other things
 # with it: the members of a downloaded zip and git blob ids of the UCI-HAR originals (checked, not recorded)

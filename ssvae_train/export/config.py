@@ -41,6 +41,12 @@ class ExportConfig:
         None, "Where the run's data set lives now (default: the path recorded in the run).")
     weights: str = option(
         "last", "last (the run's last finished epoch) | best (its best validation epoch: early stopping).", WEIGHTS)
+    choices_from: str | None = option(
+        None, "A run trained without validation people (fit --val-fraction 0, a refit on every person): the "
+        "bundle of its validated sibling (same recipe and data, validation people held out), whose class "
+        "smoothing, sequence filter, mounting estimate and posture model it takes verbatim; the alert is "
+        "fitted again on that sibling's validation people, whom the refit trained on (the export says its "
+        "figures are optimistic). Classifier bundles only (ssvae_train/export/refit.py).")
     latent_prior: str = option(
         "class", "class (decoder.onnx moves z ~ N(0, I) to where class y lies in latent space, fitted on the "
         "training rows: generated samples look like the class asked) | standard (z is decoded as given).",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from ssvae_edge.sections import (
     Mounting,
     Posture,
     Quantization,
+    Refit,
     Sequence,
     Smoothing,
     ThresholdCalibration,
@@ -39,6 +40,7 @@ from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export import manifest_entries as ME
+from ssvae_train.export import refit as R
 from ssvae_train.export import wearer_baseline_fit as WB
 from ssvae_train.export.config import ExportConfig
 from ssvae_train.export.cuts import Cut, make_cuts, score_method
@@ -74,19 +76,23 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
     _check_score(cfg.score)
     check_destination(out, force)
     loaded = load_for_export(run, cfg.data_dir, cfg.weights)
+    loaded, sibling = R.with_sibling(loaded, cfg.choices_from)  # a refit: its validated sibling's manifest
     plan = plan_graphs(loaded, cfg.score, cfg.latent_prior, say)
     alert_quantile = cfg.alert_quantile
     t0 = time.perf_counter()
     with staging(out, force) as tmp:
         graphs = export_and_validate(plan, loaded.model, loaded.prep, tmp, say)
         cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, cfg.alert_target, say)
-        smoothing, sequence, mounting, posture = choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say)
+        smoothing, sequence, mounting, posture = (
+            choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say) if sibling is None
+            else R.decoding(sibling, cfg.choices_from, say))
+        cal = cal if sibling is None else replace(cal, alert=R.optimistic(cal.alert))
         bar = Progress(total=0, enabled=progress, label="measuring")
         metrics = ME.test_metrics(loaded.model, plan.method, plan.fit, graphs.sessions, loaded.prep.ds, bar)
         bar.close()
         int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if cfg.quantize else None
         manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence, mounting,
-                                posture)
+                                posture, R.entry(sibling, cfg.choices_from))
         check_parity(tmp, graphs, say, int8 is not None)
         manifest = WB.add_to_staged(tmp, loaded.prep, cal.streams if cal.alert else None, cfg.alert_target,
                                     say) or manifest
@@ -249,7 +255,8 @@ def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Cali
 # ---- write and check ----------------------------------------------------------------------------------
 def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Calibration, metrics: dict,
                  int8: tuple[dict, dict] | None, smoothing: dict | None = None,
-                 sequence: dict | None = None, mounting: dict | None = None, posture: dict | None = None) -> dict:
+                 sequence: dict | None = None, mounting: dict | None = None, posture: dict | None = None,
+                 refit: dict | None = None) -> dict:
     """manifest.json (`ssvae_edge.contract.Manifest`), written last (a folder with a manifest is a finished
     bundle); returns it as written."""
     model, meta = loaded.model, loaded.prep.meta()
@@ -276,6 +283,7 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         sequence=Sequence(**sequence) if sequence is not None else None,
         mounting=Mounting(**mounting) if mounting is not None else None,
         posture=Posture(**posture) if posture is not None else None,
+        refit=Refit(**refit) if refit is not None else None,
         # an M1+M2 run: how its graphs chain the two models
         composition=Composition(**model.describe()) if isinstance(model, M1M2) else None,
     )
