@@ -161,6 +161,11 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             sway = " and how much the body sways" if p.features == "window+gravity+log_sd" else ""
             rows.append(("posture", f"{p.classes[0]} or {p.classes[1]}: decided by a linear model of where gravity "
                          f"points{sway}{gate}{measured}; --no-posture turns it off"))
+        if m.refit:
+            taken = ", ".join(m.refit.taken_verbatim or ()) or "no decoding section"
+            rows.append(("refit", f"graphs trained on every training person (no validation rows); {taken} from "
+                         f"{m.refit.choices_from}, chosen there on its validation people; the alert's figures are "
+                         "optimistic (measured on people these graphs trained on)"))
         if m.opset:
             rows.append(("opset", str(m.opset)))
         if data["producer"]:

@@ -74,6 +74,13 @@ def _info_row(monkeypatch: pytest.MonkeyPatch, bundle: str, row: str) -> str:
     return line
 
 
+def test_info_text_says_the_phone_bundle_is_a_refit_and_where_its_choices_came_from(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    row = _info_row(monkeypatch, "har-phone", "refit")
+    assert "graphs trained on every training person (no validation rows)" in row and "optimistic" in row
+    assert "smoothing, mounting, posture from runs/hapt-bundles/full-norot-s1-sway" in row
+
+
 def test_info_text_says_what_the_validation_time_can_show(monkeypatch: pytest.MonkeyPatch) -> None:
     """The shipped novelty bundle met its target on 0.43 h of validation time: info gives the rate's bound."""
     row = _info_row(monkeypatch, "har-phone-novelty", "wearer baseline")
