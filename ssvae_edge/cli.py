@@ -261,9 +261,9 @@ def stream(
              "'wearer_baseline'.")] = None,
     posture: Annotated[bool | None, typer.Option(
         "--posture/--no-posture",
-        help="Let the manifest's posture model (a linear model of where gravity points and how much the body "
-             "sways, fitted on the training people) decide between its two still postures, e.g. sitting and "
-             "standing. Default: on when the manifest has a 'posture'.")] = None,
+        help="Let the manifest's posture model (a linear model of where gravity points and, where the manifest "
+             "says so, how much the body sways, fitted on the training people) decide between its two still "
+             "postures, e.g. sitting and standing. Default: on when the manifest has a 'posture'.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a sensor stream window by window: one JSON line per window, then a summary line.

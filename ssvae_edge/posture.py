@@ -13,7 +13,9 @@ other: every other class keeps its probability, so the posture model decides bet
 whether the wearer is still. With `max_motion_sd` the section also says when the wearer cannot be still: a window
 whose acceleration magnitude varies (standard deviation over the window, in g) by more than that gives the
 `still_classes`' probability to the other classes in proportion. It runs after the mounting estimate (on the windows
-the graphs see) and before the class smoothing. Stateless: a window's result depends on that window only.
+the graphs see) and before the class smoothing. With `min_sd` (one deviation per channel) a window where some channel
+varies less than that is left to the classifier: a flat channel (a phone without a gyroscope, a column of zeros) says
+nothing of how the body sways. Stateless: a window's result depends on that window only.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class PostureOpinion:
         self.weights = np.asarray(section.weights, dtype=np.float64)
         self.bias = float(section.bias)
         self.features = section.features
+        self.min_sd = None if section.min_sd is None else np.asarray(section.min_sd, dtype=np.float64)
         self.max_motion_sd = section.max_motion_sd
         self.still = [list(classes).index(c) for c in section.still_classes or ()]
         self.changed_windows = 0
@@ -74,6 +77,14 @@ class PostureOpinion:
         total = rest.sum(axis=1, keepdims=True)
         take = moving & (total[:, 0] > 0)
         return np.where(take[:, None], rest / np.where(total > 0, total, 1), probs).astype(probs.dtype)
+
+    def judged(self, windows: np.ndarray) -> np.ndarray:
+        """Windows the model may decide: with `min_sd`, those whose every channel varies at least that much (a
+        flat channel, e.g. a phone without a gyroscope, says nothing of how the body sways); else all."""
+        if self.min_sd is None:
+            return np.ones(len(windows), dtype=bool)
+        c = np.shape(windows)[2]
+        return (window_features(windows)[:, c : 2 * c] >= self.min_sd).all(axis=1)
 
     def log_odds(self, windows: np.ndarray) -> np.ndarray:
         """Each window's log-odds of the second posture (`classes[1]`) against the first."""
@@ -89,8 +100,9 @@ class PostureOpinion:
         pa, pb = probs[:, self.a], probs[:, self.b]
         hi, lo = np.maximum(pa, pb), np.minimum(pa, pb)
         out = probs.copy()
-        out[:, self.a] = np.where(second, lo, hi)
-        out[:, self.b] = np.where(second, hi, lo)
+        judged = self.judged(windows)
+        out[:, self.a] = np.where(judged, np.where(second, lo, hi), pa)
+        out[:, self.b] = np.where(judged, np.where(second, hi, lo), pb)
         if self.max_motion_sd is not None:
             out = self._not_still_when_moving(out, windows)
         self.changed_windows += int((out.argmax(axis=1) != probs.argmax(axis=1)).sum())
@@ -112,6 +124,8 @@ def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> N
     if len(section.accelerometer) != 3 or any(c not in channels for c in section.accelerometer):
         raise InputError(f"posture: 'accelerometer' must name three of the bundle's channels, got "
                          f"{list(section.accelerometer)}")
+    if section.min_sd is not None and (len(section.min_sd) != len(channels) or not all(v > 0 for v in section.min_sd)):
+        raise InputError(f"posture: 'min_sd' must hold one positive number per channel ({len(channels)})")
     if section.features is not None and section.features not in FEATURE_SETS:
         raise InputError(f"posture: 'features' must be one of {', '.join(FEATURE_SETS)}, got {section.features!r}")
     c = len(channels)

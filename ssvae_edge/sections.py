@@ -315,6 +315,7 @@ class Posture(Record):
     still_classes: tuple[str, ...] | None = None  # with max_motion_sd: the postures a moving body cannot be in
     max_motion_sd: float | None = None  # g: a window whose |acc| varies more is not still
     features: str | None = None  # posture.FEATURE_SETS; absent: "window+gravity" (the bundles made before it)
+    min_sd: tuple[float, ...] | None = None  # per channel: a window with a flatter channel is not decided
 
 
 @dataclass(frozen=True)
@@ -323,6 +324,7 @@ class Refit(Record):
     validated sibling's bundle made (`ssvae_train.export.refit`): where they came from and what that means."""
 
     choices_from: str
+    choices_from_sha256: str | None = None  # of the sibling's manifest.json, as read at export
     sibling_run: str | None = None
     sibling_val_fraction: float | None = None
     sibling_validation_people: tuple[str, ...] | None = None

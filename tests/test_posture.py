@@ -148,3 +148,35 @@ def test_the_motion_gate_empties_the_still_postures_of_windows_in_motion_only() 
     with pytest.raises(InputError, match="come together"):
         from ssvae_edge.posture import check_section
         check_section(Posture(**{**section(1.0).to_json(), "max_motion_sd": 0.1}), PHONE, CLASSES)
+
+
+def test_a_flat_channel_leaves_the_two_postures_to_the_classifier() -> None:
+    """A phone without a gyroscope (zeros) says nothing of sway: with `min_sd` such windows keep the classifier's
+    call between the postures, while the motion gate still applies; other windows are decided as before."""
+    n = N_FEATURES + 6
+    sway = Posture(classes=POSTURES, accelerometer=("acc_x", "acc_y", "acc_z"), center=(0.0,) * n, scale=(1.0,) * n,
+                   weights=(0.0,) * n, bias=1.0, features="window+gravity+log_sd", min_sd=(1e-3,) * 6)  # STANDING
+    rng = np.random.default_rng(2)
+    w = (rng.standard_normal((2, 128, 6)) * 0.01 + [1.0, 0, 0, 0, 0, 0]).astype(np.float32)
+    w[1, :, 3:] = 0.0  # no gyroscope
+    probs = np.array([[0.1, 0.0, 0.0, 0.6, 0.3, 0.0]] * 2, np.float32)  # the classifier says SITTING
+    opinion = PostureOpinion(sway, CLASSES, PHONE)
+    assert opinion.judged(w).tolist() == [True, False]
+    assert opinion.apply(probs, w).argmax(1).tolist() == [4, 3] and opinion.changed_windows == 1
+    assert PostureOpinion(Posture(**{**sway.to_json(), "min_sd": None}), CLASSES, PHONE).apply(probs, w).argmax(
+        1).tolist() == [4, 4]  # without the floor the flat window is decided too
+    from ssvae_edge.posture import check_section
+    with pytest.raises(InputError, match="'min_sd' must hold one positive number per channel"):
+        check_section(Posture(**{**sway.to_json(), "min_sd": [1e-3] * 5}), PHONE, CLASSES)
+
+
+def test_the_fitted_floor_lies_below_every_window_fitted_on() -> None:
+    from ssvae_train.export.posture_fit import min_sd
+    recs, _ = read_hapt_recordings(SLICE)
+    train = [r for r in recs if not r.test]
+    w = np.concatenate([recording_windows(r, 128, 64)[0] for r in train])
+    codes = np.concatenate([window_codes(r, CLASSES, 128, recording_windows(r, 128, 64)[1]) for r in train])
+    floor = np.array(min_sd(w, codes, CLASSES))
+    keep = (codes == 3) | (codes == 4)
+    sd = window_features(w[keep])[:, 6:12]
+    assert floor.shape == (6,) and (floor > 0).all() and (sd >= floor).all() and (sd.min(0) == 2 * floor).all()

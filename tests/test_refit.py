@@ -4,6 +4,7 @@ the manifest says about them, and each misuse as one line, exit 2 and no bundle.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -57,25 +58,9 @@ def test_no_validation_rows_means_every_row_trains() -> None:
         FitConfig(dataset="hapt", arch="convlstm", val_fraction=0.0, exclude_class=2, val_anomaly_class=1).validate()
 
 
-def test_the_refit_takes_its_siblings_choices_and_says_its_alert_is_optimistic(runs, tmp_path: Path) -> None:
-    refit, _, sibling_bundle = runs
-    e = export(refit, tmp_path / "b", "--choices-from", str(sibling_bundle))
-    assert e.returncode == 0, e.stderr
-    m = json.loads((tmp_path / "b" / "manifest.json").read_text())
-    s = json.loads((sibling_bundle / "manifest.json").read_text())
-    for key in DECODING:  # verbatim, validation figures included
-        assert m.get(key) == s.get(key)
-    assert m["refit"]["taken_verbatim"] == [k for k in DECODING if s.get(k) is not None]
-    assert m["refit"]["choices_from"] == str(sibling_bundle) and m["refit"]["sibling_val_fraction"] == 0.3
-    # the alert was fitted on the sibling's validation people, whom the refit trained on: said, loudly
-    people = s["alert"]["streams"]["people"]
-    assert m["alert"]["streams"]["people"] == people == m["refit"]["sibling_validation_people"]
-    assert OPTIMISTIC in m["alert"]["warnings"] and "optimistic" in e.stderr
-    assert m["producer"]["val_fraction"] == 0.0 and m["producer"]["run"] == str(refit)
-
-
 def edited_manifest(bundle: Path, out: Path, edit) -> Path:
-    """A folder holding `bundle`'s manifest with `edit(manifest)` applied (all --choices-from reads)."""
+    """A folder holding `bundle`'s manifest with `edit(manifest)` applied (all --choices-from reads; the graph
+    files are not read)."""
     m = json.loads((bundle / "manifest.json").read_text())
     edit(m)
     out.mkdir()
@@ -83,14 +68,43 @@ def edited_manifest(bundle: Path, out: Path, edit) -> Path:
     return out
 
 
-@pytest.mark.parametrize("case", ["no choices", "own validation", "no bundle", "other data", "other window",
-                                  "sibling without validation"])
+def test_the_refit_takes_its_siblings_choices_and_says_its_alert_is_optimistic(runs, tmp_path: Path) -> None:
+    refit, _, sibling_bundle = runs
+    # one epoch on the slice chooses no posture model: the shipped phone bundle's (same classes and channels)
+    # joins the sibling's manifest, so the section the refit exists for is among those copied
+    phone = json.loads((Path(__file__).parent.parent / "exported" / "har-phone" / "manifest.json").read_text())
+    sibling = edited_manifest(sibling_bundle, tmp_path / "sibling", lambda m: m.update(posture=phone["posture"]))
+    e = export(refit, tmp_path / "b", "--choices-from", str(sibling))
+    assert e.returncode == 0, e.stderr
+    m = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    s = json.loads((sibling / "manifest.json").read_text())
+    for key in DECODING:  # verbatim, validation figures included
+        assert m.get(key) == s.get(key)
+    assert m["posture"]["features"] == "window+gravity+log_sd" and "posture" in m["refit"]["taken_verbatim"]
+    assert m["refit"]["taken_verbatim"] == [k for k in DECODING if s.get(k) is not None]
+    assert m["refit"]["choices_from"] == str(sibling) and m["refit"]["sibling_val_fraction"] == 0.3
+    assert m["refit"]["choices_from_sha256"] == hashlib.sha256((sibling / "manifest.json").read_bytes()).hexdigest()
+    assert "which this refit trained on" in m["threshold_calibration"]["source"]
+    # the alert was fitted on the sibling's validation people, whom the refit trained on: said, loudly
+    people = s["alert"]["streams"]["people"]
+    assert m["alert"]["streams"]["people"] == people == m["refit"]["sibling_validation_people"]
+    assert OPTIMISTIC in m["alert"]["warnings"] and "optimistic" in e.stderr
+    assert m["producer"]["val_fraction"] == 0.0 and m["producer"]["run"] == str(refit)
+
+
+@pytest.mark.parametrize("case", ["no choices", "own validation", "no bundle", "other data", "other hop",
+                                  "sibling without validation", "other recipe", "other people", "unknown key"])
 def test_each_misuse_is_one_line_exit_2_and_no_bundle(runs, tmp_path: Path, case: str) -> None:
     refit, sibling, sibling_bundle = runs
     edits = {"other data": (lambda m: m["producer"].update(dataset="uci-har"), "its run is on 'uci-har', this one"),
-             "other window": (lambda m: m.update(window=64), "its window (64) differ"),
+             "other hop": (lambda m: m.update(hop=32), "its hop (32) differ"),
              "sibling without validation": (lambda m: m["producer"].update(val_fraction=0.0),
-                                            "had no validation people either")}
+                                            "had no validation people either"),
+             "other recipe": (lambda m: m["producer"].update(hidden=32), "its run has hidden 32, this one 16"),
+             "other people": (lambda m: m["alert"]["streams"].update(people=["user99"]),
+                              "its validation rows cannot be drawn again from this data"),
+             "unknown key": (lambda m: m["mounting"].update(newer=1), "its 'mounting' has keys this exporter does "
+                             "not know (newer)")}
     if case in edits:
         edit, says = edits[case]
         run, extra = refit, ("--choices-from", str(edited_manifest(sibling_bundle, tmp_path / "edited", edit)))
@@ -98,7 +112,7 @@ def test_each_misuse_is_one_line_exit_2_and_no_bundle(runs, tmp_path: Path, case
         run, extra, says = {
             "no choices": (refit, (), "trained without validation people (--val-fraction 0): give --choices-from"),
             "own validation": (sibling, ("--choices-from", str(sibling_bundle)), "this run has its own"),
-            "no bundle": (refit, ("--choices-from", str(tmp_path)), "no readable bundle manifest"),
+            "no bundle": (refit, ("--choices-from", str(tmp_path)), "not a bundle (no manifest.json)"),
         }[case]
     e = export(run, tmp_path / "out", *extra)
     assert e.returncode == 2 and says in e.stderr and len(e.stderr.strip().splitlines()) == 1, e.stderr

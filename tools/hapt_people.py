@@ -3,8 +3,8 @@
 validation people's recordings (never test), at their defaults and with the graph alone.
 
     python tools/hapt_people.py --recordings runs/hapt-csv/val-s0 --name hapt-people-s0 \\
-        --bundle runs/hapt-bundles/full-norot-v0.7-s0 --bundle runs/hapt-bundles/full-norot-v0.45-s0 \\
-        --bundle runs/hapt-bundles/full-norot-v0.3-s0 --bundle runs/hapt-bundles/full-norot-s0-posture
+        --bundle runs/hapt-bundles/full-norot-v0.45-s0 --bundle runs/hapt-bundles/full-norot-v0.3-s0 \\
+        --bundle runs/hapt-bundles/full-norot-s0-sway
 
 Each bundle's number of training people is that of its run's split (the manifest's seed and validation
 fraction over HAPT's training people, as `ssvae-train fit` drew it). The rule that uses these figures is in
@@ -29,11 +29,11 @@ from ssvae_train.data.hapt import load_hapt
 GRAPH_ONLY = {"smoothing": 1, "sequence": False, "mounting": "worn", "posture": False}
 
 
-def training_people(bundle: Bundle, data: DataSet) -> int:
-    """The number of people the bundle's run trained on: HAPT's training people less its validation people."""
+def training_people(bundle: Bundle, data: DataSet) -> list[str]:
+    """The people the bundle's run trained on: HAPT's training people less its validation people."""
     p = bundle.manifest.producer.to_json()
     split = make_split(data.y_train, data.n_classes, None, p["seed"], p["val_fraction"], data.groups_train)
-    return len(np.unique(data.groups_train[split.train]))
+    return sorted(data.group_names[g] for g in np.unique(data.groups_train[split.train]))
 
 
 def accuracy(bundle: Bundle, files: list[Path], **options) -> float:
@@ -55,7 +55,12 @@ def main(
     data, rows = load_hapt(data_dir), []
     for path in bundle:
         b = Bundle.load(path, providers="cpu", threads=1)
-        row = {"bundle": str(path), "training_people": training_people(b, data),
+        trained = training_people(b, data)
+        seen = sorted({f.stem.split("_")[-1] for f in files} & set(trained))
+        if seen:
+            raise typer.BadParameter(f"{path} trained on {', '.join(seen)}, whose recordings are in {recordings}",
+                                     param_hint="--recordings")
+        row = {"bundle": str(path), "training_people": len(trained),
                "defaults": accuracy(b, files), "graph_only": accuracy(b, files, **GRAPH_ONLY)}
         rows.append(row)
         typer.echo(f"{path}: {row}", err=True)

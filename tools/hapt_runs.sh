@@ -123,7 +123,7 @@ case "${1:-all}" in
   p0|p1)  # fourteenth round (results/hapt-bundles.md): fewer training people, same validation people as
     # full-norot-sN (a seed fixes the order people go to validation, so a larger fraction holds out more of them)
     s=${1#p}
-    for f in 0.45 0.3; do  # (0.7 is refused: --val-fraction must lie in (0, 0.5))
+    for f in 0.45 0.3; do  # (0.7 was refused: --val-fraction must lie below 0.5)
       run full-norot-v$f-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --val-fraction $f
     done
     ;;

@@ -145,8 +145,13 @@ export class MountingEstimate {
 /** The manifest's posture model (posture.py): windowFeatures plus the unit mean of the accelerometer's three
  * channels (and, with features "window+gravity+log_sd", the log of each channel's deviation), their log-odds of the second posture; the larger of the two postures' probabilities goes to the one
  * it picks, the smaller to the other, every other class keeps its own. */
+const POSTURE_FEATURES = ["window+gravity", "window+gravity+log_sd"];  // posture.py FEATURE_SETS
+
 export class PostureOpinion {
   constructor(section, classes, channels) {
+    if (section.features != null && !POSTURE_FEATURES.includes(section.features)) {
+      throw new Error(`posture: 'features' must be one of ${POSTURE_FEATURES.join(", ")}, got ${section.features}`);
+    }
     this.s = section;
     [this.a, this.b] = section.classes.map((c) => classes.indexOf(c));
     this.acc = section.accelerometer.map((c) => channels.indexOf(c));
@@ -182,13 +187,23 @@ export class PostureOpinion {
     return linear(this.s, f);
   }
 
+  /** With min_sd: false when some channel varies less than its floor (posture.py judged). */
+  judged(x, off, W, C) {
+    if (!this.s.min_sd) return true;
+    const wf = windowFeatures(x, off, W, C);
+    for (let c = 0; c < C; c++) if (!(wf[C + c] >= this.s.min_sd[c])) return false;
+    return true;
+  }
+
   /** The probabilities `p` of the window at `off` in `x`, with the two postures' given as the model says. */
   apply(p, x, off, W, C) {
     const out = Float32Array.from(p);
-    const hi = Math.max(p[this.a], p[this.b]), lo = Math.min(p[this.a], p[this.b]);
-    const second = this.logOdds(x, off, W, C) > 0;
-    out[this.a] = second ? lo : hi;
-    out[this.b] = second ? hi : lo;
+    if (this.judged(x, off, W, C)) {
+      const hi = Math.max(p[this.a], p[this.b]), lo = Math.min(p[this.a], p[this.b]);
+      const second = this.logOdds(x, off, W, C) > 0;
+      out[this.a] = second ? lo : hi;
+      out[this.b] = second ? hi : lo;
+    }
     if (this.maxMotion !== null && this.motionSd(x, off, W, C) > this.maxMotion) {
       // in motion: the still classes' probability to the others, in proportion (float64 sums in class order)
       const rest = Array.from(out, (v, i) => (this.still.includes(i) ? 0 : v));

@@ -42,7 +42,7 @@ class ExportConfig:
     weights: str = option(
         "last", "last (the run's last finished epoch) | best (its best validation epoch: early stopping).", WEIGHTS)
     choices_from: str | None = option(
-        None, "A run trained without validation people (fit --val-fraction 0, a refit on every person): the "
+        None, "For a run trained without validation people (fit --val-fraction 0, a refit on every person): the "
         "bundle of its validated sibling (same recipe and data, validation people held out), whose class "
         "smoothing, sequence filter, mounting estimate and posture model it takes verbatim; the alert is "
         "fitted again on that sibling's validation people, whom the refit trained on (the export says its "

@@ -86,7 +86,9 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
         smoothing, sequence, mounting, posture = (
             choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say) if sibling is None
             else R.decoding(sibling, cfg.choices_from, say))
-        cal = cal if sibling is None else replace(cal, alert=R.optimistic(cal.alert))
+        if sibling is not None:
+            alert, calibration = R.optimistic(cal.alert, cal.calibration)
+            cal = replace(cal, alert=alert, calibration=calibration)
         bar = Progress(total=0, enabled=progress, label="measuring")
         metrics = ME.test_metrics(loaded.model, plan.method, plan.fit, graphs.sessions, loaded.prep.ds, bar)
         bar.close()

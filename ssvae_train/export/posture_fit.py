@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from ssvae_edge.mounting import MountingEstimate
+from ssvae_edge.mounting import MountingEstimate, window_features
 from ssvae_edge.posture import FEATURE_SETS, PostureOpinion, posture_features
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
@@ -60,6 +60,15 @@ def fit_model(x: np.ndarray, y: np.ndarray, classes: list[str], accel: list[int]
     return scaler, LogisticRegression(max_iter=2000).fit(scaler.transform(feats), target), int(keep.sum())
 
 
+def min_sd(x: np.ndarray, y: np.ndarray, classes: list[str]) -> list[float]:
+    """Per channel, half the smallest deviation (as `window_features` gives it) among the fitted windows: below
+    it a channel is flatter than any window the model learnt from (`PostureOpinion.judged`)."""
+    a, b = (classes.index(c) for c in POSTURES)
+    keep = (y == a) | (y == b)
+    c = x.shape[2]
+    return (0.5 * window_features(x[keep])[:, c : 2 * c].min(axis=0)).tolist()
+
+
 def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothing_windows: int,
                    sequence: dict | None, mounting: dict | None) -> dict | None:
     """{"chosen": the manifest's `posture` entry or None when it did not win, "validation": the figures}; None
@@ -77,6 +86,7 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
         return None
     scaler, lr, n = fitted
     section = {"classes": list(POSTURES), "accelerometer": accel_names, "features": FEATURES,
+               "min_sd": min_sd(ds.x_train[labelled], ds.y_train[labelled], classes),
                "center": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(),
                "bias": float(lr.intercept_[0])}
 
