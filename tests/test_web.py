@@ -23,6 +23,7 @@ import pytest
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.contract import Manifest, sha256_hex
 from ssvae_edge.headless import Chromium, find_chromium
+from ssvae_edge.posture import PostureOpinion
 from ssvae_edge.stream import StreamScorer
 from ssvae_edge.web import build_site, page_bytes, vendored
 from ssvae_edge.webserve import serve_in_background
@@ -223,6 +224,36 @@ def test_replay_in_the_page_equals_the_cli(browser: Chromium, tmp_path: Path, bu
     assert_same_events(events, expected)
     phone = set(Manifest.load(EXPORTED / bundle).channels or ()) == set(PHONE)
     assert ("not available" in note) != phone, note
+
+
+@needs_browser
+def test_a_phone_without_a_gyroscope_replays_as_the_cli(browser: Chromium, tmp_path: Path) -> None:
+    """The phone demo with its gyroscope columns at zero: the posture model's floor (`min_sd`) leaves those
+    windows to the classifier, in the page as in Python."""
+    phone = _phone_recording()
+    if phone is None or Manifest.load(EXPORTED / "har-phone").posture is None:
+        pytest.skip("no phone demo recording, or har-phone has no posture model")
+    lines = phone.read_text().splitlines()
+    header = lines[0].split(",")
+    gyro = [i for i, c in enumerate(header) if c.startswith("gyro_")]
+    rows = [",".join("0" if i in gyro else v for i, v in enumerate(line.split(","))) for line in lines[1:]]
+    recording = tmp_path / "no_gyro.csv"
+    recording.write_text("\n".join([lines[0], *rows]) + "\n")
+    site = build_site(EXPORTED / "har-phone", tmp_path / "site", [recording])
+    server, url = serve(site.path)
+    try:
+        page = browser.open(f"{url}index.html?replay=recordings/{recording.name}")
+        assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
+        events = page.evaluate("window.ssvaeEvents")
+    finally:
+        server.shutdown()
+    cli = run_cli("stream", str(EXPORTED / "har-phone"), "--input", str(recording))
+    assert cli.returncode == 0, cli.stderr
+    expected = [json.loads(line) for line in cli.stdout.splitlines()]
+    assert_same_events(events, expected)
+    b = Bundle.load(EXPORTED / "har-phone", providers="cpu", threads=1)
+    windows = np.zeros((1, b.window, 6), np.float32) + [1.0, 0, 0, 0, 0, 0]
+    assert not PostureOpinion(b.manifest.posture, b.classes, b.manifest.channels).judged(windows).any()
 
 
 @needs_browser
