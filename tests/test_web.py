@@ -215,6 +215,7 @@ def test_replay_in_the_page_equals_the_cli(browser: Chromium, tmp_path: Path, bu
         assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
         events = page.evaluate("window.ssvaeEvents")
         note = page.evaluate("document.getElementById('live-note').textContent")
+        decoding = page.evaluate("document.getElementById('debounce').textContent")
     finally:
         server.shutdown()
     cli = run_cli("stream", str(EXPORTED / bundle), "--input", str(recording))
@@ -222,8 +223,10 @@ def test_replay_in_the_page_equals_the_cli(browser: Chromium, tmp_path: Path, bu
     expected = [json.loads(line) for line in cli.stdout.splitlines()]
     assert len(expected) > 20 and expected[-1]["summary"] is True
     assert_same_events(events, expected)
-    phone = set(Manifest.load(EXPORTED / bundle).channels or ()) == set(PHONE)
+    manifest = Manifest.load(EXPORTED / bundle)
+    phone = set(manifest.channels or ()) == set(PHONE)
     assert ("not available" in note) != phone, note
+    assert ("a refit on every training person" in decoding) == (manifest.refit is not None), decoding
 
 
 @needs_browser

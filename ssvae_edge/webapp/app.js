@@ -164,7 +164,9 @@ async function main() {
     + (m.posture ? "; sitting or standing: decided by where gravity points"
       + (m.posture.features === "window+gravity+log_sd" ? " and how much the body sways" : "")
       + (m.posture.max_motion_sd ? ", and a body in motion is not still" : "") : "")
-    + (wearer ? "; the score is measured against this wearer's own baseline for the class" : "");
+    + (wearer ? "; the score is measured against this wearer's own baseline for the class" : "")
+    + (m.refit ? "; a refit on every training person: its choices come from a validated sibling, and its alert "
+      + "threshold was fitted on people it trained on (optimistic)" : "");
   $("debounce").textContent = `alert: ${k} of the last ${mm} windows above the threshold, clears below ${c}${smooth}`;
   for (const r of site.recordings) $("recording").add(new Option(r, r));
   $("replay").disabled = !site.recordings.length;
