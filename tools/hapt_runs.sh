@@ -132,6 +132,14 @@ case "${1:-all}" in
     s=${1#r}
     run full-norot-all-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --val-fraction 0
     ;;
+  v|w)  # seventeenth round (results/hapt-bundles.md): the novelty bundle on the classifier's recipe (no rotation),
+    # with (v) and without (w) the transitions as classes; seed 0, the shipped novelty bundle's validation people
+    if [ "$1" = v ]; then
+      run novelty-tr-ds-norot-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 --augment jitter,scale
+    else
+      run novelty-ds-norot-s0 40 --model ssvae --labels all --exclude-class 2 --seed 0 --augment jitter,scale
+    fi
+    ;;
   b|all)
     for f in 0.1 0.01; do for s in 0 1 2; do run ss-l$f-s$s 30 --model ssvae --labels $f --seed $s; done; done
     ;;
