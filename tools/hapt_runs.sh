@@ -120,8 +120,9 @@ case "${1:-all}" in
     # two lanes: SEEDS="1 2" bash tools/hapt_runs.sh e60 & SEEDS=0 bash tools/hapt_runs.sh e60
     for s in ${SEEDS:-1 0 2}; do run full-norot-e60-s$s 60 --model ssvae --labels all --seed $s --augment jitter,scale; done
     ;;
-  p0|p1)  # fourteenth round (results/hapt-bundles.md): fewer training people, same validation people as
-    # full-norot-sN (a seed fixes the order people go to validation, so a larger fraction holds out more of them)
+  p0|p1|p2)  # fourteenth round (results/hapt-bundles.md; p2 added after the refits were read on test, as a
+    # measurement): fewer training people, same validation people as full-norot-sN (a seed fixes the order
+    # people go to validation, so a larger fraction holds out more of them)
     s=${1#p}
     for f in 0.45 0.3; do  # (0.7 was refused: --val-fraction must lie below 0.5)
       run full-norot-v$f-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --val-fraction $f
