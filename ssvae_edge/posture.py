@@ -78,29 +78,33 @@ class PostureOpinion:
         take = moving & (total[:, 0] > 0)
         return np.where(take[:, None], rest / np.where(total > 0, total, 1), probs).astype(probs.dtype)
 
+    def _decide(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log-odds, judged) of each window, from one pass over its features."""
+        f = posture_features(windows, self.accelerometer, self.features)
+        c = np.shape(windows)[2]  # the features open with window_features: the deviations are f[:, c:2c]
+        judged = (np.ones(len(f), dtype=bool) if self.min_sd is None
+                  else (f[:, c : 2 * c] >= self.min_sd).all(axis=1))
+        return ((f - self.center) / self.scale) @ self.weights + self.bias, judged
+
     def judged(self, windows: np.ndarray) -> np.ndarray:
         """Windows the model may decide: with `min_sd`, those whose every channel varies at least that much (a
         flat channel, e.g. a phone without a gyroscope, says nothing of how the body sways); else all."""
-        if self.min_sd is None:
-            return np.ones(len(windows), dtype=bool)
-        c = np.shape(windows)[2]
-        return (window_features(windows)[:, c : 2 * c] >= self.min_sd).all(axis=1)
+        return self._decide(windows)[1]
 
     def log_odds(self, windows: np.ndarray) -> np.ndarray:
         """Each window's log-odds of the second posture (`classes[1]`) against the first."""
-        f = posture_features(windows, self.accelerometer, self.features)
-        return ((f - self.center) / self.scale) @ self.weights + self.bias
+        return self._decide(windows)[0]
 
     def apply(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
         """probs [n, K] of `windows` [n, T, C] -> the same with columns a and b given by the regression (and, with
         a motion gate, the still classes emptied for windows in motion)."""
         if not len(probs):
             return probs
-        second = self.log_odds(windows) > 0
+        z, judged = self._decide(windows)
+        second = z > 0
         pa, pb = probs[:, self.a], probs[:, self.b]
         hi, lo = np.maximum(pa, pb), np.minimum(pa, pb)
         out = probs.copy()
-        judged = self.judged(windows)
         out[:, self.a] = np.where(judged, np.where(second, lo, hi), pa)
         out[:, self.b] = np.where(judged, np.where(second, hi, lo), pb)
         if self.max_motion_sd is not None:

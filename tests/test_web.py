@@ -184,6 +184,26 @@ def serve(site_dir: Path):
     return server, url
 
 
+def replay_in_page(browser: Chromium, bundle: Path, recording: Path, site_dir: Path, *reads: str) -> list:
+    """The page's events for `recording` replayed in a site of `bundle`, then each expression of `reads`
+    evaluated in the page."""
+    site = build_site(bundle, site_dir, [recording])
+    server, url = serve(site.path)
+    try:
+        page = browser.open(f"{url}index.html?replay=recordings/{recording.name}")
+        assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
+        return [page.evaluate("window.ssvaeEvents"), *(page.evaluate(r) for r in reads)]
+    finally:
+        server.shutdown()
+
+
+def cli_events(bundle: Path, recording: Path) -> list[dict]:
+    """`ssvae-edge stream`'s JSON lines for `recording`, summary last."""
+    cli = run_cli("stream", str(bundle), "--input", str(recording))
+    assert cli.returncode == 0, cli.stderr
+    return [json.loads(line) for line in cli.stdout.splitlines()]
+
+
 def assert_same_events(page: list[dict], python: list[dict]) -> None:
     """Same windows, classes, alerts and times; probabilities and scores within TOL of the stream's largest."""
     assert len(page) == len(python), (len(page), len(python))
@@ -208,19 +228,10 @@ def assert_same_events(page: list[dict], python: list[dict]) -> None:
 @needs_browser
 @pytest.mark.parametrize("bundle,recording", replay_cases(), ids=[c[0] for c in replay_cases()])
 def test_replay_in_the_page_equals_the_cli(browser: Chromium, tmp_path: Path, bundle: str, recording: Path) -> None:
-    site = build_site(EXPORTED / bundle, tmp_path / "site", [recording])
-    server, url = serve(site.path)
-    try:
-        page = browser.open(f"{url}index.html?replay=recordings/{recording.name}")
-        assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
-        events = page.evaluate("window.ssvaeEvents")
-        note = page.evaluate("document.getElementById('live-note').textContent")
-        decoding = page.evaluate("document.getElementById('debounce').textContent")
-    finally:
-        server.shutdown()
-    cli = run_cli("stream", str(EXPORTED / bundle), "--input", str(recording))
-    assert cli.returncode == 0, cli.stderr
-    expected = [json.loads(line) for line in cli.stdout.splitlines()]
+    events, note, decoding = replay_in_page(browser, EXPORTED / bundle, recording, tmp_path / "site",
+                                           "document.getElementById('live-note').textContent",
+                                           "document.getElementById('debounce').textContent")
+    expected = cli_events(EXPORTED / bundle, recording)
     assert len(expected) > 20 and expected[-1]["summary"] is True
     assert_same_events(events, expected)
     manifest = Manifest.load(EXPORTED / bundle)
@@ -242,18 +253,8 @@ def test_a_phone_without_a_gyroscope_replays_as_the_cli(browser: Chromium, tmp_p
     rows = [",".join("0" if i in gyro else v for i, v in enumerate(line.split(","))) for line in lines[1:]]
     recording = tmp_path / "no_gyro.csv"
     recording.write_text("\n".join([lines[0], *rows]) + "\n")
-    site = build_site(EXPORTED / "har-phone", tmp_path / "site", [recording])
-    server, url = serve(site.path)
-    try:
-        page = browser.open(f"{url}index.html?replay=recordings/{recording.name}")
-        assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
-        events = page.evaluate("window.ssvaeEvents")
-    finally:
-        server.shutdown()
-    cli = run_cli("stream", str(EXPORTED / "har-phone"), "--input", str(recording))
-    assert cli.returncode == 0, cli.stderr
-    expected = [json.loads(line) for line in cli.stdout.splitlines()]
-    assert_same_events(events, expected)
+    (events,) = replay_in_page(browser, EXPORTED / "har-phone", recording, tmp_path / "site")
+    assert_same_events(events, cli_events(EXPORTED / "har-phone", recording))
     b = Bundle.load(EXPORTED / "har-phone", providers="cpu", threads=1)
     windows = np.zeros((1, b.window, 6), np.float32) + [1.0, 0, 0, 0, 0, 0]
     assert not PostureOpinion(b.manifest.posture, b.classes, b.manifest.channels).judged(windows).any()
@@ -270,17 +271,8 @@ def test_a_bundle_with_one_graph_replays_as_the_cli(browser: Chromium, tmp_path:
     x = noise_stream(2000, seed=3) * 1.6
     csv = tmp_path / "noise.csv"
     csv.write_text(",".join(CHANNELS) + "\n" + "\n".join(",".join(f"{v:.6g}" for v in row) for row in x) + "\n")
-    site = build_site(bundle, tmp_path / "site", [csv])
-    server, url = serve(site.path)
-    try:
-        page = browser.open(f"{url}index.html?replay=recordings/{csv.name}")
-        assert page.wait_for("document.documentElement.dataset.done") == "1", page.console_errors()
-        events = page.evaluate("window.ssvaeEvents")
-    finally:
-        server.shutdown()
-    cli = run_cli("stream", str(bundle), "--input", str(csv))
-    assert cli.returncode == 0, cli.stderr
-    expected = [json.loads(line) for line in cli.stdout.splitlines()]
+    (events,) = replay_in_page(browser, bundle, csv, tmp_path / "site")
+    expected = cli_events(bundle, csv)
     assert len(expected) > 20 and (expected[-1]["alerts"] > 0 or graphs == ("classifier",))
     assert_same_events(events, expected)
 

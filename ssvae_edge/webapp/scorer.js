@@ -175,32 +175,28 @@ export class PostureOpinion {
     return Math.sqrt(v / W);
   }
 
+  /** The window's log-odds of the second posture, or null when min_sd leaves it to the classifier (some
+   * channel varies less than its floor: posture.py judged). */
   logOdds(x, off, W, C) {
+    const wf = windowFeatures(x, off, W, C);
+    if (this.s.min_sd) for (let c = 0; c < C; c++) if (!(wf[C + c] >= this.s.min_sd[c])) return null;
     const g = [0, 0, 0];
     for (let t = 0; t < W; t++) for (let k = 0; k < 3; k++) g[k] += x[off + t * C + this.acc[k]];
     for (let k = 0; k < 3; k++) g[k] /= W;
     const norm = Math.max(Math.hypot(g[0], g[1], g[2]), 1e-6);
-    const wf = windowFeatures(x, off, W, C);
     const f = [...wf, ...g.map((v) => v / norm)];
     // "window+gravity+log_sd": the log of each channel's deviation (windowFeatures' second block)
     if (this.s.features === "window+gravity+log_sd") for (let c = 0; c < C; c++) f.push(Math.log(wf[C + c]));
     return linear(this.s, f);
   }
 
-  /** With min_sd: false when some channel varies less than its floor (posture.py judged). */
-  judged(x, off, W, C) {
-    if (!this.s.min_sd) return true;
-    const wf = windowFeatures(x, off, W, C);
-    for (let c = 0; c < C; c++) if (!(wf[C + c] >= this.s.min_sd[c])) return false;
-    return true;
-  }
-
   /** The probabilities `p` of the window at `off` in `x`, with the two postures' given as the model says. */
   apply(p, x, off, W, C) {
     const out = Float32Array.from(p);
-    if (this.judged(x, off, W, C)) {
+    const z = this.logOdds(x, off, W, C);
+    if (z !== null) {
       const hi = Math.max(p[this.a], p[this.b]), lo = Math.min(p[this.a], p[this.b]);
-      const second = this.logOdds(x, off, W, C) > 0;
+      const second = z > 0;
       out[this.a] = second ? lo : hi;
       out[this.b] = second ? hi : lo;
     }
