@@ -128,6 +128,14 @@ case "${1:-all}" in
       run full-norot-v$f-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --val-fraction $f
     done
     ;;
+  q3|q4)  # nineteenth round (results/hapt-bundles.md; added after the refits were read on test): two more seeds
+    # of the shipped recipe and of its people curve, for the rule that decides the refit from five seeds
+    s=${1#q}
+    run full-norot-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale
+    for f in 0.45 0.3; do
+      run full-norot-v$f-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --val-fraction $f
+    done
+    ;;
   r0|r1|r2)  # sixteenth round (results/hapt-bundles.md): the shipped recipe refitted on all 21 training people (no
     # validation rows); exported with --choices-from its validated sibling of the same seed
     s=${1#r}
