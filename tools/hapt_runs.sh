@@ -136,6 +136,11 @@ case "${1:-all}" in
       run full-norot-v$f-s$s 40 --model ssvae --labels all --seed "$s" --augment jitter,scale --val-fraction $f
     done
     ;;
+  nv)  # twentieth round (results/hapt-bundles.md; after every earlier test figure was read): the shipped novelty
+    # recipe on 11 training people, so that 10 validation people (about 1.4 h of normal time) can judge alert
+    # score designs; a test bed, shipped only by the round's rule
+    run novelty-tr-ds-v0.45-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 --val-fraction 0.45
+    ;;
   r0|r1|r2)  # sixteenth round (results/hapt-bundles.md): the shipped recipe refitted on all 21 training people (no
     # validation rows); exported with --choices-from its validated sibling of the same seed
     s=${1#r}
