@@ -8,6 +8,13 @@ export fits it), what it gives there, then on the test people's recordings strea
 
 (the folders as in `tools/fit_wearer_baseline.py`'s docstring.) Nothing is chosen here: the shipped point is the
 one fitted at the bundle's target (0.5 per hour). Writes benchmarks/alert-tradeoff-wearer.json and .md.
+
+Without `--recordings` no test recording is read: the table gives the validation people's figures, the
+wearer-adjusted point's beside the plain score's fitted the same way, e.g. for a run held out to judge alert
+designs on more validation people (results/hapt-bundles.md, twentieth round):
+
+    python tools/wearer_tradeoff.py --bundle runs/hapt-bundles/novelty-tr-ds-v0.45-s0 \
+        --training runs/hapt-csv/train-nv --validation runs/hapt-csv/val-nv --name alert-tradeoff-testbed
 """
 
 from __future__ import annotations
@@ -37,13 +44,17 @@ def main(
     bundle: Annotated[Path, typer.Option(help="The novelty bundle.")],
     training: Annotated[Path, typer.Option(help="CSV recordings of the people it trained on.")],
     validation: Annotated[Path, typer.Option(help="Labelled CSV recordings of its validation people.")],
-    recordings: Annotated[Path, typer.Option(help="Labelled CSV recordings of the test people.")],
+    recordings: Annotated[Path | None, typer.Option(
+        help="Labelled CSV recordings of the test people; without it, validation figures only.")] = None,
+    name: Annotated[str, typer.Option(help="Output name: benchmarks/<name>.json and .md.")] = NAME,
 ) -> None:
     m = Bundle.load(bundle, providers="cpu", threads=1).manifest
     train_files = sorted(training.glob("*.csv"))
     train_x = read_recordings(train_files, m)
     train_labels = read_labels_of(train_files, train_x)
     streams = labelled_streams(sorted(validation.glob("*.csv")), m)
+    if recordings is None:
+        return validation_only(bundle, train_x, train_labels, streams, m.excluded_class_name, name)
     test_files = sorted(recordings.glob("*.csv"))
     rows = []
     for target in TARGETS:
@@ -61,7 +72,7 @@ def main(
                                                    "unlabelled_raises")}})
         typer.echo(f"target {target:g}: {json.dumps(rows[-1])}", err=True)
     Path("benchmarks").mkdir(exist_ok=True)
-    Path(f"benchmarks/{NAME}.json").write_text(json.dumps({"bundle": str(bundle), "rows": rows}, indent=2) + "\n")
+    Path(f"benchmarks/{name}.json").write_text(json.dumps({"bundle": str(bundle), "rows": rows}, indent=2) + "\n")
     lines = [f"# Alert trade-off of {bundle}, wearer-adjusted score", "",
              "Made by `python tools/wearer_tradeoff.py` (docstring). Per false-alert target: the wearer-baseline "
              "point fitted on the validation people's whole recordings, then the test people's recordings streamed "
@@ -78,7 +89,44 @@ def main(
                      f"{v['held_out_segments']} | {sec(v['median_delay_s'])} | {v['false_alerts_per_hour']:.2f} | "
                      f"{t['detected']}/{t['held_out_segments']} | {sec(t['delay_seconds_median'])} | "
                      f"{t['false_alerts']} ({t['false_alerts_per_hour']:.2f}) | {t['unlabelled_raises']} |")
-    Path(f"benchmarks/{NAME}.md").write_text("\n".join(lines) + "\n")
+    Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
+    typer.echo("\n".join(lines))
+
+
+def validation_only(bundle: Path, train_x, train_labels, streams, held_out: str | None, name: str) -> None:
+    """The trade-off on the validation people alone: per target the wearer-adjusted point and the plain score's,
+    each fitted on those people by the exporter's rule."""
+    rows = []
+    for target in TARGETS:
+        s, _ = fit(bundle, train_x, streams, target, train_labels, held_out)
+        rows.append({"target": target, "prior_windows": s.prior_windows, "k": s.k, "m": s.m,
+                     "wearer_baseline": {"detected": s.detected, "held_out_segments": s.held_out_segments,
+                                         "false_alerts_per_hour": s.false_alerts_per_hour,
+                                         "median_delay_s": s.median_delay_s},
+                     "plain_score": dict(s.plain_score)})
+        typer.echo(f"target {target:g}: {json.dumps(rows[-1])}", err=True)
+    hours = sum(int(streams.normal_mask(lab).sum()) for lab in streams.labels) / streams.rate_hz / 3600
+    Path("benchmarks").mkdir(exist_ok=True)
+    record = {"bundle": str(bundle), "normal_hours": hours, "validation": streams.sources, "rows": rows}
+    Path(f"benchmarks/{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    lines = [f"# Alert trade-off of {bundle} on its validation people", "",
+             "Made by `python tools/wearer_tradeoff.py` without `--recordings` (docstring). Per false-alert target: "
+             "the point fitted on the validation people's whole recordings "
+             f"({len(streams.x)} recordings, {hours:.2f} h of labelled normal time), on the wearer-adjusted score "
+             "and on the plain score. No test recording was read.", "",
+             "| target /h | wearer baseline: k of m | caught | delay | false/h | plain score: k of m | caught | delay "
+             "| false/h |", "|---:|---|---:|---:|---:|---|---:|---:|---:|"]
+
+    def sec(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1f} s"
+
+    for r in rows:
+        w, p = r["wearer_baseline"], r["plain_score"]
+        lines.append(f"| {r['target']:g} | {r['k']} of {r['m']} | {w['detected']}/{w['held_out_segments']} | "
+                     f"{sec(w['median_delay_s'])} | {w['false_alerts_per_hour']:.2f} | {p['k']} of {p['m']} | "
+                     f"{p['detected']}/{p['held_out_segments']} | {sec(p['median_delay_s'])} | "
+                     f"{p['false_alerts_per_hour']:.2f} |")
+    Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines))
 
 
