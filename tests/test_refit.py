@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from ssvae_edge import cli as edge_cli
 from ssvae_train.config import FitConfig
 from ssvae_train.data.budgets import make_split
 from ssvae_train.data.hapt import load_hapt
@@ -90,6 +92,18 @@ def test_the_refit_takes_its_siblings_choices_and_says_its_alert_is_optimistic(r
     assert m["alert"]["streams"]["people"] == people == m["refit"]["sibling_validation_people"]
     assert OPTIMISTIC in m["alert"]["warnings"] and "optimistic" in e.stderr
     assert m["producer"]["val_fraction"] == 0.0 and m["producer"]["run"] == str(refit)
+
+
+def test_info_says_the_bundle_is_a_refit_and_where_its_choices_came_from(
+        runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    refit, _, sibling_bundle = runs
+    assert export(refit, tmp_path / "b", "--choices-from", str(sibling_bundle)).returncode == 0
+    monkeypatch.setattr(edge_cli, "_tty", lambda: True)
+    r = CliRunner().invoke(edge_cli.app, ["info", str(tmp_path / "b"), "--providers", "cpu", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    (row,) = [x for x in r.stdout.splitlines() if x.startswith("refit")]
+    assert "graphs trained on every training person (no validation rows)" in row and "optimistic" in row
+    assert f"from {sibling_bundle}, chosen there on its validation people" in row
 
 
 @pytest.mark.parametrize("case", ["no choices", "own validation", "no bundle", "other data", "other hop",
