@@ -65,6 +65,11 @@ case "${1:-all}" in
       run sup-norot-l0.1-s$s 30 --model supervised --labels 0.1 --seed $s --augment jitter,scale
     done
     ;;
+  l3|l4)  # twenty-second round (results/hapt-bundles.md): seeds 3 and 4 of the 10 % comparison, a measurement
+    s=${1#l}
+    run ss-norot-l0.1-s$s 30 --model ssvae --labels 0.1 --seed $s --augment jitter,scale
+    run sup-norot-l0.1-s$s 30 --model supervised --labels 0.1 --seed $s --augment jitter,scale
+    ;;
   l1)  # the 1 % budget on the shipped recipe, two lanes: l1 and l2
     for s in 0 1; do run ss-norot-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale; done
     run sup-norot-l0.01-s2 30 --model supervised --labels 0.01 --seed 2 --augment jitter,scale
