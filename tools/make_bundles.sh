@@ -16,8 +16,9 @@ train runs/bundles/har-convlstm-augall-novelty --exclude-class "$NOVELTY" --seed
 $X runs/bundles/har-convlstm-augall-s3 --out exported/har-lstm
 $X runs/bundles/har-convlstm-augall-novelty --out exported/har-lstm-novelty --score auto
 # Phone bundles (HAPT, results/hapt-bundles.md): the grid of tools/hapt_runs.sh (one thread per queue), then the
-# runs its rules pick: har-phone by last-epoch validation accuracy among the seeds of the recipe that won on
-# validation (no rotation); har-phone-novelty is novelty-tr-ds-s0, which caught more validation held-out segments
+# runs its rules pick: har-phone is the seed with the highest validation accuracy of the recipe that won on
+# validation (no rotation; the nineteenth round weighed seeds 0-4 at their exported bundles' defaults and took
+# seed 1, the run pick_run.py's last-epoch accuracy names among seeds 0-2 too); har-phone-novelty is novelty-tr-ds-s0, which caught more validation held-out segments
 # than novelty-ds-s0 (both exported, the manifests' alert.detected). The export chooses each bundle's class
 # smoothing, sequence filter and mounting estimate on its validation people.
 (bash tools/hapt_runs.sh n; bash tools/hapt_runs.sh d) & bash tools/hapt_runs.sh l & wait

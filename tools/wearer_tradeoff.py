@@ -7,12 +7,19 @@ export fits it), what it gives there, then on the test people's recordings strea
         --validation runs/hapt-csv/val-s0 --recordings runs/hapt-csv/test
 
 (the folders as in `tools/fit_wearer_baseline.py`'s docstring.) Nothing is chosen here: the shipped point is the
-one fitted at the bundle's target (0.5 per hour). Writes benchmarks/alert-tradeoff-wearer.json and .md.
+one fitted at the bundle's target (0.5 per hour). Writes benchmarks/<--name>.json and .md (with `--recordings`,
+by default alert-tradeoff-wearer).
 
 Without `--recordings` no test recording is read: the table gives the validation people's figures, the
-wearer-adjusted point's beside the plain score's fitted the same way, e.g. for a run held out to judge alert
-designs on more validation people (results/hapt-bundles.md, twentieth round):
+wearer-adjusted point's beside the plain score's fitted the same way (both in-sample: each point is fitted on
+those people), e.g. for a run held out to judge alert designs on more validation people
+(results/hapt-bundles.md, twentieth round); `--name` is then required, so that no test benchmark is replaced:
 
+    Z="../shared/data/hapt/HAPT Data Set - RawData, 27 users.zip"
+    python tools/hapt_recordings.py --data-dir "$Z" --out runs/hapt-csv/val-nv \
+        --people user05,user06,user07,user11,user17,user19,user21,user26,user28,user29
+    python tools/hapt_recordings.py --data-dir "$Z" --out runs/hapt-csv/train-nv \
+        --people user01,user03,user08,user14,user15,user16,user22,user23,user25,user27,user30
     python tools/wearer_tradeoff.py --bundle runs/hapt-bundles/novelty-tr-ds-v0.45-s0 \
         --training runs/hapt-csv/train-nv --validation runs/hapt-csv/val-nv --name alert-tradeoff-testbed
 """
@@ -46,8 +53,15 @@ def main(
     validation: Annotated[Path, typer.Option(help="Labelled CSV recordings of its validation people.")],
     recordings: Annotated[Path | None, typer.Option(
         help="Labelled CSV recordings of the test people; without it, validation figures only.")] = None,
-    name: Annotated[str, typer.Option(help="Output name: benchmarks/<name>.json and .md.")] = NAME,
+    name: Annotated[str | None, typer.Option(
+        help=f"Output name: benchmarks/<name>.json and .md (with --recordings, default {NAME}; without, required)."
+    )] = None,
 ) -> None:
+    """Per false-alert target, the wearer-baseline point fitted on the validation people, and with --recordings
+    what it gives on the test people; without --recordings the validation figures beside the plain score's."""
+    if recordings is None and name is None:
+        raise typer.BadParameter("give --name without --recordings (the default name is the test benchmark's)",
+                                 param_hint="--name")
     m = Bundle.load(bundle, providers="cpu", threads=1).manifest
     train_files = sorted(training.glob("*.csv"))
     train_x = read_recordings(train_files, m)
@@ -55,6 +69,7 @@ def main(
     streams = labelled_streams(sorted(validation.glob("*.csv")), m)
     if recordings is None:
         return validation_only(bundle, train_x, train_labels, streams, m.excluded_class_name, name)
+    name = name or NAME
     test_files = sorted(recordings.glob("*.csv"))
     rows = []
     for target in TARGETS:
@@ -98,8 +113,8 @@ def validation_only(bundle: Path, train_x, train_labels, streams, held_out: str 
     each fitted on those people by the exporter's rule."""
     rows = []
     for target in TARGETS:
-        s, _ = fit(bundle, train_x, streams, target, train_labels, held_out)
-        rows.append({"target": target, "prior_windows": s.prior_windows, "k": s.k, "m": s.m,
+        s, wins = fit(bundle, train_x, streams, target, train_labels, held_out)
+        rows.append({"target": target, "prior_windows": s.prior_windows, "k": s.k, "m": s.m, "baseline_wins": wins,
                      "wearer_baseline": {"detected": s.detected, "held_out_segments": s.held_out_segments,
                                          "false_alerts_per_hour": s.false_alerts_per_hour,
                                          "median_delay_s": s.median_delay_s},
@@ -113,19 +128,22 @@ def validation_only(bundle: Path, train_x, train_labels, streams, held_out: str 
              "Made by `python tools/wearer_tradeoff.py` without `--recordings` (docstring). Per false-alert target: "
              "the point fitted on the validation people's whole recordings "
              f"({len(streams.x)} recordings, {hours:.2f} h of labelled normal time), on the wearer-adjusted score "
-             "and on the plain score. No test recording was read.", "",
-             "| target /h | wearer baseline: k of m | caught | delay | false/h | plain score: k of m | caught | delay "
-             "| false/h |", "|---:|---|---:|---:|---:|---|---:|---:|---:|"]
+             "and on the plain score; in-sample figures (each point is fitted on these people). The export keeps the "
+             "baseline only where it catches more than the plain score. No test recording was read.", "",
+             "| target /h | wearer baseline: prior weight | k of m | caught | delay | false/h | plain score: k of m | "
+             "caught | delay | false/h | the export keeps |", "|---:|---:|---|---:|---:|---:|---|---:|---:|---:|---|"]
 
     def sec(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f} s"
 
     for r in rows:
         w, p = r["wearer_baseline"], r["plain_score"]
-        lines.append(f"| {r['target']:g} | {r['k']} of {r['m']} | {w['detected']}/{w['held_out_segments']} | "
+        lines.append(f"| {r['target']:g} | {r['prior_windows']} | {r['k']} of {r['m']} | "
+                     f"{w['detected']}/{w['held_out_segments']} | "
                      f"{sec(w['median_delay_s'])} | {w['false_alerts_per_hour']:.2f} | {p['k']} of {p['m']} | "
                      f"{p['detected']}/{p['held_out_segments']} | {sec(p['median_delay_s'])} | "
-                     f"{p['false_alerts_per_hour']:.2f} |")
+                     f"{p['false_alerts_per_hour']:.2f} | "
+                     f"{'the baseline' if r['baseline_wins'] else 'the plain score'} |")
     Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines))
 

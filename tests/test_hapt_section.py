@@ -1,0 +1,60 @@
+"""RESULTS.md § hapt from benchmark files (`ssvae_train.experiments.hapt_section`): the seeds table pairs a
+refit with its validated run only where both exist, and the validation-only alert trade-off renders as written."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+from ssvae_train.experiments import hapt_section
+
+
+@pytest.fixture
+def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(hapt_section, "BENCH", tmp_path)
+    return tmp_path
+
+
+def _phone(bench: Path, name: str, accuracy: float) -> None:
+    (bench / f"{name}.json").write_text(json.dumps({"fp32": {"accuracy": accuracy}}))
+
+
+def test_seeds_pair_only_the_seeds_that_have_a_refit(bench: Path) -> None:
+    for seed, a in enumerate((0.92, 0.95, 0.93)):
+        _phone(bench, f"v{seed}", a)
+    _phone(bench, "r0", 0.91)
+    _phone(bench, "r1", 0.93)
+    lines = hapt_section._seeds({0: "v0", 1: "v1", 2: "v2"}, {0: "r0", 1: "r1"})
+    assert "| 2 | 93.00% | - | - |" in lines
+    assert "| 0 | 92.00% | 91.00% | -1.00 points |" in lines and "| 1 | 95.00% | 93.00% | -2.00 points |" in lines
+    summary = next(x for x in lines if x.startswith("Mean"))
+    assert "**93.33% ± 1.53%** (n = 3)" in summary  # every validated seed
+    assert "(n = 2) validated 93.50% ± 2.12%" in summary and "paired difference -1.50 ± 0.71 points" in summary
+
+
+def test_one_refit_gives_no_spread_rather_than_a_warning(bench: Path) -> None:
+    _phone(bench, "v0", 0.92)
+    _phone(bench, "v1", 0.94)
+    _phone(bench, "r0", 0.90)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Degrees of freedom <= 0" would be one
+        lines = hapt_section._seeds({0: "v0", 1: "v1"}, {0: "r0"})
+    summary = next(x for x in lines if x.startswith("Mean"))
+    assert "paired difference -2.00 ± nan points" in summary
+
+
+def test_a_missing_benchmark_is_not_measured_yet(bench: Path) -> None:
+    assert hapt_section._seeds({0: "v0"}, {})[0] == "The recipe's seeds: not all measured yet."
+    assert hapt_section._testbed("nothing")[0] == "`benchmarks/nothing.json`: not measured yet."
+
+
+def test_the_testbed_table_has_both_scores_per_target(bench: Path) -> None:
+    row = {"target": 1.0, "wearer_baseline": {"detected": 10, "held_out_segments": 60, "false_alerts_per_hour": 0.75},
+           "plain_score": {"detected": 6, "held_out_segments": 60, "false_alerts_per_hour": 0.75}}
+    (bench / "tb.json").write_text(json.dumps({"normal_hours": 1.332, "rows": [row]}))
+    lines = hapt_section._testbed("tb")
+    assert "| 1 | 10/60, 0.75 | 6/60, 0.75 |" in lines
+    assert any("1.33 h of labelled normal time" in x for x in lines)
