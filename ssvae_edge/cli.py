@@ -158,7 +158,9 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
             shipped = v.get("on_with_motion_gate" if p.max_motion_sd is not None else "on")
             measured = (f" (validation accuracy {v['off']:.4f} without, {shipped:.4f} with)"
                         if "off" in v and shipped is not None else "")
-            sway = " and how much the body sways" if p.features == "window+gravity+log_sd" else ""
+            sway = {"window+gravity+log_sd": " and how much the body sways",
+                    "long-axis+sway": " along the phone's long axis and how much the body sways, whatever the "
+                                      "phone's turn about that axis"}.get(p.features, "")
             rows.append(("posture", f"{p.classes[0]} or {p.classes[1]}: decided by a linear model of where gravity "
                          f"points{sway}{gate}{measured}; --no-posture turns it off"))
         if m.refit:

@@ -15,7 +15,10 @@ whose acceleration magnitude varies (standard deviation over the window, in g) b
 `still_classes`' probability to the other classes in proportion. It runs after the mounting estimate (on the windows
 the graphs see) and before the class smoothing. With `min_sd` (one deviation per channel) a window where some channel
 varies less than that is left to the classifier: a flat channel (a phone without a gyroscope, a column of zeros) says
-nothing of how the body sways. Stateless: a window's result depends on that window only.
+nothing of how the body sways. With `features` "long-axis+sway" the model reads only what a turn of the phone
+about its long axis (the accelerometer's first, e.g. a phone clipped further round the waist) leaves alone:
+`long_axis_features`, from the accelerometer and the `gyroscope` the section names. Stateless: a window's result
+depends on that window only.
 """
 
 from __future__ import annotations
@@ -27,14 +30,40 @@ import numpy as np
 from ssvae_edge.errors import InputError
 from ssvae_edge.mounting import channel_pairs, window_features
 
-FEATURE_SETS = ("window+gravity", "window+gravity+log_sd")  # the manifest's `posture.features`; absent = the first
+FEATURE_SETS = ("window+gravity", "window+gravity+log_sd", "long-axis+sway")  # `posture.features`; absent: the first
+LONG_AXIS = FEATURE_SETS[2]  # needs the section's `gyroscope`
+N_LONG_AXIS = 10
 
 
-def posture_features(windows: np.ndarray, accelerometer: Sequence[int], features: str | None = None) -> np.ndarray:
+def long_axis_features(windows: np.ndarray, accelerometer: Sequence[int], gyroscope: Sequence[int]) -> np.ndarray:
+    """[n, T, C] windows -> [n, 10] features that a turn about the accelerometer's first axis leaves unchanged:
+    gravity's share along that axis (the mean's first component over its norm, at least 1e-6), the size of the
+    mean's other two components, the mean's first component (g), the log deviation along the axis, the log sway
+    across it (sqrt of the other two variances), the log deviation of the acceleration magnitude; then the
+    gyroscope's mean along the axis, the size of its mean across it, its log deviation along and its log sway
+    across. Population variances over the window in float64; every log of a deviation + 1e-6."""
+    w = np.asarray(windows, dtype=np.float64)
+    a, g = w[:, :, list(accelerometer)], w[:, :, list(gyroscope)]
+    ma, va, mg, vg = a.mean(axis=1), a.var(axis=1), g.mean(axis=1), g.var(axis=1)
+    norm = np.maximum(np.linalg.norm(ma, axis=1), 1e-6)
+    magnitude = np.linalg.norm(a, axis=2).std(axis=1)
+    return np.stack([ma[:, 0] / norm, np.hypot(ma[:, 1], ma[:, 2]), ma[:, 0], np.log(np.sqrt(va[:, 0]) + 1e-6),
+                     np.log(np.sqrt(va[:, 1] + va[:, 2]) + 1e-6), np.log(magnitude + 1e-6),
+                     mg[:, 0], np.hypot(mg[:, 1], mg[:, 2]), np.log(np.sqrt(vg[:, 0]) + 1e-6),
+                     np.log(np.sqrt(vg[:, 1] + vg[:, 2]) + 1e-6)], axis=1)
+
+
+def posture_features(windows: np.ndarray, accelerometer: Sequence[int], features: str | None = None,
+                     gyroscope: Sequence[int] | None = None) -> np.ndarray:
     """[n, T, C] windows -> the features of `features` (one of `FEATURE_SETS`; None = "window+gravity"):
     `window_features` [3C + C(C-1)/2], then the unit mean of the three accelerometer channels (indices
     `accelerometer`) [3], then with "+log_sd" the natural log of each channel's deviation as `window_features`
-    gives it (1e-6 added) [C]: how much a still body sways, which tells standing from sitting."""
+    gives it (1e-6 added) [C]: how much a still body sways, which tells standing from sitting. "long-axis+sway"
+    is `long_axis_features` alone (it needs the gyroscope's indices)."""
+    if features == LONG_AXIS:
+        if gyroscope is None:
+            raise ValueError(f"posture features {LONG_AXIS!r} need the gyroscope's three channels")
+        return long_axis_features(windows, accelerometer, gyroscope)
     wf = window_features(windows)
     g = np.asarray(windows, dtype=np.float64)[:, :, list(accelerometer)].mean(axis=1)
     g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-6)
@@ -47,6 +76,8 @@ def posture_features(windows: np.ndarray, accelerometer: Sequence[int], features
 
 def n_features(channels: int, features: str | None = None) -> int:
     """How many numbers `posture_features` gives for `channels` channels."""
+    if features == LONG_AXIS:
+        return N_LONG_AXIS
     n = 3 * channels + len(channel_pairs(channels)) + 3
     return n + channels if features == "window+gravity+log_sd" else n
 
@@ -58,6 +89,7 @@ class PostureOpinion:
     def __init__(self, section, classes: Sequence[str], channels: Sequence[str]):
         self.a, self.b = (list(classes).index(c) for c in section.classes)
         self.accelerometer = [list(channels).index(c) for c in section.accelerometer]
+        self.gyroscope = None if section.gyroscope is None else [list(channels).index(c) for c in section.gyroscope]
         self.center = np.asarray(section.center, dtype=np.float64)
         self.scale = np.asarray(section.scale, dtype=np.float64)
         self.weights = np.asarray(section.weights, dtype=np.float64)
@@ -80,10 +112,12 @@ class PostureOpinion:
 
     def _decide(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(log-odds, judged) of each window, from one pass over its features."""
-        f = posture_features(windows, self.accelerometer, self.features)
-        c = np.shape(windows)[2]  # the features open with window_features: the deviations are f[:, c:2c]
-        judged = (np.ones(len(f), dtype=bool) if self.min_sd is None
-                  else (f[:, c : 2 * c] >= self.min_sd).all(axis=1))
+        f = posture_features(windows, self.accelerometer, self.features, self.gyroscope)
+        judged = np.ones(len(f), dtype=bool)
+        if self.min_sd is not None:
+            c = np.shape(windows)[2]  # window_features' deviations are its second block: f[:, c:2c] when f opens
+            sd = f[:, c : 2 * c] if self.features != LONG_AXIS else window_features(windows)[:, c : 2 * c]  # with it
+            judged = (sd >= self.min_sd).all(axis=1)
         return ((f - self.center) / self.scale) @ self.weights + self.bias, judged
 
     def judged(self, windows: np.ndarray) -> np.ndarray:
@@ -132,6 +166,10 @@ def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> N
         raise InputError(f"posture: 'min_sd' must hold one positive number per channel ({len(channels)})")
     if section.features is not None and section.features not in FEATURE_SETS:
         raise InputError(f"posture: 'features' must be one of {', '.join(FEATURE_SETS)}, got {section.features!r}")
+    if section.features == LONG_AXIS and (section.gyroscope is None or len(section.gyroscope) != 3
+                                          or any(c not in channels for c in section.gyroscope)):
+        raise InputError(f"posture: features {LONG_AXIS!r} need 'gyroscope', three of the bundle's channels, got "
+                         f"{None if section.gyroscope is None else list(section.gyroscope)}")
     c = len(channels)
     n = n_features(c, section.features)
     for key in ("center", "scale", "weights"):

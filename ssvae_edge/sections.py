@@ -316,6 +316,7 @@ class Posture(Record):
     max_motion_sd: float | None = None  # g: a window whose |acc| varies more is not still
     features: str | None = None  # posture.FEATURE_SETS; absent: "window+gravity" (the bundles made before it)
     min_sd: tuple[float, ...] | None = None  # per channel: a window with a flatter channel is not decided
+    gyroscope: tuple[str, ...] | None = None  # with features "long-axis+sway": its three channels, axes in order
 
 
 @dataclass(frozen=True)

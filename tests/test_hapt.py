@@ -195,6 +195,11 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
         assert posture["validation"]["on"] > posture["validation"]["off"]
         gated = posture["validation"]["on_with_motion_gate"] > posture["validation"]["on"]
         assert (posture.get("max_motion_sd") == 0.1) == gated  # the motion gate only where it won too
+        # both feature sets were weighed there (the phone has a gyroscope); the better one ships
+        sets = posture["validation"]["features"]
+        assert set(sets) == {"window+gravity+log_sd", "long-axis+sway"}
+        best = max(sets, key=lambda f: (max(sets[f].values()), f == "window+gravity+log_sd"))
+        assert posture["features"] == best and ("gyroscope" in posture) == (best == "long-axis+sway")
     recs, _ = read_hapt_recordings(SLICE)
     csv = write_recordings_csv([r for r in recs if r.test], tmp_path / "csv")[0]
     text = csv.read_text().splitlines()

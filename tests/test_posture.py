@@ -180,3 +180,80 @@ def test_the_fitted_floor_lies_below_every_window_fitted_on() -> None:
     keep = (codes == 3) | (codes == 4)
     sd = window_features(w[keep])[:, 6:12]
     assert floor.shape == (6,) and (floor > 0).all() and (sd >= floor).all() and (sd.min(0) == 2 * floor).all()
+
+
+def _turn_about_x(w: np.ndarray, degrees: float) -> np.ndarray:
+    """The windows as a phone turned by `degrees` about its long (x) axis would record them (both sensors)."""
+    t = np.radians(degrees)
+    r = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+    out = w.astype(np.float64).copy()
+    out[:, :, :3], out[:, :, 3:] = out[:, :, :3] @ r.T, out[:, :, 3:] @ r.T
+    return out
+
+
+def test_the_long_axis_features_do_not_move_when_the_phone_turns_about_its_long_axis() -> None:
+    """A phone clipped further round the waist: every long-axis feature stays, while where gravity points (the
+    shipped set's cue) turns; a tilt about another axis does move them."""
+    from ssvae_edge.posture import LONG_AXIS, long_axis_features
+    recs, _ = read_hapt_recordings(SLICE)
+    w, _ = recording_windows(recs[0], 128, 64)
+    f = posture_features(w, [0, 1, 2], LONG_AXIS, [3, 4, 5])
+    assert f.shape == (len(w), n_features(6, LONG_AXIS)) == (len(w), 10)
+    assert np.array_equal(f, long_axis_features(w, [0, 1, 2], [3, 4, 5]))
+    for degrees in (57.0, 180.0):
+        turned = _turn_about_x(w, degrees)
+        assert np.allclose(posture_features(turned, [0, 1, 2], LONG_AXIS, [3, 4, 5]), f, atol=1e-9)
+        assert not np.allclose(posture_features(turned, [0, 1, 2])[:, -3:], posture_features(w, [0, 1, 2])[:, -3:],
+                               atol=1e-3)
+    tilted = w.astype(np.float64)[:, :, [2, 1, 0, 5, 4, 3]] * [1, 1, -1, 1, 1, -1]  # 90 degrees about y
+    assert not np.allclose(posture_features(tilted, [0, 1, 2], LONG_AXIS, [3, 4, 5]), f, atol=1e-3)
+    with pytest.raises(ValueError, match="need the gyroscope"):
+        posture_features(w, [0, 1, 2], LONG_AXIS)
+
+
+def test_a_long_axis_section_decides_as_fitted_and_needs_its_gyroscope() -> None:
+    """Fitted on the slice's first people, the long-axis model reads a held-out person's windows turned 57 degrees
+    about the long axis exactly as it reads them worn; its section must name a gyroscope."""
+    from ssvae_edge.posture import LONG_AXIS, check_section
+    from ssvae_train.export.posture_fit import gyroscope_channels
+    recs, _ = read_hapt_recordings(SLICE)
+    people = sorted({r.group for r in recs})
+    train = [r for r in recs if r.group != people[-1]]
+    held = [r for r in recs if r.group == people[-1]]
+    x = np.concatenate([recording_windows(r, 128, 64)[0] for r in train])
+    y = np.concatenate([window_codes(r, CLASSES, 128, recording_windows(r, 128, 64)[1]) for r in train])
+    assert gyroscope_channels(PHONE) == ["gyro_x", "gyro_y", "gyro_z"] and gyroscope_channels(["a", "b"]) is None
+    scaler, lr, n = fit_model(x, y, CLASSES, [0, 1, 2], LONG_AXIS, [3, 4, 5])
+    section = Posture(classes=POSTURES, accelerometer=("acc_x", "acc_y", "acc_z"), gyroscope=("gyro_x", "gyro_y",
+                      "gyro_z"), center=tuple(scaler.mean_), scale=tuple(scaler.scale_), weights=tuple(lr.coef_[0]),
+                      bias=float(lr.intercept_[0]), features=LONG_AXIS)
+    check_section(section, PHONE, CLASSES)
+    w = np.concatenate([recording_windows(r, 128, 64)[0] for r in held])
+    opinion = PostureOpinion(section, CLASSES, PHONE)
+    z = opinion.log_odds(w)
+    assert np.allclose(z, lr.decision_function(scaler.transform(long_axis_features_of(w))))
+    assert np.allclose(opinion.log_odds(_turn_about_x(w, 57.0)), z, atol=1e-6)
+    with pytest.raises(InputError, match="need 'gyroscope'"):
+        check_section(Posture(**{**section.to_json(), "gyroscope": None}), PHONE, CLASSES)
+    with pytest.raises(InputError, match="need 'gyroscope'"):
+        check_section(Posture(**{**section.to_json(), "gyroscope": ["gyro_x", "gyro_y", "nope"]}), PHONE, CLASSES)
+
+
+def long_axis_features_of(w: np.ndarray) -> np.ndarray:
+    from ssvae_edge.posture import long_axis_features
+    return long_axis_features(w, [0, 1, 2], [3, 4, 5])
+
+
+def test_the_export_keeps_the_feature_set_that_reads_the_validation_people_better() -> None:
+    from ssvae_edge.posture import LONG_AXIS
+    from ssvae_train.export.posture_fit import pick_feature_set
+    sets = [FEATURES, LONG_AXIS]
+
+    def right(on: tuple[int, int], gated: tuple[int, int]) -> dict:
+        return {("off", None): 0, **{("on", f): v for f, v in zip(sets, on, strict=True)},
+                **{("on_with_motion_gate", f): v for f, v in zip(sets, gated, strict=True)}}
+
+    assert pick_feature_set(right((90, 80), (95, 99)), sets) == LONG_AXIS  # its gate wins: the better of the two
+    assert pick_feature_set(right((90, 92), (97, 93)), sets) == FEATURES
+    assert pick_feature_set(right((90, 95), (95, 90)), sets) == FEATURES  # a tie keeps the first set
+    assert pick_feature_set(right((90, 0), (0, 0)), [FEATURES]) == FEATURES

@@ -261,6 +261,39 @@ def test_a_phone_without_a_gyroscope_replays_as_the_cli(browser: Chromium, tmp_p
 
 
 @needs_browser
+def test_a_long_axis_posture_model_replays_as_the_cli(browser: Chromium, tmp_path: Path) -> None:
+    """`har-phone` with its posture model swapped for one on the long-axis features (fitted on the HAPT slice in
+    tests/data): the page computes the same features and decisions as Python, and the model changes windows."""
+    import shutil
+
+    from ssvae_edge.posture import LONG_AXIS
+    from ssvae_train.data.hapt import read_hapt_recordings
+    from ssvae_train.export.posture_fit import POSTURES, fit_model
+    from ssvae_train.export.validation_windows import recording_windows, window_codes
+
+    phone = _phone_recording()
+    if phone is None or Manifest.load(EXPORTED / "har-phone").posture is None:
+        pytest.skip("no phone demo recording, or har-phone has no posture model")
+    recs, _ = read_hapt_recordings(Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip")
+    classes = list(Manifest.load(EXPORTED / "har-phone").classes)
+    x = np.concatenate([recording_windows(r, 128, 64)[0] for r in recs])
+    y = np.concatenate([window_codes(r, classes, 128, recording_windows(r, 128, 64)[1]) for r in recs])
+    scaler, lr, _ = fit_model(x, y, classes, [0, 1, 2], LONG_AXIS, [3, 4, 5])
+    bundle = tmp_path / "bundle"
+    shutil.copytree(EXPORTED / "har-phone", bundle)
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["posture"] = {"classes": list(POSTURES), "accelerometer": ["acc_x", "acc_y", "acc_z"],
+                    "gyroscope": ["gyro_x", "gyro_y", "gyro_z"], "features": LONG_AXIS,
+                    "center": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(),
+                    "bias": float(lr.intercept_[0]), "min_sd": m["posture"]["min_sd"]}
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    (events,) = replay_in_page(browser, bundle, phone, tmp_path / "site")
+    expected = cli_events(bundle, phone)
+    assert expected[-1]["posture_changed_windows"] > 0
+    assert_same_events(events, expected)
+
+
+@needs_browser
 @pytest.mark.parametrize("graphs", [("classifier",), ("anomaly",)], ids=["classifier only", "anomaly only"])
 def test_a_bundle_with_one_graph_replays_as_the_cli(browser: Chromium, tmp_path: Path, graphs: tuple) -> None:
     """A supervised bundle (no anomaly graph: no scores, no alerts) or a score-only one (class null)."""

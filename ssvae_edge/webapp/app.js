@@ -162,7 +162,9 @@ async function main() {
     + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "")
     + (m.mounting ? "; a phone clipped on turned around is noticed and turned back" : "")
     + (m.posture ? "; sitting or standing: decided by where gravity points"
-      + (m.posture.features === "window+gravity+log_sd" ? " and how much the body sways" : "")
+      + ({"window+gravity+log_sd": " and how much the body sways",
+        "long-axis+sway": " along the phone's long axis and how much the body sways, whatever the phone's turn about "
+          + "that axis"}[m.posture.features] || "")
       + (m.posture.max_motion_sd ? ", and a body in motion is not still" : "") : "")
     + (wearer ? "; the score is measured against this wearer's own baseline for the class" : "")
     + (m.refit ? "; a refit on every training person: its choices come from a validated sibling, and its alert "

@@ -143,9 +143,38 @@ export class MountingEstimate {
 }
 
 /** The manifest's posture model (posture.py): windowFeatures plus the unit mean of the accelerometer's three
- * channels (and, with features "window+gravity+log_sd", the log of each channel's deviation), their log-odds of the second posture; the larger of the two postures' probabilities goes to the one
- * it picks, the smaller to the other, every other class keeps its own. */
-const POSTURE_FEATURES = ["window+gravity", "window+gravity+log_sd"];  // posture.py FEATURE_SETS
+ * channels (and, with features "window+gravity+log_sd", the log of each channel's deviation), or with
+ * "long-axis+sway" longAxisFeatures alone; their log-odds of the second posture. The larger of the two postures'
+ * probabilities goes to the one it picks, the smaller to the other, every other class keeps its own. */
+const POSTURE_FEATURES = ["window+gravity", "window+gravity+log_sd", "long-axis+sway"];  // posture.py FEATURE_SETS
+
+/** posture.py long_axis_features for the window at `off`: what a turn about the accelerometer's first axis leaves
+ * alone (gravity's share along it, the size of the rest, the mean along it, log deviations along and across, the
+ * log deviation of the magnitude; the gyroscope's mean along and across, its log deviations along and across). */
+function longAxisFeatures(x, off, W, C, acc, gyro) {
+  const stats = (idx) => {
+    const m = [0, 0, 0], v = [0, 0, 0];
+    for (let t = 0; t < W; t++) for (let k = 0; k < 3; k++) m[k] += x[off + t * C + idx[k]];
+    for (let k = 0; k < 3; k++) m[k] /= W;
+    for (let t = 0; t < W; t++) for (let k = 0; k < 3; k++) v[k] += (x[off + t * C + idx[k]] - m[k]) ** 2;
+    for (let k = 0; k < 3; k++) v[k] /= W;
+    return [m, v];
+  };
+  const [ma, va] = stats(acc), [mg, vg] = stats(gyro);
+  const norms = new Float64Array(W);
+  let mean = 0;
+  for (let t = 0; t < W; t++) {
+    const o = off + t * C;
+    norms[t] = Math.sqrt(x[o + acc[0]] ** 2 + x[o + acc[1]] ** 2 + x[o + acc[2]] ** 2);
+    mean += norms[t];
+  }
+  mean /= W;
+  let vm = 0;
+  for (let t = 0; t < W; t++) vm += (norms[t] - mean) ** 2;
+  const logSd = (variance) => Math.log(Math.sqrt(variance) + 1e-6);
+  return [ma[0] / Math.max(Math.hypot(ma[0], ma[1], ma[2]), 1e-6), Math.hypot(ma[1], ma[2]), ma[0], logSd(va[0]),
+    logSd(va[1] + va[2]), logSd(vm / W), mg[0], Math.hypot(mg[1], mg[2]), logSd(vg[0]), logSd(vg[1] + vg[2])];
+}
 
 export class PostureOpinion {
   constructor(section, classes, channels) {
@@ -155,6 +184,10 @@ export class PostureOpinion {
     this.s = section;
     [this.a, this.b] = section.classes.map((c) => classes.indexOf(c));
     this.acc = section.accelerometer.map((c) => channels.indexOf(c));
+    this.gyro = section.gyroscope ? section.gyroscope.map((c) => channels.indexOf(c)) : null;
+    if (section.features === "long-axis+sway" && !(this.gyro && this.gyro.length === 3 && !this.gyro.includes(-1))) {
+      throw new Error("posture: features 'long-axis+sway' need 'gyroscope', three of the bundle's channels");
+    }
     this.maxMotion = section.max_motion_sd ?? null;
     this.still = (section.still_classes || []).map((c) => classes.indexOf(c));
     this.changedWindows = 0;
@@ -180,6 +213,7 @@ export class PostureOpinion {
   logOdds(x, off, W, C) {
     const wf = windowFeatures(x, off, W, C);
     if (this.s.min_sd) for (let c = 0; c < C; c++) if (!(wf[C + c] >= this.s.min_sd[c])) return null;
+    if (this.s.features === "long-axis+sway") return linear(this.s, longAxisFeatures(x, off, W, C, this.acc, this.gyro));
     const g = [0, 0, 0];
     for (let t = 0; t < W; t++) for (let k = 0; k < 3; k++) g[k] += x[off + t * C + this.acc[k]];
     for (let k = 0; k < 3; k++) g[k] /= W;

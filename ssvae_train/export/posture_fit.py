@@ -9,6 +9,11 @@ channel's deviation, chosen by leaving each of HAPT's 21 training people out in 
 person's windows right with the gravity set, 93.1 % with the log deviations added (`tools/posture_features.py`,
 `results/posture-features.md`).
 
+Where the bundle has a gyroscope, the export also fits `LONG_AXIS` (`ssvae_edge.posture.long_axis_features`:
+only what a turn of the phone about its long axis leaves alone, 91.2 % leaving one person out) and keeps the
+set whose posture model reads the validation people better: on HAPT a phone clipped further round the waist
+turns the tilt the first set reads (`results/hapt-bundles.md`, twenty-third round).
+
 Why: on HAPT the classifier graph reads whole sitting segments of new people as standing (and back). A linear
 model of where gravity points told the two apart better on the validation people of three runs (a probe,
 `results/hapt-bundles.md`, eleventh round). Rule: streamed over the validation people's recordings as the runtime
@@ -27,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from ssvae_edge.mounting import MountingEstimate, window_features
-from ssvae_edge.posture import FEATURE_SETS, PostureOpinion, posture_features
+from ssvae_edge.posture import FEATURE_SETS, LONG_AXIS, PostureOpinion, posture_features
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export.graphs import run_batched
@@ -47,15 +52,24 @@ def accelerometer_channels(channels: list[str]) -> list[str] | None:
         return None
 
 
-def fit_model(x: np.ndarray, y: np.ndarray, classes: list[str], accel: list[int], features: str = FEATURES):
+def gyroscope_channels(channels: list[str]) -> list[str] | None:
+    """The first x/y/z triple whose names hold "gyro" (axes in the accelerometer's order), or None."""
+    for t in xyz_triples(channels):
+        if "gyro" in channels[t[0]].lower():
+            return [channels[i] for i in t]
+    return None
+
+
+def fit_model(x: np.ndarray, y: np.ndarray, classes: list[str], accel: list[int], features: str = FEATURES,
+              gyro: list[int] | None = None):
     """The scaler and logistic regression on the windows `x` [n, T, C] whose label `y` is one of the two postures
     (the run's labelled training windows: a run that kept few labels fits on those only), on the feature set
-    `features`; None without both postures."""
+    `features` (`gyro`: the gyroscope's indices, for `LONG_AXIS`); None without both postures."""
     a, b = (classes.index(c) for c in POSTURES)
     keep = (y == a) | (y == b)
     if len(np.unique(y[keep])) < 2:
         return None
-    feats, target = posture_features(x[keep], accel, features), (y[keep] == b).astype(int)
+    feats, target = posture_features(x[keep], accel, features, gyro), (y[keep] == b).astype(int)
     scaler = StandardScaler().fit(feats)
     return scaler, LogisticRegression(max_iter=2000).fit(scaler.transform(feats), target), int(keep.sum())
 
@@ -81,19 +95,30 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
             or not all(c in classes for c in POSTURES)):
         return None
     labelled = prep.split.labelled  # training rows whose label the run kept (never validation)
-    fitted = fit_model(ds.x_train[labelled], ds.y_train[labelled], classes, [channels.index(c) for c in accel_names])
-    if fitted is None:
-        return None
-    scaler, lr, n = fitted
-    section = {"classes": list(POSTURES), "accelerometer": accel_names, "features": FEATURES,
-               "min_sd": min_sd(ds.x_train[labelled], ds.y_train[labelled], classes),
-               "center": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(),
-               "bias": float(lr.intercept_[0])}
+    x, y = ds.x_train[labelled], ds.y_train[labelled]
+    accel = [channels.index(c) for c in accel_names]
+    gyro_names = gyroscope_channels(channels)
+    candidates = [FEATURES] + ([LONG_AXIS] if gyro_names else [])
+    sections, n = {}, 0
+    for features in candidates:
+        gyro = [channels.index(c) for c in gyro_names] if features == LONG_AXIS else None
+        fitted = fit_model(x, y, classes, accel, features, gyro)
+        if fitted is None:
+            return None
+        scaler, lr, n = fitted
+        sections[features] = {"classes": list(POSTURES), "accelerometer": accel_names, "features": features,
+                              **({"gyroscope": gyro_names} if gyro else {}),
+                              "min_sd": min_sd(x, y, classes), "center": scaler.mean_.tolist(),
+                              "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(),
+                              "bias": float(lr.intercept_[0])}
 
     decode = chosen_decoding(smoothing_windows, sequence)
 
     gate = {"still_classes": [c for c in STILL if c in classes], "max_motion_sd": MOVING_SD_G}
-    variants = {"off": None, "on": section, "on_with_motion_gate": {**section, **gate}}
+    variants = {("off", None): None}
+    for features, sec in sections.items():
+        variants[("on", features)] = sec
+        variants[("on_with_motion_gate", features)] = {**sec, **gate}
     right = dict.fromkeys(variants, 0)
     n_val = 0
     for (probs, codes), w in zip(val.per_recording, val.inputs, strict=True):
@@ -102,26 +127,39 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
             if turned.any():
                 probs = run_batched(session, {"x": w})
         keep = codes >= 0
-        for name, sec in variants.items():
+        for key, sec in variants.items():
             p = probs if sec is None else PostureOpinion(_record(sec), classes, channels).apply(probs, w)
-            right[name] += int((decode(p).argmax(1)[keep] == codes[keep]).sum())
+            right[key] += int((decode(p).argmax(1)[keep] == codes[keep]).sum())
         n_val += int(keep.sum())
-    validation = {k: round(v / max(n_val, 1), 6) for k, v in right.items()}
-    if right["on"] <= right["off"]:
+    acc = {k: round(v / max(n_val, 1), 6) for k, v in right.items()}
+    chosen = pick_feature_set(right, list(sections))
+    validation = {"off": acc["off", None], "on": acc["on", chosen],
+                  "on_with_motion_gate": acc["on_with_motion_gate", chosen]}
+    if len(sections) > 1:
+        validation["features"] = {f: {"on": acc["on", f], "on_with_motion_gate": acc["on_with_motion_gate", f]}
+                                  for f in sections}
+    if right["on", chosen] <= right["off", None]:
         return {"chosen": None, "validation": validation}
-    gated = right["on_with_motion_gate"] > right["on"]
+    gated = right["on_with_motion_gate", chosen] > right["on", chosen]
     return {"chosen": {
-        **section,
+        **sections[chosen],
         "fitted_on": f"the run's {n} labelled training windows of {POSTURES[0]} and {POSTURES[1]}",
         "validation": validation,
         "chosen_on": "the validation people's continuous recordings (" + ", ".join(val.names) + "), streamed as "
                      "the runtime does; window accuracy without ('off') and with ('on') the posture model, and "
-                     "with its motion gate too ('on_with_motion_gate')",
-        "rule": "on when its validation window accuracy is higher than without it; the motion gate "
+                     "with its motion gate too ('on_with_motion_gate'); 'features': each feature set's",
+        "rule": "the feature set whose model, with or without its motion gate, gives the higher validation window "
+                f"accuracy (ties: {FEATURES!r}); on when it alone is higher than without it; the motion gate "
                 "(still_classes, max_motion_sd) when it is higher again with it",
         **(gate if gated else {})}, "validation": validation}
 
 
+def pick_feature_set(right: dict[tuple[str, str | None], int], sets: list[str]) -> str:
+    """The feature set whose posture model, with or without its motion gate (the better of the two), puts the
+    most validation windows right (`right[("on" | "on_with_motion_gate", set)]`); ties: `FEATURES`."""
+    return max(sets, key=lambda f: (max(right["on", f], right["on_with_motion_gate", f]), f == FEATURES))
+
+
 def _record(section: dict) -> SimpleNamespace:
     """A section dict as the runtime reads it (the optional motion gate absent when not given)."""
-    return SimpleNamespace(**{"still_classes": None, "max_motion_sd": None, **section})
+    return SimpleNamespace(**{"still_classes": None, "max_motion_sd": None, "gyroscope": None, **section})
