@@ -166,10 +166,11 @@ def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> N
         raise InputError(f"posture: 'min_sd' must hold one positive number per channel ({len(channels)})")
     if section.features is not None and section.features not in FEATURE_SETS:
         raise InputError(f"posture: 'features' must be one of {', '.join(FEATURE_SETS)}, got {section.features!r}")
-    if section.features == LONG_AXIS and (section.gyroscope is None or len(section.gyroscope) != 3
-                                          or any(c not in channels for c in section.gyroscope)):
-        raise InputError(f"posture: features {LONG_AXIS!r} need 'gyroscope', three of the bundle's channels, got "
-                         f"{None if section.gyroscope is None else list(section.gyroscope)}")
+    gyro = section.gyroscope
+    if (section.features == LONG_AXIS or gyro is not None) and (
+            gyro is None or len(gyro) != 3 or any(c not in channels for c in gyro)):
+        raise InputError(f"posture: features {LONG_AXIS!r} need 'gyroscope', three of the bundle's channels (and "
+                         f"a 'gyroscope' given must be that), got {None if gyro is None else list(gyro)}")
     c = len(channels)
     n = n_features(c, section.features)
     for key in ("center", "scale", "weights"):

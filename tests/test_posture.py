@@ -257,3 +257,69 @@ def test_the_export_keeps_the_feature_set_that_reads_the_validation_people_bette
     assert pick_feature_set(right((90, 92), (97, 93)), sets) == FEATURES
     assert pick_feature_set(right((90, 95), (95, 90)), sets) == FEATURES  # a tie keeps the first set
     assert pick_feature_set(right((90, 0), (0, 0)), [FEATURES]) == FEATURES
+    # a set must beat no model on its own to ship: a high gated figure does not carry a set that would ship off
+    only_gated = {**right((96, 90), (96, 99)), ("off", None): 95}
+    assert pick_feature_set(only_gated, sets) == FEATURES
+    assert pick_feature_set({**right((90, 90), (99, 99)), ("off", None): 95}, sets) == FEATURES  # none: off
+
+
+def _choose(channels: list[str], turn: float = 0.0, held_out: str = "user01") -> dict:
+    """`choose_posture` on the HAPT slice: trained on all people but `held_out`, judged on that one's windows
+    (turned `turn` degrees about the long axis), whose stand-in classifier swaps SITTING and STANDING."""
+    from types import SimpleNamespace
+
+    from ssvae_train.export.posture_fit import choose_posture
+    from ssvae_train.export.validation_windows import ValidationProbs
+    recs, _ = read_hapt_recordings(SLICE)
+    train, held = [r for r in recs if r.group != held_out], [r for r in recs if r.group == held_out]
+    x = np.concatenate([recording_windows(r, 128, 64)[0] for r in train])
+    y = np.concatenate([window_codes(r, CLASSES, 128, recording_windows(r, 128, 64)[1]) for r in train])
+    per, inputs = [], []
+    for r in held:
+        w, starts = recording_windows(r, 128, 64)
+        codes = window_codes(r, CLASSES, 128, starts)
+        swapped = np.where(codes == 3, 4, np.where(codes == 4, 3, np.maximum(codes, 0)))
+        per.append((np.eye(len(CLASSES), dtype=np.float32)[swapped], codes))
+        inputs.append(_turn_about_x(w, turn).astype(np.float32) if turn else w)
+    ds = SimpleNamespace(classes=CLASSES, channels=channels, x_train=x, y_train=y)
+    prep = SimpleNamespace(ds=ds, split=SimpleNamespace(labelled=np.arange(len(y))))
+    val = ValidationProbs(per, [r.name for r in held], 64, inputs)
+    return choose_posture(object(), prep, val, 1, None, None)  # the session is used only with a mounting estimate
+
+
+def test_the_export_weighs_both_sets_and_ships_the_one_that_reads_a_turned_phone() -> None:
+    """A classifier that swaps sitting and standing; a held-out person as recorded and with the phone turned 57
+    degrees about its long axis: the first set's figure falls with the turn, the long-axis set's does not, and the
+    long-axis set ships with its gyroscope. A tie keeps the first set; without a gyroscope only it is weighed."""
+    from ssvae_edge.posture import LONG_AXIS, check_section
+    worn, turned = _choose(PHONE)["chosen"], _choose(PHONE, turn=57.0)["chosen"]
+    before, after = worn["validation"]["features"], turned["validation"]["features"]
+    assert set(after) == {FEATURES, LONG_AXIS} and after[LONG_AXIS] == before[LONG_AXIS]
+    assert after[FEATURES]["on"] < before[FEATURES]["on"] and after[FEATURES]["on"] < after[LONG_AXIS]["on"]
+    assert turned["features"] == LONG_AXIS and turned["gyroscope"] == ["gyro_x", "gyro_y", "gyro_z"]
+    assert turned["validation"]["on"] == after[LONG_AXIS]["on"] > turned["validation"]["off"]
+    assert "'features'" in turned["chosen_on"]
+    check_section(Posture(**turned), PHONE, CLASSES)
+    tie = _choose(PHONE, held_out="user05")["chosen"]
+    assert tie["validation"]["features"][FEATURES]["on"] == tie["validation"]["features"][LONG_AXIS]["on"]
+    assert tie["features"] == FEATURES and "gyroscope" not in tie
+    alone = _choose(["acc_x", "acc_y", "acc_z", "w_x", "w_y", "w_z"], turn=57.0)
+    assert "features" not in alone["validation"]
+    assert alone["chosen"] is None or (alone["chosen"]["features"] == FEATURES and "gyroscope" not in alone["chosen"])
+    assert alone["chosen"] is None or "'features'" not in alone["chosen"]["chosen_on"]
+
+
+def test_a_long_axis_model_leaves_a_flat_channel_to_the_classifier_and_refuses_a_stray_gyroscope() -> None:
+    from ssvae_edge.posture import LONG_AXIS, check_section
+    n = n_features(6, LONG_AXIS)
+    section = Posture(classes=POSTURES, accelerometer=("acc_x", "acc_y", "acc_z"), gyroscope=("gyro_x", "gyro_y",
+                      "gyro_z"), center=(0.0,) * n, scale=(1.0,) * n, weights=(0.0,) * n, bias=1.0,
+                      features=LONG_AXIS, min_sd=(1e-3,) * 6)
+    rng = np.random.default_rng(3)
+    w = (rng.standard_normal((2, 128, 6)) * 0.01 + [1.0, 0, 0, 0, 0, 0]).astype(np.float32)
+    w[1, :, 3:] = 0.0  # no gyroscope
+    assert PostureOpinion(section, CLASSES, PHONE).judged(w).tolist() == [True, False]
+    stray = Posture(**{**section.to_json(), "features": "window+gravity+log_sd", "gyroscope": ["gyro_x", "nope",
+                                                                                             "gyro_z"]})
+    with pytest.raises(InputError, match="'gyroscope' given must be that"):
+        check_section(stray, PHONE, CLASSES)

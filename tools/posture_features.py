@@ -53,8 +53,9 @@ def main(
              "| features | windows right | people mean | worst person | people under 80 % |",
              "|---|---:|---:|---:|---:|"]
     channels = list(ds.channels)
-    gyro = [channels.index(c) for c in gyroscope_channels(channels)]
-    for features in FEATURE_SETS:
+    gyro_names = gyroscope_channels(channels)
+    gyro = None if gyro_names is None else [channels.index(c) for c in gyro_names]
+    for features in (f for f in FEATURE_SETS if f != LONG_AXIS or gyro is not None):
         r = leave_one_person_out(ds.x_train, ds.y_train, ds.groups_train, list(ds.classes), features, gyro)
         acc = np.array([v[0] for v in r.values()])
         n = np.array([v[1] for v in r.values()])

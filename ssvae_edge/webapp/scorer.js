@@ -185,8 +185,10 @@ export class PostureOpinion {
     [this.a, this.b] = section.classes.map((c) => classes.indexOf(c));
     this.acc = section.accelerometer.map((c) => channels.indexOf(c));
     this.gyro = section.gyroscope ? section.gyroscope.map((c) => channels.indexOf(c)) : null;
-    if (section.features === "long-axis+sway" && !(this.gyro && this.gyro.length === 3 && !this.gyro.includes(-1))) {
-      throw new Error("posture: features 'long-axis+sway' need 'gyroscope', three of the bundle's channels");
+    if ((section.features === "long-axis+sway" || this.gyro)
+        && !(this.gyro && this.gyro.length === 3 && !this.gyro.includes(-1))) {
+      throw new Error("posture: features 'long-axis+sway' need 'gyroscope', three of the bundle's channels "
+        + "(and a 'gyroscope' given must be that)");
     }
     this.maxMotion = section.max_motion_sd ?? null;
     this.still = (section.still_classes || []).map((c) => classes.indexOf(c));

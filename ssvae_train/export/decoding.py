@@ -44,7 +44,8 @@ def choose_decoding(session, prep: Prepared, say: Callable[[str], None]) -> tupl
         gate = " and its motion gate" if chosen and chosen.get("max_motion_sd") else ""
         sets = v.get("features")
         which = (f"; features {chosen['features']}" if chosen else "") + (
-            " (with each set: " + ", ".join(f"{f} {r['on']}" for f, r in sets.items()) + ")" if sets else "")
+            " (each set without / with its gate: " + ", ".join(f"{f} {r['on']} / {r['on_with_motion_gate']}"
+                                                              for f, r in sets.items()) + ")" if sets else "")
         say(f"posture model: {'on' + gate if chosen else 'off'} (validation window accuracy without / with it / "
             f"with its motion gate too: {v['off']} / {v['on']} / {v['on_with_motion_gate']}{which})")
         posture = posture["chosen"]

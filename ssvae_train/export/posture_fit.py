@@ -147,17 +147,22 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
         "validation": validation,
         "chosen_on": "the validation people's continuous recordings (" + ", ".join(val.names) + "), streamed as "
                      "the runtime does; window accuracy without ('off') and with ('on') the posture model, and "
-                     "with its motion gate too ('on_with_motion_gate'); 'features': each feature set's",
-        "rule": "the feature set whose model, with or without its motion gate, gives the higher validation window "
-                f"accuracy (ties: {FEATURES!r}); on when it alone is higher than without it; the motion gate "
-                "(still_classes, max_motion_sd) when it is higher again with it",
+                     "with its motion gate too ('on_with_motion_gate')"
+                     + ("; 'features': the same two figures for each feature set weighed" if len(sections) > 1
+                        else ""),
+        "rule": "of the feature sets whose model alone is higher than without it, the one whose model, with or "
+                f"without its motion gate, gives the higher validation window accuracy (ties: {FEATURES!r}); the "
+                "motion gate (still_classes, max_motion_sd) when it is higher again with it",
         **(gate if gated else {})}, "validation": validation}
 
 
 def pick_feature_set(right: dict[tuple[str, str | None], int], sets: list[str]) -> str:
-    """The feature set whose posture model, with or without its motion gate (the better of the two), puts the
-    most validation windows right (`right[("on" | "on_with_motion_gate", set)]`); ties: `FEATURES`."""
-    return max(sets, key=lambda f: (max(right["on", f], right["on_with_motion_gate", f]), f == FEATURES))
+    """Of the feature sets whose model alone beats no posture model (`right[("on", set)] > right[("off", None)]`:
+    the condition for shipping one), the one whose model with or without its motion gate (the better of the two)
+    puts the most validation windows right; ties: `FEATURES`. When none beats it: the first set (shipped off)."""
+    wins = [f for f in sets if right["on", f] > right["off", None]]
+    return max(wins, key=lambda f: (max(right["on", f], right["on_with_motion_gate", f]), f == FEATURES)) \
+        if wins else sets[0]
 
 
 def _record(section: dict) -> SimpleNamespace:
