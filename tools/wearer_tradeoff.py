@@ -47,6 +47,11 @@ TARGETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 NAME = "alert-tradeoff-wearer"
 
 
+def sec(x: float | None) -> str:
+    """A median delay for the tables ("-" when nothing was detected)."""
+    return "-" if x is None else f"{x:.1f} s"
+
+
 def main(
     bundle: Annotated[Path, typer.Option(help="The novelty bundle.")],
     training: Annotated[Path, typer.Option(help="CSV recordings of the people it trained on.")],
@@ -96,10 +101,6 @@ def main(
              "false (per h) | unlabelled raises |", "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         v, t = r["validation"], r["test"]
-
-        def sec(x: float | None) -> str:
-            return "-" if x is None else f"{x:.1f} s"
-
         lines.append(f"| {r['target']:g} | {r['prior_windows']} | {r['k']} of {r['m']} | {v['detected']}/"
                      f"{v['held_out_segments']} | {sec(v['median_delay_s'])} | {v['false_alerts_per_hour']:.2f} | "
                      f"{t['detected']}/{t['held_out_segments']} | {sec(t['delay_seconds_median'])} | "
@@ -132,9 +133,6 @@ def validation_only(bundle: Path, train_x, train_labels, streams, held_out: str 
              "baseline only where it catches more than the plain score. No test recording was read.", "",
              "| target /h | wearer baseline: prior weight | k of m | caught | delay | false/h | plain score: k of m | "
              "caught | delay | false/h | the export keeps |", "|---:|---:|---|---:|---:|---:|---|---:|---:|---:|---|"]
-
-    def sec(x: float | None) -> str:
-        return "-" if x is None else f"{x:.1f} s"
 
     for r in rows:
         w, p = r["wearer_baseline"], r["plain_score"]

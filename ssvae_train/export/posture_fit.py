@@ -99,7 +99,7 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
     accel = [channels.index(c) for c in accel_names]
     gyro_names = gyroscope_channels(channels)
     candidates = [FEATURES] + ([LONG_AXIS] if gyro_names else [])
-    sections, n = {}, 0
+    sections, n, floor = {}, 0, min_sd(x, y, classes)
     for features in candidates:
         gyro = [channels.index(c) for c in gyro_names] if features == LONG_AXIS else None
         fitted = fit_model(x, y, classes, accel, features, gyro)
@@ -108,7 +108,7 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
         scaler, lr, n = fitted
         sections[features] = {"classes": list(POSTURES), "accelerometer": accel_names, "features": features,
                               **({"gyroscope": gyro_names} if gyro else {}),
-                              "min_sd": min_sd(x, y, classes), "center": scaler.mean_.tolist(),
+                              "min_sd": floor, "center": scaler.mean_.tolist(),
                               "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(),
                               "bias": float(lr.intercept_[0])}
 
