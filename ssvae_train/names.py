@@ -38,7 +38,7 @@ LATENT_PRIORS = ("class", "standard")  # what decoder.onnx does with its z (ssva
 QUANTIZE = ("int8",)  # the quantized graphs an export can add
 
 # ssvae_train/training/augment.py says what each does and how strong
-AUGMENTATIONS = ("jitter", "scale", "rotate", "rotate-moving", "mount")
+AUGMENTATIONS = ("jitter", "scale", "rotate", "rotate-moving", "mount", "turn")
 
 
 def parse_augment(spec: str | None) -> tuple[str, ...]:

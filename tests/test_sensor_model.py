@@ -130,6 +130,24 @@ def test_mount_turns_half_the_windows_about_x_keeping_x():
     assert 60 < int(turned.sum()) < 140
 
 
+def test_turn_rotates_every_triple_of_a_window_alike_about_x():
+    aug = Augmenter(("turn",), torch.ones(9), CHANNELS)
+    torch.manual_seed(4)
+    x = torch.randn(400, 16, 9)
+    out = aug(x)
+    assert torch.equal(out[..., [0, 3, 6]], x[..., [0, 3, 6]])  # every sensor's x axis is kept
+    angles = []
+    for j, k in ((1, 2), (4, 5), (7, 8)):  # each y-z pair keeps its length and turns by one angle per window
+        before, after = torch.complex(x[..., j], x[..., k]), torch.complex(out[..., j], out[..., k])
+        assert torch.allclose(after.abs(), before.abs(), atol=1e-5)
+        angles.append(torch.angle(after / before).median(dim=1).values)
+        assert torch.allclose(torch.angle(after / before), angles[-1][:, None].expand(-1, 16), atol=1e-3)
+    for a in angles[1:]:  # the same turn for every triple of a window
+        assert torch.allclose(torch.cos(a - angles[0]), torch.ones(400), atol=1e-4)
+    quarter = torch.floor((angles[0] % (2 * torch.pi)) / (torch.pi / 2))
+    assert all(60 < int((quarter == q).sum()) < 140 for q in range(4))  # spread over the whole circle
+
+
 def test_jitter_and_scale_follow_the_seed_and_spare_nothing():
     aug = Augmenter(parse_augment("jitter,scale"), torch.full((9,), 2.0), CHANNELS)
     x = torch.zeros(3, 16, 9) + 1.0
@@ -144,7 +162,7 @@ def test_jitter_and_scale_follow_the_seed_and_spare_nothing():
 def test_bad_augment_options_are_one_line_errors():
     with pytest.raises(UserError, match="unknown wobble"):
         parse_augment("jitter,wobble")
-    for name in ("rotate", "rotate-moving", "mount"):
+    for name in ("rotate", "rotate-moving", "mount", "turn"):
         with pytest.raises(UserError, match=f"--augment {name} needs x/y/z channel triples"):
             Augmenter((name,), torch.ones(2), ["a", "b"])
     with pytest.raises(UserError, match="--augment is for sensor windows"):

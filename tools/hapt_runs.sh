@@ -70,6 +70,11 @@ case "${1:-all}" in
     run ss-norot-l0.1-s$s 30 --model ssvae --labels 0.1 --seed $s --augment jitter,scale
     run sup-norot-l0.1-s$s 30 --model supervised --labels 0.1 --seed $s --augment jitter,scale
     ;;
+  turn0|turn1|turn2|turn3|turn4)  # twenty-fourth round (results/hapt-bundles.md): every window turned about the
+    # phone's long axis by its own angle, against full-norot-sN on the same validation people
+    s=${1#turn}
+    run full-turn-s$s 40 --model ssvae --labels all --seed $s --augment jitter,scale,turn
+    ;;
   l1)  # the 1 % budget on the shipped recipe, two lanes: l1 and l2
     for s in 0 1; do run ss-norot-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale; done
     run sup-norot-l0.01-s2 30 --model supervised --labels 0.01 --seed 2 --augment jitter,scale

@@ -19,6 +19,10 @@ units, before the model scales them (the model reconstructs the window it was sh
 - `mount`: half of the windows turned 180 degrees about the sensor's x axis (y and z of every triple change
   sign): a phone clipped to a belt facing in instead of out. Its x axis (the phone's long axis, along
   gravity when the wearer stands) is kept, so upright and lying postures stay apart.
+- `turn`: every window turned about the sensor's x axis by its own angle, uniform over the full circle: a
+  phone clipped at any point round the waist (HAPT's odd recordings are such turns, of 57-180 degrees). The
+  classifier then cannot read which way the phone faces, only how far it leans from upright; the posture
+  model's long-axis feature set (`ssvae_edge.posture`) reads the still postures the same way.
 
 The names are `ssvae_train.names.AUGMENTATIONS` (parsed there, `parse_augment`). Draws come from torch's
 generator, which the trainer seeds from (seed, epoch): a resumed run repeats the same augmentations.
@@ -79,6 +83,14 @@ def random_rotations(n: int, max_deg: float, device: torch.device) -> torch.Tens
     return eye + s * k + (1 - c) * (k @ k)  # Rodrigues' formula
 
 
+def turns_about_x(n: int, device: torch.device) -> torch.Tensor:
+    """n rotation matrices [n, 3, 3] about the x axis by angles uniform in [0, 2 pi)."""
+    angle = torch.rand(n, device=device) * (2 * math.pi)
+    s, c = torch.sin(angle), torch.cos(angle)
+    one, zero = torch.ones_like(s), torch.zeros_like(s)
+    return torch.stack([one, zero, zero, zero, c, -s, zero, s, c], dim=1).reshape(n, 3, 3)
+
+
 class Augmenter:
     """The augmentations of one run: built once from the config and the data set's channels."""
 
@@ -86,7 +98,7 @@ class Augmenter:
         self.names = names
         self.channel_std = channel_std
         self.triples = xyz_triples(channels)
-        for name in ("rotate", "rotate-moving", "mount"):
+        for name in ("rotate", "rotate-moving", "mount", "turn"):
             if name in names and not self.triples:
                 raise UserError(f"--augment {name} needs x/y/z channel triples (channels named ..._x, ..._y, ..._z)")
         self.accelerometer = accelerometer(channels, self.triples) if "rotate-moving" in names else None
@@ -117,6 +129,8 @@ class Augmenter:
             for _, j, k in self.triples:
                 sign[:, [j, k]] = torch.where(turned, -1.0, 1.0)
             x = x * sign[:, None, :]
+        if "turn" in self.names:
+            x = self._rotate(x, turns_about_x(n, x.device))
         if "scale" in self.names:
             x = x * (1 + SCALE_STD * torch.randn(n, 1, c, device=x.device))
         if "jitter" in self.names:
