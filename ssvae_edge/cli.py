@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import onnxruntime as ort
 import typer
@@ -21,8 +21,10 @@ from ssvae_edge import cliconv
 from ssvae_edge.alerts import DEFAULT_CLEAR_K, DEFAULT_K, DEFAULT_M
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.csvinput import SampleReader
+from ssvae_edge.describe import bundle_summary, summary_rows
 from ssvae_edge.errors import EdgeError
 from ssvae_edge.stream import StreamScorer
+from ssvae_edge.terminal import StreamTable, bench_table, summary_text
 
 app = cliconv.new_app(
     "Run an exported ssvae bundle with onnxruntime: inspect it, score a sensor stream, benchmark it, "
@@ -89,130 +91,17 @@ def info(bundle: BundleArg, providers: ProvidersOpt = "auto", threads: ThreadsOp
     of the graphs that run in --precision, and the providers used."""
     with _user_errors():
         b = _load(bundle, providers, threads, precision)
-        m = b.manifest
-        data: dict[str, Any] = {
-            "bundle": str(b.path), "format": m.format, "precision": precision,
-            "graphs": {g: {"file": b.graph_file(g), "precision": b.precisions[g],
-                           "sha256": m.graph_set(b.precisions[g])[g].sha256, "verified": True,
-                           **b.io()[g]} for g in b.graphs},
-            "files": [{"graph": g, "precision": prec, "file": e.file, "sha256": e.sha256, "verified": True,
-                       "bytes": (b.path / e.file).stat().st_size}
-                      for prec in ("fp32", "int8") for g, e in m.graph_set(prec).items()],
-            "threshold_int8": m.threshold_int8,
-            "classes": list(m.classes), "sample_shape": list(m.sample_shape), "units": m.units,
-            "channels": list(m.channels) if m.channels else None, "sample_rate_hz": m.sample_rate_hz,
-            "window": m.window, "hop": m.hop, "latent_dim": m.latent_dim, "threshold": m.threshold,
-            **{k: v.to_json() if v is not None else None
-               for k, v in (("threshold_calibration", m.threshold_calibration), ("alert", m.alert),
-                            ("score", m.score))},
-            "opset": m.opset, "producer": m.producer.to_json() if m.producer else None,
-            "providers": b.providers, "provider_note": b.provider_note,
-            "onnxruntime": ort.__version__,
-        }
+        data = bundle_summary(b, precision)
         if as_json or not _tty():
             typer.echo(json.dumps(data, indent=2))
             return
-        rows = [("bundle", data["bundle"]), ("format", str(m.format))]
-        for g, d in data["graphs"].items():
-            io = f"{'; '.join(d['inputs'])} -> {'; '.join(d['outputs'])}"
-            rows.append((g, f"{d['file']} ({d['precision']}, sha256 ok)  {io}"))
-        files = ", ".join(f"{f['file']} ({f['bytes'] / 1024:.0f} KiB)" for f in data["files"])
-        rows.append(("files", f"{files}: every sha256 ok"))
-        rows.append(("classes", f"{len(m.classes)}: {', '.join(m.classes)}"))
-        rows.append(("sample", f"{list(m.sample_shape)} float32" + (f", units {m.units}" if m.units else "")))
-        if m.channels:
-            rows.append(("channels", f"{len(m.channels)}: {', '.join(m.channels)}"))
-            rate = f"{m.sample_rate_hz:g} Hz, " if m.sample_rate_hz else ""
-            secs = f" ({m.window / m.sample_rate_hz:g} s)" if m.sample_rate_hz and m.window else ""
-            rows.append(("stream", f"{rate}window {m.window}{secs}, hop {m.hop}"))
-        if m.latent_dim:
-            rows.append(("latent_dim", str(m.latent_dim)))
-        if m.threshold is not None:
-            cal = data["threshold_calibration"]
-            rows.append(("threshold", f"{m.threshold:g}" + (f"  {json.dumps(cal)}" if cal else "")))
-        if m.alert_debounce is not None:
-            k, mm, clear = m.alert_debounce
-            a, fph = data["alert"], data["alert"].get("expected_false_alerts_per_hour")
-            rate, upper = a.get("window_detection_rate"), a.get("false_alerts_per_hour_upper95")
-            rows.append(("alert", f"raise on {k} of the last {mm} windows above the threshold, clear below {clear}"
-                         + (f"; calibrated: {fph:.2g} false alerts/h" if fph is not None else "")
-                         + (f" (95% upper bound {upper:.3g}/h)" if upper is not None else "")
-                         + (f", {rate:.0%} of held-out windows above the threshold" if rate is not None else "")))
-        if m.threshold_int8 is not None:
-            rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))
-        wb = m.wearer_baseline
-        if wb is not None:
-            rows.append(("wearer baseline", f"on: alerts on the score minus the wearer's running baseline of the class "
-                         f"(prior weight {wb.prior_windows} windows), raise on {wb.k} of the last {wb.m} above "
-                         f"{wb.threshold:g}" + (f" (int8 {wb.threshold_int8:g})" if wb.threshold_int8 is not None
-                                                else "")
-                         + (f"; calibrated: {wb.false_alerts_per_hour:.2g} false alerts/h" if wb.false_alerts_per_hour
-                            is not None else "")
-                         + (f" (95% upper bound {wb.false_alerts_per_hour_upper95:.3g}/h)"
-                            if wb.false_alerts_per_hour_upper95 is not None else "")
-                         + "; the plain point above with --no-wearer-baseline"))
-        if m.posture is not None:
-            p, v = m.posture, m.posture.validation or {}
-            gate = (f"; no window whose acceleration varies by more than {p.max_motion_sd:g} g is "
-                    f"{'/'.join(p.still_classes)}" if p.max_motion_sd is not None else "")
-            shipped = v.get("on_with_motion_gate" if p.max_motion_sd is not None else "on")
-            measured = (f" (validation accuracy {v['off']:.4f} without, {shipped:.4f} with)"
-                        if "off" in v and shipped is not None else "")
-            sway = {"window+gravity+log_sd": " and how much the body sways",
-                    "long-axis+sway": " along the phone's long axis and how much the body sways, whatever the "
-                                      "phone's turn about that axis"}.get(p.features, "")
-            rows.append(("posture", f"{p.classes[0]} or {p.classes[1]}: decided by a linear model of where gravity "
-                         f"points{sway}{gate}{measured}; --no-posture turns it off"))
-        if m.refit:
-            taken = ", ".join(m.refit.taken_verbatim or ()) or "no decoding section"
-            rows.append(("refit", f"graphs trained on every training person (no validation rows); {taken} from "
-                         f"{m.refit.choices_from}, chosen there on its validation people; the alert's figures are "
-                         "optimistic (measured on people these graphs trained on)"))
-        if m.opset:
-            rows.append(("opset", str(m.opset)))
-        if data["producer"]:
-            rows.append(("producer", json.dumps(data["producer"])))
-        rows.append(("providers", f"{', '.join(b.providers)}  ({b.provider_note})"))
+        rows = summary_rows(b, data)
         width = max(len(k) for k, _ in rows)
         for k, v in rows:
             typer.echo(f"{k:<{width}}  {v}")
 
 
 # ---- stream -------------------------------------------------------------------------------------
-class _Table:
-    """A readable view of the events for a terminal; JSON lines everywhere else."""
-
-    def __init__(self, timed: bool):
-        self.timed = timed
-        cols = ["window", "start"] + (["time"] if timed else []) + ["class", "prob", "score", "alert"]
-        self.header = "  ".join(f"{c:>{w}}" if c not in ("class",) else f"{c:<{w}}"
-                                for c, w in zip(cols, self._widths(), strict=True))
-
-    def _widths(self) -> list[int]:
-        return [6, 8] + ([9] if self.timed else []) + [20, 5, 10, 5]
-
-    def row(self, e: dict[str, Any]) -> str:
-        vals = [str(e["window"]), str(e["start"])]
-        if self.timed:
-            vals.append(f"{e['time']:.2f}" if e.get("time") is not None else "-")
-        score = e.get("wearer_score", e["score"])  # the score the alert compares with the threshold
-        vals += [e["class"] or "-", f"{e['prob']:.2f}" if e["prob"] is not None else "-",
-                 f"{score:.4g}" if score is not None else "-", "ALERT" if e["alert"] else ""]
-        return "  ".join(f"{v:<{w}}" if i == (3 if self.timed else 2) else f"{v:>{w}}"
-                         for i, (v, w) in enumerate(zip(vals, self._widths(), strict=True)))
-
-
-def _summary_text(s: dict[str, Any]) -> str:
-    reasons = ", ".join(f"{k} {v}" for k, v in s["skipped_reasons"].items() if v)
-    text = f"scored {s['windows']} windows, skipped {s['skipped']}" + (f" ({reasons})" if reasons else "")
-    text += f", alerts raised {s['alerts']}"
-    if s.get("partial_windows"):
-        text += f"; final partial window dropped ({s['partial_samples']} samples)"
-    if s.get("bad_rows"):
-        text += f"; bad rows {s['bad_rows']} (first at lines {s['first_bad_lines']})"
-    return text
-
-
 @app.command()
 def stream(
     bundle: BundleArg,
@@ -288,7 +177,7 @@ def stream(
                               chunk_rows=scorer.hop if input == "-" else 4096)
         if reader.stats.note():
             print(reader.stats.note(), file=sys.stderr)
-        table = None if as_json or not _tty() else _Table(reader.stats.has_time)
+        table = None if as_json or not _tty() else StreamTable(reader.stats.has_time)
         out = sys.stdout
         if table:
             out.write(f"{b.path} ({b.precision}): {b.provider_note}\n{table.header}\n")
@@ -297,7 +186,7 @@ def stream(
                 out.write((table.row(e) if table else json.dumps(e)) + "\n")
             out.flush()
         summary = scorer.flush(reader.stats.as_dict())
-        out.write((_summary_text(summary) if table else json.dumps(summary)) + "\n")
+        out.write((summary_text(summary) if table else json.dumps(summary)) + "\n")
         out.flush()
 
 
@@ -335,17 +224,7 @@ def bench(
             tmp = out.with_name(out.name + ".tmp")
             tmp.write_text(text + "\n")
             tmp.replace(out)  # atomic: a reader never sees half a report
-        typer.echo(text if as_json or not _tty() else _bench_table(report))
-
-
-def _bench_table(report: dict[str, Any]) -> str:
-    """The bench report for a person: one row per graph and batch size."""
-    head = (f"{report['bundle']}: {report['provider_note']}; threads {report['threads']}; "
-            f"onnxruntime {report['onnxruntime']}")
-    cols = f"{'graph':<11} {'precision':<9} {'batch':>5} {'median ms':>10} {'p90 ms':>9} {'samples/s':>11}"
-    rows = [f"{r['graph']:<11} {report['precisions'][r['graph']]:<9} {r['batch']:>5} {r['median_ms']:>10.3f} "
-            f"{r['p90_ms']:>9.3f} {r['samples_per_s'] or 0:>11.0f}" for r in report["results"]]
-    return "\n".join([head, cols, *rows])
+        typer.echo(text if as_json or not _tty() else bench_table(report))
 
 
 # ---- web ----------------------------------------------------------------------------------------
