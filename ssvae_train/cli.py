@@ -192,7 +192,16 @@ def _threads(n: int) -> None:
 
 
 def main() -> None:
-    cliconv.run(app, PROG)
+    try:
+        cliconv.run(app, PROG)
+    except SystemExit as e:
+        from ssvae_train.training.distributed import is_rank, leave
+
+        if is_rank():  # a torchrun rank ends without the interpreter's shutdown (leave's docstring)
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+            leave(e.code if isinstance(e.code, int) else int(e.code is not None))
+        raise
 
 
 if __name__ == "__main__":

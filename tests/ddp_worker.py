@@ -9,7 +9,7 @@ import torch
 
 from ssvae_train.config import FitConfig
 from ssvae_train.data.budgets import Split
-from ssvae_train.training.distributed import setup, teardown
+from ssvae_train.training.distributed import leave, setup, teardown
 from ssvae_train.training.prepare import prepare
 from ssvae_train.training.trainer import _fit
 
@@ -25,6 +25,8 @@ def main(out: str, kind: str, batch_size: int, rows: int) -> None:
     run = _fit(cfg, Path(out) / "run", resume=False, force=False, progress=False, world=world, prep=prep)
     torch.save({k: v.detach().clone() for k, v in run.model.state_dict().items()}, Path(out) / f"rank{world.rank}.pt")
     teardown(world)
+    if world.distributed:
+        leave(0)  # as the CLI ends a rank (ssvae_train.training.distributed.leave)
 
 
 if __name__ == "__main__":

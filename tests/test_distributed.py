@@ -110,3 +110,23 @@ def test_fit_cli_under_torchrun_writes_one_checkpoint_and_resumes(tmp_path):
     ck = load_checkpoint(out)
     assert ck["epoch"] == 2 and [h["epoch"] for h in ck["history"]] == [1, 2]
     assert json.dumps(ck["history"])  # plain values only
+
+
+def test_a_rank_ends_without_the_interpreter_shutdown_and_keeps_its_output_and_exit_code():
+    """Under torchrun the CLI ends a rank with `leave` (os._exit), so gloo's worker threads cannot abort it in
+    the interpreter's shutdown; what it printed to a pipe still arrives, and its exit code is kept."""
+    buffered = {k: v for k, v in env().items() if k != "PYTHONUNBUFFERED"}  # stdout to a pipe: block-buffered
+    cli = ("import atexit, sys; atexit.register(lambda: print('interpreter shutdown ran', file=sys.stderr)); "
+           "from ssvae_train.cli import main; main()")
+    for ranks, shutdown in (("2", False), ("1", True)):
+        e = {**buffered, "WORLD_SIZE": ranks}
+        p = subprocess.run([sys.executable, "-c", cli, "--version"], env=e, capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 0 and p.stdout.startswith("ssvae-train "), (p.returncode, p.stdout, p.stderr)
+        assert ("interpreter shutdown ran" in p.stderr) == shutdown, p.stderr
+        p = subprocess.run([sys.executable, "-c", cli, "fit", "--dataset", "nope"], env=e, capture_output=True,
+                           text=True, timeout=120)
+        assert p.returncode == 2 and "ssvae-train: error:" in p.stderr, (p.returncode, p.stderr)
+    probe = "import sys; from ssvae_train.training.distributed import leave; sys.stdout.write('half a line'); leave(3)"
+    p = subprocess.run([sys.executable, "-c", probe], env=buffered, capture_output=True, text=True, timeout=120)
+    assert (p.returncode, p.stdout) == (3, "half a line")
