@@ -117,12 +117,17 @@ def test_rotate_moving_measures_motion_on_the_accelerometer():
         Augmenter(("rotate-moving",), torch.ones(3), ["gyro_x", "gyro_y", "gyro_z"])
 
 
+def _about_x(name: str, seed: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n random windows and their augmented copies under `name`, which must keep every sensor's x axis."""
+    torch.manual_seed(seed)
+    x = torch.randn(n, 16, 9)
+    out = Augmenter((name,), torch.ones(9), CHANNELS)(x)
+    assert torch.equal(out[..., [0, 3, 6]], x[..., [0, 3, 6]])
+    return x, out
+
+
 def test_mount_turns_half_the_windows_about_x_keeping_x():
-    aug = Augmenter(("mount",), torch.ones(9), CHANNELS)
-    torch.manual_seed(3)
-    x = torch.randn(200, 16, 9)
-    out = aug(x)
-    assert torch.equal(out[..., [0, 3, 6]], x[..., [0, 3, 6]])  # every sensor's x axis is kept
+    x, out = _about_x("mount", 3, 200)
     turned = (out[:, 0, 1] == -x[:, 0, 1])
     for w in range(len(x)):  # each window either as it was or with y and z of every triple negated
         want = x[w] * (torch.tensor([1.0, -1.0, -1.0] * 3) if turned[w] else 1.0)
@@ -131,11 +136,7 @@ def test_mount_turns_half_the_windows_about_x_keeping_x():
 
 
 def test_turn_rotates_every_triple_of_a_window_alike_about_x():
-    aug = Augmenter(("turn",), torch.ones(9), CHANNELS)
-    torch.manual_seed(4)
-    x = torch.randn(400, 16, 9)
-    out = aug(x)
-    assert torch.equal(out[..., [0, 3, 6]], x[..., [0, 3, 6]])  # every sensor's x axis is kept
+    x, out = _about_x("turn", 4, 400)
     angles = []
     for j, k in ((1, 2), (4, 5), (7, 8)):  # each y-z pair keeps its length and turns by one angle per window
         before, after = torch.complex(x[..., j], x[..., k]), torch.complex(out[..., j], out[..., k])
