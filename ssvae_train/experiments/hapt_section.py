@@ -173,9 +173,12 @@ def hapt(_cells: object) -> list[str]:
                 ("sway set only", "current exporter")),
         "### Few labels: semi-supervised against supervised (same trunk, labels and steps)", "",
         "The shipped recipe (no rotation augmentation; `ss-norot-l*`, `sup-norot-l*`), each run exported by the "
-        "current exporter, which keeps the posture model (fitted on the labels the run kept, on where gravity "
-        "points and how much the body sways) where it wins on the run's validation people (measured after the "
-        "earlier test figures were read):", "",
+        "current exporter, which keeps the posture model (fitted on the labels the run kept) where it wins on the "
+        "run's validation people, with whichever feature set reads them better (twenty-fourth round, measured after "
+        "every earlier test figure was read):", "",
+        *_labels("hapt-labels-axis"),
+        "The same runs with the posture model on the sway feature set only (where gravity points and how much the "
+        "body sways):", "",
         *_labels("hapt-labels-sway"),
         "The same runs with the posture model on where gravity points only:", "", *_labels("hapt-labels-posture"),
         "The same runs exported before the posture model existed:", "", *_labels("hapt-labels-norot"),
