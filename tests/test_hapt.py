@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 
 from ssvae_train.data.budgets import make_split
-from ssvae_train.data.hapt import CHANNELS, load_hapt, read_hapt_recordings, write_recordings_csv
+from ssvae_train.data.hapt import (
+    CHANNELS,
+    load_hapt,
+    read_hapt_recordings,
+    turned_about_long_axis,
+    write_recordings_csv,
+)
 from ssvae_train.errors import UserError
 
 SLICE = Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip"
@@ -71,6 +77,18 @@ def test_recordings_csv_stream_back_the_same_samples(tmp_path: Path) -> None:
 
 
 # ---- groups and the split --------------------------------------------------------------------------------
+def test_a_turn_about_the_long_axis_keeps_x_and_rotates_both_sensors_alike() -> None:
+    rec = read_hapt_recordings(SLICE)[0][0]
+    x = rec.x[:500]
+    np.testing.assert_allclose(turned_about_long_axis(x, 180), x * np.array([1, -1, -1, 1, -1, -1]), atol=1e-6)
+    quarter = turned_about_long_axis(x, 90)  # y goes to z, z to -y
+    np.testing.assert_allclose(quarter[:, [0, 3]], x[:, [0, 3]])
+    np.testing.assert_allclose(quarter[:, [2, 5]], x[:, [1, 4]], atol=1e-6)
+    np.testing.assert_allclose(quarter[:, [1, 4]], -x[:, [2, 5]], atol=1e-6)
+    back = turned_about_long_axis(turned_about_long_axis(x, 57), -57)
+    np.testing.assert_allclose(back, x, atol=1e-5)
+
+
 def test_validation_holds_whole_people() -> None:
     ds = load_hapt(SLICE)
     for seed in range(4):

@@ -323,3 +323,33 @@ def test_a_long_axis_model_leaves_a_flat_channel_to_the_classifier_and_refuses_a
                                                                                              "gyro_z"]})
     with pytest.raises(InputError, match="'gyroscope' given must be that"):
         check_section(stray, PHONE, CLASSES)
+
+
+def test_the_turn_tool_scores_each_angle_as_the_stream_does(tmp_path: Path) -> None:
+    """tools/turn_robustness.py: at 0 degrees a bundle's figure is that of the recordings as they are, and each
+    angle streams the recordings turned by it (here 180 degrees, written out by hand)."""
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    from ssvae_edge.labelled import score_recordings
+    from ssvae_train.data.hapt import write_recordings_csv
+
+    bundle = posture_bundle(tmp_path, None)
+    tool = Path(__file__).resolve().parents[1] / "tools" / "turn_robustness.py"
+    args = [sys.executable, str(tool), "--data-dir", str(SLICE), "--bundle", str(bundle), "--angles", "0,180",
+            "--name", "t"]
+    p = subprocess.run([*args, "--people", "user01,user02"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = json.loads((tmp_path / "results" / "t.json").read_text())["accuracy"][str(bundle)]
+    recs = [r for r in read_hapt_recordings(SLICE)[0] if r.group in ("user01", "user02")]
+    flip = np.array([1, -1, -1, 1, -1, -1], np.float32)
+    b = Bundle.load(bundle, providers="cpu")
+    for angle, recordings in (("0", recs), ("180", [replace(r, x=r.x * flip) for r in recs])):
+        s = score_recordings(b, write_recordings_csv(recordings, tmp_path / f"by-hand-{angle}"))
+        assert got[angle] == pytest.approx(float(np.mean(s.truth == s.predicted)), abs=1e-3), angle
+    assert "| 0° | 180° | mean |" in (tmp_path / "results" / "t.md").read_text()
+    p = subprocess.run([*args, "--people", "user01,user99"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 2 and "unknown people: user99" in p.stderr

@@ -17,7 +17,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from ssvae_train.data.hapt import read_hapt_recordings, write_recordings_csv
+from ssvae_train.data.hapt import read_hapt_recordings, turned_about_long_axis, write_recordings_csv
 from ssvae_train.export.mounting_fit import FLIP
 
 
@@ -32,7 +32,13 @@ def main(
         help="Write each recording as a phone clipped on turned around would have recorded it (180 degrees "
              "about its long x axis: y and z of acc and gyro negated), to measure a bundle's mounting estimate."
     )] = False,
+    turn: Annotated[float | None, typer.Option(
+        help="Write each recording as a phone clipped on turned by this many degrees about its long x axis would "
+             "have recorded it (the y-z parts of acc and gyro rotated alike), to measure what the angle round the "
+             "waist costs a bundle.")] = None,
 ) -> None:
+    if turn_around and turn is not None:
+        raise typer.BadParameter("--turn-around is --turn 180 with exact signs: give one of them", param_hint="--turn")
     recs, _ = read_hapt_recordings(data_dir)
     if people in ("test", "train", "all"):
         recs = [r for r in recs if people == "all" or r.test == (people == "test")]
@@ -49,6 +55,8 @@ def main(
             raise typer.BadParameter(f"no recording named {only}", param_hint="--only")
     if turn_around:
         recs = [replace(r, x=(r.x * np.asarray(FLIP, np.float32)).astype(np.float32)) for r in recs]
+    if turn is not None:
+        recs = [replace(r, x=turned_about_long_axis(r.x, turn)) for r in recs]
     for p in write_recordings_csv(recs, out):
         typer.echo(str(p))
 
