@@ -263,7 +263,7 @@ def test_the_export_keeps_the_feature_set_that_reads_the_validation_people_bette
     assert pick_feature_set({**right((90, 90), (99, 99)), ("off", None): 95}, sets) == FEATURES  # none: off
 
 
-def _choose(channels: list[str], turn: float = 0.0, held_out: str = "user01") -> dict:
+def _choose(channels: list[str], turn: float = 0.0, held_out: str = "user01", features: str = "auto") -> dict:
     """`choose_posture` on the HAPT slice: trained on all people but `held_out`, judged on that one's windows
     (turned `turn` degrees about the long axis), whose stand-in classifier swaps SITTING and STANDING."""
     from types import SimpleNamespace
@@ -284,7 +284,7 @@ def _choose(channels: list[str], turn: float = 0.0, held_out: str = "user01") ->
     ds = SimpleNamespace(classes=CLASSES, channels=channels, x_train=x, y_train=y)
     prep = SimpleNamespace(ds=ds, split=SimpleNamespace(labelled=np.arange(len(y))))
     val = ValidationProbs(per, [r.name for r in held], 64, inputs)
-    return choose_posture(object(), prep, val, 1, None, None)  # the session is used only with a mounting estimate
+    return choose_posture(object(), prep, val, 1, None, None, features)  # the session: only with a mounting estimate
 
 
 def test_the_export_weighs_both_sets_and_ships_the_one_that_reads_a_turned_phone() -> None:
@@ -307,6 +307,24 @@ def test_the_export_weighs_both_sets_and_ships_the_one_that_reads_a_turned_phone
     assert "features" not in alone["validation"]
     assert alone["chosen"] is None or (alone["chosen"]["features"] == FEATURES and "gyroscope" not in alone["chosen"])
     assert alone["chosen"] is None or "'features'" not in alone["chosen"]["chosen_on"]
+
+
+def test_posture_features_offers_one_set_alone() -> None:
+    """--posture-features long-axis+sway: where auto keeps the first set (a tie), the long-axis set ships, weighed
+    alone and saying so; the first set can be asked for too; without a gyroscope the long-axis set is refused."""
+    from ssvae_edge.posture import LONG_AXIS
+    from ssvae_train.errors import UserError
+    from ssvae_train.export.config import ExportConfig
+    forced = _choose(PHONE, held_out="user05", features=LONG_AXIS)
+    assert forced["chosen"]["features"] == LONG_AXIS and "features" not in forced["validation"]
+    assert "--posture-features long-axis+sway" in forced["chosen"]["rule"]
+    assert _choose(PHONE, turn=57.0, features=FEATURES)["validation"].get("features") is None
+    with pytest.raises(UserError, match="no gyroscope triple"):
+        _choose(["acc_x", "acc_y", "acc_z", "w_x", "w_y", "w_z"], features=LONG_AXIS)
+    with pytest.raises(UserError, match="takes its sibling's posture model verbatim"):
+        ExportConfig(choices_from="sibling", posture_features=LONG_AXIS).validate()
+    with pytest.raises(UserError):
+        ExportConfig(posture_features="everything").validate()
 
 
 def test_a_long_axis_model_leaves_a_flat_channel_to_the_classifier_and_refuses_a_stray_gyroscope() -> None:

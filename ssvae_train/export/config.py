@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ssvae_edge.posture import FEATURE_SETS, LONG_AXIS
 from ssvae_train.errors import UserError
 from ssvae_train.names import LATENT_PRIORS, QUANTIZE, SCORE_PARTS, WEIGHTS
 from ssvae_train.options import check_choices, option
 
 SCORE_METAVAR = "[auto|" + "|".join(SCORE_PARTS) + "|a+b...]"
+POSTURE_FEATURES = ("auto", FEATURE_SETS[1], LONG_AXIS)  # what --posture-features offers the posture model
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,13 @@ class ExportConfig:
         "smoothing, sequence filter, mounting estimate and posture model it takes verbatim; the alert is "
         "fitted again on that sibling's validation people, whom the refit trained on (the export says its "
         "figures are optimistic). Classifier bundles only (ssvae_train/export/refit.py).")
+    posture_features: str = option(
+        "auto", f"Sensor bundles with SITTING and STANDING: the feature sets the posture model may use. auto (each "
+        f"set weighed on the validation people as they wore the device, the better one kept) | {FEATURE_SETS[1]} "
+        f"(where gravity points and how much the body sways) | {LONG_AXIS} (only features a turn of the phone "
+        "about its long axis leaves alone: for phones clipped at any angle round the waist, with a model trained "
+        "with --augment turn; needs the gyroscope). The model still ships only where it wins on validation.",
+        POSTURE_FEATURES)
     latent_prior: str = option(
         "class", "class (decoder.onnx moves z ~ N(0, I) to where class y lies in latent space, fitted on the "
         "training rows: generated samples look like the class asked) | standard (z is decoded as given).",
@@ -63,3 +72,5 @@ class ExportConfig:
         check_choices(self)
         if not 0.0 < self.alert_quantile < 1.0:
             raise UserError(f"--alert-quantile {self.alert_quantile}: must lie strictly between 0 and 1")
+        if self.choices_from and self.posture_features != "auto":
+            raise UserError("--posture-features: a refit takes its sibling's posture model verbatim (--choices-from)")

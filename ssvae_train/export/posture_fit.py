@@ -84,10 +84,11 @@ def min_sd(x: np.ndarray, y: np.ndarray, classes: list[str]) -> list[float]:
 
 
 def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothing_windows: int,
-                   sequence: dict | None, mounting: dict | None) -> dict | None:
+                   sequence: dict | None, mounting: dict | None, features: str = "auto") -> dict | None:
     """{"chosen": the manifest's `posture` entry or None when it did not win, "validation": the figures}; None
     where it does not apply (no SITTING and STANDING, no accelerometer, no validation recordings, or no labelled
-    training window of one of the two)."""
+    training window of one of the two). `features`: "auto" weighs `FEATURES` and, with a gyroscope, `LONG_AXIS`;
+    a set's name offers that set alone (`--posture-features`)."""
     ds = prep.ds
     classes, channels = list(ds.classes), list(ds.channels or ())
     accel_names = accelerometer_channels(channels) if channels else None
@@ -98,7 +99,9 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
     x, y = ds.x_train[labelled], ds.y_train[labelled]
     accel = [channels.index(c) for c in accel_names]
     gyro_names = gyroscope_channels(channels)
-    candidates = [FEATURES] + ([LONG_AXIS] if gyro_names else [])
+    if features == LONG_AXIS and not gyro_names:
+        raise UserError(f"--posture-features {LONG_AXIS}: the data has no gyroscope triple (gyro_x, gyro_y, gyro_z)")
+    candidates = ([FEATURES] + ([LONG_AXIS] if gyro_names else [])) if features == "auto" else [features]
     sections, n, floor = {}, 0, min_sd(x, y, classes)
     for features in candidates:
         gyro = [channels.index(c) for c in gyro_names] if features == LONG_AXIS else None
@@ -150,9 +153,11 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
                      "with its motion gate too ('on_with_motion_gate')"
                      + ("; 'features': the same two figures for each feature set weighed" if len(sections) > 1
                         else ""),
-        "rule": "of the feature sets whose model alone is higher than without it, the one whose model, with or "
-                f"without its motion gate, gives the higher validation window accuracy (ties: {FEATURES!r}); the "
-                "motion gate (still_classes, max_motion_sd) when it is higher again with it",
+        "rule": ("of the feature sets whose model alone is higher than without it, the one whose model, with or "
+                 f"without its motion gate, gives the higher validation window accuracy (ties: {FEATURES!r})"
+                 if features == "auto" else f"the feature set asked for (--posture-features {features}), shipped "
+                 "where its model alone is higher than without it") + "; the motion gate (still_classes, "
+                 "max_motion_sd) when it is higher again with it",
         **(gate if gated else {})}, "validation": validation}
 
 
