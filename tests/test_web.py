@@ -46,7 +46,8 @@ def replay_cases() -> list[tuple[str, Path]]:
     """(bundle, recording) pairs for every sensor bundle in exported/ with a demo recording of its channels."""
     cases = [("har-lstm-novelty", EXPORTED / "har-demo" / "demo_stream.csv")]
     phone = _phone_recording()
-    cases += [(name, phone) for name in ("har-phone", "har-phone-novelty") if phone and (EXPORTED / name).is_dir()]
+    cases += [(name, phone) for name in ("har-phone", "har-phone-novelty", "har-phone-any-angle")
+              if phone and (EXPORTED / name).is_dir()]
     return cases
 
 
