@@ -27,6 +27,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import score_recordings
+from ssvae_train.export.config import POSTURE_FEATURES, ExportConfig
 from ssvae_train.export.exporter import export_run
 from ssvae_train.training.checkpoint import load_checkpoint
 
@@ -44,6 +45,9 @@ def main(
         help="Recipe tag of the supervised runs, when it differs from --recipe (the semi-supervised runs' own "
              "terms, e.g. the consistency term, do not change the supervised equivalent).")] = None,
     name: Annotated[str, typer.Option(help="Output: benchmarks/<name>.json and .md.")] = "hapt-labels",
+    posture_features: Annotated[str, typer.Option(
+        help=f"The export's --posture-features ({' | '.join(POSTURE_FEATURES)}) for runs not yet exported: "
+             "long-axis+sway for the any-angle recipe (--recipe turn).")] = "auto",
 ) -> None:
     files = sorted(recordings.glob("*.csv"))
     if not files:
@@ -61,7 +65,7 @@ def main(
         out = bundles / run.name
         if not (out / "manifest.json").is_file():
             typer.echo(f"exporting {run} -> {out}", err=True)
-            export_run(run, out)
+            export_run(run, out, ExportConfig(posture_features=posture_features))
         b = Bundle.load(out, providers="cpu", threads=1)
         s = score_recordings(b, files)
         rows.append({"run": run.name, "model": m[1], "labels": float(m[3]), "seed": int(m[4]),
@@ -82,6 +86,7 @@ def main(
     lines = ["# HAPT with few labels: semi-supervised vs supervised, test people's recordings streamed whole", "",
              f"Made by `python tools/hapt_labels.py --recipe '{recipe}'"
              + (f" --sup-recipe '{sup_recipe}'" if sup_recipe is not None else "")
+             + (f" --posture-features {posture_features}" if posture_features != "auto" else "")
              + f" --name {name}` (its docstring has the "
              "commands). Window accuracy on the windows "
              "lying wholly inside one activity segment, each run's bundle at its defaults; mean ± std over seeds "

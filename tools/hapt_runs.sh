@@ -75,6 +75,12 @@ case "${1:-all}" in
     s=${1#turn}
     run full-turn-s$s 40 --model ssvae --labels all --seed $s --augment jitter,scale,turn
     ;;
+  lt0|lt1|lt2|lt3|lt4)  # twenty-fourth round, G (results/hapt-bundles.md): 10 % of the labels on the any-angle
+    # recipe (--augment jitter,scale,turn), both models, exported with --posture-features long-axis+sway
+    s=${1#lt}
+    run ss-turn-l0.1-s$s 30 --model ssvae --labels 0.1 --seed $s --augment jitter,scale,turn
+    run sup-turn-l0.1-s$s 30 --model supervised --labels 0.1 --seed $s --augment jitter,scale,turn
+    ;;
   l1)  # the 1 % budget on the shipped recipe, two lanes: l1 and l2
     for s in 0 1; do run ss-norot-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale; done
     run sup-norot-l0.01-s2 30 --model supervised --labels 0.01 --seed 2 --augment jitter,scale
