@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from ssvae_edge import cliconv
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
 from ssvae_train.options import with_options
+from ssvae_train.ranks import is_rank, leave
 
 PROG = "ssvae-train"
 
@@ -192,16 +194,22 @@ def _threads(n: int) -> None:
 
 
 def main() -> None:
+    if not is_rank():
+        cliconv.run(app, PROG)
+        return
+    # a torchrun rank ends without the interpreter's shutdown, whatever ends it (ssvae_train.ranks.leave)
     try:
         cliconv.run(app, PROG)
     except SystemExit as e:
-        from ssvae_train.training.distributed import is_rank, leave
-
-        if is_rank():  # a torchrun rank ends without the interpreter's shutdown (leave's docstring)
-            if isinstance(e.code, str):
-                print(e.code, file=sys.stderr)
-            leave(e.code if isinstance(e.code, int) else int(e.code is not None))
-        raise
+        if e.code is not None and not isinstance(e.code, int):
+            print(e.code, file=sys.stderr)  # as Python prints a non-integer exit code
+        leave(e.code if isinstance(e.code, int) else int(e.code is not None))
+    except KeyboardInterrupt:
+        leave(130)
+    except BaseException:
+        traceback.print_exc()
+        leave(1)
+    leave(0)
 
 
 if __name__ == "__main__":

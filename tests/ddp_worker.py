@@ -9,7 +9,8 @@ import torch
 
 from ssvae_train.config import FitConfig
 from ssvae_train.data.budgets import Split
-from ssvae_train.training.distributed import leave, setup, teardown
+from ssvae_train.ranks import leave
+from ssvae_train.training.distributed import setup, teardown
 from ssvae_train.training.prepare import prepare
 from ssvae_train.training.trainer import _fit
 
@@ -26,7 +27,7 @@ def main(out: str, kind: str, batch_size: int, rows: int) -> None:
     torch.save({k: v.detach().clone() for k, v in run.model.state_dict().items()}, Path(out) / f"rank{world.rank}.pt")
     teardown(world)
     if world.distributed:
-        leave(0)  # as the CLI ends a rank (ssvae_train.training.distributed.leave)
+        leave(0)  # as the CLI ends a rank (ssvae_train.ranks.leave)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,11 @@ def test_a_rank_ends_without_the_interpreter_shutdown_and_keeps_its_output_and_e
         p = subprocess.run([sys.executable, "-c", cli, "fit", "--dataset", "nope"], env=e, capture_output=True,
                            text=True, timeout=120)
         assert p.returncode == 2 and "ssvae-train: error:" in p.stderr, (p.returncode, p.stderr)
-    probe = "import sys; from ssvae_train.training.distributed import leave; sys.stdout.write('half a line'); leave(3)"
+        assert ("interpreter shutdown ran" in p.stderr) == shutdown, p.stderr
+    boom = cli.replace("main()", "import ssvae_train.cli as c; c.cliconv.run = lambda *a: 1 / 0; c.main()")
+    p = subprocess.run([sys.executable, "-c", boom], env={**buffered, "WORLD_SIZE": "2"}, capture_output=True,
+                       text=True, timeout=120)  # a bug, not a user error: its traceback, exit 1, no shutdown
+    assert p.returncode == 1 and "ZeroDivisionError" in p.stderr and "interpreter shutdown" not in p.stderr, p.stderr
+    probe = "import sys; from ssvae_train.ranks import leave; sys.stdout.write('half a line'); leave(3)"
     p = subprocess.run([sys.executable, "-c", probe], env=buffered, capture_output=True, text=True, timeout=120)
     assert (p.returncode, p.stdout) == (3, "half a line")

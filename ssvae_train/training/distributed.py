@@ -4,15 +4,13 @@ A plain `ssvae-train fit` sees no WORLD_SIZE and stays one process on one device
 `torchrun --nproc_per_node N` every rank joins a process group (gloo on CPU, nccl on CUDA), takes
 its own slice of every global batch, and DistributedDataParallel averages the gradients, so one step
 with N ranks x batch B is one step with batch N*B. Rank 0 alone writes checkpoints and logs. A rank's
-process ends through `leave` (why: its docstring).
+process ends through `ssvae_train.ranks.leave` (why: its docstring).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
-from typing import NoReturn
 
 import numpy as np
 import torch
@@ -68,26 +66,6 @@ def setup(device_pref: str = "auto") -> World:
 def teardown(world: World) -> None:
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def is_rank() -> bool:
-    """Was this process started by torchrun as one rank of several?"""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def leave(code: int) -> NoReturn:
-    """End a torchrun rank's process now, its output flushed, without the interpreter's shutdown.
-
-    Once DistributedDataParallel has used the gloo process group, torch 2.13 keeps the group, and its worker
-    threads, alive after `destroy_process_group`. A worker still releasing a finished collective's tensors
-    needs the GIL; when the interpreter is already shutting down, the thread is cancelled inside a destructor
-    and the process aborts (SIGABRT, "terminate called without an active exception"; 2 rank exits in 81 on
-    this project's CPU test, mostly the rank that has nothing left to write). Everything a run writes is
-    written and renamed before this, so skipping the shutdown loses nothing.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def mean_over_ranks(values: dict[str, float], world: World) -> dict[str, float]:
