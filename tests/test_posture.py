@@ -299,6 +299,7 @@ def test_the_export_weighs_both_sets_and_ships_the_one_that_reads_a_turned_phone
     assert turned["features"] == LONG_AXIS and turned["gyroscope"] == ["gyro_x", "gyro_y", "gyro_z"]
     assert turned["validation"]["on"] == after[LONG_AXIS]["on"] > turned["validation"]["off"]
     assert "'features'" in turned["chosen_on"]
+    assert turned["rule"].startswith("of the feature sets")  # auto: both weighed, said as such
     check_section(Posture(**turned), PHONE, CLASSES)
     tie = _choose(PHONE, held_out="user05")["chosen"]
     assert tie["validation"]["features"][FEATURES]["on"] == tie["validation"]["features"][LONG_AXIS]["on"]

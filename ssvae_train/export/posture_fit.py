@@ -103,13 +103,13 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
         raise UserError(f"--posture-features {LONG_AXIS}: the data has no gyroscope triple (gyro_x, gyro_y, gyro_z)")
     candidates = ([FEATURES] + ([LONG_AXIS] if gyro_names else [])) if features == "auto" else [features]
     sections, n, floor = {}, 0, min_sd(x, y, classes)
-    for features in candidates:
-        gyro = [channels.index(c) for c in gyro_names] if features == LONG_AXIS else None
-        fitted = fit_model(x, y, classes, accel, features, gyro)
+    for fs in candidates:
+        gyro = [channels.index(c) for c in gyro_names] if fs == LONG_AXIS else None
+        fitted = fit_model(x, y, classes, accel, fs, gyro)
         if fitted is None:
             return None
         scaler, lr, n = fitted
-        sections[features] = {"classes": list(POSTURES), "accelerometer": accel_names, "features": features,
+        sections[fs] = {"classes": list(POSTURES), "accelerometer": accel_names, "features": fs,
                               **({"gyroscope": gyro_names} if gyro else {}),
                               "min_sd": floor, "center": scaler.mean_.tolist(),
                               "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(),
@@ -119,9 +119,9 @@ def choose_posture(session, prep: Prepared, val: ValidationProbs | None, smoothi
 
     gate = {"still_classes": [c for c in STILL if c in classes], "max_motion_sd": MOVING_SD_G}
     variants = {("off", None): None}
-    for features, sec in sections.items():
-        variants[("on", features)] = sec
-        variants[("on_with_motion_gate", features)] = {**sec, **gate}
+    for fs, sec in sections.items():
+        variants[("on", fs)] = sec
+        variants[("on_with_motion_gate", fs)] = {**sec, **gate}
     right = dict.fromkeys(variants, 0)
     n_val = 0
     for (probs, codes), w in zip(val.per_recording, val.inputs, strict=True):
