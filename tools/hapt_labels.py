@@ -27,6 +27,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import score_recordings
+from ssvae_train.errors import UserError
 from ssvae_train.export.config import POSTURE_FEATURES, ExportConfig
 from ssvae_train.export.exporter import export_run
 from ssvae_train.training.checkpoint import load_checkpoint
@@ -49,6 +50,10 @@ def main(
         help=f"The export's --posture-features ({' | '.join(POSTURE_FEATURES)}) for runs not yet exported: "
              "long-axis+sway for the any-angle recipe (--recipe turn).")] = "auto",
 ) -> None:
+    try:  # a bad value stops here, not at the first export
+        ExportConfig(posture_features=posture_features).validate()
+    except UserError as e:
+        raise typer.BadParameter(str(e), param_hint="--posture-features") from None
     files = sorted(recordings.glob("*.csv"))
     if not files:
         raise typer.BadParameter(f"no .csv in {recordings}", param_hint="--recordings")
@@ -86,7 +91,10 @@ def main(
     lines = ["# HAPT with few labels: semi-supervised vs supervised, test people's recordings streamed whole", "",
              f"Made by `python tools/hapt_labels.py --recipe '{recipe}'"
              + (f" --sup-recipe '{sup_recipe}'" if sup_recipe is not None else "")
-             + (f" --posture-features {posture_features}" if posture_features != "auto" else "")
+             + "".join(f" --{flag} {value}" for flag, value, default in (
+                 ("runs", runs, Path("runs/hapt")), ("recordings", recordings, Path("runs/hapt-csv/test")),
+                 ("bundles", bundles, Path("runs/hapt-bundles")), ("posture-features", posture_features, "auto"))
+                 if value != default)
              + f" --name {name}` (its docstring has the "
              "commands). Window accuracy on the windows "
              "lying wholly inside one activity segment, each run's bundle at its defaults; mean ± std over seeds "
