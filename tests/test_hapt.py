@@ -5,6 +5,7 @@ folder, and fit -> export -> stream end to end on whole recordings."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -87,6 +88,20 @@ def test_a_turn_about_the_long_axis_keeps_x_and_rotates_both_sensors_alike() -> 
     np.testing.assert_allclose(quarter[:, [1, 4]], -x[:, [2, 5]], atol=1e-6)
     back = turned_about_long_axis(turned_about_long_axis(x, 57), -57)
     np.testing.assert_allclose(back, x, atol=1e-5)
+
+
+def test_the_recordings_tool_writes_turned_copies_and_refuses_two_turns(tmp_path: Path) -> None:
+    tool = [sys.executable, str(Path(__file__).resolve().parents[1] / "tools" / "hapt_recordings.py"), "--data-dir",
+            str(SLICE), "--people", "user05"]
+    p = subprocess.run([*tool, "--out", str(tmp_path / "t"), "--turn", "90"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rec = next(r for r in read_hapt_recordings(SLICE)[0] if r.group == "user05")
+    got = np.loadtxt(tmp_path / "t" / f"{rec.name}.csv", delimiter=",", skiprows=1, usecols=range(1, 7))
+    np.testing.assert_allclose(got, turned_about_long_axis(rec.x, 90), atol=1e-5)
+    wide = {**os.environ, "COLUMNS": "400"}  # typer's error box: the message on one line
+    p = subprocess.run([*tool, "--out", str(tmp_path / "u"), "--turn", "90", "--turn-around"], capture_output=True,
+                       text=True, env=wide)
+    assert p.returncode == 2 and "give one of them" in p.stderr and not (tmp_path / "u").exists()
 
 
 def test_validation_holds_whole_people() -> None:
@@ -218,6 +233,15 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
         assert set(sets) == {"window+gravity+log_sd", "long-axis+sway"}
         best = max(sets, key=lambda f: (max(sets[f].values()), f == "window+gravity+log_sd"))
         assert posture["features"] == best and ("gyroscope" in posture) == (best == "long-axis+sway")
+        assert posture["rule"].startswith("of the feature sets")
+    # --posture-features reaches the posture model: one set weighed, said in the export's line and the manifest
+    forced = subprocess.run([sys.executable, "-m", "ssvae_train.export.cli", str(run), "--out", str(tmp_path / "any"),
+                             "--posture-features", "long-axis+sway"], capture_output=True, text=True)
+    assert forced.returncode == 0, forced.stderr
+    line = next(x for x in (forced.stdout + forced.stderr).splitlines() if x.startswith("posture model:"))
+    assert "each set" not in line, line
+    fp = json.loads((tmp_path / "any" / "manifest.json").read_text()).get("posture")
+    assert fp is None or (fp["features"] == "long-axis+sway" and "--posture-features" in fp["rule"])
     recs, _ = read_hapt_recordings(SLICE)
     csv = write_recordings_csv([r for r in recs if r.test], tmp_path / "csv")[0]
     text = csv.read_text().splitlines()

@@ -160,8 +160,10 @@ def hapt(_cells: object) -> list[str]:
         "its own angle (`--augment jitter,scale,turn`) and exported with the posture model's long-axis feature "
         "set (`--posture-features long-axis+sway`); of five seeds, the one with the highest validation accuracy "
         "averaged over the validation people's recordings turned 0, 45, 90, 135 and 180° (twenty-fourth round of "
-        "results/hapt-bundles.md, rule E, written before any test figure of it was read; the whole line of work "
-        "was prompted by turned recordings found earlier on validation and on test):", "",
+        "results/hapt-bundles.md, rule E, written before any test figure of a turn bundle was read, but after the turn "
+        "recipe had failed its own rule B on unturned validation people, overriding B's 'no turn bundle is streamed "
+        "on test', and after seed 0's figure on E's criterion was known; the whole line of work was prompted by "
+        "turned recordings found earlier on validation and on test):", "",
         *_classifier("hapt-phone-any-angle"),
         *_classifier("hapt-phone-any-angle-turned", "test recordings turned around"),
         *_classifier("hapt-phone-any-angle-turn90", "test recordings turned 90°"),
