@@ -81,6 +81,11 @@ case "${1:-all}" in
     run ss-turn-l0.1-s$s 30 --model ssvae --labels 0.1 --seed $s --augment jitter,scale,turn
     run sup-turn-l0.1-s$s 30 --model supervised --labels 0.1 --seed $s --augment jitter,scale,turn
     ;;
+  lu0|lu1|lu2)  # twenty-fourth round, H: 1 % of the labels on the any-angle recipe, both models
+    s=${1#lu}
+    run ss-turn-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale,turn
+    run sup-turn-l0.01-s$s 30 --model supervised --labels 0.01 --seed $s --augment jitter,scale,turn
+    ;;
   l1)  # the 1 % budget on the shipped recipe, two lanes: l1 and l2
     for s in 0 1; do run ss-norot-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale; done
     run sup-norot-l0.01-s2 30 --model supervised --labels 0.01 --seed 2 --augment jitter,scale
