@@ -198,6 +198,11 @@ def hapt(_cells: object) -> list[str]:
         "run's validation people, with whichever feature set reads them better (twenty-fourth round, measured after "
         "every earlier test figure was read):", "",
         *_labels("hapt-labels-axis"),
+        "The any-angle recipe (`ss-turn-l*`, `sup-turn-l*`: every window turned about the phone's long axis, "
+        "`--augment jitter,scale,turn`, exported with `--posture-features long-axis+sway`; twenty-fourth round, G "
+        "and H, measured on every seed after every earlier test figure was read; a recipe added after those "
+        "figures, picked for no budget):", "",
+        *_labels("hapt-labels-turn"),
         "The same runs with the posture model on the sway feature set only (where gravity points and how much the "
         "body sways):", "",
         *_labels("hapt-labels-sway"),
