@@ -15,7 +15,7 @@ from ssvae_edge.errors import BundleError, InputError
 from ssvae_edge.mounting import window_features
 from ssvae_edge.posture import PostureOpinion, n_features, posture_features
 from ssvae_edge.sections import Posture
-from ssvae_train.data.hapt import read_hapt_recordings
+from ssvae_train.data.hapt import read_hapt_recordings, turned_about_long_axis
 from ssvae_train.export.posture_fit import FEATURES, POSTURES, accelerometer_channels, fit_model
 from ssvae_train.export.validation_windows import recording_windows, window_codes
 
@@ -183,12 +183,8 @@ def test_the_fitted_floor_lies_below_every_window_fitted_on() -> None:
 
 
 def _turn_about_x(w: np.ndarray, degrees: float) -> np.ndarray:
-    """The windows as a phone turned by `degrees` about its long (x) axis would record them (both sensors)."""
-    t = np.radians(degrees)
-    r = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
-    out = w.astype(np.float64).copy()
-    out[:, :, :3], out[:, :, 3:] = out[:, :, :3] @ r.T, out[:, :, 3:] @ r.T
-    return out
+    """The windows as a phone turned by `degrees` about its long (x) axis would record them, in float64."""
+    return turned_about_long_axis(w.astype(np.float64), degrees)
 
 
 def test_the_long_axis_features_do_not_move_when_the_phone_turns_about_its_long_axis() -> None:

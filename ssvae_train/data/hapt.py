@@ -177,15 +177,17 @@ def load_hapt(path: str | Path, window: int | None = None, hop: int | None = Non
 
 
 def turned_about_long_axis(x: np.ndarray, degrees: float) -> np.ndarray:
-    """Samples [T, 6] in `CHANNELS` order as the phone would have recorded them clipped on turned by `degrees`
-    about its long (x) axis: both sensors' y-z parts rotated alike, x kept. How far round the waist a phone sits
-    varies from wearer to wearer (results/hapt-tried.md, sixth round); this measures what that costs a bundle."""
+    """Samples [..., 6] in `CHANNELS` order (a recording, or windows) as the phone would have recorded them clipped
+    on turned by `degrees` about its long (x) axis: both sensors' y-z parts rotated alike, x kept; float32 in,
+    float32 out (float64 stays float64). How far round the waist a phone sits varies from wearer to wearer
+    (results/hapt-tried.md, sixth round); this measures what that costs a bundle."""
     a = np.radians(degrees)
     turn = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(a), -np.sin(a)], [0.0, np.sin(a), np.cos(a)]])
-    out = np.asarray(x, np.float64).copy()
+    x = np.asarray(x)
+    out = x.astype(np.float64)
     for first in (0, 3):
-        out[:, first:first + 3] = out[:, first:first + 3] @ turn.T
-    return out.astype(np.float32)
+        out[..., first:first + 3] = out[..., first:first + 3] @ turn.T
+    return out.astype(np.result_type(x.dtype, np.float32))
 
 
 def write_recordings_csv(recs: list[SensorRecording], out: str | Path, rate_hz: float = SAMPLE_RATE_HZ) -> list[Path]:
