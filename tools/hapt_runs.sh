@@ -86,6 +86,17 @@ case "${1:-all}" in
     run ss-turn-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale,turn
     run sup-turn-l0.01-s$s 30 --model supervised --labels 0.01 --seed $s --augment jitter,scale,turn
     ;;
+  cu|ct)  # twenty-fifth round, I (results/hapt-bundles.md): the any-angle recipe with the consistency term, at
+    # 1 % (cu) and 10 % (ct) of the labels, paired with ss-turn-l<f>-sN (same seed: validation people, label draw)
+    if [ "$1" = cu ]; then f=0.01; else f=0.1; fi
+    for s in 0 1 2; do
+      run ss-turncons-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn --consistency 76.8
+    done
+    ;;
+  nt)  # twenty-fifth round, J: the alert test bed (queue nv) with every window also turned about the long axis
+    run novelty-tr-ds-turn-v0.45-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 \
+      --val-fraction 0.45 --augment jitter,scale,rotate,turn
+    ;;
   l1)  # the 1 % budget on the shipped recipe, two lanes: l1 and l2
     for s in 0 1; do run ss-norot-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale; done
     run sup-norot-l0.01-s2 30 --model supervised --labels 0.01 --seed 2 --augment jitter,scale
