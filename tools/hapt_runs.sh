@@ -101,6 +101,11 @@ case "${1:-all}" in
     run novelty-tr-ds-turn-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 \
       --augment jitter,scale,rotate,turn
     ;;
+  nv1)  # twenty-fifth round, L: the alert test bed and its turned version on seed 1 (other validation people)
+    run novelty-tr-ds-v0.45-s1 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 1 --val-fraction 0.45
+    run novelty-tr-ds-turn-v0.45-s1 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 1 \
+      --val-fraction 0.45 --augment jitter,scale,rotate,turn
+    ;;
   l1)  # the 1 % budget on the shipped recipe, two lanes: l1 and l2
     for s in 0 1; do run ss-norot-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale; done
     run sup-norot-l0.01-s2 30 --model supervised --labels 0.01 --seed 2 --augment jitter,scale
