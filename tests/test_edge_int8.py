@@ -65,7 +65,9 @@ def test_int8_output_of_a_sample_does_not_depend_on_its_batch(name: str) -> None
 
 # bundles whose int8 budget is held on the stream at their defaults (the posture model deciding SITTING and
 # STANDING) rather than on the graph alone, with the benchmark that measured it; exported/README.md § int8
-DECIDED_IN_THE_STREAM = {"har-phone-any-angle": "hapt-phone-any-angle"}
+# (both trained with every window turned about the phone's long axis: their graphs alone lose 2.37 and 0.54 points,
+# 125 of 132 and 51 of 60 changed windows STANDING read as SITTING)
+DECIDED_IN_THE_STREAM = {"har-phone-any-angle": "hapt-phone-any-angle", "har-phone-novelty": "hapt-phone-novelty"}
 
 
 @pytest.mark.parametrize("name", BUNDLES)
@@ -76,8 +78,8 @@ def test_int8_accuracy_and_auroc_within_budget_of_fp32(name: str) -> None:
     # int8 may not cost more than half a point (har-phone: -0.38); it may gain more (an earlier har-phone +0.92):
     # borderline SITTING / STANDING windows of unseen people that the rounding moves, exported/README.md § int8
     if name in DECIDED_IN_THE_STREAM:
-        # its graph alone loses 2.37 points, 125 of 132 changed windows STANDING read as SITTING, two postures its
-        # posture model decides in the stream: there (its benchmark, the test people streamed whole) half a point
+        # the graph alone may lose up to 2.5 points on STANDING / SITTING, two postures the posture model decides
+        # in the stream: there (its benchmark, the test people streamed whole) half a point
         assert q["int8"]["test_accuracy"] >= q["fp32"]["test_accuracy"] - 0.025
         streamed = json.loads((ROOT / "benchmarks" / f"{DECIDED_IN_THE_STREAM[name]}.json").read_text())
         assert streamed["int8"]["accuracy"] >= streamed["fp32"]["accuracy"] - 0.005

@@ -47,9 +47,6 @@ INT8_MORE_BOUNDARIES: dict[tuple[str, str], str] = {
     ("openvino", "fc57a3734e25b8c769bf1ab43e6033a22627eae0a8c7da27b953db95d64d5bb7"):
         "mnist-dense int8 decoder: 2 of 32 codes on a rounding boundary in OpenVINO (1.4e-01 and 9.6e-04 of the "
         "largest pixel; int8 itself is 2.7e-01 from fp32 there)",
-    ("openvino", "fed8b8d0eedc0eceeb61031357672041bdcbb229764dd798fae9848a5c473899"):
-        "har-phone-novelty int8 decoder: 2 of 32 codes on a rounding boundary in OpenVINO (worst 1.1e-02 of the "
-        "largest value; int8 itself is 2.8e-02 from fp32 there)",
 }
 
 
