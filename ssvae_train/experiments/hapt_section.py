@@ -203,6 +203,9 @@ def hapt(_cells: object) -> list[str]:
         "and H, measured on every seed after every earlier test figure was read; a recipe added after those "
         "figures, picked for no budget):", "",
         *_labels("hapt-labels-turn"),
+        "The same recipe at 1 % with the consistency term (`ss-turncons-l0.01-*`: on at 1 % and off at 10 % by the "
+        "validation people, twenty-fifth round, M; chosen after every earlier test figure was read):", "",
+        *_labels("hapt-labels-turncons"),
         "The same runs with the posture model on the sway feature set only (where gravity points and how much the "
         "body sways):", "",
         *_labels("hapt-labels-sway"),
