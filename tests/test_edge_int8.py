@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from ssvae_edge import Bundle, BundleError, StreamScorer, cut_windows, read_recording
 from ssvae_edge import cli as edge_cli
-from ssvae_edge.contract import Manifest
+from ssvae_edge.contract import Manifest, file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTED = ROOT / "exported"
@@ -65,9 +65,11 @@ def test_int8_output_of_a_sample_does_not_depend_on_its_batch(name: str) -> None
 
 # bundles whose int8 budget is held on the stream at their defaults (the posture model deciding SITTING and
 # STANDING) rather than on the graph alone, with the benchmark that measured it; exported/README.md § int8
-# (both trained with every window turned about the phone's long axis: their graphs alone lose 2.37 and 0.54 points,
-# 125 of 132 and 51 of 60 changed windows STANDING read as SITTING)
-DECIDED_IN_THE_STREAM = {"har-phone-any-angle": "hapt-phone-any-angle", "har-phone-novelty": "hapt-phone-novelty"}
+# -> (that benchmark, what the graph alone may lose). Both were trained with every window turned about the phone's
+# long axis: their graphs alone lose 2.37 and 0.54 points, 125 of 132 and 51 of 60 changed windows STANDING read
+# as SITTING (exported/README.md § int8)
+DECIDED_IN_THE_STREAM = {"har-phone-any-angle": ("hapt-phone-any-angle", 0.025),
+                         "har-phone-novelty": ("hapt-phone-novelty", 0.01)}
 
 
 @pytest.mark.parametrize("name", BUNDLES)
@@ -78,10 +80,13 @@ def test_int8_accuracy_and_auroc_within_budget_of_fp32(name: str) -> None:
     # int8 may not cost more than half a point (har-phone: -0.38); it may gain more (an earlier har-phone +0.92):
     # borderline SITTING / STANDING windows of unseen people that the rounding moves, exported/README.md § int8
     if name in DECIDED_IN_THE_STREAM:
-        # the graph alone may lose up to 2.5 points on STANDING / SITTING, two postures the posture model decides
-        # in the stream: there (its benchmark, the test people streamed whole) half a point
-        assert q["int8"]["test_accuracy"] >= q["fp32"]["test_accuracy"] - 0.025
-        streamed = json.loads((ROOT / "benchmarks" / f"{DECIDED_IN_THE_STREAM[name]}.json").read_text())
+        # the graph alone may lose its own budget on STANDING / SITTING, two postures the posture model decides in
+        # the stream: there (its benchmark, the test people streamed whole, of this very manifest) half a point
+        benchmark, graph_budget = DECIDED_IN_THE_STREAM[name]
+        assert q["int8"]["test_accuracy"] >= q["fp32"]["test_accuracy"] - graph_budget
+        streamed = json.loads((ROOT / "benchmarks" / f"{benchmark}.json").read_text())
+        assert streamed.get("manifest_sha256") == file_sha256(EXPORTED / name / "manifest.json"), (
+            f"benchmarks/{benchmark}.json measured another export: run tools/eval_phone.py again")
         assert streamed["int8"]["accuracy"] >= streamed["fp32"]["accuracy"] - 0.005
     else:
         assert q["int8"]["test_accuracy"] >= q["fp32"]["test_accuracy"] - 0.005

@@ -25,6 +25,7 @@ import typer
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from ssvae_edge import Bundle
+from ssvae_edge.contract import file_sha256
 from ssvae_edge.labelled import Scored, score_recordings
 from ssvae_edge.stream import StreamScorer
 
@@ -171,7 +172,9 @@ def main(
         timeline_figure(Path("results/figures") / f"{name}-timeline.png", b32, scored.streams,
                         timeline or files[0].stem, wearer_baseline)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps({"bundle": str(bundle), "fp32": r32, "int8": r8}, indent=2) + "\n")
+    # the manifest's sha256 pins the graphs measured, so a re-exported bundle is not judged on these numbers
+    record = {"bundle": str(bundle), "manifest_sha256": file_sha256(bundle / "manifest.json"), "fp32": r32, "int8": r8}
+    (out / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / f"{name}.md").write_text(markdown(name, bundle, r32, r8))
     typer.echo(markdown(name, bundle, r32, r8))
 

@@ -18,9 +18,10 @@ $X runs/bundles/har-convlstm-augall-novelty --out exported/har-lstm-novelty --sc
 # Phone bundles (HAPT, results/hapt-bundles.md): the grid of tools/hapt_runs.sh (one thread per queue), then the
 # runs its rules pick: har-phone is the seed with the highest validation accuracy of the recipe that won on
 # validation (no rotation; the nineteenth round weighed seeds 0-4 at their exported bundles' defaults and took
-# seed 1, the run pick_run.py's last-epoch accuracy names among seeds 0-2 too); har-phone-novelty is novelty-tr-ds-s0, which caught more validation held-out segments
-# than novelty-ds-s0 (both exported, the manifests' alert.detected). The export chooses each bundle's class
-# smoothing, sequence filter and mounting estimate on its validation people.
+# seed 1, the run pick_run.py's last-epoch accuracy names among seeds 0-2 too); har-phone-novelty was, until the
+# twenty-fifth round, novelty-tr-ds-s0 (queue d), which caught more validation held-out segments than novelty-ds-s0
+# (both exported, the manifests' alert.detected). The export chooses each bundle's class smoothing, sequence filter
+# and mounting estimate on its validation people.
 # Since the twenty-fifth round har-phone-novelty is novelty-tr-ds-turn-s0 (the same recipe with every window also
 # turned about the phone's long axis), which caught 17 of its validation people's 18 held-out segments at no false
 # alert against novelty-tr-ds-s0's 14 (the rule and the test bed that led to it: results/hapt-bundles.md).

@@ -206,7 +206,8 @@ def hapt(_cells: object) -> list[str]:
         "The same recipe at 1 % with the consistency term (`ss-turncons-l0.01-*`: on at 1 % and off at 10 % by the "
         "validation people, twenty-fifth round, M; chosen after every earlier test figure was read):", "",
         *_labels("hapt-labels-turncons"),
-        "The same runs with the posture model on the sway feature set only (where gravity points and how much the "
+        "The shipped recipe's runs (`ss-norot-l*`, `sup-norot-l*`) with the posture model on the sway feature set "
+        "only (where gravity points and how much the "
         "body sways):", "",
         *_labels("hapt-labels-sway"),
         "The same runs with the posture model on where gravity points only:", "", *_labels("hapt-labels-posture"),
@@ -236,6 +237,6 @@ def hapt(_cells: object) -> list[str]:
         *_testbed("alert-tradeoff-testbed-turn"),
         "Both test beds again on seed 1, another 10 validation people (users 03 05 14 19 21 25 26 27 28 30; "
         "twenty-fifth round, L, a measurement made after the shipped bundle was read on test): the turns gain at "
-        "0.5 and 1 false alerts/h and lose far more from 2/h on, so J's gain did not hold:", "",
+        "0.5 and 1 false alerts/h and lose far more from 2/h on, so J's rule would have failed there:", "",
         *_testbed("alert-tradeoff-testbed-s1"), *_testbed("alert-tradeoff-testbed-turn-s1"),
     ]
