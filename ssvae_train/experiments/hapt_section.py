@@ -207,8 +207,7 @@ def hapt(_cells: object) -> list[str]:
         "validation people, twenty-fifth round, M; chosen after every earlier test figure was read):", "",
         *_labels("hapt-labels-turncons"),
         "The shipped recipe's runs (`ss-norot-l*`, `sup-norot-l*`) with the posture model on the sway feature set "
-        "only (where gravity points and how much the "
-        "body sways):", "",
+        "only (where gravity points and how much the body sways):", "",
         *_labels("hapt-labels-sway"),
         "The same runs with the posture model on where gravity points only:", "", *_labels("hapt-labels-posture"),
         "The same runs exported before the posture model existed:", "", *_labels("hapt-labels-norot"),
