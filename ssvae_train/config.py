@@ -103,6 +103,10 @@ class FitConfig:
         0.0, "Weight of a consistency term on unlabelled rows (UDA, Xie et al. 2020): the classifier's probabilities "
         "on a second augmented copy of each unlabelled window are pulled, by KL, towards its detached probabilities "
         "on the first. 0: off (the write-up's loss). Needs --augment and --model ssvae.")
+    consistency_threshold: float = option(
+        0.0, "With --consistency: 0 keeps UDA's KL; a confidence in (0, 1) makes the term FixMatch's (Sohn et al. "
+        "2020): the second copy is taught the first copy's most likely class as a label, on the windows whose "
+        "first copy gives it at least this probability (FixMatch uses 0.95).")
     val_fraction: float = option(
         0.1, "Fraction of the training set held out for validation. 0: none, a final refit on every training row "
         "(person) once the choices were made on a run of the same recipe that had validation people; export it "
@@ -149,6 +153,8 @@ class FitConfig:
             raise UserError("--m1-run gives vectors (M1's latent means): use it with --arch dense")
         if self.consistency < 0:
             raise UserError("--consistency must be 0 (off) or positive")
+        if not 0 <= self.consistency_threshold < 1 or (self.consistency_threshold and not self.consistency):
+            raise UserError("--consistency-threshold must lie in [0, 1) and needs --consistency")
         if self.consistency and (not parse_augment(self.augment) or self.model != "ssvae"):
             raise UserError("--consistency compares two augmented copies of unlabelled rows: give --augment and "
                             "--model ssvae")

@@ -93,6 +93,14 @@ case "${1:-all}" in
       run ss-turncons-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn --consistency 76.8
     done
     ;;
+  fm0|fm1)  # twenty-sixth round, N (results/hapt-bundles.md): the any-angle recipe with FixMatch's thresholded
+    # pseudo-labels as the consistency term, at 1 % and 10 % of the labels, paired with ss-turn-l<f>-sN; two lanes
+    if [ "$1" = fm0 ]; then jobs="0.01:0 0.1:0 0.01:2"; else jobs="0.01:1 0.1:1 0.1:2"; fi
+    for j in $jobs; do f=${j%:*}; s=${j#*:}
+      run ss-turnfm-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn --consistency 76.8 \
+        --consistency-threshold 0.95
+    done
+    ;;
   nt)  # twenty-fifth round, J: the alert test bed (queue nv) with every window also turned about the long axis
     run novelty-tr-ds-turn-v0.45-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 \
       --val-fraction 0.45 --augment jitter,scale,rotate,turn

@@ -28,6 +28,7 @@ class LossWeights:
     alpha: float = 1.0  # weight of the label cross-entropy
     beta: float = 1.0  # weight of the KL term (warm-up ramps it from 0)
     consistency: float = 0.0  # weight of the consistency term on unlabelled rows (0: off)
+    threshold: float = 0.0  # the consistency term's confidence threshold (0: UDA's KL; > 0: FixMatch's pseudo-labels)
 
 
 def sample_z(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -170,13 +171,21 @@ def vae_loss(model: SSVAE, x_u, x_l, y_l, w: LossWeights) -> Loss:
     return (rec + w.beta * kl).mean(), {"rec": float(rec.detach().mean()), "kl": float(kl.detach().mean())}
 
 
-def consistency_term(model: SSVAE, x_u: torch.Tensor, x_u2: torch.Tensor) -> torch.Tensor:
-    """Per-row KL(q(y|x_u) || q(y|x_u2)) for two augmented copies of the same unlabelled windows, the first
-    detached (UDA, Xie et al. 2020): the classifier learns to give a window the same class however it was
-    jittered or scaled, which is what an unseen wearer's windows differ by. Labels are not used."""
+def consistency_term(model: SSVAE, x_u: torch.Tensor, x_u2: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
+    """Per-row consistency of two augmented copies of the same unlabelled windows, the first detached: the
+    classifier learns to give a window the same class however it was jittered, scaled or turned, which is what
+    an unseen wearer's windows differ by. Labels are not used.
+
+    threshold 0: KL(q(y|x_u) || q(y|x_u2)) (UDA, Xie et al. 2020). threshold > 0: FixMatch (Sohn et al. 2020),
+    the cross-entropy of the second copy against the first copy's most likely class, for rows whose first copy
+    gives that class at least `threshold` (the others 0): only confident calls teach, and they teach a hard
+    label rather than the classifier's own uncertainty."""
     with torch.no_grad():
         target = torch.log_softmax(model.classify_logits(model.features(x_u)), dim=-1)
     pred = torch.log_softmax(model.classify_logits(model.features(x_u2)), dim=-1)
+    if threshold > 0:
+        confidence, pseudo = target.exp().max(dim=-1)
+        return (confidence >= threshold).float() * F.nll_loss(pred, pseudo, reduction="none")
     return (target.exp() * (target - pred)).sum(-1)
 
 
@@ -190,7 +199,7 @@ def objective(model: SSVAE, name: str, x_u: torch.Tensor | None, x_l: torch.Tens
     kind = model.cfg.kind
     loss, parts = LOSSES[kind if kind in ("supervised", "vae") else canonical_objective(name)](model, x_u, x_l, y_l, w)
     if w.consistency and x_u is not None and x_u2 is not None and len(x_u) and model.has_classifier:
-        cons = consistency_term(model, x_u, x_u2).mean()
+        cons = consistency_term(model, x_u, x_u2, w.threshold).mean()
         loss = loss + w.consistency * cons
         parts["cons"] = float(cons.detach())
     return loss, parts

@@ -46,9 +46,10 @@ class StepLoss(torch.nn.Module):
         super().__init__()
         self.model, self.objective_name = model, objective_name
 
-    def forward(self, x_u, x_l, y_l, alpha: float, beta: float, consistency: float = 0.0, x_u2=None):
+    def forward(self, x_u, x_l, y_l, alpha: float, beta: float, consistency: float = 0.0, x_u2=None,
+                threshold: float = 0.0):
         return objective(self.model, self.objective_name, x_u, x_l, y_l,
-                         LossWeights(alpha=alpha, beta=beta, consistency=consistency), x_u2)
+                         LossWeights(alpha=alpha, beta=beta, consistency=consistency, threshold=threshold), x_u2)
 
 
 def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
@@ -97,7 +98,7 @@ def train_epoch(
         # without it draw exactly the noise they always did)
         x_u2 = aug(x_all[b.unlabelled[step]]) if cfg.consistency and b.unlabelled else None
         with autocast:
-            loss, parts = step_loss(x_u, x_l, y_l, cfg.alpha, beta, cfg.consistency, x_u2)
+            loss, parts = step_loss(x_u, x_l, y_l, cfg.alpha, beta, cfg.consistency, x_u2, cfg.consistency_threshold)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
