@@ -142,6 +142,25 @@ def test_consistency_term_is_the_kl_between_the_two_copies():
     assert torch.allclose(objectives.consistency_term(m, x, x), torch.zeros(len(x)), atol=1e-6)
 
 
+def test_thresholded_consistency_teaches_the_first_copys_confident_class_as_a_label():
+    m = tiny()
+    x, _ = batch(n=8)
+    x2 = x.flip(0)
+    with torch.no_grad():
+        p = torch.softmax(m.classify_logits(m.features(x)), -1)
+        logq = torch.log_softmax(m.classify_logits(m.features(x2)), -1)
+    confidence, pseudo = p.max(-1)
+    ce = -logq.gather(1, pseudo[:, None])[:, 0]
+    cut = float(confidence.median())  # about half the rows are confident enough
+    got = objectives.consistency_term(m, x, x2, threshold=cut).detach()
+    keep = confidence >= cut
+    assert 0 < int(keep.sum()) < len(x)
+    assert torch.allclose(got[keep], ce[keep], atol=1e-6) and torch.all(got[~keep] == 0)
+    # the weight and threshold reach the term through the objective
+    _, parts = objective(m, "m2", x, None, None, LossWeights(consistency=1.0, threshold=cut), x2)
+    assert parts["cons"] == pytest.approx(float(got.mean()), rel=1e-5)
+
+
 @pytest.mark.parametrize("name", ["m2", "soft-label"])
 def test_consistency_adds_its_weighted_term_and_trains_through_the_second_copy_only(name, monkeypatch):
     m = tiny()
@@ -168,3 +187,9 @@ def test_consistency_needs_augmentations_and_unlabelled_rows():
     for bad in (dict(augment="none"), dict(augment="jitter", model="supervised"), dict(consistency=-1.0)):
         with pytest.raises(UserError, match="--consistency"):
             FitConfig(**{"dataset": "hapt", "arch": "convlstm", "consistency": 1.0, **bad}).validate()
+    FitConfig(dataset="hapt", arch="convlstm", augment="jitter", consistency=1.0, consistency_threshold=0.95).validate()
+    for bad in (dict(consistency=0.0, consistency_threshold=0.95), dict(consistency_threshold=1.0),
+                dict(consistency_threshold=-0.1)):
+        with pytest.raises(UserError, match="--consistency-threshold"):
+            FitConfig(**{"dataset": "hapt", "arch": "convlstm", "augment": "jitter", "consistency": 1.0,
+                         **bad}).validate()
