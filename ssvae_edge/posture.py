@@ -17,8 +17,10 @@ the graphs see) and before the class smoothing. With `min_sd` (one deviation per
 varies less than that is left to the classifier: a flat channel (a phone without a gyroscope, a column of zeros) says
 nothing of how the body sways. With `features` "long-axis+sway" the model reads only what a turn of the phone
 about its long axis (the accelerometer's first, e.g. a phone clipped further round the waist) leaves alone:
-`long_axis_features`, from the accelerometer and the `gyroscope` the section names. Stateless: a window's result
-depends on that window only.
+`long_axis_features`, from the accelerometer and the `gyroscope` the section names. A set ending in "+context"
+(`CONTEXT`) reads that set's features followed by their mean over the last `context_windows` windows of the stream
+(this one included): standing sways more than sitting over ten seconds, not only within one window. Without it
+the model is stateless: a window's result depends on that window only.
 """
 
 from __future__ import annotations
@@ -30,9 +32,32 @@ import numpy as np
 from ssvae_edge.errors import InputError
 from ssvae_edge.mounting import channel_pairs, window_features
 
-FEATURE_SETS = ("window+gravity", "window+gravity+log_sd", "long-axis+sway")  # `posture.features`; absent: the first
-LONG_AXIS = FEATURE_SETS[2]  # needs the section's `gyroscope`
+CONTEXT = "+context"  # a set's name + this: its features and their running mean over `context_windows` windows
+FEATURE_SETS = ("window+gravity", "window+gravity+log_sd", "long-axis+sway",  # `posture.features`; absent: the first
+                "window+gravity+log_sd" + CONTEXT, "long-axis+sway" + CONTEXT)
+LONG_AXIS = FEATURE_SETS[2]  # needs the section's `gyroscope` (and so does its "+context" set)
 N_LONG_AXIS = 10
+
+
+def per_window(features: str | None) -> str | None:
+    """The single-window set a feature set reads (the set itself, or the set a "+context" one averages)."""
+    return features[: -len(CONTEXT)] if features is not None and features.endswith(CONTEXT) else features
+
+
+def with_context(f: np.ndarray, recent: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows' features f [n, F] in stream order -> ([n, 2F]: each row followed by the mean of it and the up to k-1
+    rows before it, `recent` [<= k-1, F] (the stream's last rows, oldest first) coming before f), and the new
+    `recent`. Each mean is summed in float64 oldest row first, then divided: what every runtime computes."""
+    rows = np.concatenate([np.asarray(recent, dtype=np.float64).reshape(-1, f.shape[1]), f])
+    before = len(rows) - len(f)
+    mean = np.empty((len(f), f.shape[1]))
+    for j in range(len(f)):
+        lo, hi = max(before + j + 1 - k, 0), before + j + 1
+        total = rows[lo].copy()
+        for row in rows[lo + 1 : hi]:
+            total += row
+        mean[j] = total / (hi - lo)
+    return np.concatenate([f, mean], axis=1), rows[max(len(rows) - (k - 1), 0):] if k > 1 else rows[:0]
 
 
 def long_axis_features(windows: np.ndarray, accelerometer: Sequence[int], gyroscope: Sequence[int]) -> np.ndarray:
@@ -60,6 +85,7 @@ def posture_features(windows: np.ndarray, accelerometer: Sequence[int], features
     `accelerometer`) [3], then with "+log_sd" the natural log of each channel's deviation as `window_features`
     gives it (1e-6 added) [C]: how much a still body sways, which tells standing from sitting. "long-axis+sway"
     is `long_axis_features` alone (it needs the gyroscope's indices)."""
+    features = per_window(features)
     if features == LONG_AXIS:
         if gyroscope is None:
             raise ValueError(f"posture features {LONG_AXIS!r} need the gyroscope's three channels")
@@ -75,7 +101,10 @@ def posture_features(windows: np.ndarray, accelerometer: Sequence[int], features
 
 
 def n_features(channels: int, features: str | None = None) -> int:
-    """How many numbers `posture_features` gives for `channels` channels."""
+    """How many numbers the model of `features` reads for `channels` channels (a "+context" set: twice its
+    single-window set's)."""
+    if per_window(features) != features:
+        return 2 * n_features(channels, per_window(features))
     if features == LONG_AXIS:
         return N_LONG_AXIS
     n = 3 * channels + len(channel_pairs(channels)) + 3
@@ -83,8 +112,9 @@ def n_features(channels: int, features: str | None = None) -> int:
 
 
 class PostureOpinion:
-    """The second opinion of one bundle: `apply(probs, windows)` returns the probabilities with the two
-    postures' values given as the regression says, and counts the windows where that changed the class."""
+    """The second opinion of one bundle for one stream: `apply(probs, windows)` returns the probabilities with the
+    two postures' values given as the regression says, and counts the windows where that changed the class. With a
+    "+context" set it keeps the stream's last windows' features: give it the windows in stream order."""
 
     def __init__(self, section, classes: Sequence[str], channels: Sequence[str]):
         self.a, self.b = (list(classes).index(c) for c in section.classes)
@@ -98,6 +128,9 @@ class PostureOpinion:
         self.min_sd = None if section.min_sd is None else np.asarray(section.min_sd, dtype=np.float64)
         self.max_motion_sd = section.max_motion_sd
         self.still = [list(classes).index(c) for c in section.still_classes or ()]
+        self.context = int(getattr(section, "context_windows", None) or 1) if per_window(self.features) != \
+            self.features else 1
+        self.recent = np.zeros((0, n_features(len(channels), per_window(self.features))))
         self.changed_windows = 0
 
     def _not_still_when_moving(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
@@ -110,23 +143,34 @@ class PostureOpinion:
         take = moving & (total[:, 0] > 0)
         return np.where(take[:, None], rest / np.where(total > 0, total, 1), probs).astype(probs.dtype)
 
-    def _decide(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(log-odds, judged) of each window, from one pass over its features."""
+    def _features(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(single-window features, judged) of each window, from one pass over them."""
         f = posture_features(windows, self.accelerometer, self.features, self.gyroscope)
         judged = np.ones(len(f), dtype=bool)
         if self.min_sd is not None:
             c = np.shape(windows)[2]  # window_features' deviations are its second block: f[:, c:2c] when f opens
-            sd = f[:, c : 2 * c] if self.features != LONG_AXIS else window_features(windows)[:, c : 2 * c]  # with it
+            opens = per_window(self.features) != LONG_AXIS  # with it
+            sd = f[:, c : 2 * c] if opens else window_features(windows)[:, c : 2 * c]
             judged = (sd >= self.min_sd).all(axis=1)
+        return f, judged
+
+    def _decide(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log-odds, judged) of the stream's next windows: with a "+context" set every window, judged or not,
+        joins the running mean."""
+        f, judged = self._features(windows)
+        if self.context > 1:
+            f, self.recent = with_context(f, self.recent, self.context)
         return ((f - self.center) / self.scale) @ self.weights + self.bias, judged
 
     def judged(self, windows: np.ndarray) -> np.ndarray:
         """Windows the model may decide: with `min_sd`, those whose every channel varies at least that much (a
-        flat channel, e.g. a phone without a gyroscope, says nothing of how the body sways); else all."""
-        return self._decide(windows)[1]
+        flat channel, e.g. a phone without a gyroscope, says nothing of how the body sways); else all. Leaves
+        the stream's running mean alone."""
+        return self._features(windows)[1]
 
     def log_odds(self, windows: np.ndarray) -> np.ndarray:
-        """Each window's log-odds of the second posture (`classes[1]`) against the first."""
+        """Each window's log-odds of the second posture (`classes[1]`) against the first (the stream's next
+        windows, as in `apply`)."""
         return self._decide(windows)[0]
 
     def apply(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
@@ -166,8 +210,13 @@ def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> N
         raise InputError(f"posture: 'min_sd' must hold one positive number per channel ({len(channels)})")
     if section.features is not None and section.features not in FEATURE_SETS:
         raise InputError(f"posture: 'features' must be one of {', '.join(FEATURE_SETS)}, got {section.features!r}")
+    context = getattr(section, "context_windows", None)
+    if (per_window(section.features) != section.features) != (context is not None):
+        raise InputError("posture: 'context_windows' comes with a features set ending in '+context', and only then")
+    if context is not None and (not isinstance(context, int) or isinstance(context, bool) or context < 2):
+        raise InputError(f"posture: 'context_windows' must be an integer of at least 2, got {context!r}")
     gyro = section.gyroscope
-    if (section.features == LONG_AXIS or gyro is not None) and (
+    if (per_window(section.features) == LONG_AXIS or gyro is not None) and (
             gyro is None or len(gyro) != 3 or any(c not in channels for c in gyro)):
         raise InputError(f"posture: features {LONG_AXIS!r} need 'gyroscope', three of the bundle's channels (and "
                          f"a 'gyroscope' given must be that), got {None if gyro is None else list(gyro)}")

@@ -317,6 +317,7 @@ class Posture(Record):
     features: str | None = None  # posture.FEATURE_SETS; absent: "window+gravity" (the bundles made before it)
     min_sd: tuple[float, ...] | None = None  # per channel: a window with a flatter channel is not decided
     gyroscope: tuple[str, ...] | None = None  # with features "long-axis+sway": its three channels, axes in order
+    context_windows: int | None = None  # with a "+context" features set: how many windows its running mean spans
 
 
 @dataclass(frozen=True)

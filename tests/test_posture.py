@@ -322,6 +322,10 @@ def test_posture_features_offers_one_set_alone() -> None:
         ExportConfig(choices_from="sibling", posture_features=LONG_AXIS).validate()
     with pytest.raises(UserError):
         ExportConfig(posture_features="everything").validate()
+    for bad in (-1, 1):
+        with pytest.raises(UserError, match="--posture-context"):
+            ExportConfig(posture_context=bad).validate()
+    ExportConfig(posture_context=0).validate()
 
 
 def test_a_long_axis_model_leaves_a_flat_channel_to_the_classifier_and_refuses_a_stray_gyroscope() -> None:
@@ -368,3 +372,97 @@ def test_the_turn_tool_scores_each_angle_as_the_stream_does(tmp_path: Path) -> N
     p = subprocess.run([*args, "--people", "user01,user99"], cwd=tmp_path, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 2 and "unknown people: user99" in p.stderr
+
+
+def _context_section(n_single: int, k: int = 4, features: str = "window+gravity+log_sd+context") -> Posture:
+    rng = np.random.default_rng(5)
+    n = 2 * n_single
+    return Posture(classes=POSTURES, accelerometer=("acc_x", "acc_y", "acc_z"), center=tuple(rng.normal(size=n)),
+                   scale=tuple(rng.uniform(0.5, 2.0, size=n)), weights=tuple(rng.normal(size=n)), bias=0.1,
+                   features=features, context_windows=k,
+                   **({"gyroscope": ("gyro_x", "gyro_y", "gyro_z")} if features.startswith("long") else {}))
+
+
+def test_a_context_model_reads_each_window_beside_the_mean_of_the_streams_last_k() -> None:
+    """"+context": the window's features, then their mean over it and the k-1 windows the stream gave before it;
+    the same whether the stream comes in one piece or in chunks; `judged` leaves the running mean alone."""
+    from ssvae_edge.posture import CONTEXT, FEATURE_SETS, check_section, with_context
+    assert FEATURES + CONTEXT in FEATURE_SETS and n_features(6, FEATURES + CONTEXT) == 2 * n_features(6, FEATURES)
+    recs, _ = read_hapt_recordings(SLICE)
+    w = recording_windows(recs[0], 128, 64)[0][:30]
+    section = _context_section(n_features(6, FEATURES), k=4)
+    check_section(section, PHONE, CLASSES)
+    f = posture_features(w, [0, 1, 2], FEATURES)
+    mean = np.stack([f[max(j - 3, 0) : j + 1].mean(axis=0) for j in range(len(f))])
+    by_hand = ((np.hstack([f, mean]) - section.center) / section.scale) @ section.weights + section.bias
+    whole = PostureOpinion(section, CLASSES, PHONE)
+    assert np.allclose(whole.log_odds(w), by_hand)
+    chunked = PostureOpinion(section, CLASSES, PHONE)
+    chunked.judged(w[20:])  # not part of the stream
+    parts = [chunked.log_odds(w[a:b]) for a, b in ((0, 1), (1, 7), (7, 8), (8, 30))]
+    assert np.allclose(np.concatenate(parts), by_hand, rtol=0, atol=1e-12)
+    probs = np.full((len(w), len(CLASSES)), 1 / len(CLASSES), np.float32)
+    probs[:, 3] += 0.1
+    a = PostureOpinion(section, CLASSES, PHONE).apply(probs, w)
+    b = PostureOpinion(section, CLASSES, PHONE)
+    assert np.array_equal(np.concatenate([b.apply(probs[:9], w[:9]), b.apply(probs[9:], w[9:])]), a)
+    out, recent = with_context(f[:2], f[:0], 1)
+    assert np.array_equal(out, np.hstack([f[:2], f[:2]])) and len(recent) == 0
+
+
+@pytest.mark.parametrize("change,says", [
+    (dict(context_windows=None), "comes with a features set ending in '\\+context'"),
+    (dict(features="window+gravity+log_sd"), "comes with a features set ending in '\\+context'"),
+    (dict(context_windows=1), "an integer of at least 2"),
+    (dict(context_windows=2.5), "an integer of at least 2"),
+])
+def test_a_context_section_needs_its_window_count_and_only_with_a_context_set(change: dict, says: str) -> None:
+    from ssvae_edge.posture import check_section
+    section = _context_section(n_features(6, FEATURES))
+    bad = Posture(**{**section.to_json(), **change})
+    with pytest.raises(InputError, match=says):
+        check_section(bad, PHONE, CLASSES)
+
+
+def test_the_export_weighs_each_sets_context_version_fitted_on_the_training_streams() -> None:
+    """On the HAPT slice (one person held out as validation, a stand-in classifier swapping sitting and standing):
+    with --posture-context 8 the export weighs both sets and both their "+context" versions, whose features are
+    the training recordings streamed from their start; 0 weighs none, nor do rows whose recordings are unknown."""
+    from types import SimpleNamespace
+
+    from ssvae_edge.posture import CONTEXT, LONG_AXIS, check_section
+    from ssvae_train.data.hapt import load_hapt
+    from ssvae_train.export.posture_fit import choose_posture, stream_features
+    from ssvae_train.export.validation_windows import ValidationProbs
+    ds = load_hapt(SLICE)
+    rec = ds.train_recording_index()
+    assert rec is not None and len(rec) == len(ds.y_train) and rec[0] == 0 and rec[-1] == max(rec) > 0
+    one = np.flatnonzero(rec == 1)
+    f = posture_features(ds.x_train[one], [0, 1, 2], FEATURES)
+    got = stream_features(ds, [0, 1, 2], FEATURES + CONTEXT, None, 8)[one]
+    assert np.allclose(got[:, : f.shape[1]], f) and np.allclose(got[10, f.shape[1]:], f[3:11].mean(axis=0))
+    assert np.allclose(got[0, f.shape[1]:], f[0])  # a recording's first window: its own mean, nothing before it
+    held = ds.group_names[0]
+    labelled = np.flatnonzero(ds.groups_train != 0)
+    per, inputs = [], []
+    for r in (r for r in ds.recordings if r.group == held):
+        w, starts = recording_windows(r, 128, 64)
+        codes = window_codes(r, CLASSES, 128, starts)
+        swapped = np.where(codes == 3, 4, np.where(codes == 4, 3, np.maximum(codes, 0)))
+        per.append((np.eye(len(CLASSES), dtype=np.float32)[swapped], codes))
+        inputs.append(w)
+    prep = SimpleNamespace(ds=ds, split=SimpleNamespace(labelled=labelled))
+    val = ValidationProbs(per, [held], 64, inputs)
+    weighed = choose_posture(object(), prep, val, 1, None, None, "auto", 8)
+    sets = weighed["validation"]["features"]
+    assert set(sets) == {FEATURES, LONG_AXIS, FEATURES + CONTEXT, LONG_AXIS + CONTEXT}
+    chosen = weighed["chosen"]
+    assert chosen is not None and chosen["validation"]["on"] > chosen["validation"]["off"]
+    assert ("context_windows" in chosen) == chosen["features"].endswith(CONTEXT)
+    check_section(Posture(**chosen), PHONE, CLASSES)
+    assert set(choose_posture(object(), prep, val, 1, None, None, "auto", 0)["validation"]["features"]) == {
+        FEATURES, LONG_AXIS}
+    ds.recordings = ds.recordings[1:]  # the rows no longer add up to the recordings: their streams are unknown
+    assert ds.train_recording_index() is None
+    assert set(choose_posture(object(), prep, val, 1, None, None, "auto", 8)["validation"]["features"]) == {
+        FEATURES, LONG_AXIS}

@@ -295,6 +295,37 @@ def test_a_long_axis_posture_model_replays_as_the_cli(browser: Chromium, tmp_pat
 
 
 @needs_browser
+def test_a_context_posture_model_replays_as_the_cli(browser: Chromium, tmp_path: Path) -> None:
+    """`har-phone` with its posture model swapped for a "+context" one (the window's features and their mean over
+    the stream's last 8 windows, fitted on the HAPT slice's training streams): the page keeps the same running
+    mean as Python, chunk after chunk, and the model changes windows."""
+    import shutil
+
+    from ssvae_edge.posture import CONTEXT
+    from ssvae_train.data.hapt import load_hapt
+    from ssvae_train.export.posture_fit import FEATURES, POSTURES, fit_model, stream_features
+
+    phone = _phone_recording()
+    if phone is None or Manifest.load(EXPORTED / "har-phone").posture is None:
+        pytest.skip("no phone demo recording, or har-phone has no posture model")
+    ds = load_hapt(Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip")
+    feats = stream_features(ds, [0, 1, 2], FEATURES + CONTEXT, None, 8)
+    scaler, lr, _ = fit_model(ds.x_train, ds.y_train, list(ds.classes), [0, 1, 2], FEATURES + CONTEXT, None, feats)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(EXPORTED / "har-phone", bundle)
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["posture"] = {"classes": list(POSTURES), "accelerometer": ["acc_x", "acc_y", "acc_z"],
+                    "features": FEATURES + CONTEXT, "context_windows": 8, "center": scaler.mean_.tolist(),
+                    "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(), "bias": float(lr.intercept_[0]),
+                    "min_sd": m["posture"]["min_sd"]}
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    (events,) = replay_in_page(browser, bundle, phone, tmp_path / "site")
+    expected = cli_events(bundle, phone)
+    assert expected[-1]["posture_changed_windows"] > 0
+    assert_same_events(events, expected)
+
+
+@needs_browser
 @pytest.mark.parametrize("graphs", [("classifier",), ("anomaly",)], ids=["classifier only", "anomaly only"])
 def test_a_bundle_with_one_graph_replays_as_the_cli(browser: Chromium, tmp_path: Path, graphs: tuple) -> None:
     """A supervised bundle (no anomaly graph: no scores, no alerts) or a score-only one (class null)."""

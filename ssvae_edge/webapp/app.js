@@ -164,7 +164,8 @@ async function main() {
     + (m.posture ? "; sitting or standing: decided by where gravity points"
       + ({"window+gravity+log_sd": " and how much the body sways",
         "long-axis+sway": " along the phone's long axis and how much the body sways, whatever the phone's turn about "
-          + "that axis"}[m.posture.features] || "")
+          + "that axis"}[(m.posture.features || "").replace("+context", "")] || "")
+      + (m.posture.context_windows ? `, over the last ${m.posture.context_windows} windows too` : "")
       + (m.posture.max_motion_sd ? ", and a body in motion is not still" : "") : "")
     + (wearer ? "; the score is measured against this wearer's own baseline for the class" : "")
     + (m.refit ? "; a refit on every training person: its choices come from a validated sibling, and its alert "

@@ -144,9 +144,12 @@ export class MountingEstimate {
 
 /** The manifest's posture model (posture.py): windowFeatures plus the unit mean of the accelerometer's three
  * channels (and, with features "window+gravity+log_sd", the log of each channel's deviation), or with
- * "long-axis+sway" longAxisFeatures alone; their log-odds of the second posture. The larger of the two postures'
- * probabilities goes to the one it picks, the smaller to the other, every other class keeps its own. */
-const POSTURE_FEATURES = ["window+gravity", "window+gravity+log_sd", "long-axis+sway"];  // posture.py FEATURE_SETS
+ * "long-axis+sway" longAxisFeatures alone, and a set ending in "+context" that set's features followed by their mean
+ * over the stream's last context_windows windows; their log-odds of the second posture. The larger of the two
+ * postures' probabilities goes to the one it picks, the smaller to the other, every other class keeps its own. */
+const CONTEXT = "+context";  // posture.py CONTEXT: a set's features and their running mean over context_windows
+const POSTURE_FEATURES = ["window+gravity", "window+gravity+log_sd", "long-axis+sway",  // posture.py FEATURE_SETS
+  "window+gravity+log_sd" + CONTEXT, "long-axis+sway" + CONTEXT];
 
 /** posture.py long_axis_features for the window at `off`: what a turn about the accelerometer's first axis leaves
  * alone (gravity's share along it, the size of the rest, the mean along it, log deviations along and across, the
@@ -182,10 +185,19 @@ export class PostureOpinion {
       throw new Error(`posture: 'features' must be one of ${POSTURE_FEATURES.join(", ")}, got ${section.features}`);
     }
     this.s = section;
+    const features = section.features ?? "window+gravity";
+    this.context = features.endsWith(CONTEXT) ? section.context_windows : 1;
+    if ((this.context !== 1) !== (section.context_windows != null) || !(Number.isInteger(this.context)
+        && (this.context >= 2 || !features.endsWith(CONTEXT)))) {
+      throw new Error("posture: 'context_windows' (an integer of at least 2) comes with a features set ending in "
+        + "'+context', and only then");
+    }
+    this.base = features.endsWith(CONTEXT) ? features.slice(0, -CONTEXT.length) : features;
+    this.recent = [];  // the stream's last context_windows - 1 windows' features, oldest first
     [this.a, this.b] = section.classes.map((c) => classes.indexOf(c));
     this.acc = section.accelerometer.map((c) => channels.indexOf(c));
     this.gyro = section.gyroscope ? section.gyroscope.map((c) => channels.indexOf(c)) : null;
-    if ((section.features === "long-axis+sway" || this.gyro)
+    if ((this.base === "long-axis+sway" || this.gyro)
         && !(this.gyro && this.gyro.length === 3 && !this.gyro.includes(-1))) {
       throw new Error("posture: features 'long-axis+sway' need 'gyroscope', three of the bundle's channels "
         + "(and a 'gyroscope' given must be that)");
@@ -211,18 +223,31 @@ export class PostureOpinion {
   }
 
   /** The window's log-odds of the second posture, or null when min_sd leaves it to the classifier (some
-   * channel varies less than its floor: posture.py judged). */
+   * channel varies less than its floor: posture.py judged). The stream's next window: with a "+context" set every
+   * window, judged or not, joins the running mean (posture.py with_context: float64, oldest first). */
   logOdds(x, off, W, C) {
     const wf = windowFeatures(x, off, W, C);
+    let f;
+    if (this.base === "long-axis+sway") {
+      f = longAxisFeatures(x, off, W, C, this.acc, this.gyro);
+    } else {
+      const g = [0, 0, 0];
+      for (let t = 0; t < W; t++) for (let k = 0; k < 3; k++) g[k] += x[off + t * C + this.acc[k]];
+      for (let k = 0; k < 3; k++) g[k] /= W;
+      const norm = Math.max(Math.hypot(g[0], g[1], g[2]), 1e-6);
+      f = [...wf, ...g.map((v) => v / norm)];
+      // "window+gravity+log_sd": the log of each channel's deviation (windowFeatures' second block)
+      if (this.base === "window+gravity+log_sd") for (let c = 0; c < C; c++) f.push(Math.log(wf[C + c]));
+    }
+    if (this.context > 1) {
+      const rows = [...this.recent, f];
+      const mean = Float64Array.from(rows[0]);
+      for (let r = 1; r < rows.length; r++) for (let i = 0; i < f.length; i++) mean[i] += rows[r][i];
+      for (let i = 0; i < f.length; i++) mean[i] /= rows.length;
+      this.recent = rows.slice(Math.max(rows.length - (this.context - 1), 0));
+      f = [...f, ...mean];
+    }
     if (this.s.min_sd) for (let c = 0; c < C; c++) if (!(wf[C + c] >= this.s.min_sd[c])) return null;
-    if (this.s.features === "long-axis+sway") return linear(this.s, longAxisFeatures(x, off, W, C, this.acc, this.gyro));
-    const g = [0, 0, 0];
-    for (let t = 0; t < W; t++) for (let k = 0; k < 3; k++) g[k] += x[off + t * C + this.acc[k]];
-    for (let k = 0; k < 3; k++) g[k] /= W;
-    const norm = Math.max(Math.hypot(g[0], g[1], g[2]), 1e-6);
-    const f = [...wf, ...g.map((v) => v / norm)];
-    // "window+gravity+log_sd": the log of each channel's deviation (windowFeatures' second block)
-    if (this.s.features === "window+gravity+log_sd") for (let c = 0; c < C; c++) f.push(Math.log(wf[C + c]));
     return linear(this.s, f);
   }
 
@@ -357,7 +382,11 @@ export class StreamScorer {
       let label = null, prob = null, score = null, c = 0, probsFor = null;
       if (probs) {
         let p = probs.subarray(j * K, (j + 1) * K);
-        if (!p.every(Number.isFinite)) { this.skipped.non_finite_output += 1; return; }
+        if (!p.every(Number.isFinite)) {
+          if (this.posture) this.posture.logOdds(x, j * W * C, W, C);  // it still joins a "+context" mean, as in Python
+          this.skipped.non_finite_output += 1;
+          return;
+        }
         if (this.posture) p = this.posture.apply(p, x, j * W * C, W, C);
         let q = this.smoothed(p);
         if (this.sequence) q = this.sequence.update(q);

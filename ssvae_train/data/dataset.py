@@ -66,6 +66,17 @@ class DataSet:
     def n_classes(self) -> int:
         return len(self.classes)
 
+    def train_recording_index(self) -> np.ndarray | None:
+        """Each training row's training recording (0, 1, ... in `recordings` order, test ones skipped): both
+        recording loaders store a recording's windows in time order, recording after recording, so rows with the
+        same index are one stream. None when the rows are not `window`/`hop` windows of `recordings`."""
+        if self.recordings is None or self.window is None or self.hop is None:
+            return None
+        sizes = [max((len(r.x) - self.window) // self.hop + 1, 0) for r in self.recordings if not r.test]
+        if sum(sizes) != len(self.y_train):
+            return None
+        return np.repeat(np.arange(len(sizes)), sizes)
+
     def row_counts(self) -> dict:
         """Rows (windows, for recordings) as loaded: labelled and unlabelled training rows, test rows,
         plus whatever the loader counted on the way (kept, mixed labels, skipped)."""

@@ -56,6 +56,11 @@ class ExportConfig:
         "about its long axis leaves alone: for phones clipped at any angle round the waist, with a model trained "
         "with --augment turn; needs the gyroscope). The model still ships only where it wins on validation.",
         POSTURE_FEATURES)
+    posture_context: int = option(
+        8, "Sensor bundles with SITTING and STANDING, from recordings: beside each feature set weighed, the posture "
+        "model that also reads the set's mean over the stream's last this many windows (standing sways more than "
+        "sitting over seconds; 8, about 10 s at HAPT's hop, chosen leaving each training person out: "
+        "results/posture-context.md); kept only where it reads the validation people better. 0: not weighed.")
     latent_prior: str = option(
         "class", "class (decoder.onnx moves z ~ N(0, I) to where class y lies in latent space, fitted on the "
         "training rows: generated samples look like the class asked) | standard (z is decoded as given).",
@@ -72,5 +77,7 @@ class ExportConfig:
         check_choices(self)
         if not 0.0 < self.alert_quantile < 1.0:
             raise UserError(f"--alert-quantile {self.alert_quantile}: must lie strictly between 0 and 1")
+        if self.posture_context < 0 or self.posture_context == 1:
+            raise UserError(f"--posture-context {self.posture_context}: 0 (not weighed) or a number of windows >= 2")
         if self.choices_from and self.posture_features != "auto":
             raise UserError("--posture-features: a refit takes its sibling's posture model verbatim (--choices-from)")

@@ -16,10 +16,10 @@ from ssvae_train.export.sequence_fit import choose_sequence
 from ssvae_train.export.validation_windows import validation_probs
 
 
-def choose_decoding(session, prep: Prepared, say: Callable[[str], None], posture_features: str = "auto"
-                    ) -> tuple[dict | None, dict | None, dict | None, dict | None]:
+def choose_decoding(session, prep: Prepared, say: Callable[[str], None], posture_features: str,
+                    posture_context: int) -> tuple[dict | None, dict | None, dict | None, dict | None]:
     """(smoothing, sequence, mounting, posture) manifest entries for the classifier graph `session`; `say` gets one line
-    per choice with the validation figures it was made on. `posture_features`: `ExportConfig.posture_features`."""
+    per choice with the validation figures it was made on. `posture_features`, `posture_context`: `ExportConfig`'s."""
     val = validation_probs(session, prep)
     smoothing = choose_smoothing(val)
     if smoothing is not None:
@@ -38,7 +38,7 @@ def choose_decoding(session, prep: Prepared, say: Callable[[str], None], posture
         say(f"mounting estimate: {'on, prior ' + str(chosen['prior']) if chosen else 'off'} "
             f"(validation window accuracy as worn / turned around: {mounting['validation']})")
         mounting = chosen
-    posture = choose_posture(session, prep, val, k, sequence, mounting, posture_features)
+    posture = choose_posture(session, prep, val, k, sequence, mounting, posture_features, posture_context)
     if posture is not None:
         chosen, v = posture["chosen"], posture["validation"]
         gate = " and its motion gate" if chosen and chosen.get("max_motion_sd") else ""

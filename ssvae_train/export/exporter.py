@@ -84,7 +84,8 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
         graphs = export_and_validate(plan, loaded.model, loaded.prep, tmp, say)
         cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, cfg.alert_target, say)
         smoothing, sequence, mounting, posture = (
-            choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say, cfg.posture_features)
+            choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say, cfg.posture_features,
+                            cfg.posture_context)
             if sibling is None
             else R.decoding(sibling, cfg.choices_from, say))
         if sibling is not None:
