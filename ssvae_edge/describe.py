@@ -9,6 +9,7 @@ from typing import Any
 import onnxruntime as ort
 
 from ssvae_edge.bundle import Bundle
+from ssvae_edge.posture import per_window
 
 
 def bundle_summary(b: Bundle, precision: str) -> dict[str, Any]:
@@ -87,7 +88,9 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
                     if "off" in v and shipped is not None else "")
         sway = {"window+gravity+log_sd": " and how much the body sways",
                 "long-axis+sway": " along the phone's long axis and how much the body sways, whatever the "
-                                  "phone's turn about that axis"}.get(p.features, "")
+                                  "phone's turn about that axis"}.get(per_window(p.features), "")
+        if p.context_windows:
+            sway += f", over the last {p.context_windows} windows too"
         rows.append(("posture", f"{p.classes[0]} or {p.classes[1]}: decided by a linear model of where gravity "
                      f"points{sway}{gate}{measured}; --no-posture turns it off"))
     if m.refit:
