@@ -148,7 +148,12 @@ def hapt(_cells: object) -> list[str]:
         "round's before any test figure was read, later rounds' after earlier test figures had been). "
         f"Published on the same recordings: {PUBLISHED}. Which targets were met, what was tried and the "
         "trade-offs: [`results/hapt-tried.md`](results/hapt-tried.md).", "",
-        "### Classifier", "", *_classifier("hapt-phone"),
+        "### Classifier", "",
+        "`har-phone` since the twenty-sixth round: seed 1's validated run exported again with the posture model "
+        "reading each window beside its mean over the stream's last 8 windows (`+context`; rule O of "
+        "results/hapt-bundles.md, written before any export with it, adopted on the ten validated runs' own "
+        "validation people; the one-window bundle before it read 95.26 %, `benchmarks/hapt-phone-seed1-sway.md`):",
+        "", *_classifier("hapt-phone"),
         "The same test recordings as a phone clipped on turned around would have recorded them (y and z of both "
         "sensors negated; `tools/hapt_recordings.py --turn-around`), which the bundle's mounting estimate must "
         "notice by itself:", "", *_classifier("hapt-phone-turned", "test recordings turned around"),
@@ -168,10 +173,11 @@ def hapt(_cells: object) -> list[str]:
         *_classifier("hapt-phone-any-angle-turned", "test recordings turned around"),
         *_classifier("hapt-phone-any-angle-turn90", "test recordings turned 90°"),
         "The any-angle recipe over its five seeds on the test recordings as worn, against the shipped recipe's "
-        "same seeds as the current exporter writes them (measurement F, after seed 0's figure was read):", "",
+        "same seeds, both with the one-window posture model the exporter wrote in the twenty-fourth round "
+        "(measurement F, after seed 0's figure was read):", "",
         *_seeds({0: "hapt-phone-seed0-axis", 1: "hapt-phone-seed1-sway", 2: "hapt-phone-seed2-sway",
                  3: "hapt-phone-seed3-axis", 4: "hapt-phone-seed4-axis"},
-                {0: "hapt-phone-any-angle", **{s: f"hapt-phone-any-angle-seed{s}" for s in range(1, 5)}},
+                {0: "hapt-phone-any-angle-seed0-single", **{s: f"hapt-phone-any-angle-seed{s}" for s in range(1, 5)}},
                 ("shipped recipe", "any-angle recipe")),
         "The shipped recipe over its five seeds with validation people held out, and seeds 0-2 refitted on all 21 "
         "training people (`--val-fraction 0`, exported `--choices-from` the validated bundle of the same seed). "
@@ -183,7 +189,7 @@ def hapt(_cells: object) -> list[str]:
         *_seeds({0: "hapt-phone-seed0-sway", 1: "hapt-phone-seed1-sway", 2: "hapt-phone-seed2-sway",
                  3: "hapt-phone-seed3-sway", 4: "hapt-phone-seed4-sway"},
                 {0: "hapt-phone-seed0-refit", 1: "hapt-phone-seed1-refit", 2: "hapt-phone-seed2-refit"}),
-        "The same five seeds as the current exporter writes them (twenty-fourth round, a measurement: nothing "
+        "The same five seeds as the exporter wrote them in the twenty-fourth round (a measurement: nothing "
         "changed with it). Since the twenty-third round the export also offers the posture model a feature set that a "
         "turn of the phone about its long axis leaves alone, and keeps whichever set reads the run's validation people "
         "better: seeds 0, 3 and 4 took it; seeds 1 and 2 kept the sway set, so their bundles, and figures, are those "
@@ -191,7 +197,21 @@ def hapt(_cells: object) -> list[str]:
         *_seeds({s: f"hapt-phone-seed{s}-sway" for s in range(5)},
                 {0: "hapt-phone-seed0-axis", 1: "hapt-phone-seed1-sway", 2: "hapt-phone-seed2-sway",
                  3: "hapt-phone-seed3-axis", 4: "hapt-phone-seed4-axis"},
-                ("sway set only", "current exporter")),
+                ("sway set only", "long-axis set offered")),
+        "### The posture model over the last windows (twenty-sixth round)", "",
+        "Each of the ten validated runs exported again with the `+context` posture sets weighed (rule O: every one "
+        "chose one on its validation people, +0.92 points there on average, "
+        "`results/posture-context-validation.md`), streamed on test after the two shipped bundles' figures were "
+        "read (a measurement), against the same seeds' one-window bundles above:", "",
+        *_seeds({0: "hapt-phone-seed0-axis", 1: "hapt-phone-seed1-sway", 2: "hapt-phone-seed2-sway",
+                 3: "hapt-phone-seed3-axis", 4: "hapt-phone-seed4-axis"},
+                {0: "hapt-phone-seed0-context", 1: "hapt-phone",
+                 **{s: f"hapt-phone-seed{s}-context" for s in (2, 3, 4)}},
+                ("one window", "+context")),
+        *_seeds({0: "hapt-phone-any-angle-seed0-single",
+                 **{s: f"hapt-phone-any-angle-seed{s}" for s in range(1, 5)}},
+                {0: "hapt-phone-any-angle", **{s: f"hapt-phone-any-angle-seed{s}-context" for s in range(1, 5)}},
+                ("any-angle, one window", "any-angle, +context")),
         "### Few labels: semi-supervised against supervised (same trunk, labels and steps)", "",
         "The shipped recipe (no rotation augmentation; `ss-norot-l*`, `sup-norot-l*`), each run exported by the "
         "current exporter, which keeps the posture model (fitted on the labels the run kept) where it wins on the "
