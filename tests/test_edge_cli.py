@@ -95,7 +95,8 @@ def test_info_text_says_what_the_posture_model_does(monkeypatch: pytest.MonkeyPa
     row = _info_row(monkeypatch, "har-phone", "posture")
     assert "SITTING or STANDING: decided by a linear model of where gravity points and how much the body sways" in row
     assert "more than 0.1 g is SITTING/STANDING/LAYING" in row and "--no-posture" in row
-    assert "(validation accuracy 0.9417 without, 0.9815 with)" in row  # the variant shipped: with its gate
+    assert "(validation accuracy 0.9417 without, 0.9890 with)" in row  # the variant shipped: with its gate
+    assert "over the last 8 windows too" in row  # its "+context" set
 
 
 def test_stream_json_lines_with_summary_last(bundle_dir: Path, tmp_path: Path) -> None:
