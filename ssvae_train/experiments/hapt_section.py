@@ -215,13 +215,17 @@ def hapt(_cells: object) -> list[str]:
         "### Few labels: semi-supervised against supervised (same trunk, labels and steps)", "",
         "The shipped recipe (no rotation augmentation; `ss-norot-l*`, `sup-norot-l*`), each run exported by the "
         "current exporter, which keeps the posture model (fitted on the labels the run kept) where it wins on the "
-        "run's validation people, with whichever feature set reads them better (twenty-fourth round, measured after "
-        "every earlier test figure was read):", "",
-        *_labels("hapt-labels-axis"),
+        "run's validation people, with whichever feature set, or its `+context` version over the last 8 windows, "
+        "reads them better (twenty-sixth round, P, a measurement after every earlier test figure was read):", "",
+        *_labels("hapt-labels-norot-context"),
         "The any-angle recipe (`ss-turn-l*`, `sup-turn-l*`: every window turned about the phone's long axis, "
-        "`--augment jitter,scale,turn`, exported with `--posture-features long-axis+sway`; twenty-fourth round, G "
-        "and H, measured on every seed after every earlier test figure was read; a recipe added after those "
-        "figures, picked for no budget):", "",
+        "`--augment jitter,scale,turn`, exported with `--posture-features long-axis+sway`; a recipe added after "
+        "earlier test figures were read, picked for no budget), by the current exporter too (P):", "",
+        *_labels("hapt-labels-turn-context"),
+        "The same two sets of runs by the exporter of the twenty-fourth round (one-window posture model). The "
+        "shipped recipe:", "",
+        *_labels("hapt-labels-axis"),
+        "The any-angle recipe (twenty-fourth round, G and H):", "",
         *_labels("hapt-labels-turn"),
         "The same recipe at 1 % with the consistency term (`ss-turncons-l0.01-*`: on at 1 % and off at 10 % by the "
         "validation people, twenty-fifth round, M; chosen after every earlier test figure was read):", "",
