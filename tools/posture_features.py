@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Which features the posture model uses (`ssvae_train.export.posture_fit.FEATURES`): each feature set of
-`ssvae_edge.posture.FEATURE_SETS`, fitted as the export fits it (scaler + logistic regression) on HAPT's training
-people but one and scored on that one's labelled SITTING/STANDING windows, every person in turn.
+`ssvae_edge.posture.FEATURE_SETS` that reads one window (the "+context" ones: `tools/posture_context.py`), fitted
+as the export fits it (scaler + logistic regression) on HAPT's training people but one and scored on that one's
+labelled SITTING/STANDING windows, every person in turn.
 
     python tools/posture_features.py --data-dir "../shared/data/hapt/HAPT Data Set - RawData, 27 users.zip"
 
@@ -16,7 +17,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from ssvae_edge.posture import FEATURE_SETS, LONG_AXIS, posture_features
+from ssvae_edge.posture import FEATURE_SETS, LONG_AXIS, per_window, posture_features
 from ssvae_train.data.hapt import load_hapt
 from ssvae_train.export.posture_fit import POSTURES, fit_model, gyroscope_channels
 
@@ -55,7 +56,7 @@ def main(
     channels = list(ds.channels)
     gyro_names = gyroscope_channels(channels)
     gyro = None if gyro_names is None else [channels.index(c) for c in gyro_names]
-    for features in (f for f in FEATURE_SETS if f != LONG_AXIS or gyro is not None):
+    for features in (f for f in FEATURE_SETS if per_window(f) == f and (f != LONG_AXIS or gyro is not None)):
         r = leave_one_person_out(ds.x_train, ds.y_train, ds.groups_train, list(ds.classes), features, gyro)
         acc = np.array([v[0] for v in r.values()])
         n = np.array([v[1] for v in r.values()])

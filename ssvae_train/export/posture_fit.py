@@ -85,6 +85,8 @@ def fit_model(x: np.ndarray, y: np.ndarray, classes: list[str], accel: list[int]
     keep = (y == a) | (y == b)
     if len(np.unique(y[keep])) < 2:
         return None
+    if feats is None and per_window(features) != features:
+        raise ValueError(f"posture features {features!r} need each window's stream: give feats (stream_features)")
     feats = posture_features(x[keep], accel, features, gyro) if feats is None else feats[keep]
     target = (y[keep] == b).astype(int)
     scaler = StandardScaler().fit(feats)
