@@ -442,6 +442,8 @@ def test_the_export_weighs_each_sets_context_version_fitted_on_the_training_stre
     got = stream_features(ds, [0, 1, 2], FEATURES + CONTEXT, None, 8)[one]
     assert np.allclose(got[:, : f.shape[1]], f) and np.allclose(got[10, f.shape[1]:], f[3:11].mean(axis=0))
     assert np.allclose(got[0, f.shape[1]:], f[0])  # a recording's first window: its own mean, nothing before it
+    with pytest.raises(ValueError, match="need each window's stream"):  # the windows alone do not say their stream
+        fit_model(ds.x_train, ds.y_train, CLASSES, [0, 1, 2], FEATURES + CONTEXT)
     held = ds.group_names[0]
     labelled = np.flatnonzero(ds.groups_train != 0)
     per, inputs = [], []

@@ -82,7 +82,7 @@ def test_the_refit_takes_its_siblings_choices_and_says_its_alert_is_optimistic(r
     s = json.loads((sibling / "manifest.json").read_text())
     for key in DECODING:  # verbatim, validation figures included
         assert m.get(key) == s.get(key)
-    assert m["posture"]["features"] == "window+gravity+log_sd" and "posture" in m["refit"]["taken_verbatim"]
+    assert m["posture"] == phone["posture"] and "posture" in m["refit"]["taken_verbatim"]  # its "+context" set too
     assert m["refit"]["taken_verbatim"] == [k for k in DECODING if s.get(k) is not None]
     assert m["refit"]["choices_from"] == str(sibling) and m["refit"]["sibling_val_fraction"] == 0.3
     assert m["refit"]["choices_from_sha256"] == hashlib.sha256((sibling / "manifest.json").read_bytes()).hexdigest()
