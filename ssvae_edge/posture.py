@@ -2,7 +2,8 @@
 graph learns how its few training people sit and stand and carries that to new people worse than a linear model of
 where gravity points does.
 
-The manifest's `posture` names the two classes and holds a logistic regression of one window's features
+The manifest's `posture` names the two classes and holds a logistic regression of one window's features (or, with
+a "+context" set below, of those and their running mean)
 (`posture_features`: the mounting estimate's `window_features`, then the unit vector of the accelerometer's mean,
 i.e. where gravity points in the phone, and with `features` "window+gravity+log_sd" the log of each channel's
 deviation, i.e. how much the body sways: standing sways more than sitting) whose output is the log-odds of the
@@ -37,6 +38,7 @@ FEATURE_SETS = ("window+gravity", "window+gravity+log_sd", "long-axis+sway",  # 
                 "window+gravity+log_sd" + CONTEXT, "long-axis+sway" + CONTEXT)
 LONG_AXIS = FEATURE_SETS[2]  # needs the section's `gyroscope` (and so does its "+context" set)
 N_LONG_AXIS = 10
+MAX_CONTEXT = 256  # `context_windows` at most: each window sums that many rows, in every runtime
 
 
 def per_window(features: str | None) -> str | None:
@@ -213,8 +215,9 @@ def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> N
     context = getattr(section, "context_windows", None)
     if (per_window(section.features) != section.features) != (context is not None):
         raise InputError("posture: 'context_windows' comes with a features set ending in '+context', and only then")
-    if context is not None and (not isinstance(context, int) or isinstance(context, bool) or context < 2):
-        raise InputError(f"posture: 'context_windows' must be an integer of at least 2, got {context!r}")
+    if context is not None and (not isinstance(context, int) or isinstance(context, bool)
+                                or not 2 <= context <= MAX_CONTEXT):
+        raise InputError(f"posture: 'context_windows' must be an integer from 2 to {MAX_CONTEXT}, got {context!r}")
     gyro = section.gyroscope
     if (per_window(section.features) == LONG_AXIS or gyro is not None) and (
             gyro is None or len(gyro) != 3 or any(c not in channels for c in gyro)):

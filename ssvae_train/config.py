@@ -102,7 +102,8 @@ class FitConfig:
     consistency: float = option(
         0.0, "Weight of a consistency term on unlabelled rows (UDA, Xie et al. 2020): the classifier's probabilities "
         "on a second augmented copy of each unlabelled window are pulled, by KL, towards its detached probabilities "
-        "on the first. 0: off (the write-up's loss). Needs --augment and --model ssvae.")
+        "on the first (or, with --consistency-threshold, taught its confident class by cross-entropy). 0: off (the "
+        "write-up's loss). Needs --augment and --model ssvae.")
     consistency_threshold: float = option(
         0.0, "With --consistency: 0 keeps UDA's KL; a confidence in (0, 1) makes the term FixMatch's (Sohn et al. "
         "2020): the second copy is taught the first copy's most likely class as a label, on the windows whose "

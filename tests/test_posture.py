@@ -413,8 +413,9 @@ def test_a_context_model_reads_each_window_beside_the_mean_of_the_streams_last_k
 @pytest.mark.parametrize("change,says", [
     (dict(context_windows=None), "comes with a features set ending in '\\+context'"),
     (dict(features="window+gravity+log_sd"), "comes with a features set ending in '\\+context'"),
-    (dict(context_windows=1), "an integer of at least 2"),
-    (dict(context_windows=2.5), "an integer of at least 2"),
+    (dict(context_windows=1), "an integer from 2 to 256"),
+    (dict(context_windows=2.5), "an integer from 2 to 256"),
+    (dict(context_windows=257), "an integer from 2 to 256"),
 ])
 def test_a_context_section_needs_its_window_count_and_only_with_a_context_set(change: dict, says: str) -> None:
     from ssvae_edge.posture import check_section

@@ -319,9 +319,21 @@ def test_a_context_posture_model_replays_as_the_cli(browser: Chromium, tmp_path:
                     "scale": scaler.scale_.tolist(), "weights": lr.coef_[0].tolist(), "bias": float(lr.intercept_[0]),
                     "min_sd": m["posture"]["min_sd"]}
     (bundle / "manifest.json").write_text(json.dumps(m))
-    (events,) = replay_in_page(browser, bundle, phone, tmp_path / "site")
-    expected = cli_events(bundle, phone)
-    assert expected[-1]["posture_changed_windows"] > 0
+    # a stretch without a gyroscope (windows the floor leaves to the classifier still join the mean) and a
+    # non-finite row (the windows holding it are skipped and do not)
+    lines = phone.read_text().splitlines()
+    header = lines[0].split(",")
+    gyro = [i for i, c in enumerate(header) if c.startswith("gyro_")]
+    rows = [line.split(",") for line in lines[1:]]
+    for r in rows[1500:2300]:
+        for i in gyro:
+            r[i] = "0"
+    rows[3000][header.index("acc_x")] = "nan"
+    recording = tmp_path / "faults.csv"
+    recording.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    (events,) = replay_in_page(browser, bundle, recording, tmp_path / "site")
+    expected = cli_events(bundle, recording)
+    assert expected[-1]["posture_changed_windows"] > 0 and expected[-1]["skipped_reasons"]["non_finite_input"] > 0
     assert_same_events(events, expected)
 
 

@@ -188,8 +188,9 @@ export class PostureOpinion {
     const features = section.features ?? "window+gravity";
     this.context = features.endsWith(CONTEXT) ? section.context_windows : 1;
     if ((this.context !== 1) !== (section.context_windows != null) || !(Number.isInteger(this.context)
-        && (this.context >= 2 || !features.endsWith(CONTEXT)))) {
-      throw new Error("posture: 'context_windows' (an integer of at least 2) comes with a features set ending in "
+        && ((this.context >= 2 && this.context <= 256) || !features.endsWith(CONTEXT)))) {
+      // posture.py check_section: MAX_CONTEXT = 256
+      throw new Error("posture: 'context_windows' (an integer from 2 to 256) comes with a features set ending in "
         + "'+context', and only then");
     }
     this.base = features.endsWith(CONTEXT) ? features.slice(0, -CONTEXT.length) : features;

@@ -54,13 +54,15 @@ class ExportConfig:
         f"set weighed on the validation people as they wore the device, the better one kept) | {FEATURE_SETS[1]} "
         f"(where gravity points and how much the body sways) | {LONG_AXIS} (only features a turn of the phone "
         "about its long axis leaves alone: for phones clipped at any angle round the waist, with a model trained "
-        "with --augment turn; needs the gyroscope). The model still ships only where it wins on validation.",
+        "with --augment turn; needs the gyroscope); each is weighed with its '+context' version too unless "
+        "--posture-context 0. The model still ships only where it wins on validation.",
         POSTURE_FEATURES)
     posture_context: int = option(
         8, "Sensor bundles with SITTING and STANDING, from recordings: beside each feature set weighed, the posture "
         "model that also reads the set's mean over the stream's last this many windows (standing sways more than "
-        "sitting over seconds; 8, about 10 s at HAPT's hop, chosen leaving each training person out: "
-        "results/posture-context.md); kept only where it reads the validation people better. 0: not weighed.")
+        "sitting over seconds; 8, about 10 s at HAPT's hop: the long-axis set's best leaving each training person "
+        "out, results/posture-context.md); kept only where it reads the validation people better. Counted in "
+        "windows at the stream's hop. 0: not weighed.")
     latent_prior: str = option(
         "class", "class (decoder.onnx moves z ~ N(0, I) to where class y lies in latent space, fitted on the "
         "training rows: generated samples look like the class asked) | standard (z is decoded as given).",
