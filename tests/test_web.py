@@ -239,6 +239,8 @@ def test_replay_in_the_page_equals_the_cli(browser: Chromium, tmp_path: Path, bu
     phone = set(manifest.channels or ()) == set(PHONE)
     assert ("not available" in note) != phone, note
     assert ("a refit on every training person" in decoding) == (manifest.refit is not None), decoding
+    context = manifest.posture is not None and manifest.posture.context_windows is not None
+    assert ("over the last 8 windows too" in decoding) == context, decoding  # the phone bundles' "+context" model
 
 
 @needs_browser
