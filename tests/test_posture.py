@@ -322,10 +322,11 @@ def test_posture_features_offers_one_set_alone() -> None:
         ExportConfig(choices_from="sibling", posture_features=LONG_AXIS).validate()
     with pytest.raises(UserError):
         ExportConfig(posture_features="everything").validate()
-    for bad in (-1, 1):
+    for bad in (-1, 1, 257):  # 257: more than a runtime accepts (posture.MAX_CONTEXT)
         with pytest.raises(UserError, match="--posture-context"):
             ExportConfig(posture_context=bad).validate()
-    ExportConfig(posture_context=0).validate()
+    for good in (0, 2, 256):
+        ExportConfig(posture_context=good).validate()
 
 
 def test_a_long_axis_model_leaves_a_flat_channel_to_the_classifier_and_refuses_a_stray_gyroscope() -> None:

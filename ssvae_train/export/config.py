@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ssvae_edge.posture import FEATURE_SETS, LONG_AXIS
+from ssvae_edge.posture import FEATURE_SETS, LONG_AXIS, MAX_CONTEXT
 from ssvae_train.errors import UserError
 from ssvae_train.names import LATENT_PRIORS, QUANTIZE, SCORE_PARTS, WEIGHTS
 from ssvae_train.options import check_choices, option
@@ -79,7 +79,8 @@ class ExportConfig:
         check_choices(self)
         if not 0.0 < self.alert_quantile < 1.0:
             raise UserError(f"--alert-quantile {self.alert_quantile}: must lie strictly between 0 and 1")
-        if self.posture_context < 0 or self.posture_context == 1:
-            raise UserError(f"--posture-context {self.posture_context}: 0 (not weighed) or a number of windows >= 2")
+        if self.posture_context != 0 and not 2 <= self.posture_context <= MAX_CONTEXT:
+            raise UserError(f"--posture-context {self.posture_context}: 0 (not weighed) or a number of windows from 2 "
+                            f"to {MAX_CONTEXT}")
         if self.choices_from and self.posture_features != "auto":
             raise UserError("--posture-features: a refit takes its sibling's posture model verbatim (--choices-from)")
