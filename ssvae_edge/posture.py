@@ -130,8 +130,7 @@ class PostureOpinion:
         self.min_sd = None if section.min_sd is None else np.asarray(section.min_sd, dtype=np.float64)
         self.max_motion_sd = section.max_motion_sd
         self.still = [list(classes).index(c) for c in section.still_classes or ()]
-        self.context = int(getattr(section, "context_windows", None) or 1) if per_window(self.features) != \
-            self.features else 1
+        self.context = section.context_windows or 1  # check_section: given with a "+context" set, and only then
         self.recent = np.zeros((0, n_features(len(channels), per_window(self.features))))
         self.changed_windows = 0
 
@@ -212,7 +211,7 @@ def check_section(section, channels: Sequence[str], classes: Sequence[str]) -> N
         raise InputError(f"posture: 'min_sd' must hold one positive number per channel ({len(channels)})")
     if section.features is not None and section.features not in FEATURE_SETS:
         raise InputError(f"posture: 'features' must be one of {', '.join(FEATURE_SETS)}, got {section.features!r}")
-    context = getattr(section, "context_windows", None)
+    context = section.context_windows
     if (per_window(section.features) != section.features) != (context is not None):
         raise InputError("posture: 'context_windows' comes with a features set ending in '+context', and only then")
     if context is not None and (not isinstance(context, int) or isinstance(context, bool)

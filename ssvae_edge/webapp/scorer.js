@@ -186,14 +186,14 @@ export class PostureOpinion {
     }
     this.s = section;
     const features = section.features ?? "window+gravity";
-    this.context = features.endsWith(CONTEXT) ? section.context_windows : 1;
-    if ((this.context !== 1) !== (section.context_windows != null) || !(Number.isInteger(this.context)
-        && ((this.context >= 2 && this.context <= 256) || !features.endsWith(CONTEXT)))) {
-      // posture.py check_section: MAX_CONTEXT = 256
+    const withContext = features.endsWith(CONTEXT), k = section.context_windows;
+    // posture.py check_section (MAX_CONTEXT = 256)
+    if (withContext !== (k != null) || (withContext && !(Number.isInteger(k) && k >= 2 && k <= 256))) {
       throw new Error("posture: 'context_windows' (an integer from 2 to 256) comes with a features set ending in "
         + "'+context', and only then");
     }
-    this.base = features.endsWith(CONTEXT) ? features.slice(0, -CONTEXT.length) : features;
+    this.context = withContext ? k : 1;
+    this.base = withContext ? features.slice(0, -CONTEXT.length) : features;
     this.recent = [];  // the stream's last context_windows - 1 windows' features, oldest first
     [this.a, this.b] = section.classes.map((c) => classes.indexOf(c));
     this.acc = section.accelerometer.map((c) => channels.indexOf(c));
