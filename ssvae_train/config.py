@@ -42,6 +42,8 @@ LEGACY_CONV_CHANNELS = (32, 64)  # what checkpoints written before `channels` wa
 LR_SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+# How the labelled rows' ELBO (reconstruction + KL, not the label cross-entropy) weighs in a step's loss.
+LABELLED_ELBO = ("equal", "share")
 # What `--resume` may change in a saved run: train further, on another device or precision, with the data
 # found at another path. Everything else comes from the checkpoint.
 RESUMABLE = ("epochs", "data_dir", "device", "precision")
@@ -99,6 +101,11 @@ class FitConfig:
     augment: str = option(
         "none", f"Sensor augmentations of every training row: none, or a comma list of {', '.join(AUGMENTATIONS)} "
         "(ssvae_train/training/augment.py says how strong).")
+    labelled_elbo: str = option(
+        "equal", "equal (the labelled batch's ELBO weighs as much as the unlabelled batch's) | share (it weighs the "
+        "labelled rows' share of the training rows, n_l / (n_l + n_u): Kingma et al.'s M2 summed over the data set, "
+        "so that 60 labelled windows drawn into every step are not memorised by the decoder). The label "
+        "cross-entropy keeps --alpha either way.", LABELLED_ELBO)
     consistency: float = option(
         0.0, "Weight of a consistency term on unlabelled rows (UDA, Xie et al. 2020): the classifier's probabilities "
         "on a second augmented copy of each unlabelled window are pulled, by KL, towards its detached probabilities "

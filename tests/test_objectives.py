@@ -193,3 +193,35 @@ def test_consistency_needs_augmentations_and_unlabelled_rows():
         with pytest.raises(UserError, match="--consistency-threshold"):
             FitConfig(**{"dataset": "hapt", "arch": "convlstm", "augment": "jitter", "consistency": 1.0,
                          **bad}).validate()
+
+
+@pytest.mark.parametrize("name", ["m2", "soft-label"])
+def test_labelled_elbo_weight_scales_the_labelled_elbo_and_leaves_the_label_term(name):
+    m = tiny()
+    x, y = batch()
+    torch.manual_seed(5)
+    full, p = objective(m, name, None, x, y, LossWeights(alpha=2.0))
+    torch.manual_seed(5)
+    quarter, _ = objective(m, name, None, x, y, LossWeights(alpha=2.0, labelled_elbo=0.25))
+    elbo = p["rec_l"] + p["kl_l"]  # beta = 1
+    assert float(full.detach()) == pytest.approx(elbo + 2.0 * p["ce"], rel=1e-5)
+    assert float(quarter.detach()) == pytest.approx(0.25 * elbo + 2.0 * p["ce"], rel=1e-5)
+    torch.manual_seed(5)  # unlabelled rows keep their whole ELBO
+    u1, _ = objective(m, name, x, None, None, LossWeights())
+    torch.manual_seed(5)
+    u2, _ = objective(m, name, x, None, None, LossWeights(labelled_elbo=0.25))
+    assert float(u1.detach()) == pytest.approx(float(u2.detach()), rel=1e-6)
+
+
+def test_labelled_elbo_share_is_the_labelled_rows_share_of_the_training_rows():
+    from ssvae_train.config import FitConfig
+    from ssvae_train.errors import UserError
+    from ssvae_train.training.trainer import labelled_elbo_weight
+
+    assert labelled_elbo_weight("equal", 61, 10_453) == 1.0
+    assert labelled_elbo_weight("share", 61, 10_453) == pytest.approx(61 / 10_514)
+    assert labelled_elbo_weight("share", 100, 0) == 1.0  # every row labelled: the ELBO is theirs alone
+    assert labelled_elbo_weight("share", 0, 100) == 1.0  # no labelled rows: nothing to weigh
+    FitConfig(labelled_elbo="share").validate()
+    with pytest.raises(UserError, match="labelled.elbo"):
+        FitConfig(labelled_elbo="half").validate()

@@ -101,6 +101,13 @@ case "${1:-all}" in
         --consistency-threshold 0.95
     done
     ;;
+  sh0|sh1)  # twenty-seventh round, Q (results/hapt-bundles.md): the any-angle recipe with the labelled rows' ELBO
+    # weighed by their share of the training rows, at 1 % and 10 %, paired with ss-turn-l<f>-sN; two lanes
+    if [ "$1" = sh0 ]; then jobs="0.01:0 0.1:0 0.01:2"; else jobs="0.01:1 0.1:1 0.1:2"; fi
+    for j in $jobs; do f=${j%:*}; s=${j#*:}
+      run ss-turnsh-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn --labelled-elbo share
+    done
+    ;;
   nt)  # twenty-fifth round, J: the alert test bed (queue nv) with every window also turned about the long axis
     run novelty-tr-ds-turn-v0.45-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 \
       --val-fraction 0.45 --augment jitter,scale,rotate,turn

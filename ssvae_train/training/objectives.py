@@ -29,6 +29,7 @@ class LossWeights:
     beta: float = 1.0  # weight of the KL term (warm-up ramps it from 0)
     consistency: float = 0.0  # weight of the consistency term on unlabelled rows (0: off)
     threshold: float = 0.0  # the consistency term's confidence threshold (0: UDA's KL; > 0: FixMatch's pseudo-labels)
+    labelled_elbo: float = 1.0  # weight of the labelled rows' ELBO (--labelled-elbo share: their share of the rows)
 
 
 def sample_z(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -121,8 +122,8 @@ def _rows(x_u: torch.Tensor | None, x_l: torch.Tensor | None) -> tuple[int, int,
 
 def _elbo_loss(t_u: dict[str, torch.Tensor], t_l: dict[str, torch.Tensor], w: LossWeights,
                device: torch.device) -> Loss:
-    """Unlabelled rows: rec + beta * kl (+ kl_y); labelled rows: rec + beta * kl + alpha * ce; each averaged
-    over its rows, the two added."""
+    """Unlabelled rows: rec + beta * kl (+ kl_y); labelled rows: labelled_elbo * (rec + beta * kl) + alpha * ce;
+    each averaged over its rows, the two added."""
     total = torch.zeros((), device=device)
     parts: dict[str, float] = {}
     if t_u:
@@ -130,7 +131,7 @@ def _elbo_loss(t_u: dict[str, torch.Tensor], t_l: dict[str, torch.Tensor], w: Lo
         total = total + loss_u.mean()
         parts.update({"rec_u": float(t_u["rec"].detach().mean()), "kl_u": float(t_u["kl"].detach().mean())})
     if t_l:
-        loss_l = t_l["rec"] + w.beta * t_l["kl"] + w.alpha * t_l["ce"]
+        loss_l = w.labelled_elbo * (t_l["rec"] + w.beta * t_l["kl"]) + w.alpha * t_l["ce"]
         total = total + loss_l.mean()
         parts.update({k + ("_l" if k != "ce" else ""): float(v.detach().mean()) for k, v in t_l.items()})
     return total, parts

@@ -47,9 +47,10 @@ class StepLoss(torch.nn.Module):
         self.model, self.objective_name = model, objective_name
 
     def forward(self, x_u, x_l, y_l, alpha: float, beta: float, consistency: float = 0.0, x_u2=None,
-                threshold: float = 0.0):
+                threshold: float = 0.0, labelled_elbo: float = 1.0):
         return objective(self.model, self.objective_name, x_u, x_l, y_l,
-                         LossWeights(alpha=alpha, beta=beta, consistency=consistency, threshold=threshold), x_u2)
+                         LossWeights(alpha=alpha, beta=beta, consistency=consistency, threshold=threshold,
+                                     labelled_elbo=labelled_elbo), x_u2)
 
 
 def validate(model: SSVAE, prep: Prepared) -> dict[str, float]:
@@ -90,6 +91,7 @@ def train_epoch(
     sums: dict[str, float] = {}
     step_loss.train()
     aug = _augmenter(cfg, step_loss, prep)
+    labelled_elbo = labelled_elbo_weight(cfg.labelled_elbo, len(prep.split.labelled), len(prep.split.unlabelled))
     for step in range(steps):
         x_u = aug(x_all[b.unlabelled[step]]) if b.unlabelled else None
         x_l = aug(x_all[b.labelled[step]]) if b.labelled else None
@@ -98,7 +100,8 @@ def train_epoch(
         # without it draw exactly the noise they always did)
         x_u2 = aug(x_all[b.unlabelled[step]]) if cfg.consistency and b.unlabelled else None
         with autocast:
-            loss, parts = step_loss(x_u, x_l, y_l, cfg.alpha, beta, cfg.consistency, x_u2, cfg.consistency_threshold)
+            loss, parts = step_loss(x_u, x_l, y_l, cfg.alpha, beta, cfg.consistency, x_u2, cfg.consistency_threshold,
+                                    labelled_elbo)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -107,6 +110,14 @@ def train_epoch(
             sums[k] = sums.get(k, 0.0) + v
         bar.step(" ".join(f"{k}={v / (step + 1):.3g}" for k, v in sums.items()))
     return mean_over_ranks({k: v / steps for k, v in sums.items()}, world)
+
+
+def labelled_elbo_weight(mode: str, n_labelled: int, n_unlabelled: int) -> float:
+    """The labelled rows' ELBO weight in a step's loss: 1 (`equal`), or their share of the training rows
+    (`share`), which makes the step an unbiased estimate of M2's objective summed over the data set."""
+    if mode == "equal" or not n_labelled:
+        return 1.0
+    return n_labelled / (n_labelled + n_unlabelled)
 
 
 def _augmenter(cfg: FitConfig, step_loss: torch.nn.Module, prep: Prepared) -> Augmenter:
