@@ -24,6 +24,7 @@ from ssvae_edge.records import Fail, Record, int_list, name_list, opt_float, opt
 from ssvae_edge.sections import (
     Alert,
     Composition,
+    Frame,
     GraphEntry,
     LatentPrior,
     Mounting,
@@ -112,9 +113,9 @@ class Manifest(Record):
     docs/bundle-format.md says what each key means). `from_json` validates; `to_json` gives the JSON back
     (a manifest read and written again keeps its bytes)."""
 
-    # written as null when None: every key up to `validation` is in every bundle; the last eight only where
+    # written as null when None: every key up to `validation` is in every bundle; the last ten only where
     # they apply (int8 graphs, class smoothing, sequence decoding, the mounting estimate, an M1+M2 run, the
-    # posture second opinion, a refit's borrowed choices)
+    # posture second opinion, a refit's borrowed choices, a model that turns its windows)
     NULLABLE = frozenset({"dtype", "units", "channels", "sample_rate_hz", "window", "hop", "max_value",
                           "time_axis_dynamic", "latent_dim", "threshold", "threshold_calibration", "alert",
                           "score_method", "score", "latent_prior", "opset", "producer", "validation"})
@@ -149,6 +150,7 @@ class Manifest(Record):
     composition: Composition | None = None
     posture: Posture | None = None
     refit: Refit | None = None
+    frame: Frame | None = None
     path: Path = field(default=Path(MANIFEST_FILE), kw_only=True, compare=False, metadata={"json": False})
 
     # ---- what the runtime reads ----
@@ -320,6 +322,9 @@ class Manifest(Record):
         # the contract keys are checked above, with their own words; the sections by their types
         sections = {k: v for k, v in raw.items() if k not in ("graphs", "graphs_int8")}
         typed = super().from_json({**sections, "graphs": {}}, "", fail)
+        framed = typed.frame.by + typed.frame.turned if typed.frame is not None else ()
+        if framed and (channels is None or not set(framed) <= set(channels)):
+            raise fail("'frame' names channels the bundle does not have")
         if typed.mounting is not None:
             if channels is None:
                 raise fail("'mounting' is for sensor bundles ('channels')")

@@ -344,3 +344,14 @@ class Composition(Record):
     m1_hidden: int | None = None
     active_units: tuple[int, ...] | None = None
     what: str | None = None
+
+
+@dataclass(frozen=True)
+class Frame(Record):
+    """A sensor bundle whose graphs turn each window before reading it (`ssvae-train fit --frame`): what a
+    reader of the decoder's windows needs to know (they are drawn in that frame). A runtime needs none of it."""
+
+    name: str  # canonical-turn
+    by: tuple[str, ...]  # the accelerometer channels whose mean sets each window's angle
+    turned: tuple[str, ...]  # every channel the turn changes (the y and z of each x/y/z triple)
+    what: str | None = None

@@ -17,6 +17,7 @@ from ssvae_train.errors import UserError
 from ssvae_train.names import (
     ARCHS,
     AUGMENTATIONS,
+    FRAMES,
     KINDS,
     OBJECTIVE_ALIASES,
     OBJECTIVES,
@@ -101,6 +102,11 @@ class FitConfig:
     augment: str = option(
         "none", f"Sensor augmentations of every training row: none, or a comma list of {', '.join(AUGMENTATIONS)} "
         "(ssvae_train/training/augment.py says how strong).")
+    frame: str = option(
+        "as-worn", "Sensor windows: as-worn (the channels as the sensor gives them) | canonical-turn (inside the "
+        "graphs, each window turned about the sensor's x axis, a phone's long axis, until its mean acceleration "
+        "across that axis points along +y: the angle a phone is clipped at round the waist no longer reaches the "
+        "model; ssvae_train/models/frame.py).", FRAMES)
     labelled_elbo: str = option(
         "equal", "equal (the labelled batch's ELBO weighs as much as the unlabelled batch's) | share (it weighs the "
         "labelled rows' share of the training rows, n_l / (n_l + n_u): Kingma et al.'s M2 summed over the data set, "
@@ -153,6 +159,9 @@ class FitConfig:
         check_arch(self.arch, BUILTIN_KINDS.get(self.dataset), f"--dataset {self.dataset}")
         if parse_augment(self.augment) and self.arch not in SEQUENCE_ARCHS:
             raise UserError(f"--augment is for sensor windows: use it with --arch {' or '.join(SEQUENCE_ARCHS)}")
+        if self.frame != "as-worn" and self.arch not in SEQUENCE_ARCHS:
+            raise UserError(f"--frame {self.frame} turns sensor windows: use it with --arch "
+                            f"{' or '.join(SEQUENCE_ARCHS)}")
         if self.val_anomaly_class is not None and (self.exclude_class is None or self.m1_run is not None):
             raise UserError("--val-anomaly-class holds a second class out: give --exclude-class, without --m1-run")
         if self.m1_sample and self.m1_run is None:

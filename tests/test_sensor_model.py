@@ -10,13 +10,14 @@ import torch
 from reference_scores import score_rows
 
 from ssvae_train.config import DEFAULT_CHANNELS, FitConfig
+from ssvae_train.data.triples import accelerometer, xyz_triples
 from ssvae_train.data.uci_har import CHANNELS
 from ssvae_train.errors import UserError
 from ssvae_train.export import export_run
 from ssvae_train.export.config import ExportConfig
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.names import parse_augment
-from ssvae_train.training.augment import Augmenter, random_rotations, xyz_triples
+from ssvae_train.training.augment import Augmenter, random_rotations
 from ssvae_train.training.evaluate import load_run
 from ssvae_train.training.trainer import fit
 
@@ -84,7 +85,7 @@ def test_rotate_moving_turns_windows_in_motion_and_leaves_still_ones():
     torch.manual_seed(4)
     t = torch.arange(128) / 50.0
     wave = torch.sin(2 * np.pi * 2 * t)  # population sd 1/sqrt(2)
-    acc = list(augment.accelerometer(CHANNELS, xyz_triples(CHANNELS)))  # total_acc: gravity included
+    acc = list(accelerometer(CHANNELS, xyz_triples(CHANNELS)))  # total_acc: gravity included
 
     def with_sd(sd: float, n: int) -> torch.Tensor:  # windows whose acc magnitude varies by about sd (g)
         x = torch.tensor([0.9, 0.3, 0.2] * 3).expand(n, 128, 9).clone()
@@ -107,7 +108,6 @@ def test_rotate_moving_turns_windows_in_motion_and_leaves_still_ones():
 
 
 def test_rotate_moving_measures_motion_on_the_accelerometer():
-    from ssvae_train.training.augment import accelerometer
     har = ["body_acc_x", "body_acc_y", "body_acc_z", "body_gyro_x", "body_gyro_y", "body_gyro_z",
            "total_acc_x", "total_acc_y", "total_acc_z"]
     assert accelerometer(har, xyz_triples(har)) == (6, 7, 8)

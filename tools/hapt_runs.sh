@@ -108,6 +108,14 @@ case "${1:-all}" in
       run ss-turnsh-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn --labelled-elbo share
     done
     ;;
+  cn0|cn1)  # twenty-seventh round, R (results/hapt-bundles.md): each window turned to one angle about the long axis
+    # inside the model (--frame canonical-turn) instead of turned at random; both models, 1 % and 10 %; two lanes
+    if [ "$1" = cn0 ]; then jobs="0.01:0 0.1:0 0.01:2"; else jobs="0.01:1 0.1:1 0.1:2"; fi
+    for m in ss sup; do for j in $jobs; do f=${j%:*}; s=${j#*:}
+      [ $m = ss ] && model=ssvae || model=supervised
+      run $m-canon-l$f-s$s 30 --model $model --labels $f --seed $s --augment jitter,scale --frame canonical-turn
+    done; done
+    ;;
   nt)  # twenty-fifth round, J: the alert test bed (queue nv) with every window also turned about the long axis
     run novelty-tr-ds-turn-v0.45-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 \
       --val-fraction 0.45 --augment jitter,scale,rotate,turn

@@ -25,11 +25,13 @@ class Prepared:
     # is measured on them (export/alert_point.py), never on test rows
     excluded_rows: np.ndarray | None = None
 
-    def scaling(self) -> tuple[np.ndarray, np.ndarray]:
-        """(shift, scale) taking raw units to model units: pixels to 0..1, signals standardised per channel."""
+    def scaling(self, frame=None) -> tuple[np.ndarray, np.ndarray]:
+        """(shift, scale) taking raw units to model units: pixels to 0..1, signals standardised per channel
+        (after `frame`, the model's own turn of the windows, when it has one)."""
         if self.ds.kind == "image":
             return np.zeros(1, np.float32), np.array([self.ds.max_value], np.float32)
         x = self.ds.x_train[self.split.train]
+        x = frame(x) if frame is not None else x
         axes = tuple(range(x.ndim - 1))
         return x.mean(axes).astype(np.float32), (x.std(axes) + 1e-6).astype(np.float32)
 

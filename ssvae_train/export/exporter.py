@@ -290,6 +290,7 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         refit=Refit(**refit) if refit is not None else None,
         # an M1+M2 run: how its graphs chain the two models
         composition=Composition(**model.describe()) if isinstance(model, M1M2) else None,
+        frame=ME.frame(model, meta["channels"]),
     )
     manifest.write(tmp)
     return manifest.to_json()

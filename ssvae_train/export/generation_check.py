@@ -77,8 +77,8 @@ def draw_sensor_comparison(bundle: Bundle, x_real: np.ndarray, y_real: np.ndarra
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ssvae_train.data.triples import xyz_triples
     from ssvae_train.files import write_atomic
-    from ssvae_train.training.augment import xyz_triples
 
     channels = list(bundle.channels or [])
     groups = xyz_triples(channels) or [tuple(range(len(channels)))]

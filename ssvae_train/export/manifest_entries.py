@@ -16,6 +16,7 @@ from ssvae_edge.contract import file_sha256
 from ssvae_edge.sections import (
     Alert,
     AlertCandidate,
+    Frame,
     GraphEntry,
     Producer,
     Quantization,
@@ -53,6 +54,18 @@ def producer(loaded: Loaded, meta: dict, metrics: dict) -> Producer:
         data_counts=meta["counts"],  # rows/windows kept, unlabelled and skipped (no row dropped silently)
         metrics=metrics,
     )
+
+
+def frame(model, channels: list[str] | None) -> Frame | None:
+    """The `frame` section of a model that turns its windows (`--frame`); None for one that reads them as worn."""
+    triples = getattr(getattr(model, "cfg", None), "frame_triples", ())
+    if not triples or not channels:
+        return None
+    return Frame(name="canonical-turn", by=tuple(channels[i] for i in triples[0]),
+                 turned=tuple(channels[i] for _, j, k in triples for i in (j, k)),
+                 what="each window is turned about the x axis until the mean of `by`'s y/z points along +y, inside "
+                      "the graphs: the classifier and anomaly graphs take windows as worn; decoder.onnx draws "
+                      "windows in the turned frame")
 
 
 def validation(n: int, n_reference: int, export_batch: int, alt_len: int | None, checks: dict) -> Validation:

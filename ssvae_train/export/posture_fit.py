@@ -51,10 +51,11 @@ from ssvae_edge.posture import (
     with_context,
 )
 from ssvae_train.data.prepared import Prepared
+from ssvae_train.data.triples import accelerometer, xyz_triples
 from ssvae_train.errors import UserError
 from ssvae_train.export.graphs import run_batched
 from ssvae_train.export.validation_windows import ValidationProbs, chosen_decoding
-from ssvae_train.training.augment import MOVING_SD_G, accelerometer, xyz_triples
+from ssvae_train.training.augment import MOVING_SD_G
 
 POSTURES = ("SITTING", "STANDING")  # the regression's output is the log-odds of the second
 STILL = ("SITTING", "STANDING", "LAYING")  # the motion gate's still classes (those the bundle has)

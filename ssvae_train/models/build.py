@@ -8,6 +8,7 @@ import torch
 
 from ssvae_train.config import DEFAULT_CHANNELS, FitConfig
 from ssvae_train.data.prepared import Prepared
+from ssvae_train.models.frame import canonical_turn, frame_triples
 from ssvae_train.models.ssvae import SSVAE, ModelConfig
 from ssvae_train.names import canonical_objective
 
@@ -26,10 +27,16 @@ def model_config(cfg: FitConfig, prep: Prepared) -> ModelConfig:
         posterior_y=canonical_objective(cfg.objective) == "m2",
         channels=DEFAULT_CHANNELS.get(cfg.arch, DEFAULT_CHANNELS["conv"]),
         window_stats=cfg.arch == "convlstm",
+        frame_triples=frame_triples(cfg.frame, ds.channels),
     )
 
 
 def build_model(cfg: FitConfig, prep: Prepared) -> SSVAE:
     """A freshly initialised model (torch's current seed) that scales raw rows as the training split does."""
-    shift, scale = prep.scaling()
-    return SSVAE(model_config(cfg, prep), torch.from_numpy(shift), torch.from_numpy(scale))
+    mcfg = model_config(cfg, prep)
+    frame = None
+    if mcfg.frame_triples:  # the statistics of the windows as the model reads them
+        def frame(x):
+            return canonical_turn(torch.from_numpy(x), mcfg.frame_triples).numpy()
+    shift, scale = prep.scaling(frame)
+    return SSVAE(mcfg, torch.from_numpy(shift), torch.from_numpy(scale))

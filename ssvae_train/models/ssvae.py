@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssvae_train.config import DEFAULT_CHANNELS, LEGACY_CONV_CHANNELS
+from ssvae_train.models.frame import canonical_turn
 from ssvae_train.models.parts import make_decoder, make_trunk
 from ssvae_train.names import SEQUENCE_ARCHS
 
@@ -47,17 +48,22 @@ class ModelConfig:
     # convlstm: per-channel mean and std over the window beside the trunk's features (ConvLSTMTrunk). New
     # convlstm runs have it; checkpoints written before it existed do not (from_dict's default).
     window_stats: bool = False
+    # --frame canonical-turn: the x/y/z triples each window is turned by (the accelerometer's first) before
+    # scaling, `models/frame.py`; () reads the channels as worn (and is what older checkpoints mean).
+    frame_triples: tuple[tuple[int, int, int], ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["sample_shape"] = list(self.sample_shape)
         d["channels"] = list(self.channels)
+        d["frame_triples"] = [list(t) for t in self.frame_triples]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
         channels = tuple(d.get("channels", LEGACY_CONV_CHANNELS))
-        return cls(**{**d, "sample_shape": tuple(d["sample_shape"]), "channels": channels})
+        triples = tuple(tuple(int(i) for i in t) for t in d.get("frame_triples", ()))
+        return cls(**{**d, "sample_shape": tuple(d["sample_shape"]), "channels": channels, "frame_triples": triples})
 
 
 class SSVAE(nn.Module):
@@ -108,8 +114,12 @@ class SSVAE(nn.Module):
     def has_decoder(self) -> bool:
         return self.cfg.kind != "supervised"
 
+    def framed(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw windows in the frame the model reads (`--frame`); as they are unless it turns them."""
+        return canonical_turn(x, self.cfg.frame_triples) if self.cfg.frame_triples else x
+
     def scaled(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.shift) / self.scale
+        return (self.framed(x) - self.shift) / self.scale
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(self.scaled(x))
@@ -143,7 +153,7 @@ class SSVAE(nn.Module):
         return per_value.sum(dims)
 
     def to_raw(self, params: torch.Tensor) -> torch.Tensor:
-        """Decoder output back in the data set's units (pixel 0..max, or g and rad/s)."""
+        """Decoder output back in the data set's units (pixel 0..max, or g and rad/s; in the model's frame)."""
         mean = torch.sigmoid(params) if self.cfg.likelihood == "bernoulli" else params
         return mean * self.scale + self.shift
 

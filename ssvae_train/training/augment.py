@@ -35,6 +35,7 @@ import math
 
 import torch
 
+from ssvae_train.data.triples import accelerometer, xyz_triples
 from ssvae_train.errors import UserError
 
 JITTER_STD = 0.05
@@ -42,32 +43,6 @@ SCALE_STD = 0.1
 MAX_ROTATION_DEG = 15.0
 MOVING_SD_G = 0.1  # a window "in motion": its acceleration magnitude's standard deviation is above this (g)
 MOVING_ROTATION_DEG = 30.0
-
-
-def xyz_triples(channels: list[str] | None) -> list[tuple[int, int, int]]:
-    """Indices of consecutive channels named ..x, ..y, ..z (a 3-axis sensor), in order."""
-    out: list[tuple[int, int, int]] = []
-    names = [c.lower() for c in channels or []]
-    i = 0
-    while i + 2 < len(names):
-        a, b, c = names[i : i + 3]
-        if a[:-1] == b[:-1] == c[:-1] and (a[-1], b[-1], c[-1]) == ("x", "y", "z"):
-            out.append((i, i + 1, i + 2))
-            i += 3
-        else:
-            i += 1
-    return out
-
-
-def accelerometer(channels: list[str] | None, triples: list[tuple[int, int, int]]) -> tuple[int, int, int]:
-    """The triple `rotate-moving` measures motion on: `total_acc_*` (gravity included, as a phone gives it),
-    else the first whose name holds `acc`; a one-line error when no triple is an accelerometer."""
-    names = [c.lower() for c in channels or []]
-    for want in ("total_acc", "acc"):
-        for t in triples:
-            if want in names[t[0]]:
-                return t
-    raise UserError("--augment rotate-moving needs an accelerometer triple (channels named ..acc.._x/_y/_z, in g)")
 
 
 def random_rotations(n: int, max_deg: float, device: torch.device) -> torch.Tensor:
