@@ -98,6 +98,10 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("refit", f"graphs trained on every training person (no validation rows); {taken} from "
                      f"{m.refit.choices_from}, chosen there on its validation people; the alert's figures are "
                      "optimistic (measured on people these graphs trained on)"))
+    if m.frame:
+        rows.append(("frame", f"{m.frame.name}: the graphs turn each window about its x axis until the mean of "
+                     f"{'/'.join(m.frame.by[1:])} points along +y (feed windows as worn; generated windows are drawn "
+                     "in that frame)"))
     if m.opset:
         rows.append(("opset", str(m.opset)))
     if data["producer"]:

@@ -13,7 +13,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from ssvae_edge import cli as edge_cli
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
 from ssvae_train.models import SSVAE, ModelConfig
@@ -83,7 +85,8 @@ def test_frame_is_for_sensor_windows():
         FitConfig(frame="sideways").validate()
 
 
-def test_fit_and_export_a_framed_model_whose_graphs_read_any_turn_alike(tmp_path: Path) -> None:
+def test_fit_and_export_a_framed_model_whose_graphs_read_any_turn_alike(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     run, bundle = tmp_path / "run", tmp_path / "bundle"
     p = subprocess.run([sys.executable, "-m", "ssvae_train.cli", "fit", "--dataset", "hapt", "--data-dir", str(SLICE),
                         "--arch", "convlstm", "--hidden", "16", "--latent-dim", "4", "--epochs", "1",
@@ -99,6 +102,14 @@ def test_fit_and_export_a_framed_model_whose_graphs_read_any_turn_alike(tmp_path
     assert e.returncode == 0, e.stderr
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["frame"]["name"] == "canonical-turn"
+    assert manifest["frame"]["by"] == ["acc_x", "acc_y", "acc_z"]
+    assert manifest["frame"]["turned"] == ["acc_y", "acc_z", "gyro_y", "gyro_z"]
+    monkeypatch.setattr(edge_cli, "_tty", lambda: True)
+    r = CliRunner().invoke(edge_cli.app, ["info", str(bundle), "--providers", "cpu", "--threads", "1"])
+    (row,) = [x for x in r.stdout.splitlines() if x.startswith("frame")]
+    words = row.split(None, 1)[1]
+    assert words.startswith("canonical-turn: the graphs turn each window about its x axis until the mean of "
+                            "acc_y/acc_z points along +y")
     x = torch.from_numpy(prep.ds.x_test[:16])
     sess = ort.InferenceSession(str(bundle / "classifier.onnx"), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
