@@ -116,6 +116,14 @@ case "${1:-all}" in
       run $m-canon-l$f-s$s 30 --model $model --labels $f --seed $s --augment jitter,scale --frame canonical-turn
     done; done
     ;;
+  lq3|lq4)  # twenty-seventh round, S (results/hapt-bundles.md): seeds 3 and 4 of the 1 % comparison, both recipes,
+    # both models (a measurement, so that 1 % has five seeds as 10 % has)
+    s=${1#lq}
+    run ss-norot-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale
+    run sup-norot-l0.01-s$s 30 --model supervised --labels 0.01 --seed $s --augment jitter,scale
+    run ss-turn-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale,turn
+    run sup-turn-l0.01-s$s 30 --model supervised --labels 0.01 --seed $s --augment jitter,scale,turn
+    ;;
   nt)  # twenty-fifth round, J: the alert test bed (queue nv) with every window also turned about the long axis
     run novelty-tr-ds-turn-v0.45-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 \
       --val-fraction 0.45 --augment jitter,scale,rotate,turn
