@@ -222,6 +222,11 @@ def hapt(_cells: object) -> list[str]:
         "`--augment jitter,scale,turn`, exported with `--posture-features long-axis+sway`; a recipe added after "
         "earlier test figures were read, picked for no budget), by the current exporter too (P):", "",
         *_labels("hapt-labels-turn-context"),
+        "Both recipes with seeds 3 and 4 at 1 % too, so that both budgets have five seeds (twenty-seventh round, S, "
+        "a measurement; seeds added after the three-seed 1 % verdicts were read). The shipped recipe:", "",
+        *_labels("hapt-labels-norot-n5"),
+        "The any-angle recipe:", "",
+        *_labels("hapt-labels-turn-n5"),
         "The same two sets of runs by the exporter of the twenty-fourth round (one-window posture model). The "
         "shipped recipe:", "",
         *_labels("hapt-labels-axis"),
