@@ -113,7 +113,7 @@ class Manifest(Record):
     docs/bundle-format.md says what each key means). `from_json` validates; `to_json` gives the JSON back
     (a manifest read and written again keeps its bytes)."""
 
-    # written as null when None: every key up to `validation` is in every bundle; the last ten only where
+    # written as null when None: every key up to `validation` is in every bundle; the last nine only where
     # they apply (int8 graphs, class smoothing, sequence decoding, the mounting estimate, an M1+M2 run, the
     # posture second opinion, a refit's borrowed choices, a model that turns its windows)
     NULLABLE = frozenset({"dtype", "units", "channels", "sample_rate_hz", "window", "hop", "max_value",
@@ -322,9 +322,12 @@ class Manifest(Record):
         # the contract keys are checked above, with their own words; the sections by their types
         sections = {k: v for k, v in raw.items() if k not in ("graphs", "graphs_int8")}
         typed = super().from_json({**sections, "graphs": {}}, "", fail)
-        framed = typed.frame.by + typed.frame.turned if typed.frame is not None else ()
-        if framed and (channels is None or not set(framed) <= set(channels)):
-            raise fail("'frame' names channels the bundle does not have")
+        if typed.frame is not None:
+            f = typed.frame
+            if f.name != "canonical-turn" or len(f.by) != 3 or not f.turned or len(f.turned) % 2:
+                raise fail("'frame' must be canonical-turn, with 'by' an x/y/z triple and 'turned' y/z pairs")
+            if channels is None or not set(f.by + f.turned) <= set(channels):
+                raise fail("'frame' names channels the bundle does not have")
         if typed.mounting is not None:
             if channels is None:
                 raise fail("'mounting' is for sensor bundles ('channels')")

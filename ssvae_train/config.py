@@ -109,9 +109,9 @@ class FitConfig:
         "model; ssvae_train/models/frame.py).", FRAMES)
     labelled_elbo: str = option(
         "equal", "equal (the labelled batch's ELBO weighs as much as the unlabelled batch's) | share (it weighs the "
-        "labelled rows' share of the training rows, n_l / (n_l + n_u): Kingma et al.'s M2 summed over the data set, "
-        "so that 60 labelled windows drawn into every step are not memorised by the decoder). The label "
-        "cross-entropy keeps --alpha either way.", LABELLED_ELBO)
+        "labelled rows' share of the training rows, n_l / (n_l + n_u): close to Kingma et al.'s M2 summed over the "
+        "data set when labels are few, so that 60 labelled windows drawn into every step are not memorised by the "
+        "decoder). The label cross-entropy keeps --alpha either way.", LABELLED_ELBO)
     consistency: float = option(
         0.0, "Weight of a consistency term on unlabelled rows (UDA, Xie et al. 2020): the classifier's probabilities "
         "on a second augmented copy of each unlabelled window are pulled, by KL, towards its detached probabilities "
@@ -162,6 +162,12 @@ class FitConfig:
         if self.frame != "as-worn" and self.arch not in SEQUENCE_ARCHS:
             raise UserError(f"--frame {self.frame} turns sensor windows: use it with --arch "
                             f"{' or '.join(SEQUENCE_ARCHS)}")
+        undone = [a for a in parse_augment(self.augment) if a in ("turn", "mount")]
+        if self.frame == "canonical-turn" and undone:
+            raise UserError(f"--augment {','.join(undone)} turns windows about the long axis, which --frame "
+                            "canonical-turn undoes: leave it out")
+        if self.labelled_elbo != "equal" and self.model != "ssvae":
+            raise UserError("--labelled-elbo weighs the labelled rows' ELBO: it is for --model ssvae")
         if self.val_anomaly_class is not None and (self.exclude_class is None or self.m1_run is not None):
             raise UserError("--val-anomaly-class holds a second class out: give --exclude-class, without --m1-run")
         if self.m1_sample and self.m1_run is None:

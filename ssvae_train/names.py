@@ -40,7 +40,8 @@ QUANTIZE = ("int8",)  # the quantized graphs an export can add
 # ssvae_train/training/augment.py says what each does and how strong
 AUGMENTATIONS = ("jitter", "scale", "rotate", "rotate-moving", "mount", "turn")
 # the sensor frame the model reads inside its graphs (ssvae_train/models/frame.py says what each does)
-FRAMES = ("as-worn", "canonical-turn")
+CANONICAL_TURN = "canonical-turn"
+FRAMES = ("as-worn", CANONICAL_TURN)
 
 
 def parse_augment(spec: str | None) -> tuple[str, ...]:

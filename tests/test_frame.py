@@ -4,7 +4,6 @@ phone clipped at any angle round the waist gives the model the same input; throu
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from ssvae_edge import Bundle
 from ssvae_edge import cli as edge_cli
+from ssvae_edge.contract import Manifest
+from ssvae_edge.errors import BundleError
 from ssvae_train.config import FitConfig
+from ssvae_train.data.hapt import turned_about_long_axis
 from ssvae_train.errors import UserError
+from ssvae_train.export.generation_check import in_bundle_frame
 from ssvae_train.models import SSVAE, ModelConfig
 from ssvae_train.models.frame import canonical_turn, frame_triples
 from ssvae_train.training.evaluate import load_run
@@ -27,13 +31,8 @@ SLICE = Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip"
 
 
 def turned(x: torch.Tensor, degrees: float) -> torch.Tensor:
-    """x with both triples turned about x by one angle (a phone clipped further round the waist)."""
-    a = math.radians(degrees)
-    out = x.clone()
-    for j, k in ((1, 2), (4, 5)):
-        out[..., j] = math.cos(a) * x[..., j] - math.sin(a) * x[..., k]
-        out[..., k] = math.sin(a) * x[..., j] + math.cos(a) * x[..., k]
-    return out
+    """x as the phone would have recorded it clipped on turned by `degrees` about its long axis."""
+    return torch.from_numpy(turned_about_long_axis(x.numpy(), degrees))
 
 
 def windows(n=8, t=32, seed=0) -> torch.Tensor:
@@ -63,6 +62,17 @@ def test_a_turned_window_reads_as_the_window():
         assert torch.allclose(canonical_turn(turned(x, deg), triples), c, atol=1e-5)
 
 
+def test_a_window_without_tilt_across_the_axis_is_left_as_it_is():
+    x = windows()
+    x[..., 1] -= x[..., 1].mean(1, keepdim=True)  # mean acceleration exactly along x: no direction to turn to
+    x[..., 2] -= x[..., 2].mean(1, keepdim=True)
+    x[0, :, 1:3] = 0.0
+    c = canonical_turn(x, ((0, 1, 2), (3, 4, 5)))
+    assert torch.isfinite(c).all()
+    flat = x[..., 1].mean(1).hypot(x[..., 2].mean(1)) <= 1e-6
+    assert flat[0] and torch.equal(c[flat], x[flat])  # neither shrunk nor turned
+
+
 def test_the_model_reads_every_turn_of_a_window_alike_and_as_worn_does_not():
     torch.manual_seed(0)
     cfg = dict(arch="convlstm", kind="ssvae", sample_shape=(32, 6), n_classes=3, likelihood="gaussian",
@@ -83,6 +93,11 @@ def test_frame_is_for_sensor_windows():
         FitConfig(dataset="digits", arch="dense", frame="canonical-turn").validate()
     with pytest.raises(UserError, match="--frame"):
         FitConfig(frame="sideways").validate()
+    for augment in ("jitter,turn", "mount"):  # turns the frame undoes: refused, not silently wasted
+        with pytest.raises(UserError, match="canonical-turn undoes"):
+            FitConfig(dataset="hapt", arch="convlstm", frame="canonical-turn", augment=augment).validate()
+    with pytest.raises(UserError, match="--labelled-elbo .* --model ssvae"):
+        FitConfig(model="supervised", labelled_elbo="share").validate()
 
 
 def test_fit_and_export_a_framed_model_whose_graphs_read_any_turn_alike(tmp_path: Path,
@@ -110,6 +125,15 @@ def test_fit_and_export_a_framed_model_whose_graphs_read_any_turn_alike(tmp_path
     words = row.split(None, 1)[1]
     assert words.startswith("canonical-turn: the graphs turn each window about its x axis until the mean of "
                             "acc_y/acc_z points along +y")
+    # the generation check compares generated windows with real ones turned into the decoder's frame
+    real = prep.ds.x_test[:4]
+    framed = in_bundle_frame(Bundle.load(bundle), real)
+    np.testing.assert_allclose(framed[..., 2].mean(1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(framed[..., 0], real[..., 0])
+    # a frame section a reader could not follow is refused with the bundle
+    bad = {**manifest, "frame": {**manifest["frame"], "by": ["acc_x"]}}
+    with pytest.raises(BundleError, match="'frame' must be canonical-turn"):
+        Manifest.from_json(bad)
     x = torch.from_numpy(prep.ds.x_test[:16])
     sess = ort.InferenceSession(str(bundle / "classifier.onnx"), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name

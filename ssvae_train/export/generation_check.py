@@ -36,11 +36,27 @@ def mean_frequency(x: np.ndarray, rate_hz: float) -> np.ndarray:
     return ((power * freqs).sum(1) / np.maximum(power.sum(1), 1e-12)).mean(0)
 
 
+def in_bundle_frame(bundle: Bundle, x_real: np.ndarray | None) -> np.ndarray | None:
+    """Real windows in the frame the bundle's decoder draws in (manifest `frame`): as worn unless its graphs turn
+    their windows, so that generated and real windows are compared alike."""
+    frame = bundle.manifest.frame
+    if frame is None or x_real is None:
+        return x_real
+    import torch
+
+    from ssvae_train.models.frame import canonical_turn, frame_triples
+
+    triples = frame_triples(frame.name, list(bundle.channels or []))
+    return canonical_turn(torch.from_numpy(np.asarray(x_real, np.float32)), triples).numpy()
+
+
 def check_generation(
     bundle: Bundle, n: int, x_real: np.ndarray | None = None, y_real: np.ndarray | None = None, seed: int = 0
 ) -> dict:
-    """Agreement per class and overall; for sensors also movement and mean frequency, generated vs real."""
+    """Agreement per class and overall; for sensors also movement and mean frequency, generated vs real (the real
+    windows in the decoder's frame)."""
     x, y = generated(bundle, n, seed)
+    x_real = in_bundle_frame(bundle, x_real)
     pred = bundle.classify(x).argmax(1)
     classes = list(bundle.classes)
     out: dict = {
@@ -82,6 +98,7 @@ def draw_sensor_comparison(bundle: Bundle, x_real: np.ndarray, y_real: np.ndarra
 
     channels = list(bundle.channels or [])
     groups = xyz_triples(channels) or [tuple(range(len(channels)))]
+    x_real = in_bundle_frame(bundle, x_real)
     classes = list(bundle.classes)
     rng = np.random.default_rng(seed)
     t = np.arange(x_real.shape[1]) / (bundle.sample_rate_hz or 1.0)

@@ -30,6 +30,7 @@ from ssvae_train.export import alert_point as AP
 from ssvae_train.export import graphs as G
 from ssvae_train.export.loading import Loaded
 from ssvae_train.models import SSVAE
+from ssvae_train.names import CANONICAL_TURN
 from ssvae_train.scoring import scores as S
 from ssvae_train.scoring.inference import classification_metrics, predict
 from ssvae_train.training.checkpoint import weights_epoch
@@ -61,7 +62,7 @@ def frame(model, channels: list[str] | None) -> Frame | None:
     triples = getattr(getattr(model, "cfg", None), "frame_triples", ())
     if not triples or not channels:
         return None
-    return Frame(name="canonical-turn", by=tuple(channels[i] for i in triples[0]),
+    return Frame(name=CANONICAL_TURN, by=tuple(channels[i] for i in triples[0]),
                  turned=tuple(channels[i] for _, j, k in triples for i in (j, k)),
                  what="each window is turned about the x axis until the mean of `by`'s y/z points along +y, inside "
                       "the graphs: the classifier and anomaly graphs take windows as worn; decoder.onnx draws "

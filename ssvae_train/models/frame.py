@@ -9,8 +9,8 @@ learning the angle. What is kept: everything along the long axis, the size of th
 motion relative to that tilt. What is lost: the tilt's direction, which told sitting from standing on a phone
 always worn one way (the any-angle posture features, `ssvae_edge.posture`, read the postures without it).
 
-A window whose mean acceleration lies along x to within MIN_TILT_G has no direction to turn to; it is turned by
-the angle of that tiny residue, which is noise: such windows are rare on a body (an exactly upright phone).
+A window whose mean acceleration lies along x to within MIN_TILT_G has no direction to turn to; it is left as it
+is (such windows are rare on a body: an exactly upright phone).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 
 from ssvae_train.data.triples import accelerometer, xyz_triples
 
-MIN_TILT_G = 1e-6  # below this the turn's angle is undefined; the division is kept finite
+MIN_TILT_G = 1e-6  # below this the turn's angle is undefined, and the window is not turned
 
 
 def frame_triples(frame: str, channels: list[str] | None) -> tuple[tuple[int, int, int], ...]:
@@ -36,8 +36,11 @@ def canonical_turn(x: torch.Tensor, triples: tuple[tuple[int, int, int], ...]) -
     window becomes (r, 0), r >= 0. Elementwise ops only, so the exported graphs carry it as they are."""
     _, ay, az = triples[0]
     my, mz = x[..., ay].mean(dim=1, keepdim=True), x[..., az].mean(dim=1, keepdim=True)  # [N, 1]
-    r = torch.sqrt(my * my + mz * mz).clamp_min(MIN_TILT_G)
-    c, s = my / r, mz / r
+    r = torch.sqrt(my * my + mz * mz)
+    tilted = r > MIN_TILT_G
+    safe = r.clamp_min(MIN_TILT_G)
+    c = torch.where(tilted, my / safe, torch.ones_like(r))
+    s = torch.where(tilted, mz / safe, torch.zeros_like(r))
     cols = list(torch.unbind(x, dim=-1))
     for _, j, k in triples:
         y, z = cols[j], cols[k]

@@ -114,7 +114,8 @@ def train_epoch(
 
 def labelled_elbo_weight(mode: str, n_labelled: int, n_unlabelled: int) -> float:
     """The labelled rows' ELBO weight in a step's loss: 1 (`equal`), or their share of the training rows
-    (`share`), which makes the step an unbiased estimate of M2's objective summed over the data set."""
+    (`share`). A step (unlabelled mean + weight x labelled mean) estimates M2's objective summed over the data
+    set without bias at n_l / n_u; the share is within n_l / n_u of it (1 % at 1 % of the labels, 10 % at 10 %)."""
     if mode == "equal" or not n_labelled:
         return 1.0
     return n_labelled / (n_labelled + n_unlabelled)
