@@ -22,6 +22,7 @@ from ssvae_edge.mounting import check_section
 from ssvae_edge.posture import check_section as check_posture
 from ssvae_edge.records import Fail, Record, int_list, name_list, opt_float, opt_int
 from ssvae_edge.sections import (
+    CANONICAL_TURN,
     Alert,
     Composition,
     Frame,
@@ -324,7 +325,7 @@ class Manifest(Record):
         typed = super().from_json({**sections, "graphs": {}}, "", fail)
         if typed.frame is not None:
             f = typed.frame
-            if f.name != "canonical-turn" or len(f.by) != 3 or not f.turned or len(f.turned) % 2:
+            if f.name != CANONICAL_TURN or len(f.by) != 3 or not f.turned or len(f.turned) % 2:
                 raise fail("'frame' must be canonical-turn, with 'by' an x/y/z triple and 'turned' y/z pairs")
             if channels is None or not set(f.by + f.turned) <= set(channels):
                 raise fail("'frame' names channels the bundle does not have")

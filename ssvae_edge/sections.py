@@ -346,6 +346,9 @@ class Composition(Record):
     what: str | None = None
 
 
+CANONICAL_TURN = "canonical-turn"  # the one frame a bundle's graphs may turn their windows to (`Frame.name`)
+
+
 @dataclass(frozen=True)
 class Frame(Record):
     """A sensor bundle whose graphs turn each window before reading it (`ssvae-train fit --frame`): what a

@@ -17,6 +17,7 @@ from ssvae_train.errors import UserError
 from ssvae_train.names import (
     ARCHS,
     AUGMENTATIONS,
+    CANONICAL_TURN,
     FRAMES,
     KINDS,
     OBJECTIVE_ALIASES,
@@ -163,7 +164,7 @@ class FitConfig:
             raise UserError(f"--frame {self.frame} turns sensor windows: use it with --arch "
                             f"{' or '.join(SEQUENCE_ARCHS)}")
         undone = [a for a in parse_augment(self.augment) if a in ("turn", "mount")]
-        if self.frame == "canonical-turn" and undone:
+        if self.frame == CANONICAL_TURN and undone:
             raise UserError(f"--augment {','.join(undone)} turns windows about the long axis, which --frame "
                             "canonical-turn undoes: leave it out")
         if self.labelled_elbo != "equal" and self.model != "ssvae":

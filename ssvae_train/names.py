@@ -9,6 +9,7 @@ objective is read (the CLI, old checkpoints and result cells) and means `soft-la
 
 from __future__ import annotations
 
+from ssvae_edge.sections import CANONICAL_TURN
 from ssvae_train.errors import UserError
 
 ARCHS = ("dense", "conv", "lstm", "convlstm")
@@ -40,7 +41,6 @@ QUANTIZE = ("int8",)  # the quantized graphs an export can add
 # ssvae_train/training/augment.py says what each does and how strong
 AUGMENTATIONS = ("jitter", "scale", "rotate", "rotate-moving", "mount", "turn")
 # the sensor frame the model reads inside its graphs (ssvae_train/models/frame.py says what each does)
-CANONICAL_TURN = "canonical-turn"
 FRAMES = ("as-worn", CANONICAL_TURN)
 
 
