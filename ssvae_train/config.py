@@ -113,6 +113,11 @@ class FitConfig:
         "labelled rows' share of the training rows, n_l / (n_l + n_u): close to Kingma et al.'s M2 summed over the "
         "data set when labels are few, so that 60 labelled windows drawn into every step are not memorised by the "
         "decoder). The label cross-entropy keeps --alpha either way.", LABELLED_ELBO)
+    weight_ema: float = option(
+        0.0, "Decay of an exponential moving average of the weights, updated after every optimiser step (Polyak "
+        "averaging, as Mean Teacher's teacher, Tarvainen & Valpola 2017, whose 0.999 is the usual value): "
+        "validation, the best epoch's weights and the export use the average, while training goes on with the "
+        "raw weights. 0: off (each epoch's last weights).")
     consistency: float = option(
         0.0, "Weight of a consistency term on unlabelled rows (UDA, Xie et al. 2020): the classifier's probabilities "
         "on a second augmented copy of each unlabelled window are pulled, by KL, towards its detached probabilities "
@@ -175,6 +180,8 @@ class FitConfig:
             raise UserError("--m1-sample draws from an M1: give it with --m1-run")
         if self.m1_run is not None and self.arch != "dense":
             raise UserError("--m1-run gives vectors (M1's latent means): use it with --arch dense")
+        if not 0 <= self.weight_ema < 1:
+            raise UserError("--weight-ema is a decay per step: 0 (off) or in (0, 1), e.g. 0.999")
         if self.consistency < 0:
             raise UserError("--consistency must be 0 (off) or positive")
         if not 0 <= self.consistency_threshold < 1 or (self.consistency_threshold and not self.consistency):

@@ -229,3 +229,32 @@ def test_conv_width_is_saved_and_old_checkpoints_keep_theirs():
     old = SSVAE(ModelConfig.from_dict(legacy))
     assert old.trunk.net[0].out_channels == 32 and old.trunk.net[2].out_channels == 64
     assert old.decoder.deconv[0].in_channels == 64
+
+
+def test_weight_ema_is_what_is_validated_kept_and_exported_and_resumes_exactly(tmp_path):
+    """`--weight-ema`: the average of the weights after every step is the model validated, kept as `best` and
+    loaded as `last`; training goes on from the raw weights, and a resume continues the average exactly."""
+    from ssvae_train.training.prepare import prepare
+    from ssvae_train.training.trainer import validate
+
+    torch.set_num_threads(1)
+    cfg = FitConfig(dataset="digits", labels="100", epochs=2, weight_ema=0.9)
+    ckpt = load_checkpoint(fit(cfg, tmp_path / "full", progress=False))
+    last, raw = model_from_checkpoint(ckpt, "last"), ckpt["state_dict"]
+    assert "ema" in ckpt and int(ckpt["ema"]["n_averaged"]) > 1
+    assert not torch.allclose(last.state_dict()["pi.weight"], raw["pi.weight"])  # the average, not the raw weights
+    row = ckpt["history"][-1]
+    assert validate(last, prepare(cfg))["val_accuracy"] == pytest.approx(row["val_accuracy"])
+    one = FitConfig(**{**cfg.to_dict(), "epochs": 1})
+    after_one = model_from_checkpoint(load_checkpoint(fit(one, tmp_path / "resumed", progress=False)), "last")
+    kept = after_one if ckpt["best"]["epoch"] == 1 else last  # `best` holds the average at the best epoch
+    assert torch.equal(ckpt["best"]["state_dict"]["pi.weight"], kept.state_dict()["pi.weight"])
+    resumed = load_checkpoint(fit(cfg, tmp_path / "resumed", resume=True, progress=False))
+    for k, v in ckpt["ema"].items():
+        assert torch.allclose(v.float(), resumed["ema"][k].float(), atol=1e-6), k
+    for k, v in raw.items():
+        assert torch.allclose(v, resumed["state_dict"][k], atol=1e-6), k
+    off = load_checkpoint(fit(FitConfig(**{**cfg.to_dict(), "weight_ema": 0.0}), tmp_path / "off", progress=False))
+    assert "ema" not in off
+    with pytest.raises(UserError, match="weight-ema"):
+        FitConfig(dataset="digits", weight_ema=1.0).validate()

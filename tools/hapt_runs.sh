@@ -116,6 +116,14 @@ case "${1:-all}" in
       run $m-canon-l$f-s$s 30 --model $model --labels $f --seed $s --augment jitter,scale --frame canonical-turn
     done; done
     ;;
+  ema0|ema1)  # twenty-eighth round, T (results/hapt-bundles.md): the any-angle recipe with the weights averaged
+    # (--weight-ema 0.999), both models, 1 % and 10 %; the ssvae runs first (paired with ss-turn-l<f>-sN); two lanes
+    if [ "$1" = ema0 ]; then jobs="0.01:0 0.1:0 0.01:2"; else jobs="0.01:1 0.1:1 0.1:2"; fi
+    for m in ss sup; do for j in $jobs; do f=${j%:*}; s=${j#*:}
+      [ $m = ss ] && model=ssvae || model=supervised
+      run $m-turnema-l$f-s$s 30 --model $model --labels $f --seed $s --augment jitter,scale,turn --weight-ema 0.999
+    done; done
+    ;;
   lq3|lq4)  # twenty-seventh round, S (results/hapt-bundles.md): seeds 3 and 4 of the 1 % comparison, both recipes,
     # both models (a measurement, so that 1 % has five seeds as 10 % has)
     s=${1#lq}

@@ -3,7 +3,9 @@
 The layout (`run_state`): `fit_config` (the resolved FitConfig), `model_config`, `data` (Prepared.meta),
 `state_dict` (last epoch), `optimizer`, `epoch`, `history` (one row per epoch), `best` (epoch and
 state_dict of the best validation epoch; absent in checkpoints written before it was kept), `versions`,
-`world_size`, `split` (labelled and validation row indices, so an export can prove it rebuilt the data).
+`world_size`, `split` (labelled and validation row indices, so an export can prove it rebuilt the data),
+`ema` (`--weight-ema` runs only: the average's state, `torch.optim.swa_utils.AveragedModel`; then `state_dict` is
+the raw weights training goes on from, and `best` and the `last` weights are the average's).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ if TYPE_CHECKING:  # annotations only: the data layer reads checkpoints (data/st
 
 FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
+RAW = "raw"  # `model_from_checkpoint`: the weights training goes on from (a resume), not the averaged ones
+EMA_PREFIX = "module."  # how AveragedModel's state names the averaged model's tensors (module.<name>)
 
 
 def weights(model: SSVAE) -> dict[str, torch.Tensor]:
@@ -41,12 +45,13 @@ def versions() -> dict:
 
 
 def run_state(cfg: FitConfig, model: SSVAE, prep: Prepared, opt: torch.optim.Optimizer, epoch: int, history: list[dict],
-              best: dict | None, keep_best: bool, world_size: int) -> dict:
+              best: dict | None, keep_best: bool, world_size: int, ema: torch.nn.Module | None = None) -> dict:
     """What a run's checkpoint holds after `epoch` finished epochs (the layout above)."""
     return {
         "fit_config": cfg.to_dict(), "model_config": model.cfg.to_dict(), "data": prep.meta(),
         "state_dict": weights(model), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
-        **({"best": best} if keep_best else {}), "versions": versions(), "world_size": world_size,
+        **({"best": best} if keep_best else {}), **({"ema": weights(ema)} if ema is not None else {}),
+        "versions": versions(), "world_size": world_size,
         "split": {"labelled": torch.from_numpy(prep.split.labelled), "val": torch.from_numpy(prep.split.val)},
     }
 
@@ -84,10 +89,13 @@ def weights_epoch(ckpt: dict, weights: str) -> int:
 
 def model_from_checkpoint(ckpt: dict, weights: str = "last") -> SSVAE:
     """The run's model with its `last` weights (the last finished epoch) or its `best` ones (the epoch with
-    the best validation score: accuracy for a classifier, negative ELBO for a plain VAE)."""
-    if weights not in WEIGHTS:
+    the best validation score: accuracy for a classifier, negative ELBO for a plain VAE). With `--weight-ema` both
+    are the average's; `RAW` gives the raw weights training goes on from."""
+    if weights not in (*WEIGHTS, RAW):
         raise UserError(f"--weights {weights!r}: choose one of {', '.join(WEIGHTS)}")
     state = ckpt["state_dict"]
+    if weights == "last" and "ema" in ckpt:
+        state = {k[len(EMA_PREFIX):]: v for k, v in ckpt["ema"].items() if k.startswith(EMA_PREFIX)}
     if weights == "best":
         if "best" not in ckpt:
             raise UserError("this checkpoint keeps no best-validation weights (written before they were kept)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ssvae_train.config import FitConfig, epoch_lr
 from ssvae_train.data.prepared import Prepared
@@ -26,6 +27,7 @@ from ssvae_train.training.augment import Augmenter
 from ssvae_train.training.batches import epoch_batches, steps_per_epoch
 from ssvae_train.training.checkpoint import (
     CHECKPOINT,
+    RAW,
     load_checkpoint,
     model_from_checkpoint,
     run_state,
@@ -77,8 +79,10 @@ def train_epoch(
     bar,
     world: World | None = None,
     data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ema: AveragedModel | None = None,
 ) -> dict:
-    """One epoch of optimiser steps; `step_loss` is a StepLoss, maybe wrapped in DDP."""
+    """One epoch of optimiser steps; `step_loss` is a StepLoss, maybe wrapped in DDP. `ema` (`--weight-ema`)
+    takes the weights into its average after every step."""
     world = world or World()
     torch.manual_seed(cfg.seed * 100_003 + epoch * 1009 + world.rank)
     b = epoch_batches(prep, cfg.model, cfg.batch_size, cfg.seed, epoch, world, cfg.labelled_batch)
@@ -105,6 +109,8 @@ def train_epoch(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update_parameters(_model_of(step_loss))
         parts["loss"] = float(loss.detach())
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v
@@ -121,10 +127,25 @@ def labelled_elbo_weight(mode: str, n_labelled: int, n_unlabelled: int) -> float
     return n_labelled / (n_labelled + n_unlabelled)
 
 
+def _model_of(step_loss: torch.nn.Module) -> SSVAE:
+    """The model a StepLoss (maybe wrapped in DDP) trains."""
+    return step_loss.module.model if hasattr(step_loss, "module") else step_loss.model
+
+
 def _augmenter(cfg: FitConfig, step_loss: torch.nn.Module, prep: Prepared) -> Augmenter:
     """The run's augmentations; noise is scaled by the model's own per-channel scaling statistics."""
-    model = step_loss.module.model if hasattr(step_loss, "module") else step_loss.model
-    return Augmenter(parse_augment(cfg.augment), model.scale, prep.ds.channels)
+    return Augmenter(parse_augment(cfg.augment), _model_of(step_loss).scale, prep.ds.channels)
+
+
+def weight_average(model: SSVAE, decay: float, state: dict | None = None) -> AveragedModel | None:
+    """`--weight-ema`: torch's exponential moving average of the model's weights (buffers too), or None when off;
+    `state` is a checkpoint's `ema` (a resumed run's average goes on from where it stopped)."""
+    if not decay:
+        return None
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    if state is not None:
+        ema.load_state_dict(state)
+    return ema
 
 
 def fit(cfg: FitConfig, out: Path, resume: bool = False, force: bool = False, progress: bool = True) -> Path:
@@ -171,6 +192,12 @@ class Training:
     start: int  # epochs already finished (a resumed run)
     best: dict | None  # early stopping's pick: the weights of the best validation epoch so far
     keep_best: bool  # False when resuming a checkpoint written before best weights were kept
+    ema: AveragedModel | None = None  # `--weight-ema`: the average that is validated, kept and exported
+
+    @property
+    def judged(self) -> SSVAE:
+        """The weights each epoch is validated, kept and exported with: the average when there is one."""
+        return self.model if self.ema is None else self.ema.module
 
 
 def _fit(cfg: FitConfig, out: Path, resume: bool, force: bool, progress: bool, world: World,
@@ -214,7 +241,7 @@ def _open_run(cfg: FitConfig, out: Path, resume: bool, force: bool) -> tuple[Fit
 def _start(cfg: FitConfig, prep: Prepared, ckpt: dict | None, world: World) -> Training:
     """Model and optimiser, new (initial weights from the seed, the same on every rank) or as checkpointed."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt)
+    model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt, RAW)
     model.to(world.device)
     # fused: one kernel for the whole update instead of a dozen per tensor (a sixth of a dense step on CPU)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
@@ -228,7 +255,8 @@ def _start(cfg: FitConfig, prep: Prepared, ckpt: dict | None, world: World) -> T
 
         cuda = world.device.type == "cuda"
         step_loss = DistributedDataParallel(step_loss, device_ids=[world.device] if cuda else None)
-    return Training(cfg, prep, model, opt, step_loss, history, start, best, keep_best)
+    ema = weight_average(model, cfg.weight_ema, None if ckpt is None else ckpt.get("ema"))
+    return Training(cfg, prep, model, opt, step_loss, history, start, best, keep_best, ema)
 
 
 def _train(run: Training, out: Path, progress: bool, world: World) -> None:
@@ -243,17 +271,18 @@ def _train(run: Training, out: Path, progress: bool, world: World) -> None:
     for epoch in range(run.start, cfg.epochs):
         t0 = time.perf_counter()
         rows = data if m1_std is None else (resample(data[0], m1_std, cfg.seed, epoch), data[1])
-        row = {"epoch": epoch + 1, **train_epoch(run.step_loss, run.opt, cfg, prep, epoch, bar, world, rows)}
+        row = {"epoch": epoch + 1, **train_epoch(run.step_loss, run.opt, cfg, prep, epoch, bar, world, rows, run.ema)}
         row["seconds"] = round(time.perf_counter() - t0, 3)
         if world.is_main:
-            row.update(validate(model, prep))
+            row.update(validate(run.judged, prep))
             run.history.append(row)
             if run.keep_best and (run.best is None
                                   or selection_score(row) > selection_score(run.history[run.best["epoch"] - 1])):
                 # a copy: on CPU, detach().cpu() still shares the parameters that the next steps update
-                run.best = {"epoch": epoch + 1, "state_dict": {k: v.clone() for k, v in model_weights(model).items()}}
+                run.best = {"epoch": epoch + 1,
+                            "state_dict": {k: v.clone() for k, v in model_weights(run.judged).items()}}
             save_checkpoint(run_state(cfg, model, prep, run.opt, epoch + 1, run.history, run.best, run.keep_best,
-                                      world.size), out / CHECKPOINT)
+                                      world.size, run.ema), out / CHECKPOINT)
             bar.log(f"epoch {epoch + 1}/{cfg.epochs} "
                     + " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
     bar.close()
