@@ -198,6 +198,7 @@ class Producer(Record):
     epochs: int | None = None
     weights: str | None = None
     weights_epoch: int | None = None
+    weight_ema: float | None = None  # `ssvae-train fit --weight-ema`, only when the weights are an average
     excluded_class: int | None = None
     excluded_class_name: str | None = None
     data_counts: Mapping[str, Any] | None = None

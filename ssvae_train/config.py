@@ -114,10 +114,10 @@ class FitConfig:
         "data set when labels are few, so that 60 labelled windows drawn into every step are not memorised by the "
         "decoder). The label cross-entropy keeps --alpha either way.", LABELLED_ELBO)
     weight_ema: float = option(
-        0.0, "Decay of an exponential moving average of the weights, updated after every optimiser step (Polyak "
-        "averaging, as Mean Teacher's teacher, Tarvainen & Valpola 2017, whose 0.999 is the usual value): "
-        "validation, the best epoch's weights and the export use the average, while training goes on with the "
-        "raw weights. 0: off (each epoch's last weights).")
+        0.0, "Decay of an exponential moving average of the weights, updated after every optimiser step (torch's "
+        "swa_utils EMA, without warm-up: it starts from the first step's weights; Mean Teacher, Tarvainen & Valpola "
+        "2017, averages its teacher so with 0.999 after a warm-up): validation, the best epoch's weights and the "
+        "export use the average, while training goes on with the raw weights. 0: off (each epoch's last weights).")
     consistency: float = option(
         0.0, "Weight of a consistency term on unlabelled rows (UDA, Xie et al. 2020): the classifier's probabilities "
         "on a second augmented copy of each unlabelled window are pulled, by KL, towards its detached probabilities "

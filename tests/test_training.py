@@ -234,6 +234,8 @@ def test_conv_width_is_saved_and_old_checkpoints_keep_theirs():
 def test_weight_ema_is_what_is_validated_kept_and_exported_and_resumes_exactly(tmp_path):
     """`--weight-ema`: the average of the weights after every step is the model validated, kept as `best` and
     loaded as `last`; training goes on from the raw weights, and a resume continues the average exactly."""
+    from ssvae_train.training.batches import steps_per_epoch
+    from ssvae_train.training.distributed import World
     from ssvae_train.training.prepare import prepare
     from ssvae_train.training.trainer import validate
 
@@ -241,10 +243,14 @@ def test_weight_ema_is_what_is_validated_kept_and_exported_and_resumes_exactly(t
     cfg = FitConfig(dataset="digits", labels="100", epochs=2, weight_ema=0.9)
     ckpt = load_checkpoint(fit(cfg, tmp_path / "full", progress=False))
     last, raw = model_from_checkpoint(ckpt, "last"), ckpt["state_dict"]
-    assert "ema" in ckpt and int(ckpt["ema"]["n_averaged"]) > 1
+    prep = prepare(cfg)
+    assert int(ckpt["ema"]["n_averaged"]) == 2 * steps_per_epoch(prep, cfg.batch_size, World())  # after every step
     assert not torch.allclose(last.state_dict()["pi.weight"], raw["pi.weight"])  # the average, not the raw weights
-    row = ckpt["history"][-1]
-    assert validate(last, prepare(cfg))["val_accuracy"] == pytest.approx(row["val_accuracy"])
+    row, seen = ckpt["history"][-1], validate(last, prep)
+    assert (seen["val_accuracy"], seen["val_log_loss"]) == pytest.approx((row["val_accuracy"], row["val_log_loss"]))
+    assert torch.equal(model_from_checkpoint(ckpt, "best").state_dict()["pi.weight"],
+                       ckpt["best"]["state_dict"]["pi.weight"])
+    assert evaluate_run(tmp_path / "full")["weight_ema"] == 0.9  # what the weights are, in the run's report
     one = FitConfig(**{**cfg.to_dict(), "epochs": 1})
     after_one = model_from_checkpoint(load_checkpoint(fit(one, tmp_path / "resumed", progress=False)), "last")
     kept = after_one if ckpt["best"]["epoch"] == 1 else last  # `best` holds the average at the best epoch
@@ -255,6 +261,12 @@ def test_weight_ema_is_what_is_validated_kept_and_exported_and_resumes_exactly(t
     for k, v in raw.items():
         assert torch.allclose(v, resumed["state_dict"][k], atol=1e-6), k
     off = load_checkpoint(fit(FitConfig(**{**cfg.to_dict(), "weight_ema": 0.0}), tmp_path / "off", progress=False))
-    assert "ema" not in off
+    assert "ema" not in off  # and training itself is untouched by the average:
+    for k, v in off["state_dict"].items():
+        assert torch.equal(v, raw[k]), k
+    short = load_checkpoint(fit(FitConfig(**{**cfg.to_dict(), "weight_ema": 1e-9}), tmp_path / "short",
+                                progress=False))
+    for k, v in model_from_checkpoint(short, "last").state_dict().items():  # a decay of ~0 keeps the last step's
+        assert torch.allclose(v, short["state_dict"][k], atol=1e-6), k
     with pytest.raises(UserError, match="weight-ema"):
         FitConfig(dataset="digits", weight_ema=1.0).validate()

@@ -51,6 +51,7 @@ def producer(loaded: Loaded, meta: dict, metrics: dict) -> Producer:
         val_split=cfg.val_split, arch=cfg.arch, model=cfg.model, objective=cfg.objective,
         latent_dim=mcfg.latent_dim, hidden=mcfg.hidden, epochs=int(ckpt["epoch"]),
         weights=loaded.weights, weights_epoch=weights_epoch(ckpt, loaded.weights),
+        weight_ema=cfg.weight_ema or None,
         excluded_class=meta["excluded_class"], excluded_class_name=meta["excluded_name"],
         data_counts=meta["counts"],  # rows/windows kept, unlabelled and skipped (no row dropped silently)
         metrics=metrics,

@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # annotations only: the data layer reads checkpoints (data/st
 
 FORMAT = 1
 CHECKPOINT = "checkpoint.pt"
-RAW = "raw"  # `model_from_checkpoint`: the weights training goes on from (a resume), not the averaged ones
 EMA_PREFIX = "module."  # how AveragedModel's state names the averaged model's tensors (module.<name>)
 
 
@@ -87,14 +86,14 @@ def weights_epoch(ckpt: dict, weights: str) -> int:
     return int(ckpt["best"]["epoch"]) if weights == "best" else int(ckpt["epoch"])
 
 
-def model_from_checkpoint(ckpt: dict, weights: str = "last") -> SSVAE:
+def model_from_checkpoint(ckpt: dict, weights: str = "last", raw: bool = False) -> SSVAE:
     """The run's model with its `last` weights (the last finished epoch) or its `best` ones (the epoch with
     the best validation score: accuracy for a classifier, negative ELBO for a plain VAE). With `--weight-ema` both
-    are the average's; `RAW` gives the raw weights training goes on from."""
-    if weights not in (*WEIGHTS, RAW):
+    are the average's; `raw` (a resume) gives the raw last weights training goes on from."""
+    if weights not in WEIGHTS:
         raise UserError(f"--weights {weights!r}: choose one of {', '.join(WEIGHTS)}")
     state = ckpt["state_dict"]
-    if weights == "last" and "ema" in ckpt:
+    if weights == "last" and "ema" in ckpt and not raw:
         state = {k[len(EMA_PREFIX):]: v for k, v in ckpt["ema"].items() if k.startswith(EMA_PREFIX)}
     if weights == "best":
         if "best" not in ckpt:

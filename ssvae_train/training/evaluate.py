@@ -96,6 +96,7 @@ def evaluate_run(run: str | Path, data_dir: str | None = None, weights: str = "l
         "epochs": int(ckpt["epoch"]),
         "weights": weights,
         "weights_epoch": weights_epoch(ckpt, weights),
+        "weight_ema": cfg.weight_ema,
         "exclude_class": cfg.exclude_class,
         "val_anomaly_class": cfg.val_anomaly_class,
         **evaluate_model(model, prep),

@@ -27,7 +27,6 @@ from ssvae_train.training.augment import Augmenter
 from ssvae_train.training.batches import epoch_batches, steps_per_epoch
 from ssvae_train.training.checkpoint import (
     CHECKPOINT,
-    RAW,
     load_checkpoint,
     model_from_checkpoint,
     run_state,
@@ -241,7 +240,7 @@ def _open_run(cfg: FitConfig, out: Path, resume: bool, force: bool) -> tuple[Fit
 def _start(cfg: FitConfig, prep: Prepared, ckpt: dict | None, world: World) -> Training:
     """Model and optimiser, new (initial weights from the seed, the same on every rank) or as checkpointed."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt, RAW)
+    model = build_model(cfg, prep) if ckpt is None else model_from_checkpoint(ckpt, raw=True)
     model.to(world.device)
     # fused: one kernel for the whole update instead of a dozen per tensor (a sixth of a dense step on CPU)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
