@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Two alert designs on an alert test bed, out of sample (results/hapt-bundles.md, twenty-eighth round, U).
+"""Alert designs on an alert test bed, out of sample (results/hapt-bundles.md, twenty-eighth round, U and V).
 
 The shipped design reads the wearer-adjusted score (`ssvae_edge.wearer_baseline`) with a k-of-m debounce
 (`ssvae_edge.alerts`); the other accumulates it (Page's CUSUM):
 
     S_t = min(h, max(0, S_{t-1} + min(a_t - r, h / k)))   raised when S_t reaches h, cleared when it falls to 0
+
+and the shipped design *gated* (V): only windows whose event class is in the gate set can be above the threshold,
+the gate set being the classes that get at least `GATE_SHARE` of the held-out activity's windows in the training
+people's recordings (never trained on), as the runtime classes them.
 
 Each design's point is fitted by the exporter's rule (`alert_point`: per configuration the lowest threshold, h
 for CUSUM, meeting the false-alert target there and at every higher one; then the configuration catching the
@@ -47,6 +51,8 @@ DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # alert_point.DEBOUNCES
 REFERENCE_QUANTILES = (0.5, 0.75, 0.9)  # r: of the training people's adjusted normal scores
 CUSUM_K = (1, 2, 3)  # at least k windows to raise: one window adds at most h / k
 N_H = 300  # h candidates, geometric
+GATE_SHARE = 0.10  # V: a class is in the gate set when it gets at least this share of the held-out windows
+DESIGNS = {"debounce": "k of m (shipped)", "cusum": "CUSUM", "gated": "k of m, gated"}
 
 
 def cusum_states(a: np.ndarray, r: float, h: np.ndarray, k: int) -> np.ndarray:
@@ -106,7 +112,8 @@ def design_points(streams, adjusted, ref, fit_idx, target: float, design: str) -
         normal = np.concatenate([a[i][am.window_fraction_held_out(streams["starts"][i], streams["window"],
                                                                    streams["labels"][i] == HELD_OUT) == 0]
                                  for i in fit_idx])
-        if design == "debounce":
+        normal = normal[np.isfinite(normal)]  # gated: windows outside the gate set can never be above
+        if design in ("debounce", "gated"):
             grid = am.threshold_grid(normal)
             for k, m in DEBOUNCES:
                 cache = {}
@@ -175,38 +182,50 @@ def main(
     streams = {"starts": [st for st, _, _ in streamed], "labels": val.labels, "window": val.window,
                "rate": val.rate_hz}
     adjusted = {n0: [adjusted_scores(s, c, prior, n0, memory) for _, s, c in streamed] for n0 in PRIOR_WINDOWS}
-    ref = {}
+    ref, held_classes = {}, []
+    train_streamed = [stream_whole(b, x, hop) for x in train_x]
     for n0 in PRIOR_WINDOWS:  # the training people's adjusted normal scores: where r comes from
         vals = []
-        for x, lab in zip(train_x, train_labels, strict=True):
-            st, s, c = stream_whole(b, x, hop)
+        for (st, s, c), x, lab in zip(train_streamed, train_x, train_labels, strict=True):
             a = adjusted_scores(s, c, prior, n0, memory)
-            vals.append(a[am.window_fraction_held_out(st, val.window, lab[: len(x)] == m.excluded_class_name) == 0])
+            frac = am.window_fraction_held_out(st, val.window, lab[: len(x)] == m.excluded_class_name)
+            vals.append(a[frac == 0])
+            if n0 == PRIOR_WINDOWS[0]:
+                held_classes += list(np.asarray(c, dtype=object)[frac == 1])
         ref[n0] = np.concatenate(vals)
+    names, counts = np.unique(np.array(held_classes, dtype=object), return_counts=True)
+    share = {str(k): int(v) / len(held_classes) for k, v in zip(names, counts, strict=True)}
+    gate = sorted(k for k, v in share.items() if v >= GATE_SHARE)
+    typer.echo(f"gate set: {gate} (held-out windows of the training people by class: {share})", err=True)
+    in_gate = [np.isin(np.asarray(c, dtype=object), gate) for _, _, c in streamed]
+    gated = {n0: [np.where(g, a, -np.inf) for g, a in zip(in_gate, adjusted[n0], strict=True)] for n0 in adjusted}
     rows = []
     for target in TARGETS:
         row = {"target": target}
-        for design in ("debounce", "cusum"):
-            row[design] = out_of_sample(streams, adjusted, ref, halves, target, design)
+        for design in DESIGNS:
+            row[design] = out_of_sample(streams, gated if design == "gated" else adjusted, ref, halves, target,
+                                        design)
         rows.append(row)
         typer.echo(f"target {target:g}: " + json.dumps({d: {k: row[d][k] for k in ("detected", "false_alerts",
-                   "median_delay_s")} for d in ("debounce", "cusum")}), err=True)
+                   "median_delay_s")} for d in DESIGNS}), err=True)
     hours = normal_hours(streams, range(len(val.x)))
     Path("benchmarks").mkdir(exist_ok=True)
-    record = {"bundle": str(bundle), "halves": [sorted(h) for h in half], "normal_hours": hours, "rows": rows}
+    record = {"bundle": str(bundle), "halves": [sorted(h) for h in half], "normal_hours": hours,
+              "gate": {"classes": gate, "held_out_windows_by_class": share}, "rows": rows}
     Path(f"benchmarks/{name}.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
     lines = [f"# Alert designs on {bundle}, out of sample", "",
              "Made by `python tools/alert_designs.py` (docstring; results/hapt-bundles.md, twenty-eighth round, U). "
              f"The test bed's validation people in two halves ({', '.join(sorted(half[0]))} | "
              f"{', '.join(sorted(half[1]))}); each design's point fitted on one half by the exporter's rule, counted "
-             f"on the other, both ways, added ({hours:.2f} h of labelled normal time in all). No test recording read.",
+             f"on the other, both ways, added ({hours:.2f} h of labelled normal time in all). Gate set (V): "
+             f"{', '.join(gate)}. No test recording read.",
              "", "| target /h | design | caught | false alerts (per h) | median delay | unlabelled raises |",
              "|---:|---|---:|---:|---:|---:|"]
     for r in rows:
-        for d in ("debounce", "cusum"):
+        for d in DESIGNS:
             x = r[d]
             delay = "-" if x["median_delay_s"] is None else f"{x['median_delay_s']:.1f} s"
-            lines.append(f"| {r['target']:g} | {'k of m (shipped)' if d == 'debounce' else 'CUSUM'} | "
+            lines.append(f"| {r['target']:g} | {DESIGNS[d]} | "
                          f"{x['detected']}/{x['held_out_segments']} | {x['false_alerts']} "
                          f"({x['false_alerts_per_hour']:.2f}) | {delay} | {x['unlabelled_raises']} |")
     Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
