@@ -165,7 +165,9 @@ def raised(active: np.ndarray) -> np.ndarray:
 
 def threshold_grid(normal_scores: np.ndarray) -> np.ndarray:
     """The thresholds an operating point is searched over, ascending: quantiles 0.5..1 of the normal windows'
-    scores, and one just above them all (no false alert)."""
+    scores, and one just above them all (no false alert). Scores of -inf (windows a gate keeps from ever being
+    above, `alert_gate`) are left out."""
+    normal_scores = normal_scores[np.isfinite(normal_scores)]
     grid = np.unique(np.quantile(normal_scores, np.linspace(0.5, 1.0, N_CANDIDATES)))
     return np.append(grid, np.nextafter(normal_scores.max(), np.inf))
 

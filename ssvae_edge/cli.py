@@ -150,6 +150,11 @@ def stream(
         help="Alert on the score minus this wearer's own running baseline of the window's class (causal), with "
              "the operating point fitted for it. Default: on when the manifest's 'alert' has a "
              "'wearer_baseline'.")] = None,
+    gate: Annotated[bool | None, typer.Option(
+        "--alert-gate/--no-alert-gate",
+        help="With the wearer baseline: only windows the classifier calls one of the gate's classes (those the "
+             "held-out activity was called in the training people's recordings) can raise an alert, at the point "
+             "fitted for it. Default: on when the manifest's 'alert.wearer_baseline' has a 'gate'.")] = None,
     posture: Annotated[bool | None, typer.Option(
         "--posture/--no-posture",
         help="Let the manifest's posture model (a linear model of where gravity points and, where the manifest "
@@ -167,11 +172,12 @@ def stream(
         b = _load(bundle, providers, threads, precision)
         scorer = StreamScorer(b, hop=hop, batch=batch, alert_k=alert_k, alert_m=alert_m, clear_k=clear_k,
                               threshold=threshold, smoothing=smoothing, sequence=sequence,
-                              mounting=mounting, wearer_baseline=wearer_baseline, posture=posture)
+                              mounting=mounting, wearer_baseline=wearer_baseline, posture=posture, gate=gate)
         if scorer.wearer is not None and threshold is not None:
+            wb = scorer.bundle.manifest.alert.wearer_baseline
+            own = wb.gate if scorer.gate is not None else wb
             print(f"note: --threshold {threshold:g} applies to the wearer-adjusted score (the bundle's is "
-                  f"{scorer.bundle.manifest.alert.wearer_baseline.threshold:g}; --no-wearer-baseline for the plain "
-                  "score)", file=sys.stderr)
+                  f"{own.threshold:g}; --no-wearer-baseline for the plain score)", file=sys.stderr)
         # stdin may be a live feed: hand over every hop's worth of rows so events come out promptly.
         reader = SampleReader(input, scorer.channels, b.sample_rate_hz,
                               chunk_rows=scorer.hop if input == "-" else 4096)

@@ -384,3 +384,5 @@ def _check_alert(alert: Any, fail: Fail, where: str = "alert") -> None:
         raise fail(f"'{where}' needs clear_k <= k <= m, got clear_k {clear}, k {k}, m {m}")
     if where == "alert":
         _check_alert(alert.get("wearer_baseline"), fail, "alert.wearer_baseline")
+    if where == "alert.wearer_baseline":
+        _check_alert(alert.get("gate"), fail, "alert.wearer_baseline.gate")

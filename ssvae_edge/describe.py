@@ -79,6 +79,15 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
                      + (f" (95% upper bound {wb.false_alerts_per_hour_upper95:.3g}/h)"
                         if wb.false_alerts_per_hour_upper95 is not None else "")
                      + "; the plain point above with --no-wearer-baseline"))
+        g = wb.gate
+        if g is not None:
+            rows.append(("alert gate", f"on: only windows called {', '.join(g.classes)} can raise (prior weight "
+                         f"{g.prior_windows}), raise on {g.k} of the last {g.m} above {g.threshold:g}"
+                         + (f" (int8 {g.threshold_int8:g})" if g.threshold_int8 is not None else "")
+                         + (f"; calibrated: {g.detected}/{g.held_out_segments} held-out segments at "
+                            f"{g.false_alerts_per_hour:.2g} false alerts/h" if g.false_alerts_per_hour is not None
+                            and g.detected is not None else "")
+                         + "; the wearer baseline's point above with --no-alert-gate"))
     if m.posture is not None:
         p, v = m.posture, m.posture.validation or {}
         gate = (f"; no window whose acceleration varies by more than {p.max_motion_sd:g} g is "

@@ -73,6 +73,35 @@ class AlertCandidate(Record):
 
 
 @dataclass(frozen=True)
+class AlertGate(Record):
+    """The alert point only windows of the gate's classes can raise (`ssvae_edge.alert_gate`), on the
+    wearer-adjusted score with its own prior weight: the classes (those that received at least `min_share` of the
+    held-out activity's windows in the training people's recordings, `held_out_share`), then the debounce and
+    threshold fitted with the gate on the validation people's recordings, what they did there, and what the
+    ungated point did on the same (`ungated`)."""
+
+    classes: tuple[str, ...]
+    prior_windows: int
+    k: int
+    m: int
+    clear_k: int
+    threshold: float
+    threshold_int8: float | None = None
+    target_false_alerts_per_hour: float | None = None
+    false_alerts_per_hour: float | None = None
+    false_alerts_per_hour_upper95: float | None = None
+    detected: int | None = None
+    held_out_segments: int | None = None
+    median_delay_s: float | None = None
+    unlabelled_raises: int | None = None
+    ungated: Mapping[str, Any] | None = None
+    held_out_share: Mapping[str, float] | None = None
+    min_share: float | None = None
+    rule: str | None = None
+    warnings: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class WearerBaselineSection(Record):
     """The alert operating point on the wearer-adjusted score (`ssvae_edge.wearer_baseline`): each class's prior
     score and how many windows it counts as, then the debounce and threshold fitted on the adjusted scores of the
@@ -98,6 +127,7 @@ class WearerBaselineSection(Record):
     warnings: tuple[str, ...] | None = None
     memory_windows: int | None = None  # after this many windows of a class, an exponential average
     false_alerts_per_hour_upper95: float | None = None  # what the validation time can show: the rate's bound
+    gate: AlertGate | None = None  # the point only windows of some classes can raise, preferred when present
 
 
 @dataclass(frozen=True)

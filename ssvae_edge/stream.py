@@ -59,12 +59,16 @@ class StreamScorer:
     `wearer_baseline`: alert on the score minus the wearer's own running baseline of its class
     (`ssvae_edge.wearer_baseline`), with that point's threshold and debounce (default: True when the manifest's
     `alert` has a `wearer_baseline`); a `threshold` given applies to the adjusted score then.
+    `gate`: with the wearer baseline, only windows whose class is one of the gate's can be above the threshold
+    (`ssvae_edge.alert_gate`), with the gate's own prior weight, threshold and debounce (default: True when the
+    wearer baseline has a `gate`).
     """
 
     def __init__(self, bundle: Bundle, hop: int | None = None, batch: int = 32, alert_k: int | None = None,
                  alert_m: int | None = None, clear_k: int | None = None,
                  threshold: float | None = None, smoothing: int | None = None, sequence: bool | None = None,
-                 mounting: str | None = None, wearer_baseline: bool | None = None, posture: bool | None = None):
+                 mounting: str | None = None, wearer_baseline: bool | None = None, posture: bool | None = None,
+                 gate: bool | None = None):
         m = bundle.manifest
         same_hop = hop is None or hop == m.alert_hop  # a debounce counts windows: it holds at its own hop
         wb = m.wearer_baseline
@@ -74,7 +78,13 @@ class StreamScorer:
         if wearer_baseline and not bundle.has("classifier"):
             raise InputError("a wearer baseline keeps one baseline per class: this bundle has no classifier graph")
         use_wb = wb is not None and wearer_baseline is not False and bundle.has("classifier")
-        debounce = (wb.k, wb.m, wb.clear_k) if use_wb else m.alert_debounce
+        if gate and not (use_wb and wb.gate is not None):  # type: ignore[union-attr]
+            raise InputError("an alert gate was asked for but this bundle's manifest has no "
+                             "'alert.wearer_baseline.gate'" + ("" if use_wb or wb is None else
+                                                              " in use (the wearer baseline is off)"))
+        g = wb.gate if use_wb and gate is not False else None  # type: ignore[union-attr]
+        point = g if g is not None else wb if use_wb else None  # the point alerts use: its debounce and threshold
+        debounce = (point.k, point.m, point.clear_k) if point is not None else m.alert_debounce
         k0, m0, c0 = (debounce if same_hop else None) or (DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K)
         alert_k, alert_m = k0 if alert_k is None else alert_k, m0 if alert_m is None else alert_m
         clear_k = c0 if clear_k is None else clear_k
@@ -99,11 +109,12 @@ class StreamScorer:
         self.batch = int(batch)
         # the bundle's threshold is the one calibrated for the anomaly graph it runs (int8 has its own)
         self.threshold = float(threshold) if threshold is not None else bundle.threshold
-        self.wearer = (WearerBaseline(wb.prior, wb.prior_windows, wb.memory_windows)  # type: ignore[union-attr]
+        self.wearer = (WearerBaseline(wb.prior, point.prior_windows, wb.memory_windows)  # type: ignore[union-attr]
                        if use_wb else None)
-        if self.wearer is not None and threshold is None:
-            int8 = bundle.precisions.get("anomaly") == "int8" and wb.threshold_int8 is not None  # type: ignore[union-attr]
-            self.threshold = float(wb.threshold_int8 if int8 else wb.threshold)  # type: ignore[union-attr,arg-type]
+        self.gate = frozenset(g.classes) if g is not None else None
+        if point is not None and threshold is None:
+            int8 = bundle.precisions.get("anomaly") == "int8" and point.threshold_int8 is not None
+            self.threshold = float(point.threshold_int8 if int8 else point.threshold)
         self.alerts = AlertDebouncer(alert_k, alert_m, clear_k)
         self.smoothing = ProbabilityAverage(m.smoothing_windows if smoothing is None else smoothing)
         if sequence and m.sequence_model is None:
@@ -245,7 +256,8 @@ class StreamScorer:
             if self.wearer is not None and score is not None and label is not None:
                 alert_score = self.wearer.adjust(score, label)  # the event's score: the events replay it
             if self.alerting:
-                alert = self.alerts.update(alert_score > self.threshold)  # type: ignore[operator]
+                above = alert_score > self.threshold and (self.gate is None or label in self.gate)  # type: ignore[operator]
+                alert = self.alerts.update(above)
             event.update({"class": label, "prob": prob, "score": score, "alert": alert})
             if self.wearer is not None:
                 event["wearer_score"] = None if alert_score is None else _num(alert_score)
@@ -282,6 +294,9 @@ class StreamScorer:
                if self.bundle.manifest.posture is not None else {}),
             **({"wearer_baseline": self.wearer is not None}
                if self.bundle.manifest.wearer_baseline is not None else {}),
+            **({"alert_gate": self.gate is not None}
+               if self.bundle.manifest.wearer_baseline is not None and self.bundle.manifest.wearer_baseline.gate
+               is not None else {}),
             "class_counts": {c: self.class_counts[c] for c in self.bundle.classes if self.class_counts[c]},
         }
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ssvae_edge.alert_gate import check_gate
 from ssvae_edge.errors import InputError
 
 
@@ -75,3 +76,5 @@ def check_section(section, classes: Sequence[str]) -> None:
         value = getattr(section, key)
         if (value is not None or key == "threshold") and not np.isfinite(value):
             raise InputError(f"'alert.wearer_baseline.{key}' must be a finite number")
+    if section.gate is not None:
+        check_gate(section.gate, classes)

@@ -415,7 +415,7 @@ def test_a_tampered_graph_is_refused(browser: Chromium, tmp_path: Path, tampered
 MOTION_HZ, GAP = 60.0, (9.0, 9.6)  # events every 1/60 s, none between 9.0 and 9.6 s (the page was hidden)
 
 
-MOTION_BUNDLES = ["tiny", "tiny-sequence", "tiny-mounting", "tiny-wearer"] + [
+MOTION_BUNDLES = ["tiny", "tiny-sequence", "tiny-mounting", "tiny-wearer", "tiny-gate"] + [
     n for n in ("har-phone", "har-phone-novelty") if (EXPORTED / n).is_dir()]
 
 
@@ -425,7 +425,8 @@ def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     "tiny-sequence": the same with a sticky sequence filter after the smoothing (manifest `sequence`);
     "tiny-mounting": with a mounting estimate (manifest `mounting`) that believes the phone turned around while
     the gravity's y component has been mostly negative; "tiny-wearer": alerts on the score minus the wearer's
-    running baseline of the window's class (manifest `alert.wearer_baseline`)."""
+    running baseline of the window's class (manifest `alert.wearer_baseline`); "tiny-gate": that, with only three
+    classes' windows able to raise, at the gate's own point (manifest `alert.wearer_baseline.gate`)."""
     if not name.startswith("tiny"):
         if _phone_recording() is None:
             pytest.skip("no phone demo recording in exported/phone-demo")
@@ -445,9 +446,12 @@ def six_channel_bundle(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         extra["mounting"] = {"flip": [1, -1, -1, 1, -1, -1], "center": [0.0] * n_features,
                              "scale": [1.0] * n_features, "weights": weights, "bias": 0.0, "clip": 2.0, "prior": 1.0}
     alert = {"k": 2, "m": 3, "clear_k": 1}
-    if name == "tiny-wearer":
+    if name in ("tiny-wearer", "tiny-gate"):
         alert["wearer_baseline"] = {"prior": dict.fromkeys(edge_fixtures.CLASSES, 0.4), "prior_windows": 3,
                                     "k": 2, "m": 3, "clear_k": 1, "threshold": 0.02, "memory_windows": 4}
+    if name == "tiny-gate":
+        alert["wearer_baseline"]["gate"] = {"classes": edge_fixtures.CLASSES[::2], "prior_windows": 2, "k": 1,
+                                            "m": 2, "clear_k": 1, "threshold": 0.01}
     return edge_fixtures.make_bundle(tmp_path / "phone", graphs=("classifier", "anomaly"), units="g, rad/s",
                                      threshold=0.45, alert=alert, smoothing={"windows": 3}, **extra)
 
@@ -539,9 +543,11 @@ def test_device_motion_is_resampled_converted_and_scored_like_python(
         assert summary["sequence_filter"] == (name == "tiny-sequence")
         if name == "tiny-mounting":
             assert 0 < summary["turned_windows"] < summary["windows"]
-        assert summary.get("wearer_baseline", False) == (name == "tiny-wearer")
-        if name == "tiny-wearer":
-            assert all("wearer_score" in e for e in expected[:-1]) and summary["threshold"] == 0.02
+        assert summary.get("wearer_baseline", False) == (name in ("tiny-wearer", "tiny-gate"))
+        assert summary.get("alert_gate", False) == (name == "tiny-gate")
+        if name in ("tiny-wearer", "tiny-gate"):
+            assert all("wearer_score" in e for e in expected[:-1])
+            assert summary["threshold"] == (0.01 if name == "tiny-gate" else 0.02)
 
 
 @needs_browser

@@ -34,12 +34,15 @@ import typer
 
 from ssvae_edge import Bundle
 from ssvae_edge import alert_metrics as am
+from ssvae_edge.alert_gate import gated
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.export.alert_point import HELD_OUT, rank
 from ssvae_train.export.wearer_baseline_fit import (
+    GATE_SHARE,
     MEMORY_SECONDS,
     PRIOR_WINDOWS,
     class_priors,
+    held_out_share,
     labelled_streams,
     read_labels_of,
     read_recordings,
@@ -51,7 +54,6 @@ DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # alert_point.DEBOUNCES
 REFERENCE_QUANTILES = (0.5, 0.75, 0.9)  # r: of the training people's adjusted normal scores
 CUSUM_K = (1, 2, 3)  # at least k windows to raise: one window adds at most h / k
 N_H = 300  # h candidates, geometric
-GATE_SHARE = 0.10  # V: a class is in the gate set when it gets at least this share of the held-out windows
 DESIGNS = {"debounce": "k of m (shipped)", "cusum": "CUSUM", "gated": "k of m, gated"}
 
 
@@ -217,35 +219,32 @@ def main(
     streams = {"starts": [st for st, _, _ in streamed], "labels": val.labels, "window": val.window,
                "rate": val.rate_hz}
     adjusted = {n0: [adjusted_scores(s, c, prior, n0, memory) for _, s, c in streamed] for n0 in PRIOR_WINDOWS}
-    ref, held_classes = {}, []
+    ref = {}
     train_streamed = [stream_whole(b, x, hop) for x in train_x]
     for n0 in PRIOR_WINDOWS:  # the training people's adjusted normal scores: where r comes from
         vals = []
         for (st, s, c), x, lab in zip(train_streamed, train_x, train_labels, strict=True):
             a = adjusted_scores(s, c, prior, n0, memory)
-            frac = am.window_fraction_held_out(st, val.window, lab[: len(x)] == m.excluded_class_name)
-            vals.append(a[frac == 0])
-            if n0 == PRIOR_WINDOWS[0]:
-                held_classes += list(np.asarray(c, dtype=object)[frac == 1])
+            vals.append(a[am.window_fraction_held_out(st, val.window, lab[: len(x)] == m.excluded_class_name) == 0])
         ref[n0] = np.concatenate(vals)
-    names, counts = np.unique(np.array(held_classes, dtype=object), return_counts=True)
-    share = {str(k): int(v) / len(held_classes) for k, v in zip(names, counts, strict=True)}
+    share = held_out_share(b, train_streamed, [lab[: len(x)] for lab, x in zip(train_labels, train_x, strict=True)],
+                           m.excluded_class_name)
     gate = sorted(k for k, v in share.items() if v >= GATE_SHARE)
     typer.echo(f"gate set: {gate} (held-out windows of the training people by class: {share})", err=True)
-    in_gate = [np.isin(np.asarray(c, dtype=object), gate) for _, _, c in streamed]
-    gated = {n0: [np.where(g, a, -np.inf) for g, a in zip(in_gate, adjusted[n0], strict=True)] for n0 in adjusted}
+    gated_scores = {n0: [gated(a, c, gate) for a, (_, _, c) in zip(adjusted[n0], streamed, strict=True)]
+                    for n0 in adjusted}
     rows = []
     for target in TARGETS:
         row = {"target": target}
         for design in DESIGNS:
-            row[design] = out_of_sample(streams, gated if design == "gated" else adjusted, ref, halves, target,
-                                        design)
+            row[design] = out_of_sample(streams, gated_scores if design == "gated" else adjusted, ref, halves,
+                                        target, design)
         rows.append(row)
         typer.echo(f"target {target:g}: " + json.dumps({d: {k: row[d][k] for k in ("detected", "false_alerts",
                    "median_delay_s")} for d in DESIGNS}), err=True)
     hours = normal_hours(streams, range(len(val.x)))
     rates = (0.5, 1.0, 2.0, 3.0, 5.0)
-    edges = {d: frontier(streams, gated if d == "gated" else adjusted, rates) for d in ("debounce", "gated")}
+    edges = {d: frontier(streams, gated_scores if d == "gated" else adjusted, rates) for d in ("debounce", "gated")}
     Path("benchmarks").mkdir(exist_ok=True)
     record = {"bundle": str(bundle), "halves": [sorted(h) for h in half], "normal_hours": hours,
               "gate": {"classes": gate, "held_out_windows_by_class": share}, "rows": rows,

@@ -6,7 +6,7 @@
 import { InputError, readRecording, statsDict } from "./csv.js";
 import { loadModel } from "./model.js";
 import { liveChannels, phoneSample, PHONE_CHANNELS, Resampler } from "./motion.js";
-import { debounceOf, StreamScorer } from "./scorer.js";
+import { alertPointOf, debounceOf, StreamScorer } from "./scorer.js";
 import { View } from "./view.js";
 
 const CHUNK = 4096; // rows per feed in a replay, as the CLI reads a file
@@ -154,10 +154,11 @@ async function main() {
   view = new View(m.classes);
   $("title").textContent = `${site.bundle_name}: ${m.classes.length} classes, ${m.channels.length} channels`;
   const wearer = Boolean(m.alert && m.alert.wearer_baseline && model.classify);
-  const shown = wearer ? m.alert.wearer_baseline.threshold : m.threshold; // the threshold of the score alerts use
+  const gate = wearer && m.alert.wearer_baseline.gate ? m.alert.wearer_baseline.gate : null;
+  const shown = wearer ? alertPointOf(m, true, true).threshold : m.threshold; // the threshold of the score alerts use
   if (shown != null && model.anomaly) $("threshold").value = String(shown);
   if (wearer) $("score-label").textContent = $("score-title").textContent = "anomaly score − the wearer's baseline";
-  const [k, mm, c] = debounceOf(m, m.hop, wearer);
+  const [k, mm, c] = debounceOf(m, m.hop, wearer, true);
   const smooth = (m.smoothing && m.smoothing.windows > 1 ? `; class: mean of the last ${m.smoothing.windows} windows` : "")
     + (m.sequence ? "; class: sequence filter (which activity can follow which)" : "")
     + (m.mounting ? "; a phone clipped on turned around is noticed and turned back" : "")
@@ -168,6 +169,7 @@ async function main() {
       + (m.posture.context_windows ? `, over the last ${m.posture.context_windows} windows too` : "")
       + (m.posture.max_motion_sd ? ", and a body in motion is not still" : "") : "")
     + (wearer ? "; the score is measured against this wearer's own baseline for the class" : "")
+    + (gate ? `; only windows called ${gate.classes.join(" or ")} can raise it` : "")
     + (m.refit ? "; a refit on every training person: its choices come from a validated sibling, and its alert "
       + "threshold was fitted on people it trained on (optimistic)" : "");
   $("debounce").textContent = `alert: ${k} of the last ${mm} windows above the threshold, clears below ${c}${smooth}`;

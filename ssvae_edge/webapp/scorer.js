@@ -26,12 +26,20 @@ export const num = (v) => Number(Number(v).toPrecision(7));
 const round6 = (t) => Math.round(t * 1e6) / 1e6;
 const argmax = (q) => { let c = 0; for (let i = 1; i < q.length; i++) if (q[i] > q[c]) c = i; return c; };
 
-/** The alert debounce a stream uses (stream.py): the manifest's operating point at the hop it was
- * calibrated at, else the runtime's defaults. */
-export function debounceOf(manifest, hop, wearer = false) {
+/** The alert operating point a stream uses (stream.py): the gate's (alert_gate.py) when it is on, else the wearer
+ * baseline's when that is on, else the manifest's `alert` (null without one). */
+export function alertPointOf(manifest, wearer = false, gate = false) {
+  const alert = manifest.alert || null;
+  if (!alert || !wearer) return alert;
+  return gate && alert.wearer_baseline.gate ? alert.wearer_baseline.gate : alert.wearer_baseline;
+}
+
+/** The alert debounce a stream uses (stream.py): the operating point's at the hop it was calibrated at, else the
+ * runtime's defaults. */
+export function debounceOf(manifest, hop, wearer = false, gate = false) {
   const alert = manifest.alert || null;
   const calibratedHop = alert && alert.hop !== undefined ? alert.hop : manifest.hop;
-  const point = alert && wearer ? alert.wearer_baseline : alert;
+  const point = alertPointOf(manifest, wearer, gate);
   if (point && hop === calibratedHop) return [point.k, point.m, point.clear_k ?? 1];
   return [DEFAULT_K, DEFAULT_M, DEFAULT_CLEAR_K];
 }
@@ -278,7 +286,7 @@ export class PostureOpinion {
  * (either may be null), both async. Samples are pushed as rows (arrays of C numbers). */
 export class StreamScorer {
   constructor(manifest, model, { batch = 32, threshold = null, smoothing = null, sequence = null, mounting = null,
-    wearerBaseline = null, posture = null } = {}) {
+    wearerBaseline = null, posture = null, gate = null } = {}) {
     this.m = manifest;
     this.model = model;
     this.channels = manifest.channels;
@@ -288,9 +296,14 @@ export class StreamScorer {
     this.classes = manifest.classes;
     const wb = (manifest.alert && manifest.alert.wearer_baseline) || null;
     this.hasWearerBaseline = wb !== null;
-    this.wearer = wb && wearerBaseline !== false && model.classify ? new WearerBaseline(wb.prior, wb.prior_windows, wb.memory_windows) : null;
-    this.threshold = threshold ?? (this.wearer ? wb.threshold : manifest.threshold) ?? null;
-    const [k, m, c] = debounceOf(manifest, this.hop, this.wearer !== null);
+    this.hasGate = Boolean(wb && wb.gate);
+    const useWb = Boolean(wb && wearerBaseline !== false && model.classify);
+    const g = useWb && gate !== false && wb.gate ? wb.gate : null; // alert_gate.py: only its classes can raise
+    const point = alertPointOf(manifest, useWb, g !== null);
+    this.wearer = useWb ? new WearerBaseline(wb.prior, point.prior_windows, wb.memory_windows) : null;
+    this.gate = g ? new Set(g.classes) : null;
+    this.threshold = threshold ?? (this.wearer ? point.threshold : manifest.threshold) ?? null;
+    const [k, m, c] = debounceOf(manifest, this.hop, useWb, g !== null);
     this.alerts = new AlertDebouncer(k, m, c);
     this.alerting = Boolean(model.anomaly) && this.threshold !== null;
     this.smoothK = smoothing ?? (manifest.smoothing && manifest.smoothing.windows) ?? 1;
@@ -402,7 +415,7 @@ export class StreamScorer {
       let alert = false;
       let alertScore = scores ? scores[j] : null;
       if (this.wearer && score !== null && label !== null) alertScore = this.wearer.adjust(score, label);
-      if (this.alerting) alert = this.alerts.update(alertScore > this.threshold);
+      if (this.alerting) alert = this.alerts.update(alertScore > this.threshold && (this.gate === null || this.gate.has(label)));
       Object.assign(event, { class: label, prob, score, alert });
       if (this.wearer) event.wearer_score = alertScore === null ? null : num(alertScore);
       this.scored += 1;
@@ -447,6 +460,7 @@ export class StreamScorer {
       ...(this.hasPosture ? { posture: this.posture !== null,
         posture_changed_windows: this.posture ? this.posture.changedWindows : 0 } : {}),
       ...(this.hasWearerBaseline ? { wearer_baseline: this.wearer !== null } : {}),
+      ...(this.hasGate ? { alert_gate: this.gate !== null } : {}),
       class_counts: counts,
     };
   }

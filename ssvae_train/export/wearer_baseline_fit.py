@@ -10,6 +10,12 @@ debounce the lowest threshold meeting the false-alert target, then the debounce 
 segments); the best of them (`alert_point.rank`) is kept when it detects more held-out segments than the plain
 score's point fitted the same way on the same streams. The scores and classes are the runtime's: every
 recording is streamed whole by `StreamScorer` at the operating point's hop.
+
+With a held-out activity, the point is also fitted with the alert gate (`ssvae_edge.alert_gate`; adopted on two
+alert test beds, results/hapt-bundles.md, twenty-eighth round, W): only windows of the classes that received at
+least `GATE_SHARE` of the held-out activity's windows in the training people's recordings can be above the
+threshold. The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the
+ungated point) when it detects at least as many held-out validation segments.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from ssvae_edge import alert_metrics as am
+from ssvae_edge.alert_gate import gated
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.contract import Manifest
 from ssvae_edge.csvinput import read_recording
 from ssvae_edge.labelled import read_labels
 from ssvae_edge.recalibrate import write_copy
-from ssvae_edge.sections import WearerBaselineSection
+from ssvae_edge.sections import AlertGate, WearerBaselineSection
 from ssvae_edge.stream import StreamScorer
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.data.prepared import Prepared
@@ -42,6 +49,11 @@ from ssvae_train.export.alert_point import (
 
 MEMORY_SECONDS = 3600.0  # the baseline's memory: about the last hour of each class (longer than any recording here)
 PRIOR_WINDOWS = (5, 20)  # how many windows a class's prior counts as: the wearer takes over within a minute or so
+GATE_SHARE = 0.10  # a class joins the alert gate when it gets at least this share of the held-out activity's windows
+GATE_RULE = (f"the classes that received at least {GATE_SHARE:.0%} of the held-out activity's windows in the training "
+             "people's recordings, as the runtime classes them; then per prior weight the exporter's alert rule on the "
+             "adjusted scores of the validation people's recordings, only those classes' windows able to be above; "
+             "kept when it detects at least as many held-out segments as the ungated point")
 RULE = ("per prior weight, the exporter's alert rule on the adjusted scores of the validation people's recordings; "
         "the best (most held-out segments, then shorter delay, then larger k) is kept only when it detects more "
         "held-out segments than the plain score's point fitted the same way on the same recordings")
@@ -57,12 +69,14 @@ def stream_whole(bundle: Bundle, x: np.ndarray, hop: int) -> tuple[np.ndarray, n
 
 
 def class_priors(bundle: Bundle, recordings: Sequence[np.ndarray], hop: int,
-                 labels: Sequence[np.ndarray] | None = None, held_out: str | None = None) -> dict[str, float]:
+                 labels: Sequence[np.ndarray] | None = None, held_out: str | None = None,
+                 streamed: Sequence[tuple] | None = None) -> dict[str, float]:
     """Each class's median score over the training people's windows the runtime gives that class, leaving out
-    those that touch a segment labelled `held_out` (a class no window got: the median of all windows)."""
+    those that touch a segment labelled `held_out` (a class no window got: the median of all windows).
+    `streamed`: the recordings' `stream_whole`, when already computed."""
     scores, classes = [], []
     for i, x in enumerate(recordings):
-        starts, s, c = stream_whole(bundle, x, hop)
+        starts, s, c = streamed[i] if streamed is not None else stream_whole(bundle, x, hop)
         keep = np.ones(len(s), bool)
         if labels is not None and held_out is not None:
             keep = am.window_fraction_held_out(starts, bundle.window, labels[i][: len(x)] == held_out) == 0
@@ -71,6 +85,45 @@ def class_priors(bundle: Bundle, recordings: Sequence[np.ndarray], hop: int,
     score, cls = np.concatenate(scores), np.concatenate(classes)
     return {c: float(np.median(score[cls == c])) if (cls == c).any() else float(np.median(score))
             for c in bundle.classes}
+
+
+def held_out_share(bundle: Bundle, streamed: Sequence[tuple], labels: Sequence[np.ndarray], held_out: str
+                   ) -> dict[str, float]:
+    """How the runtime classes the held-out activity's windows (those lying wholly in its segments) in the training
+    people's recordings: each class's share of them, or {} when there are none."""
+    classes = []
+    for (starts, _, c), lab in zip(streamed, labels, strict=True):
+        inside = am.window_fraction_held_out(starts, bundle.window, lab == held_out) == 1
+        classes += list(np.asarray(c, dtype=object)[inside])
+    if not classes:
+        return {}
+    names, counts = np.unique(np.array(classes, dtype=object), return_counts=True)
+    return {str(k): int(v) / len(classes) for k, v in zip(names, counts, strict=True)}
+
+
+def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], validation: Streams, target: float,
+             prior: dict[str, float], memory: int, share: dict[str, float],
+             prior_windows: Sequence[int] = PRIOR_WINDOWS) -> AlertGate | None:
+    """The gated point on the validation streams (`streamed`: their `stream_whole`), or None when no class gets
+    `GATE_SHARE` of the held-out windows."""
+    gate = tuple(sorted(c for c, v in share.items() if v >= GATE_SHARE))
+    if not gate:
+        return None
+    candidates = []
+    for n0 in prior_windows:
+        scored = [(st, gated(adjusted_scores(s, c, prior, n0, memory), c, gate)) for st, s, c in streamed]
+        candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
+    best = min(candidates, key=rank)
+    threshold_int8 = int8_threshold(bundle_dir, b.manifest, prior, best["prior_windows"], memory,
+                                    (best["k"], best["m"]), validation, target, gate)
+    return AlertGate(
+        classes=gate, prior_windows=best["prior_windows"], k=best["k"], m=best["m"], clear_k=best["clear_k"],
+        threshold=best["threshold"], threshold_int8=threshold_int8, target_false_alerts_per_hour=target,
+        false_alerts_per_hour=best["false_alerts_per_hour"],
+        false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"], detected=best["detected"],
+        held_out_segments=best["held_out_segments"], median_delay_s=best["median_delay_s"],
+        unlabelled_raises=best.get("unlabelled_raises"), held_out_share=share, min_share=GATE_SHARE, rule=GATE_RULE,
+        warnings=tuple(best["warnings"]) or None)
 
 
 def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Streams, target: float,
@@ -83,7 +136,8 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         raise ValueError(f"{bundle_dir}: a wearer baseline needs the classifier and the anomaly graph")
     hop = validation.hop
     memory = max(1, round(MEMORY_SECONDS * validation.rate_hz / hop))
-    prior = class_priors(b, training, hop, training_labels, held_out)
+    train_streamed = [stream_whole(b, x, hop) for x in training]
+    prior = class_priors(b, training, hop, training_labels, held_out, train_streamed)
     streamed = [stream_whole(b, x, hop) for x in validation.x]
     plain = point_of_scores([(st, s) for st, s, _ in streamed], validation, target)
     candidates = []
@@ -106,17 +160,27 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
                    "held_out_left_out_of_priors": held_out, "hop": hop},
         rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory,
         false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"])
-    return section, (best["detected"] or 0) > (plain["detected"] or 0)
+    detected = best["detected"] or 0
+    if held_out is not None and training_labels is not None and validation.has_held_out:
+        share = held_out_share(b, train_streamed, training_labels, held_out)
+        gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows)
+        if gate is not None and (gate.detected or 0) >= detected:
+            section = replace(section, gate=replace(gate, ungated={key: best[key] for key in keys}))
+            detected = gate.detected or 0
+    return section, detected > (plain["detected"] or 0)
 
 
 def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, float], prior_windows: int,
-                   memory: int | None, debounce: tuple[int, int], validation: Streams, target: float) -> float | None:
+                   memory: int | None, debounce: tuple[int, int], validation: Streams, target: float,
+                   gate: Sequence[str] | None = None) -> float | None:
     """The int8 anomaly graph's own threshold on the adjusted score, at the fp32 point's debounce and prior
-    (the exporter's rule on the same validation streams); None without an int8 anomaly graph."""
+    (the exporter's rule on the same validation streams; with `gate`, only its classes' windows can be above);
+    None without an int8 anomaly graph."""
     if "anomaly" not in manifest.graph_set("int8"):
         return None
     b8 = Bundle.load(bundle_dir, providers="cpu", threads=1, precision="int8")
-    scored = [(st, adjusted_scores(s, c, prior, prior_windows, memory))
+    scored = [(st, adjusted_scores(s, c, prior, prior_windows, memory) if gate is None
+               else gated(adjusted_scores(s, c, prior, prior_windows, memory), c, gate))
               for st, s, c in (stream_whole(b8, x, validation.hop) for x in validation.x)]
     return point_of_scores(scored, validation, target, (debounce,))["threshold"]
 
@@ -130,11 +194,17 @@ def refit_int8(folder: Path, prep: Prepared, say) -> None:
         return
     streams = calibration_streams(prep, int(m.alert_hop))
     target = wb.target_false_alerts_per_hour
+    rebuilt = streams.unlabelled is not None and streams.has_held_out and target is not None
     new_t = (int8_threshold(folder, m, dict(wb.prior), wb.prior_windows, wb.memory_windows, (wb.k, wb.m), streams,
-                            target)
-             if streams.unlabelled is not None and streams.has_held_out and target is not None else None)
+                            target) if rebuilt else None)
     say("wearer baseline: int8 threshold " + (f"fitted again: {new_t:.6g}" if new_t is not None else "dropped"))
-    with_section(m, replace(wb, threshold_int8=new_t)).write(folder)
+    g = wb.gate
+    if g is not None:
+        new_g = (int8_threshold(folder, m, dict(wb.prior), g.prior_windows, wb.memory_windows, (g.k, g.m), streams,
+                                target, g.classes) if rebuilt else None)
+        say("alert gate: int8 threshold " + (f"fitted again: {new_g:.6g}" if new_g is not None else "dropped"))
+        g = replace(g, threshold_int8=new_g)
+    with_section(m, replace(wb, threshold_int8=new_t, gate=g)).write(folder)
 
 
 def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: float | None, say) -> dict | None:
@@ -152,6 +222,11 @@ def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: fl
     say(f"wearer baseline: {section.detected}/{section.held_out_segments} validation segments at "
         f"{section.false_alerts_per_hour:.2f} false alerts/h (prior weight {section.prior_windows}), the plain score "
         f"{section.plain_score['detected']}/{section.plain_score['held_out_segments']}: {'on' if wins else 'off'}")
+    g = section.gate
+    if g is not None:
+        say(f"alert gate ({', '.join(g.classes)}): {g.detected}/{g.held_out_segments} validation segments at "
+            f"{g.false_alerts_per_hour:.2f} false alerts/h (prior weight {g.prior_windows})"
+            + ("" if wins else ", not written: the plain score's point catches more"))
     if not wins:
         return None
     new = with_section(b.manifest, section)
