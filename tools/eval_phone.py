@@ -31,10 +31,11 @@ from ssvae_edge.stream import StreamScorer
 
 
 def evaluate(bundle: Bundle, files: list[Path], precision: str,
-             counted: list[str] | None = None, wearer_baseline: bool | None = None) -> tuple[dict, Scored]:
+             counted: list[str] | None = None, wearer_baseline: bool | None = None,
+             gate: bool | None = None) -> tuple[dict, Scored]:
     """The report of one precision (scikit-learn metrics on the windows wholly inside one segment of a
     `counted` class; default: every bundle class)."""
-    s = score_recordings(bundle, files, counted, wearer_baseline=wearer_baseline)
+    s = score_recordings(bundle, files, counted, wearer_baseline=wearer_baseline, gate=gate)
     classes = list(bundle.classes)
     counted = classes if counted is None else counted
     out = {
@@ -51,6 +52,9 @@ def evaluate(bundle: Bundle, files: list[Path], precision: str,
         "per_recording": s.per_recording,
     }
     out["wearer_baseline"] = out["wearer_baseline_in_manifest"] and wearer_baseline is not False
+    g = bundle.manifest.wearer_baseline.gate if out["wearer_baseline"] else None
+    out["alert_gate_in_manifest"] = g is not None
+    out["alert_gate"] = list(g.classes) if g is not None and gate is not False else None
     if s.alerts is not None:
         out["alerts"] = s.alerts
     return out, s
@@ -61,6 +65,9 @@ def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
     option = "" if counted == r32["classes"] else f" --counted {','.join(counted)}"
     if r32.get("wearer_baseline") is False and r32.get("wearer_baseline_in_manifest"):
         option += " --no-wearer-baseline"
+    elif r32.get("alert_gate_in_manifest") and r32.get("alert_gate") is None:
+        option += " --no-alert-gate"
+    gate = r32.get("alert_gate")
     lines = [f"# {name}: whole recordings streamed by the runtime", "",
              f"Made by `python tools/eval_phone.py --bundle {bundle_path} --recordings DIR --name {name}{option}` on "
              f"{r32['recordings']} recordings, at the bundle's defaults (hop, class smoothing "
@@ -68,7 +75,8 @@ def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
              f"{'on' if r32.get('sequence_filter') else 'off'}, mounting estimate "
              f"{'on' if r32.get('mounting_estimate') else 'off'}, posture model "
              f"{'on' if r32.get('posture_model') else 'off'}, alert operating point"
-             f"{' on the wearer-adjusted score' if r32.get('wearer_baseline') else ''}). Windows scored for "
+             f"{' on the wearer-adjusted score' if r32.get('wearer_baseline') else ''}"
+             f"{', only windows called ' + ' or '.join(gate) + ' raising it' if gate else ''}). Windows scored for "
              f"accuracy: those lying wholly inside one segment of {len(counted)} classes"
              f"{'' if counted == r32['classes'] else ' (' + ', '.join(counted) + ')'}.", "",
              "| precision | windows | accuracy | macro F1 |", "|---|---:|---:|---:|"]
@@ -98,7 +106,7 @@ def markdown(name: str, bundle_path: Path, r32: dict, r8: dict | None) -> str:
 
 
 def timeline_figure(path: Path, bundle: Bundle, timelines: dict, recording: str,
-                    wearer_baseline: bool | None = None) -> None:
+                    wearer_baseline: bool | None = None, gate: bool | None = None) -> None:
     """The recording's labels, the stream's classes and (anomaly graph) its scores, threshold and alerts."""
     import matplotlib
 
@@ -122,7 +130,7 @@ def timeline_figure(path: Path, bundle: Bundle, timelines: dict, recording: str,
         ax2 = axes[1][0]
         # what the alerts compare with the threshold: the wearer-adjusted score when the bundle has a baseline
         adjusted = "wearer_score" in events[0]
-        threshold = StreamScorer(bundle, wearer_baseline=wearer_baseline).threshold
+        threshold = StreamScorer(bundle, wearer_baseline=wearer_baseline, gate=gate).threshold
         ax2.plot(mid, [e["wearer_score" if adjusted else "score"] for e in events], lw=0.8, color="C1",
                  label="anomaly score" + (" minus the wearer's baseline" if adjusted else ""))
         ax2.axhline(threshold, color="k", ls="--", lw=0.8, label="threshold")
@@ -156,6 +164,10 @@ def main(
         "--wearer-baseline/--no-wearer-baseline",
         help="Alerts against the wearer's baseline (default: as the bundle's manifest says) or on the plain score.")
     ] = None,
+    gate: Annotated[bool | None, typer.Option(
+        "--alert-gate/--no-alert-gate",
+        help="With the wearer baseline, alerts only from the gate's classes (default: as the manifest says).")
+    ] = None,
 ) -> None:
     files = sorted(recordings.glob("*.csv"))
     if not files:
@@ -165,12 +177,12 @@ def main(
     unknown = sorted(set(wanted or ()) - set(b32.classes))
     if unknown:
         raise typer.BadParameter(f"not classes of this bundle: {', '.join(unknown)}", param_hint="--counted")
-    r32, scored = evaluate(b32, files, "fp32", wanted, wearer_baseline)
+    r32, scored = evaluate(b32, files, "fp32", wanted, wearer_baseline, gate)
     r8 = evaluate(Bundle.load(bundle, providers="cpu", threads=1, precision="int8"), files, "int8", wanted,
-                  wearer_baseline)[0] if b32.manifest.graphs_int8 else None
+                  wearer_baseline, gate)[0] if b32.manifest.graphs_int8 else None
     if figure:
         timeline_figure(Path("results/figures") / f"{name}-timeline.png", b32, scored.streams,
-                        timeline or files[0].stem, wearer_baseline)
+                        timeline or files[0].stem, wearer_baseline, gate)
     out.mkdir(parents=True, exist_ok=True)
     # the manifest's sha256 pins the graphs measured, so a re-exported bundle is not judged on these numbers
     record = {"bundle": str(bundle), "manifest_sha256": file_sha256(bundle / "manifest.json"), "fp32": r32, "int8": r8}

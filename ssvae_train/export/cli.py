@@ -78,8 +78,11 @@ def export(
     manifest = export_run(run, out, cfg, force=force, say=say, progress=not quiet)
     for line in (manifest.get("alert") or {}).get("warnings", []):  # loud even with --quiet: shipped as is
         typer.echo(f"WARNING: {line} (manifest alert.warnings)", err=True)
-    for line in ((manifest.get("alert") or {}).get("wearer_baseline") or {}).get("warnings", []):
+    wearer = (manifest.get("alert") or {}).get("wearer_baseline") or {}
+    for line in wearer.get("warnings", []):
         typer.echo(f"WARNING: the wearer baseline's point: {line} (manifest alert.wearer_baseline.warnings)", err=True)
+    for line in (wearer.get("gate") or {}).get("warnings", []):
+        typer.echo(f"WARNING: the alert gate's point: {line} (manifest alert.wearer_baseline.gate.warnings)", err=True)
     typer.echo(str(out))
 
 
