@@ -25,6 +25,7 @@ $X runs/bundles/har-convlstm-augall-novelty --out exported/har-lstm-novelty --sc
 # Since the twenty-fifth round har-phone-novelty is novelty-tr-ds-turn-s0 (the same recipe with every window also
 # turned about the phone's long axis), which caught 17 of its validation people's 18 held-out segments at no false
 # alert against novelty-tr-ds-s0's 14 (the rule and the test bed that led to it: results/hapt-bundles.md).
+# Exported again in the twenty-eighth round, when the export learnt the alert gate (rule W): the same command.
 (bash tools/hapt_runs.sh n; bash tools/hapt_runs.sh ntr) & bash tools/hapt_runs.sh l & wait
 $X "$(python3 tools/pick_run.py runs/hapt/full-norot-s0 runs/hapt/full-norot-s1 runs/hapt/full-norot-s2)" \
   --out exported/har-phone

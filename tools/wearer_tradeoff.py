@@ -7,7 +7,9 @@ export fits it), what it gives there, then on the test people's recordings strea
         --validation runs/hapt-csv/val-s0 --recordings runs/hapt-csv/test
 
 (the folders as in `tools/fit_wearer_baseline.py`'s docstring.) Nothing is chosen here: the shipped point is the
-one fitted at the bundle's target (0.5 per hour). Writes benchmarks/<--name>.json and .md (with `--recordings`,
+one fitted at the bundle's target (0.5 per hour). Where the fit writes an alert gate (`ssvae_edge.alert_gate`), the
+runtime alerts at the gate's point, and the table gives that point (the `gate` column names its classes).
+Writes benchmarks/<--name>.json and .md (with `--recordings`,
 by default alert-tradeoff-wearer).
 
 Without `--recordings` no test recording is read: the table gives the validation people's figures, the
@@ -82,11 +84,13 @@ def main(
         with tempfile.TemporaryDirectory() as tmp:
             write_with_baseline(bundle, Path(tmp) / "b", section)
             test = score_recordings(Bundle.load(Path(tmp) / "b", providers="cpu", threads=1), test_files).alerts
-        rows.append({"target": target, "prior_windows": section.prior_windows, "k": section.k, "m": section.m,
-                     "threshold": section.threshold,
-                     "validation": {"detected": section.detected, "held_out_segments": section.held_out_segments,
-                                    "false_alerts_per_hour": section.false_alerts_per_hour,
-                                    "median_delay_s": section.median_delay_s},
+        point = section.gate or section  # the point the runtime alerts at
+        rows.append({"target": target, "prior_windows": point.prior_windows, "k": point.k, "m": point.m,
+                     "threshold": point.threshold,
+                     "gate": list(section.gate.classes) if section.gate is not None else None,
+                     "validation": {"detected": point.detected, "held_out_segments": point.held_out_segments,
+                                    "false_alerts_per_hour": point.false_alerts_per_hour,
+                                    "median_delay_s": point.median_delay_s},
                      "test": {k: test[k] for k in ("detected", "held_out_segments", "false_alerts",
                                                    "false_alerts_per_hour", "delay_seconds_median",
                                                    "unlabelled_raises")}})
@@ -97,11 +101,12 @@ def main(
              "Made by `python tools/wearer_tradeoff.py` (docstring). Per false-alert target: the wearer-baseline "
              "point fitted on the validation people's whole recordings, then the test people's recordings streamed "
              "with it. Nothing chosen here (the shipped point is the 0.5 row).", "",
-             "| target /h | prior weight | k of m | validation: caught | delay | false/h | test: caught | delay | "
-             "false (per h) | unlabelled raises |", "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| target /h | gate | prior weight | k of m | validation: caught | delay | false/h | test: caught | "
+             "delay | false (per h) | unlabelled raises |", "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         v, t = r["validation"], r["test"]
-        lines.append(f"| {r['target']:g} | {r['prior_windows']} | {r['k']} of {r['m']} | {v['detected']}/"
+        lines.append(f"| {r['target']:g} | {', '.join(r['gate']) if r['gate'] else '-'} | {r['prior_windows']} | "
+                     f"{r['k']} of {r['m']} | {v['detected']}/"
                      f"{v['held_out_segments']} | {sec(v['median_delay_s'])} | {v['false_alerts_per_hour']:.2f} | "
                      f"{t['detected']}/{t['held_out_segments']} | {sec(t['delay_seconds_median'])} | "
                      f"{t['false_alerts']} ({t['false_alerts_per_hour']:.2f}) | {t['unlabelled_raises']} |")
