@@ -163,6 +163,24 @@ def raised(active: np.ndarray) -> np.ndarray:
     return active & ~np.vstack([np.zeros((1, active.shape[1]), bool), active[:-1]])
 
 
+def tally_many(active: np.ndarray, starts: np.ndarray, labels: np.ndarray, window: int, held_out: str,
+               unlabelled: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`match_alerts`' counts for P candidates at once, from the alert state after each window [T, P] of one
+    stream: held-out segments caught [P] and false alerts [P] (raises wholly inside unlabelled time are neither)."""
+    raised_ = raised(active)
+    touches = window_fraction_held_out(starts, window, labels == held_out) > 0
+    if unlabelled is not None:
+        touches |= window_fraction_held_out(starts, window, labels == unlabelled) == 1
+    false = (raised_ & ~touches[:, None]).sum(0)
+    caught = np.zeros(active.shape[1], np.int64)
+    for seg in segments(list(labels)):
+        if seg.label == held_out:
+            over = (starts < seg.end) & (starts + window > seg.start)
+            if over.any():
+                caught += raised_[over].any(0)
+    return caught, false
+
+
 def threshold_grid(normal_scores: np.ndarray) -> np.ndarray:
     """The thresholds an operating point is searched over, ascending: quantiles 0.5..1 of the normal windows'
     scores, and one just above them all (no false alert). Scores of -inf (windows a gate keeps from ever being

@@ -52,3 +52,23 @@ def test_replayed_debounce_is_the_runtime_debouncer() -> None:
     assert ev.debounce(above, 3, 5, 1) == [d.update(bool(a)) for a in above]
     frac = ev.window_fraction_held_out(np.array([0, 2, 4]), 4, np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=bool))
     assert frac.tolist() == [0.0, 0.5, 1.0]
+
+
+def test_tally_many_counts_as_match_alerts_does_for_every_candidate() -> None:
+    """Held-out segments caught and false alerts for many thresholds at once: the counts `match_alerts` gives
+    each threshold's alerts alone (raises wholly inside unlabelled time are neither)."""
+    rng = np.random.default_rng(3)
+    labels = np.array(["W"] * 700 + ["D"] * 400 + [""] * 300 + ["W"] * 500 + ["D"] * 300 + ["S"] * 600, dtype=object)
+    window, hop = 128, 64
+    starts = np.arange(0, len(labels) - window + 1, hop)
+    held = ev.window_fraction_held_out(starts, window, labels == "D")
+    unlabelled = ev.window_fraction_held_out(starts, window, labels == "") == 1
+    scores = rng.normal(size=len(starts)) + 2.0 * held + 2.0 * unlabelled  # raises in unlabelled time too
+    grid = np.quantile(scores, np.linspace(0.2, 0.99, 12))
+    active = ev.debounce_many(scores[:, None] > grid[None, :], 2, 3, 1)
+    caught, false = ev.tally_many(active, starts, labels, window, "D", "")
+    segs = ev.segments(list(labels))
+    for j, t in enumerate(grid):
+        one = ev.match_alerts(segs, starts, ev.debounce(scores > t, 2, 3, 1), window, "D", 50.0, "")
+        assert (caught[j], false[j]) == (one["detected"], one["false_alerts"]), t
+    assert caught.max() == 2 and false.max() > 0  # the grid spans catching both segments and false alerts

@@ -74,14 +74,6 @@ def debounce_states(a: np.ndarray, thresholds: np.ndarray, k: int, m: int) -> np
     return am.debounce_many(a[:, None] > thresholds[None, :], k, m, 1)
 
 
-def counted(states: np.ndarray, starts: np.ndarray, labels: np.ndarray, window: int) -> np.ndarray:
-    """False alerts per candidate [P] of one stream (raises at windows touching neither the held-out activity
-    nor lying wholly in unlabelled time)."""
-    touches = am.window_fraction_held_out(starts, window, labels == HELD_OUT) > 0
-    touches |= am.window_fraction_held_out(starts, window, labels == "") == 1
-    return (am.raised(states) & ~touches[:, None]).sum(0)
-
-
 def match(streams, idx, states_of, col: int) -> dict:
     """The runtime's matching (`alert_metrics.match_alerts`) of candidate `col` over the streams `idx`, added."""
     results = []
@@ -99,7 +91,7 @@ def normal_hours(streams, idx) -> float:
 
 def fit_config(streams, idx, states_of, grid, target: float, k: int) -> dict:
     """The lowest candidate of `grid` meeting the target over the streams `idx`, and what it gives there."""
-    false = sum(counted(states_of(i), streams["starts"][i], streams["labels"][i], streams["window"]) for i in idx)
+    false = caught_and_false(streams, idx, states_of)[1]
     lowest = am.lowest_meeting(grid, false / normal_hours(streams, idx), target)
     r = match(streams, idx, states_of, lowest)
     return {"index": lowest, "value": float(grid[lowest]), "detected": r["detected"], "k": k,
@@ -147,18 +139,11 @@ def design_points(streams, adjusted, ref, fit_idx, target: float, design: str) -
 
 
 def caught_and_false(streams, idx, states_of) -> tuple[np.ndarray, np.ndarray]:
-    """Per candidate [P]: held-out segments caught (a raise at a window overlapping one) and false alerts, over the
-    streams `idx` (the counting of `alert_metrics.match_alerts`, for every candidate at once)."""
+    """Per candidate [P]: held-out segments caught and false alerts over the streams `idx` (`tally_many`)."""
     caught, false = 0, 0
     for i in idx:
-        st, lab, states = streams["starts"][i], streams["labels"][i], states_of(i)
-        raised = am.raised(states)
-        false = false + counted(states, st, lab, streams["window"])
-        for seg in am.segments(list(lab)):
-            if seg.label == HELD_OUT:
-                over = (st < seg.end) & (st + streams["window"] > seg.start)
-                if over.any():
-                    caught = caught + raised[over].any(0)
+        c, f = am.tally_many(states_of(i), streams["starts"][i], streams["labels"][i], streams["window"], HELD_OUT, "")
+        caught, false = caught + c, false + f
     return np.asarray(caught), np.asarray(false)
 
 
