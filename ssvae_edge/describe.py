@@ -70,8 +70,9 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("threshold int8", f"{m.threshold_int8:g}  (the int8 anomaly graph's own)"))
     wb = m.wearer_baseline
     if wb is not None:
+        point = "this point with --no-alert-gate: " if wb.gate is not None else ""
         rows.append(("wearer baseline", f"on: alerts on the score minus the wearer's running baseline of the class "
-                     f"(prior weight {wb.prior_windows} windows), raise on {wb.k} of the last {wb.m} above "
+                     f"({point}prior weight {wb.prior_windows} windows), raise on {wb.k} of the last {wb.m} above "
                      f"{wb.threshold:g}" + (f" (int8 {wb.threshold_int8:g})" if wb.threshold_int8 is not None
                                             else "")
                      + (f"; calibrated: {wb.false_alerts_per_hour:.2g} false alerts/h" if wb.false_alerts_per_hour

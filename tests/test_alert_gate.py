@@ -98,43 +98,81 @@ def test_a_broken_gate_is_refused_with_its_key(tmp_path: Path, change: dict, say
         bundle(tmp_path, {**SECTION, "gate": {**GATE, **change}})
 
 
-def test_the_fit_gates_on_the_class_the_held_out_windows_get_and_keeps_it_where_it_catches_more(tmp_path) -> None:
-    """The held-out activity is a louder version of class A's movement (the classifier calls it A); the validation
-    wearers' normal time holds short, much louder bursts the classifier calls B. Ungated, the threshold must sit
-    above the bursts and misses the held-out segments; gated to A, the bursts cannot raise and the segments do."""
-    pytest.importorskip("torch")
+def scenario(tmp_path: Path, train_held_looks_like: str, val_held_looks_like: str, val_held_sd: float = 0.48):
+    """Recordings for the export's fit, normal time WALKING's movement (noise of 0.3 about its offset): the
+    held-out activity is a louder version of `train_held_looks_like`'s movement in the training people's
+    recordings (the classifier calls it that), and of `val_held_looks_like`'s in the validation wearers' (noise of
+    `val_held_sd`), whose normal time also holds a quiet SITTING stretch and short LAYING bursts (0.9)."""
     from ssvae_train.export.alert_point import HELD_OUT, Streams
-    from ssvae_train.export.wearer_baseline_fit import GATE_SHARE, fit, write_with_baseline
 
     folder = edge_fixtures.make_bundle(tmp_path / "b", graphs=("classifier", "anomaly"),
                                        alert={"k": 2, "m": 2, "clear_k": 1, "hop": 64})
     w = np.asarray(edge_fixtures.numpy_helper.to_array(edge_fixtures.classifier().graph.initializer[1]))
     offset = {c: 0.6 * w[:, i] / np.linalg.norm(w[:, i]) for i, c in enumerate(CLASSES)}
-    a, burst = "WALKING", "LAYING"
-    called = {c: CLASSES[int(np.argmax(offset[c] @ w))] for c in (a, burst)}
-    assert called == {a: a, burst: burst}  # the offsets steer the fixture's classifier
+    called = {c: CLASSES[int(np.argmax(offset[c] @ w))]
+              for c in ("WALKING", "LAYING", "SITTING", train_held_looks_like, val_held_looks_like)}
+    assert all(k == v for k, v in called.items())  # the offsets steer the fixture's classifier
     rng = np.random.default_rng(0)
 
-    def recording(n: int, held: list[tuple[int, int]], bursts: list[tuple[int, int]], held_label: str):
-        x = (rng.standard_normal((n, len(edge_fixtures.CHANNELS))) * 0.3 + offset[a]).astype(np.float32)
-        labels = np.full(n, a, dtype=object)
+    def recording(n: int, held: list[tuple[int, int]], bursts: list[tuple[int, int]], held_label: str, looks: str,
+                  sd: float):
+        x = (rng.standard_normal((n, len(edge_fixtures.CHANNELS))) * 0.3 + offset["WALKING"]).astype(np.float32)
+        labels = np.full(n, "WALKING", dtype=object)
         for s, e in held:
-            x[s:e] = (x[s:e] - offset[a]) * 1.6 + offset[a]
+            x[s:e] = (rng.standard_normal((e - s, x.shape[1])) * sd + offset[looks]).astype(np.float32)
             labels[s:e] = held_label
+        if held_label == HELD_OUT:  # a validation wearer sits for a while
+            x[1000:2000] = (rng.standard_normal((1000, x.shape[1])) * 0.3 + offset["SITTING"]).astype(np.float32)
+            labels[1000:2000] = "SITTING"
         for s, e in bursts:
-            x[s:e] = (rng.standard_normal((e - s, x.shape[1])) * 0.9 + offset[burst]).astype(np.float32)
-            labels[s:e] = burst
+            x[s:e] = (rng.standard_normal((e - s, x.shape[1])) * 0.9 + offset["LAYING"]).astype(np.float32)
+            labels[s:e] = "LAYING"
         return x, labels
 
-    train = [recording(12000, [(4000, 6000)], [], "WALKING_DOWNSTAIRS") for _ in range(2)]
+    train = [recording(12000, [(4000, 6000)], [], "WALKING_DOWNSTAIRS", train_held_looks_like, 0.48)
+             for _ in range(2)]
     val = [recording(20000, [(6000, 7000), (14000, 15000)], [(3000, 3300), (10000, 10300), (17000, 17300)],
-                     HELD_OUT) for _ in range(2)]
+                     HELD_OUT, val_held_looks_like, val_held_sd) for _ in range(2)]
     streams = Streams([x for x, _ in val], [lab for _, lab in val], 128, 64, 50.0, {"recordings": ["p", "q"]},
                       unlabelled="")
-    section, wins = fit(folder, [x for x, _ in train], streams, 1.0, [lab for _, lab in train], "WALKING_DOWNSTAIRS")
+    return folder, [x for x, _ in train], [lab for _, lab in train], streams
+
+
+def test_the_fit_gates_on_the_class_the_held_out_windows_get_and_keeps_it_where_it_catches_more(tmp_path) -> None:
+    """Ungated, the threshold must sit above the LAYING bursts and misses the held-out segments; gated to WALKING
+    (where the training people's held-out windows land), the bursts cannot raise and the segments do."""
+    pytest.importorskip("torch")
+    from ssvae_train.export.wearer_baseline_fit import GATE_SHARE, fit, write_with_baseline
+
+    folder, train_x, train_labels, streams = scenario(tmp_path, "WALKING", "WALKING")
+    section, wins = fit(folder, train_x, streams, 1.0, train_labels, "WALKING_DOWNSTAIRS")
     g = section.gate
-    assert g is not None and g.classes == (a,) and g.held_out_share[a] >= GATE_SHARE
-    assert g.detected == 4 > g.ungated["detected"] and g.false_alerts_per_hour <= 1.0 and wins
+    assert g is not None and g.classes == ("WALKING",) and g.held_out_share["WALKING"] >= GATE_SHARE
+    assert g.detected == 4 > g.ungated["detected"] and g.false_alerts_per_hour <= 1.0
+    assert wins == (section.detected > section.plain_score["detected"])  # the ungated point's call, not the gate's
     write_with_baseline(folder, tmp_path / "out", section)
     scorer = StreamScorer(Bundle.load(tmp_path / "out", providers="cpu", threads=1))
-    assert scorer.gate == {a} and scorer.threshold == pytest.approx(g.threshold)
+    assert scorer.gate == {"WALKING"} and scorer.threshold == pytest.approx(g.threshold)
+
+
+def test_the_classes_come_from_the_training_people_and_a_losing_gate_is_left_out(tmp_path) -> None:
+    """The training people's held-out windows look like SITTING, the validation wearers' like STANDING, louder than
+    the bursts: the gate comes from the training people (SITTING), catches fewer validation segments than the
+    ungated point, and is left out, saying so."""
+    pytest.importorskip("torch")
+    from ssvae_edge.sections import WearerBaselineSection
+    from ssvae_train.export.wearer_baseline_fit import fit, fit_gate, held_out_share, stream_whole
+
+    folder, train_x, train_labels, streams = scenario(tmp_path, "SITTING", "STANDING", 1.5)
+    b = Bundle.load(folder, providers="cpu", threads=1)
+    share = held_out_share(b, [stream_whole(b, x, 64) for x in train_x], train_labels, "WALKING_DOWNSTAIRS")
+    assert max(share, key=share.get) == "SITTING"
+    heard: list[str] = []
+    section, _ = fit(folder, train_x, streams, 1.0, train_labels, "WALKING_DOWNSTAIRS", say=heard.append)
+    assert isinstance(section, WearerBaselineSection) and section.gate is None
+    assert len(heard) == 1 and "left out" in heard[0] and "(SITTING)" in heard[0] and section.detected == 4
+    streamed = [stream_whole(b, x, 64) for x in streams.x]
+    prior = dict.fromkeys(CLASSES, 1.0)
+    assert fit_gate(folder, b, streamed, streams, 1.0, prior, 100, {"WALKING": 0.05}) is None  # under GATE_SHARE
+    # a class no validation normal window is called: no threshold can be fitted, so no gate (and no crash)
+    assert fit_gate(folder, b, streamed, streams, 1.0, prior, 100, {"WALKING_DOWNSTAIRS": 1.0}) is None

@@ -15,7 +15,8 @@ With a held-out activity, the point is also fitted with the alert gate (`ssvae_e
 alert test beds, results/hapt-bundles.md, twenty-eighth round, W): only windows of the classes that received at
 least `GATE_SHARE` of the held-out activity's windows in the training people's recordings can be above the
 threshold. The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the
-ungated point) when it detects at least as many held-out validation segments.
+ungated point) when it detects at least as many held-out validation segments; whether the section is written at
+all stays the ungated point's call.
 """
 
 from __future__ import annotations
@@ -107,7 +108,12 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
     """The gated point on the validation streams (`streamed`: their `stream_whole`), or None when no class gets
     `GATE_SHARE` of the held-out windows."""
     gate = tuple(sorted(c for c, v in share.items() if v >= GATE_SHARE))
-    if not gate:
+    # a threshold needs normal validation windows of the gate's classes
+    has_normal = gate and any(
+        (np.isin(np.asarray(c, dtype=object), list(gate))
+         & (am.window_fraction_held_out(st, validation.window, lab == HELD_OUT) == 0)).any()
+        for (st, _, c), lab in zip(streamed, validation.labels, strict=True))
+    if not has_normal:
         return None
     candidates = []
     for n0 in prior_windows:
@@ -128,9 +134,11 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
 
 def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Streams, target: float,
         training_labels: Sequence[np.ndarray] | None = None, held_out: str | None = None,
-        prior_windows: Sequence[int] = PRIOR_WINDOWS) -> tuple[WearerBaselineSection, bool]:
+        prior_windows: Sequence[int] = PRIOR_WINDOWS, say=None) -> tuple[WearerBaselineSection, bool]:
     """The best wearer-baseline point on the validation streams, and whether it beats the plain score's there.
-    `training_labels`/`held_out`: the training recordings' labels, so the priors leave the held-out class out."""
+    `training_labels`/`held_out`: the training recordings' labels, so the priors leave the held-out class out, and
+    the alert gate is fitted (attached where it catches at least as many validation segments as the ungated point;
+    `say` hears about a gate left out)."""
     b = Bundle.load(bundle_dir, providers="cpu", threads=1)
     if not (b.has("classifier") and b.has("anomaly")):
         raise ValueError(f"{bundle_dir}: a wearer baseline needs the classifier and the anomaly graph")
@@ -160,14 +168,17 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
                    "held_out_left_out_of_priors": held_out, "hop": hop},
         rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory,
         false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"])
-    detected = best["detected"] or 0
     if held_out is not None and training_labels is not None and validation.has_held_out:
         share = held_out_share(b, train_streamed, training_labels, held_out)
         gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows)
-        if gate is not None and (gate.detected or 0) >= detected:
+        if gate is not None and (gate.detected or 0) >= (best["detected"] or 0):
             section = replace(section, gate=replace(gate, ungated={key: best[key] for key in keys}))
-            detected = gate.detected or 0
-    return section, detected > (plain["detected"] or 0)
+        elif gate is not None and say is not None:
+            say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
+                f"segments, fewer than the ungated point's {best['detected']}: left out")
+    # whether the section is written is the ungated point's call, so a runtime that ignores `gate` (or
+    # --no-alert-gate) never gets a baseline point that did not beat the plain score
+    return section, (best["detected"] or 0) > (plain["detected"] or 0)
 
 
 def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, float], prior_windows: int,
@@ -218,7 +229,7 @@ def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: fl
     if not recs or b.manifest.alert is None or not b.has("classifier"):  # the baseline is per class
         return None
     section, wins = fit(tmp, [r.x for r in recs], streams, target, [r.labels for r in recs],
-                        prep.ds.extra.get("excluded_name"))
+                        prep.ds.extra.get("excluded_name"), say=say)
     say(f"wearer baseline: {section.detected}/{section.held_out_segments} validation segments at "
         f"{section.false_alerts_per_hour:.2f} false alerts/h (prior weight {section.prior_windows}), the plain score "
         f"{section.plain_score['detected']}/{section.plain_score['held_out_segments']}: {'on' if wins else 'off'}")
@@ -226,7 +237,7 @@ def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: fl
     if g is not None:
         say(f"alert gate ({', '.join(g.classes)}): {g.detected}/{g.held_out_segments} validation segments at "
             f"{g.false_alerts_per_hour:.2f} false alerts/h (prior weight {g.prior_windows})"
-            + ("" if wins else ", not written: the plain score's point catches more"))
+            + ("" if wins else ", not written: the ungated point does not beat the plain score's"))
     if not wins:
         return None
     new = with_section(b.manifest, section)
