@@ -258,12 +258,12 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
 
 
 def test_requantizing_fits_the_wearer_baselines_int8_threshold_again(tmp_path: Path) -> None:
-    """The int8 threshold of `alert.wearer_baseline` belongs to the int8 graphs it was fitted on: `--requantize`
-    fits it again on the validation person's recording (here from a planted wrong value)."""
+    """The int8 thresholds of `alert.wearer_baseline` and of its gate belong to the int8 graphs they were fitted on:
+    `--requantize` fits them again on the validation person's recording (here from planted wrong values)."""
     from dataclasses import replace
 
     from ssvae_edge import Bundle
-    from ssvae_edge.sections import WearerBaselineSection
+    from ssvae_edge.sections import AlertGate, WearerBaselineSection
     from ssvae_train.export.requantize import requantize_bundle
     from ssvae_train.export.wearer_baseline_fit import write_with_baseline
 
@@ -276,11 +276,16 @@ def test_requantizing_fits_the_wearer_baselines_int8_threshold_again(tmp_path: P
     assert e.returncode == 0, e.stderr
     m = Bundle.load(bundle, providers="cpu", threads=1).manifest
     planted = WearerBaselineSection(prior=dict.fromkeys(m.classes, 0.0), prior_windows=5, k=m.alert.k, m=m.alert.m,
-                                    clear_k=1, threshold=1.0, threshold_int8=-12345.0, target_false_alerts_per_hour=0.5)
+                                    clear_k=1, threshold=1.0, threshold_int8=-12345.0, target_false_alerts_per_hour=0.5,
+                                    gate=AlertGate(classes=tuple(m.classes), prior_windows=5, k=1, m=1, clear_k=1,
+                                                   threshold=2.0, threshold_int8=-6789.0))
     write_with_baseline(bundle, tmp_path / "wb", planted)
     said: list[str] = []
     requantize_bundle(tmp_path / "wb", str(SLICE), say=said.append)
     wb = Bundle.load(tmp_path / "wb", providers="cpu", threads=1).manifest.alert.wearer_baseline
     assert any(line.startswith("wearer baseline: int8 threshold fitted again") for line in said), said
+    assert any(line.startswith("alert gate: int8 threshold fitted again") for line in said), said
     assert wb.threshold_int8 != -12345.0 and np.isfinite(wb.threshold_int8)
-    assert replace(wb, threshold_int8=None) == replace(planted, threshold_int8=None)  # nothing else changed
+    assert wb.gate.threshold_int8 != -6789.0 and np.isfinite(wb.gate.threshold_int8)
+    same = {"threshold_int8": None, "gate": replace(planted.gate, threshold_int8=None)}
+    assert replace(wb, **{**same, "gate": replace(wb.gate, threshold_int8=None)}) == replace(planted, **same)

@@ -193,6 +193,9 @@ def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, 
     scored = [(st, adjusted_scores(s, c, prior, prior_windows, memory) if gate is None
                else gated(adjusted_scores(s, c, prior, prior_windows, memory), c, gate))
               for st, s, c in (stream_whole(b8, x, validation.hop) for x in validation.x)]
+    if not any(np.isfinite(a[am.window_fraction_held_out(st, validation.window, lab == HELD_OUT) == 0]).any()
+               for (st, a), lab in zip(scored, validation.labels, strict=True)):
+        return None  # the int8 graphs call no normal window one of the gate's classes: nothing to fit on
     return point_of_scores(scored, validation, target, (debounce,))["threshold"]
 
 
