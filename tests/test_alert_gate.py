@@ -149,7 +149,8 @@ def test_the_fit_gates_on_the_class_the_held_out_windows_get_and_keeps_it_where_
     g = section.gate
     assert g is not None and g.classes == ("WALKING",) and g.held_out_share["WALKING"] >= GATE_SHARE
     assert g.detected == 4 > g.ungated["detected"] and g.false_alerts_per_hour <= 1.0
-    assert wins == (section.detected > section.plain_score["detected"])  # the ungated point's call, not the gate's
+    plain = section.plain_score["detected"]
+    assert wins == (g.detected > plain and section.detected >= plain)  # the ungated point never worse than plain
     write_with_baseline(folder, tmp_path / "out", section)
     scorer = StreamScorer(Bundle.load(tmp_path / "out", providers="cpu", threads=1))
     assert scorer.gate == {"WALKING"} and scorer.threshold == pytest.approx(g.threshold)
@@ -176,3 +177,16 @@ def test_the_classes_come_from_the_training_people_and_a_losing_gate_is_left_out
     assert fit_gate(folder, b, streamed, streams, 1.0, prior, 100, {"WALKING": 0.05}) is None  # under GATE_SHARE
     # a class no validation normal window is called: no threshold can be fitted, so no gate (and no crash)
     assert fit_gate(folder, b, streamed, streams, 1.0, prior, 100, {"WALKING_DOWNSTAIRS": 1.0}) is None
+
+
+@pytest.mark.parametrize(("used", "ungated", "plain", "written"), [
+    (18, 0, 0, True),    # the gate catches what neither ungated point does: written (ungated ties the plain)
+    (4, 1, 2, False),    # the gate wins but a runtime ignoring it would get a worse point than the plain score's
+    (3, 3, 2, True),     # no gate: the ungated point beats the plain score, as before the gate existed
+    (2, 2, 2, False),    # a tie with the plain score: the plain point stays
+])
+def test_the_wearer_section_is_written_only_where_no_runtime_is_worse_off(used, ungated, plain, written) -> None:
+    pytest.importorskip("torch")
+    from ssvae_train.export.wearer_baseline_fit import written as rule
+
+    assert rule(used, ungated, plain) is written

@@ -16,7 +16,7 @@ alert test beds, results/hapt-bundles.md, twenty-eighth round, W): only windows 
 least `GATE_SHARE` of the held-out activity's windows in the training people's recordings can be above the
 threshold. The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the
 ungated point) when it detects at least as many held-out validation segments; whether the section is written at
-all stays the ungated point's call.
+all: when the point the runtime alerts at beats the plain score's and the ungated point is no worse than it.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ GATE_RULE = (f"the classes that received at least {GATE_SHARE:.0%} of the held-o
              "adjusted scores of the validation people's recordings, only those classes' windows able to be above; "
              "kept when it detects at least as many held-out segments as the ungated point")
 RULE = ("per prior weight, the exporter's alert rule on the adjusted scores of the validation people's recordings; "
-        "the best (most held-out segments, then shorter delay, then larger k) is kept only when it detects more "
-        "held-out segments than the plain score's point fitted the same way on the same recordings")
+        "the best (most held-out segments, then shorter delay, then larger k) is kept only when it (or its gate, "
+        "below) detects more held-out segments than the plain score's point fitted the same way on the same "
+        "recordings, and it detects no fewer")
 
 
 def stream_whole(bundle: Bundle, x: np.ndarray, hop: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -176,9 +177,15 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         elif gate is not None and say is not None:
             say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
                 f"segments, fewer than the ungated point's {best['detected']}: left out")
-    # whether the section is written is the ungated point's call, so a runtime that ignores `gate` (or
-    # --no-alert-gate) never gets a baseline point that did not beat the plain score
-    return section, (best["detected"] or 0) > (plain["detected"] or 0)
+    used = section.gate.detected if section.gate is not None else best["detected"]
+    return section, written(used or 0, best["detected"] or 0, plain["detected"] or 0)
+
+
+def written(used: int, ungated: int, plain: int) -> bool:
+    """Whether the wearer section goes into the manifest, from the validation segments caught: the point the
+    runtime alerts at (the gate's, else the ungated one) must catch more than the plain score's, and the ungated
+    point no fewer, so a runtime that ignores `gate` (or --no-alert-gate) never gets a point worse than the plain."""
+    return used > plain and ungated >= plain
 
 
 def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, float], prior_windows: int,
@@ -240,7 +247,7 @@ def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: fl
     if g is not None:
         say(f"alert gate ({', '.join(g.classes)}): {g.detected}/{g.held_out_segments} validation segments at "
             f"{g.false_alerts_per_hour:.2f} false alerts/h (prior weight {g.prior_windows})"
-            + ("" if wins else ", not written: the ungated point does not beat the plain score's"))
+            + ("" if wins else ", not written"))
     if not wins:
         return None
     new = with_section(b.manifest, section)
