@@ -244,28 +244,34 @@ def hapt(_cells: object) -> list[str]:
         "The same runs exported before the posture model existed:", "", *_labels("hapt-labels-norot"),
         "The first round's recipe (with rotations):", "", *_labels("hapt-labels"),
         "### Streaming alerts (WALKING_DOWNSTAIRS held out)", "",
-        "The shipped bundle (since the twenty-fifth round `novelty-tr-ds-turn-s0`: every training window also "
-        "turned about the phone's long axis, adopted on the test bed below and shipped because it caught 17 of its "
-        "validation people's 18 segments at no false alert, against 14 for the bundle before) alerts on the score "
-        "measured against the wearer's own running baseline for the window's class (manifest "
-        "`alert.wearer_baseline`, kept because it caught more of the validation people's segments). Since the "
-        "twenty-eighth round only windows the classifier calls WALKING can raise an alert (the alert gate, "
-        "`alert.wearer_baseline.gate`: the class that gets 95 % of the training people's held-out windows; adopted "
-        "by rule W because its trade-off curve lies above the ungated one at every rate from 0.5 to 5 false "
-        "alerts/h on both alert test beds, [`benchmarks/alert-designs-testbed-s0.md`]"
-        "(benchmarks/alert-designs-testbed-s0.md) and [`-s1`](benchmarks/alert-designs-testbed-s1.md), after rule "
-        "V, on points fitted on five people and counted on five others, had turned it down; the bundle's graphs "
-        "are the same as before):",
+        "The shipped bundle (since the twenty-eighth round `novelty-tr-ds-s0`, the recipe with rotations and the "
+        "transitions as classes, without the turns about the long axis) alerts on the score measured against the "
+        "wearer's own running baseline for the window's class (manifest `alert.wearer_baseline`), and only windows "
+        "the classifier calls WALKING can raise an alert (the alert gate, `alert.wearer_baseline.gate`: the class "
+        "that gets 95 % of the training people's held-out windows). Two rules on the two alert test beds made it "
+        "(results/hapt-bundles.md, twenty-eighth round): W adopted the gate, its trade-off curve lying above the "
+        "ungated one at every rate from 0.5 to 5 false alerts/h on both test beds "
+        "([`benchmarks/alert-designs-testbed-s0.md`](benchmarks/alert-designs-testbed-s0.md), "
+        "[`-s1`](benchmarks/alert-designs-testbed-s1.md)), after rule V, on points fitted on five people and "
+        "counted on five others, had turned it down; X then took the recipe without the turns, whose gated curve "
+        "lies above the turned recipe's at every rate on both "
+        "([`benchmarks/alert-designs-testbed-noturn-s0.md`](benchmarks/alert-designs-testbed-noturn-s0.md), "
+        "[`-s1`](benchmarks/alert-designs-testbed-noturn-s1.md)). It caught 18/18 of its validation people's "
+        "segments at no false alert:",
         "", *_classifier("hapt-phone-novelty"),
-        "The same bundle without the gate (`--no-alert-gate`: the bundle as shipped from the twenty-fifth to the "
-        "twenty-eighth round):", "",
+        "The same bundle without the gate (`--no-alert-gate`; its ungated point caught 0/18 on validation):", "",
         *_classifier("hapt-phone-novelty-ungated", "test recordings (no gate)"),
-        "The same bundle on the plain score (measured on the bundle before the gate was added to its manifest; "
-        "same graphs, and the plain score never reads the gate):", "",
+        "The same bundle on the plain score:", "",
         *_classifier("hapt-phone-novelty-plain", "test recordings (plain score)"),
         "Trade-off of its gated point (nothing chosen here: the shipped point is the 0.5 row):", "",
         *_tradeoff("alert-tradeoff-wearer-gate"),
-        "Trade-off of its wearer-adjusted score without the gate:", "",
+        "The trade-off curves on the test recordings (`tools/alert_curve.py`; every threshold at each design's "
+        "manifest point, nothing fitted): [`benchmarks/alert-curve-test.md`](benchmarks/alert-curve-test.md).", "",
+        "The bundle shipped from the twenty-fifth round (`novelty-tr-ds-turn-s0`, every training window also "
+        "turned about the long axis), with the gate as W shipped it until X:", "",
+        *_classifier("hapt-phone-novelty-turn-gate", "test recordings (turned recipe, gated)"),
+        "Its test curves: [`benchmarks/alert-curve-test-turn.md`](benchmarks/alert-curve-test-turn.md). The "
+        "trade-off of its ungated wearer-adjusted score:", "",
         *_tradeoff("alert-tradeoff-wearer-turn"),
         "The bundle shipped before (`novelty-tr-ds-s0`, no turns; 28/37 segments, 6.3 s, 14.89 false alerts/h at "
         "its defaults on test): the trade-off of its wearer-adjusted score, then of its plain score:", "",
