@@ -124,6 +124,9 @@ case "${1:-all}" in
       run $m-turnema-l$f-s$s 30 --model $model --labels $f --seed $s --augment jitter,scale,turn --weight-ema 0.999
     done; done
     ;;
+  nv3)  # twenty-eighth round, Y (results/hapt-bundles.md): the shipped novelty recipe with more validation people
+    run novelty-tr-ds-v0.3-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 --val-fraction 0.3
+    ;;
   lq3|lq4)  # twenty-seventh round, S (results/hapt-bundles.md): seeds 3 and 4 of the 1 % comparison, both recipes,
     # both models (a measurement, so that 1 % has five seeds as 10 % has)
     s=${1#lq}
