@@ -86,9 +86,16 @@ def test_info_text_has_no_refit_row_for_a_bundle_that_held_validation_people_out
 
 
 def test_info_text_says_what_the_validation_time_can_show(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The shipped novelty bundle met its target on 0.43 h of validation time: info gives the rate's bound."""
+    """The shipped novelty bundle met its target with no false alert on under an hour of validation time: info gives
+    the rate's bound (0.94 h: 3.19/h), and says which point its alert gate uses."""
+    wb = Manifest.load(ROOT / "exported" / "har-phone-novelty").wearer_baseline
+    assert wb.false_alerts_per_hour == 0 and wb.false_alerts_per_hour_upper95 > 1.0
     row = _info_row(monkeypatch, "har-phone-novelty", "wearer baseline")
-    assert "calibrated: 0 false alerts/h (95% upper bound 6.96/h)" in row
+    assert f"calibrated: 0 false alerts/h (95% upper bound {wb.false_alerts_per_hour_upper95:.3g}/h)" in row
+    assert "this point with --no-alert-gate" in row
+    gate = _info_row(monkeypatch, "har-phone-novelty", "alert gate")
+    assert f"only windows called {', '.join(wb.gate.classes)} can raise" in gate
+    assert f"{wb.gate.detected}/{wb.gate.held_out_segments} held-out segments at 0 false alerts/h" in gate
 
 
 def test_info_text_says_what_the_posture_model_does(monkeypatch: pytest.MonkeyPatch) -> None:
