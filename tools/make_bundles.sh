@@ -22,7 +22,7 @@ $X runs/bundles/har-convlstm-augall-novelty --out exported/har-lstm-novelty --sc
 # twenty-fifth round, novelty-tr-ds-s0 (queue d), which caught more validation held-out segments than novelty-ds-s0
 # (both exported, the manifests' alert.detected). The export chooses each bundle's class smoothing, sequence filter
 # and mounting estimate on its validation people.
-# Since the twenty-fifth round har-phone-novelty is novelty-tr-ds-turn-s0 (the same recipe with every window also
+# From the twenty-fifth round har-phone-novelty was novelty-tr-ds-turn-s0 (the same recipe with every window also
 # turned about the phone's long axis), which caught 17 of its validation people's 18 held-out segments at no false
 # alert against novelty-tr-ds-s0's 14 (the rule and the test bed that led to it: results/hapt-bundles.md).
 # In the twenty-eighth round the export learnt the alert gate (rule W), with it the recipe went back to no turns
@@ -31,8 +31,8 @@ $X runs/bundles/har-convlstm-augall-novelty --out exported/har-lstm-novelty --sc
 (bash tools/hapt_runs.sh n; bash tools/hapt_runs.sh nv3) & bash tools/hapt_runs.sh l & wait
 $X "$(python3 tools/pick_run.py runs/hapt/full-norot-s0 runs/hapt/full-norot-s1 runs/hapt/full-norot-s2)" \
   --out exported/har-phone
-# har-phone-novelty was exported before the posture model's "+context" sets existed (twenty-sixth round, rule O, which
-# re-exported har-phone and har-phone-any-angle with them): --posture-context 0 gives the bundle shipped
+# har-phone-novelty keeps the one-window posture model (--posture-context 0): rule O (twenty-sixth round) weighed the
+# "+context" sets for the classifier bundles only, and no rule has weighed them for the novelty bundle
 $X runs/hapt/novelty-tr-ds-v0.3-s0 --out exported/har-phone-novelty --score auto --posture-context 0
 # har-phone-any-angle: seed 0 of the turn recipe (full-turn-s0..4), the best validation accuracy averaged over the
 # validation people's recordings turned 0-180° (tools/turn_robustness.py; twenty-fourth round, rule E)

@@ -136,7 +136,7 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
 def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Streams, target: float,
         training_labels: Sequence[np.ndarray] | None = None, held_out: str | None = None,
         prior_windows: Sequence[int] = PRIOR_WINDOWS, say=None) -> tuple[WearerBaselineSection, bool]:
-    """The best wearer-baseline point on the validation streams, and whether it beats the plain score's there.
+    """The best wearer-baseline point on the validation streams, and whether the section is to be written (`written`).
     `training_labels`/`held_out`: the training recordings' labels, so the priors leave the held-out class out, and
     the alert gate is fitted (attached where it catches at least as many validation segments as the ungated point;
     `say` hears about a gate left out)."""
