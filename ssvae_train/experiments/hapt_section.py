@@ -22,14 +22,10 @@ def _read(name: str) -> dict | None:
 
 
 def _gate_share(bundle: str) -> str:
-    """The share of the training people's held-out windows the shipped bundle's alert gate takes in, as its manifest
-    says (`alert.wearer_baseline.gate.held_out_share` over its classes)."""
+    """The held-out windows' share the shipped bundle's alert gate takes in (its manifest's `held_out_share`)."""
     path = REPO / "exported" / bundle / "manifest.json"
-    gate = (((json.loads(path.read_text()).get("alert") or {}).get("wearer_baseline") or {}).get("gate")
-            if path.is_file() else None)
-    if not gate:
-        return "most"
-    return f"{100 * sum(gate['held_out_share'].get(c, 0.0) for c in gate['classes']):.0f} %"
+    gate = json.loads(path.read_text())["alert"]["wearer_baseline"]["gate"] if path.is_file() else None
+    return f"{100 * sum(gate['held_out_share'].get(c, 0.0) for c in gate['classes']):.0f} %" if gate else "most"
 
 
 def _classifier(name: str, what: str = "test recordings") -> list[str]:
@@ -263,14 +259,11 @@ def hapt(_cells: object) -> list[str]:
         "people's held-out windows). "
         "Three rules made it (results/hapt-bundles.md, twenty-eighth round): W adopted the gate, its trade-off "
         "curve lying above the ungated one at every rate from 0.5 to 5 false alerts/h on both alert test beds "
-        "([`benchmarks/alert-designs-testbed-s0.md`](benchmarks/alert-designs-testbed-s0.md), "
-        "[`-s1`](benchmarks/alert-designs-testbed-s1.md)), after rule V, on points fitted on five people and "
-        "counted on five others, had turned it down; X took the recipe without the turns, whose gated curve lies "
-        "above the turned recipe's at every rate on both "
-        "([`benchmarks/alert-designs-testbed-noturn-s0.md`](benchmarks/alert-designs-testbed-noturn-s0.md), "
-        "[`-s1`](benchmarks/alert-designs-testbed-noturn-s1.md)); Y fitted the point on seven validation people's "
-        "0.94 h instead of three people's 0.43 h. It caught 40/42 of its validation people's segments at no false "
-        "alert:",
+        "(`benchmarks/alert-designs-testbed-s{0,1}.md`), after rule V, on points fitted on five people and counted "
+        "on five others, had turned it down; X took the recipe without the turns, whose gated curve lies above the "
+        "turned recipe's at every rate on both (`benchmarks/alert-designs-testbed-noturn-s{0,1}.md`); Y fitted the "
+        "point on seven validation people's 0.94 h instead of three people's 0.43 h. It caught 40/42 of its "
+        "validation people's segments at no false alert:",
         "", *_classifier("hapt-phone-novelty"),
         "The same bundle without the gate (`--no-alert-gate`; its ungated point caught 0/42 on validation):", "",
         *_classifier("hapt-phone-novelty-ungated", "test recordings (no gate)"),
@@ -282,13 +275,11 @@ def hapt(_cells: object) -> list[str]:
         "manifest point, nothing fitted): [`benchmarks/alert-curve-test.md`](benchmarks/alert-curve-test.md).", "",
         "X's bundle, shipped between X and Y (`novelty-tr-ds-s0`, the same recipe with 3 validation people; its "
         "gated point caught 18/18 of their segments at no false alert):", "",
-        *_classifier("hapt-phone-novelty-x", "test recordings (X's bundle)"),
-        "Its test curves: [`benchmarks/alert-curve-test-x.md`](benchmarks/alert-curve-test-x.md).", "",
-        "The bundle shipped from the twenty-fifth round (`novelty-tr-ds-turn-s0`, every training window also "
-        "turned about the long axis), with the gate as W shipped it until X:", "",
+        *_classifier("hapt-phone-novelty-x", "test recordings (X's bundle)"), "Its test curves: "
+        "`benchmarks/alert-curve-test-x.md`. The bundle shipped from the twenty-fifth round (`novelty-tr-ds-turn-s0`, "
+        "every training window also turned about the long axis), with the gate as W shipped it until X:", "",
         *_classifier("hapt-phone-novelty-turn-gate", "test recordings (turned recipe, gated)"),
-        "Its test curves: [`benchmarks/alert-curve-test-turn.md`](benchmarks/alert-curve-test-turn.md). The "
-        "trade-off of its ungated wearer-adjusted score:", "",
+        "Its test curves: `benchmarks/alert-curve-test-turn.md`. The trade-off of its ungated score:", "",
         *_tradeoff("alert-tradeoff-wearer-turn"),
         "The bundle shipped before the twenty-fifth round (`novelty-tr-ds-s0` as the exporter of the sixth round "
         "wrote it, no turns, no gate; 28/37 segments, 6.3 s, 14.89 false alerts/h at its defaults on test): the "
