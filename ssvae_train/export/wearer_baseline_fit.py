@@ -109,16 +109,13 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
     """The gated point on the validation streams (`streamed`: their `stream_whole`), or None when no class gets
     `GATE_SHARE` of the held-out windows."""
     gate = tuple(sorted(c for c, v in share.items() if v >= GATE_SHARE))
-    # a threshold needs normal validation windows of the gate's classes
-    has_normal = gate and any(
-        (np.isin(np.asarray(c, dtype=object), list(gate))
-         & (am.window_fraction_held_out(st, validation.window, lab == HELD_OUT) == 0)).any()
-        for (st, _, c), lab in zip(streamed, validation.labels, strict=True))
-    if not has_normal:
+    if not gate:
         return None
     candidates = []
     for n0 in prior_windows:
         scored = [(st, gated(adjusted_scores(s, c, prior, n0, memory), c, gate)) for st, s, c in streamed]
+        if not any_normal_above(scored, validation):
+            return None
         candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
     best = min(candidates, key=rank)
     threshold_int8 = int8_threshold(bundle_dir, b.manifest, prior, best["prior_windows"], memory,
@@ -188,6 +185,13 @@ def written(used: int, ungated: int, plain: int) -> bool:
     return used > plain and ungated >= plain
 
 
+def any_normal_above(scored: Sequence[tuple], validation: Streams) -> bool:
+    """Whether any normal validation window can be above a threshold (a gate scores the others -inf): without one,
+    no threshold can be fitted."""
+    return any(np.isfinite(a[am.window_fraction_held_out(st, validation.window, lab == HELD_OUT) == 0]).any()
+               for (st, a), lab in zip(scored, validation.labels, strict=True))
+
+
 def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, float], prior_windows: int,
                    memory: int | None, debounce: tuple[int, int], validation: Streams, target: float,
                    gate: Sequence[str] | None = None) -> float | None:
@@ -200,8 +204,7 @@ def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, 
     scored = [(st, adjusted_scores(s, c, prior, prior_windows, memory) if gate is None
                else gated(adjusted_scores(s, c, prior, prior_windows, memory), c, gate))
               for st, s, c in (stream_whole(b8, x, validation.hop) for x in validation.x)]
-    if not any(np.isfinite(a[am.window_fraction_held_out(st, validation.window, lab == HELD_OUT) == 0]).any()
-               for (st, a), lab in zip(scored, validation.labels, strict=True)):
+    if not any_normal_above(scored, validation):
         return None  # the int8 graphs call no normal window one of the gate's classes: nothing to fit on
     return point_of_scores(scored, validation, target, (debounce,))["threshold"]
 
