@@ -49,6 +49,10 @@ LABELLED_ELBO = ("equal", "share")
 # What `--resume` may change in a saved run: train further, on another device or precision, with the data
 # found at another path. Everything else comes from the checkpoint.
 RESUMABLE = ("epochs", "data_dir", "device", "precision")
+# Which windows of recordings leave training with a held-out class (--held-out-windows); a checkpoint saved
+# before the option existed was trained with `whole`.
+HELD_OUT_WINDOWS = ("any", "whole")
+LEGACY_HELD_OUT_WINDOWS = "whole"
 
 
 def _hidden_help() -> str:
@@ -137,6 +141,11 @@ class FitConfig:
         "that overlap training windows only at their edges). Recordings (--dataset recordings) split by file "
         "anyway.", VAL_SPLITS)
     exclude_class: int | None = option(None, "Hold class K out of training (anomaly protocol).")
+    held_out_windows: str = option(
+        "any", "With --exclude-class on recordings: any (a window holding any sample of the held-out class leaves "
+        "training, though its samples disagree and it is unlabelled) | whole (only windows wholly inside its "
+        "segments leave; the rest stay as unlabelled rows, as in runs before 2026-12-07's twenty-ninth round).",
+        HELD_OUT_WINDOWS)
     val_anomaly_class: int | None = option(
         None, "With --exclude-class: hold class J out too; its training rows become validation anomalies, on which "
         "the anomaly score is chosen without the test set (score selection, RESULTS.md).")
@@ -203,7 +212,7 @@ class FitConfig:
     @classmethod
     def from_dict(cls, d: dict) -> FitConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**{"held_out_windows": LEGACY_HELD_OUT_WINDOWS, **{k: v for k, v in d.items() if k in known}})
 
 
 def epoch_lr(cfg: FitConfig, epoch: int) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae_train.data.budgets import make_split
+from ssvae_train.data.budgets import exclude_class, make_split, rows_touching
 from ssvae_train.data.hapt import (
     CHANNELS,
     load_hapt,
@@ -64,6 +64,24 @@ def test_transitions_can_be_classes_of_their_own() -> None:
     ds = load_hapt(SLICE, transitions=True)
     assert len(ds.classes) == 12 and "SIT_TO_STAND" in ds.classes
     assert (ds.y_train >= 6).any() and (ds.y_train >= 0).sum() > (load_hapt(SLICE).y_train >= 0).sum()
+
+
+def test_a_held_out_class_leaves_training_with_the_windows_straddling_its_segments() -> None:
+    ds = load_hapt(SLICE)
+    k = ds.classes.index("WALKING_DOWNSTAIRS")
+    touching = rows_touching(ds, ["WALKING_DOWNSTAIRS"])
+    edges = touching & (ds.y_train != k)
+    assert (touching[ds.y_train == k]).all() and edges.any() and (ds.y_train[edges] == -1).all()
+    # the straddling windows are those whose samples include the class without all being it: count them apart
+    recs = [r for r in ds.recordings if not r.test]
+    hits = np.concatenate([np.lib.stride_tricks.sliding_window_view(r.labels == "WALKING_DOWNSTAIRS", ds.window)
+                           [:: ds.hop][: (len(r.x) - ds.window) // ds.hop + 1].sum(1) for r in recs])
+    assert edges.sum() == ((hits > 0) & (hits < ds.window)).sum()
+    out = exclude_class(ds, k)
+    assert len(out.y_train) == len(ds.y_train) - touching.sum()
+    assert out.extra["excluded_edge_windows"] == edges.sum()
+    kept = exclude_class(ds, k, whole_windows_only=True)  # runs trained before the correction
+    assert len(kept.y_train) == (ds.y_train != k).sum() and kept.extra["excluded_edge_windows"] == 0
 
 
 def test_recordings_csv_stream_back_the_same_samples(tmp_path: Path) -> None:
@@ -289,3 +307,11 @@ def test_requantizing_fits_the_wearer_baselines_int8_threshold_again(tmp_path: P
     assert wb.gate.threshold_int8 != -6789.0 and np.isfinite(wb.gate.threshold_int8)
     same = {"threshold_int8": None, "gate": replace(planted.gate, threshold_int8=None)}
     assert replace(wb, **{**same, "gate": replace(wb.gate, threshold_int8=None)}) == replace(planted, **same)
+
+
+def test_a_run_saved_before_the_correction_reads_back_as_trained() -> None:
+    from ssvae_train.config import FitConfig
+    saved = FitConfig(dataset="hapt", exclude_class=2).to_dict()
+    assert saved["held_out_windows"] == "any" and FitConfig.from_dict(saved).held_out_windows == "any"
+    del saved["held_out_windows"]  # a checkpoint written before the option existed
+    assert FitConfig.from_dict(saved).held_out_windows == "whole"

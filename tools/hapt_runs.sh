@@ -124,6 +124,15 @@ case "${1:-all}" in
       run $m-turnema-l$f-s$s 30 --model $model --labels $f --seed $s --augment jitter,scale,turn --weight-ema 0.999
     done; done
     ;;
+  z|z0|z1)  # twenty-ninth round, Z (results/hapt-bundles.md): the held-out class held out whole (--held-out-windows
+    # any, the default since): Y's recipe (z) and the two alert test beds (z0, z1)
+    case $1 in
+      z) run novelty-tr-ds-v0.3-any-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 \
+           --val-fraction 0.3 ;;
+      *) s=${1#z}; run novelty-tr-ds-v0.45-any-s$s 40 --model ssvae --labels all --exclude-class 2 --transitions \
+           --seed $s --val-fraction 0.45 ;;
+    esac
+    ;;
   nv3)  # twenty-eighth round, Y (results/hapt-bundles.md): the shipped novelty recipe with more validation people
     run novelty-tr-ds-v0.3-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 --val-fraction 0.3
     ;;

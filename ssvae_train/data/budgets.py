@@ -62,12 +62,34 @@ class Split:
         return np.setdiff1d(self.train, self.labelled)
 
 
-def exclude_class(ds: DataSet, k: int, also: int | None = None) -> DataSet:
+def rows_touching(ds: DataSet, names: list[str]) -> np.ndarray:
+    """bool [N]: the training rows whose window holds at least one sample labelled with one of `names`, read
+    from the recordings the windows were cut from. A window that straddles a segment's edge is unlabelled
+    (its samples disagree) yet holds part of that segment. All False when the rows are not windows of known
+    recordings (built-in windowed sets, images)."""
+    touching = np.zeros(len(ds.y_train), dtype=bool)
+    if ds.train_recording_index() is None:
+        return touching
+    start = 0
+    for rec in (r for r in ds.recordings if not r.test):
+        n = max((len(rec.x) - ds.window) // ds.hop + 1, 0)
+        if n:
+            hit = np.concatenate([[0], np.cumsum(np.isin(rec.labels, names))])
+            starts = np.arange(n) * ds.hop
+            touching[start:start + n] = hit[starts + ds.window] > hit[starts]
+        start += n
+    return touching
+
+
+def exclude_class(ds: DataSet, k: int, also: int | None = None, whole_windows_only: bool = False) -> DataSet:
     """Drop class k from training (the anomaly protocol); test rows of class k get label -1.
 
     The remaining classes are renumbered 0..K-2 so the model never has an output it cannot learn.
     `also` (the score-selection protocol, `--val-anomaly-class`) drops one more class the same way; the
-    manifest's anomaly class stays k.
+    manifest's anomaly class stays k. Windows of recordings that hold any sample of a dropped class leave
+    too, though unlabelled: a held-out class is one the model never saw (HAPT's edge windows held half a
+    WALKING_DOWNSTAIRS window each, 502 of them beside 924 whole ones). `whole_windows_only` keeps them,
+    as runs trained before 2026-12-07 (`--held-out-windows whole`) did.
     """
     for c, flag in ((k, "--exclude-class"), (also, "--val-anomaly-class")):
         if c is not None and not 0 <= c < ds.n_classes:
@@ -75,11 +97,16 @@ def exclude_class(ds: DataSet, k: int, also: int | None = None) -> DataSet:
     if also == k:
         raise UserError(f"--val-anomaly-class {also}: must differ from --exclude-class")
     out = [k] if also is None else [k, also]
-    keep = ~np.isin(ds.y_train, out)  # unlabelled rows stay: nothing says they are of class k
+    keep = ~np.isin(ds.y_train, out)  # other unlabelled rows stay: nothing says they are of class k
+    edges = 0
+    if not whole_windows_only:
+        touching = rows_touching(ds, [ds.classes[c] for c in out])
+        edges = int((touching & keep).sum())
+        keep &= ~touching
     remap = np.full(ds.n_classes + 1, UNLABELLED, dtype=np.int64)  # index -1 (unlabelled) maps to -1
     kept = [c for c in range(ds.n_classes) if c not in out]
     remap[kept] = np.arange(len(kept))
-    extra = {**ds.extra, "excluded_class": k, "excluded_name": ds.classes[k]}
+    extra = {**ds.extra, "excluded_class": k, "excluded_name": ds.classes[k], "excluded_edge_windows": edges}
     if also is not None:
         extra.update(val_anomaly_class=also, val_anomaly_name=ds.classes[also])
     return replace(

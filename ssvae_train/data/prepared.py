@@ -58,6 +58,9 @@ class Prepared:
             "unlabelled": int(len(s.train) - len(s.labelled)),
             "labels_left_out_by_budget": given - int(len(s.labelled)),
             "val": int(len(s.val)), "val_labelled": int((y[s.val] >= 0).sum()),
+            # unlabelled windows that held part of a held-out class's segment, dropped with it
+            **({"held_out_edge_windows_skipped": self.ds.extra["excluded_edge_windows"]}
+               if "excluded_edge_windows" in self.ds.extra else {}),
         }
 
     def counts_line(self) -> str:

@@ -19,7 +19,7 @@ def prepare(cfg: FitConfig) -> Prepared:
         excluded_rows = ds.x_train[ds.y_train == cfg.exclude_class]
         if cfg.val_anomaly_class is not None:
             val_anomalies = ds.x_train[ds.y_train == cfg.val_anomaly_class]
-        ds = exclude_class(ds, cfg.exclude_class, cfg.val_anomaly_class)
+        ds = exclude_class(ds, cfg.exclude_class, cfg.val_anomaly_class, cfg.held_out_windows == "whole")
     groups = ds.groups_train
     if groups is None and cfg.val_split == "blocks":
         groups = contiguous_blocks(len(ds.y_train))
