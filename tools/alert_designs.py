@@ -8,7 +8,10 @@ The shipped design reads the wearer-adjusted score (`ssvae_edge.wearer_baseline`
 
 and the shipped design *gated* (V): only windows whose event class is in the gate set can be above the threshold,
 the gate set being the classes that get at least `GATE_SHARE` of the held-out activity's windows in the training
-people's recordings (never trained on), as the runtime classes them.
+people's recordings (never trained on), as the runtime classes them; and the gate with its set *chosen* (AA,
+twenty-ninth round): the nested sets of those classes in order of share ({first}, {first, second}, ...), each
+with its point fitted, the set whose point detects the most held-out segments kept (ties: fewer classes, then
+the shorter delay), the set chosen on the same half of the people as its point.
 
 Each design's point is fitted by the exporter's rule (`alert_point`: per configuration the lowest threshold, h
 for CUSUM, meeting the false-alert target there and at every higher one; then the configuration catching the
@@ -54,7 +57,8 @@ DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # alert_point.DEBOUNCES
 REFERENCE_QUANTILES = (0.5, 0.75, 0.9)  # r: of the training people's adjusted normal scores
 CUSUM_K = (1, 2, 3)  # at least k windows to raise: one window adds at most h / k
 N_H = 300  # h candidates, geometric
-DESIGNS = {"debounce": "k of m (shipped)", "cusum": "CUSUM", "gated": "k of m, gated"}
+DESIGNS = {"debounce": "k of m (shipped)", "cusum": "CUSUM", "gated": "k of m, gated",
+           "chosen": "k of m, gated, set chosen"}
 
 
 def cusum_states(a: np.ndarray, r: float, h: np.ndarray, k: int) -> np.ndarray:
@@ -138,6 +142,18 @@ def design_points(streams, adjusted, ref, fit_idx, target: float, design: str) -
     return min(cands, key=lambda c: rank(c[0]))
 
 
+def chosen_set_points(streams, by_set, ref, fit_idx, target: float) -> tuple:
+    """AA: each candidate gate set's point fitted on the streams `fit_idx`; the set whose point detects the most
+    held-out segments (ties: fewer classes, then the shorter delay), with its point."""
+    best = None
+    for classes, scores in by_set.items():
+        point, states_of = design_points(streams, scores, ref, fit_idx, target, "gated")
+        key = (rank(point)[0], len(classes), *rank(point)[1:])
+        if best is None or key < best[0]:
+            best = (key, {**point, "gate": list(classes)}, states_of)
+    return best[1], best[2]
+
+
 def caught_and_false(streams, idx, states_of) -> tuple[np.ndarray, np.ndarray]:
     """Per candidate [P]: held-out segments caught and false alerts over the streams `idx` (`tally_many`)."""
     caught, false = 0, 0
@@ -166,11 +182,11 @@ def frontier(streams, adjusted, rates) -> dict:
     return best
 
 
-def out_of_sample(streams, adjusted, ref, halves, target: float, design: str) -> dict:
-    """Fit on one half, count on the other, both ways; the counts added."""
+def out_of_sample(streams, halves, fit_point) -> dict:
+    """Fit on one half (`fit_point(idx)` -> (point, stream -> states)), count on the other, both ways; added."""
     results, points = [], []
     for fit_idx, eval_idx in (halves, halves[::-1]):
-        point, states_of = design_points(streams, adjusted, ref, fit_idx, target, design)
+        point, states_of = fit_point(fit_idx)
         points.append({k: v for k, v in point.items() if k != "index"})
         results.append(match(streams, eval_idx, lambda i, f=states_of: f(i), 0))
     r = am.combine(results, streams["rate"])
@@ -216,27 +232,40 @@ def main(
                            m.excluded_class_name)
     gate = sorted(k for k, v in share.items() if v >= GATE_SHARE)
     typer.echo(f"gate set: {gate} (held-out windows of the training people by class: {share})", err=True)
-    gated_scores = {n0: [gated(a, c, gate) for a, (_, _, c) in zip(adjusted[n0], streamed, strict=True)]
-                    for n0 in adjusted}
+
+    def gated_to(classes) -> dict:
+        return {n0: [gated(a, c, classes) for a, (_, _, c) in zip(adjusted[n0], streamed, strict=True)]
+                for n0 in adjusted}
+    gated_scores = gated_to(gate)
+    by_share = sorted(gate, key=lambda c: -share[c])
+    by_set = {tuple(by_share[:j]): gated_to(by_share[:j]) for j in range(1, len(by_share) + 1)}
     rows = []
     for target in TARGETS:
         row = {"target": target}
+        fitters = {
+            "debounce": lambda idx, t=target: design_points(streams, adjusted, ref, idx, t, "debounce"),
+            "cusum": lambda idx, t=target: design_points(streams, adjusted, ref, idx, t, "cusum"),
+            "gated": lambda idx, t=target: design_points(streams, gated_scores, ref, idx, t, "gated"),
+            "chosen": lambda idx, t=target: chosen_set_points(streams, by_set, ref, idx, t),
+        }
         for design in DESIGNS:
-            row[design] = out_of_sample(streams, gated_scores if design == "gated" else adjusted, ref, halves,
-                                        target, design)
+            row[design] = out_of_sample(streams, halves, fitters[design])
         rows.append(row)
         typer.echo(f"target {target:g}: " + json.dumps({d: {k: row[d][k] for k in ("detected", "false_alerts",
                    "median_delay_s")} for d in DESIGNS}), err=True)
     hours = normal_hours(streams, range(len(val.x)))
     rates = (0.5, 1.0, 2.0, 3.0, 5.0)
     edges = {d: frontier(streams, gated_scores if d == "gated" else adjusted, rates) for d in ("debounce", "gated")}
+    edges.update({f"gated to {', '.join(c)}": frontier(streams, sc, rates)
+                  for c, sc in by_set.items() if list(c) != by_share})
     Path("benchmarks").mkdir(exist_ok=True)
     record = {"bundle": str(bundle), "halves": [sorted(h) for h in half], "normal_hours": hours,
               "gate": {"classes": gate, "held_out_windows_by_class": share}, "rows": rows,
               "frontier": {d: {str(f): v for f, v in e.items()} for d, e in edges.items()}}
     Path(f"benchmarks/{name}.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
     lines = [f"# Alert designs on {bundle}, out of sample", "",
-             "Made by `python tools/alert_designs.py` (docstring; results/hapt-bundles.md, twenty-eighth round, U). "
+             "Made by `python tools/alert_designs.py` (docstring; results/hapt-bundles.md, twenty-eighth round, U; "
+             "twenty-ninth, AA). "
              f"The test bed's validation people in two halves ({', '.join(sorted(half[0]))} | "
              f"{', '.join(sorted(half[1]))}); each design's point fitted on one half by the exporter's rule, counted "
              f"on the other, both ways, added ({hours:.2f} h of labelled normal time in all). Gate set (V): "
@@ -256,7 +285,9 @@ def main(
               "configuration catches over all the people at a false-alert rate no higher than each of these.", "",
               "| design | " + " | ".join(f"≤ {f:g}/h" for f in rates) + " |", "|---|" + "---:|" * len(rates)]
     for d, e in edges.items():
-        lines.append(f"| {DESIGNS[d]} | " + " | ".join(f"{e[f]}/{n_held}" for f in rates) + " |")
+        lines.append(f"| {DESIGNS.get(d, 'k of m, ' + d)} | " + " | ".join(f"{e[f]}/{n_held}" for f in rates) + " |")
+    lines += ["", "Sets chosen by AA (fitted on the first half, then on the second): " + "; ".join(
+        f"{r['target']:g}/h: " + " | ".join(", ".join(pt["gate"]) for pt in r["chosen"]["points"]) for r in rows)]
     Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines))
 
