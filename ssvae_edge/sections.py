@@ -75,10 +75,10 @@ class AlertCandidate(Record):
 @dataclass(frozen=True)
 class AlertGate(Record):
     """The alert point only windows of the gate's classes can raise (`ssvae_edge.alert_gate`), on the
-    wearer-adjusted score with its own prior weight: the classes (those that received at least `min_share` of the
-    held-out activity's windows in the training people's recordings, `held_out_share`), then the debounce and
-    threshold fitted with the gate on the validation people's recordings, what they did there, and what the
-    ungated point did on the same (`ungated`)."""
+    wearer-adjusted score with its own prior weight: the classes (of those that received at least `min_share` of
+    the held-out activity's windows in the training people's recordings, `held_out_share`, the nested set whose
+    point caught the most, `sets_tried`), then the debounce and threshold fitted with the gate on the validation
+    people's recordings, what they did there, and what the ungated point did on the same (`ungated`)."""
 
     classes: tuple[str, ...]
     prior_windows: int
@@ -99,6 +99,7 @@ class AlertGate(Record):
     min_share: float | None = None
     rule: str | None = None
     warnings: tuple[str, ...] | None = None
+    sets_tried: tuple[Mapping[str, Any], ...] | None = None  # each candidate set's point (bundles since AA)
 
 
 @dataclass(frozen=True)

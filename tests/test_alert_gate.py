@@ -190,3 +190,21 @@ def test_the_wearer_section_is_written_only_where_no_runtime_is_worse_off(used, 
     from ssvae_train.export.wearer_baseline_fit import written as rule
 
     assert rule(used, ungated, plain) is written
+
+
+def test_of_the_classes_with_the_share_the_fit_keeps_the_set_whose_point_catches_most(tmp_path) -> None:
+    """AA: LAYING gets a share of the held-out windows too, but its normal windows are loud bursts; with LAYING in
+    the gate the threshold must sit above the bursts and misses the segments, so the fit keeps WALKING alone."""
+    pytest.importorskip("torch")
+    from ssvae_train.export.wearer_baseline_fit import fit_gate, gate_sets, stream_whole
+
+    folder, _, _, streams = scenario(tmp_path, "WALKING", "WALKING")
+    b = Bundle.load(folder, providers="cpu", threads=1)
+    streamed = [stream_whole(b, x, 64) for x in streams.x]
+    share = {"WALKING": 0.6, "LAYING": 0.35, "SITTING": 0.05}
+    assert gate_sets(share) == [("WALKING",), ("WALKING", "LAYING")]  # SITTING is under GATE_SHARE
+    # a prior that outweighs the wearer (10**6 windows of score 0): the adjusted scores stay the raw ones
+    g = fit_gate(folder, b, streamed, streams, 1.0, dict.fromkeys(CLASSES, 0.0), 100, share, prior_windows=(10**6,))
+    assert g is not None and g.classes == ("WALKING",) and g.detected == 4
+    tried = {tuple(t["classes"]): t["detected"] for t in g.sets_tried}
+    assert tried[("LAYING", "WALKING")] < tried[("WALKING",)] == 4

@@ -14,7 +14,10 @@ recording is streamed whole by `StreamScorer` at the operating point's hop.
 With a held-out activity, the point is also fitted with the alert gate (`ssvae_edge.alert_gate`; adopted on two
 alert test beds, results/hapt-bundles.md, twenty-eighth round, W): only windows of the classes that received at
 least `GATE_SHARE` of the held-out activity's windows in the training people's recordings can be above the
-threshold. The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the
+threshold. Which of those classes (AA, twenty-ninth round): the nested sets in order of share ({first}, {first,
+second}, ...) are each fitted, and the set whose point detects the most validation segments is kept (ties: fewer
+classes), since a class bringing a few held-out windows and many high-scoring normal ones costs more than it
+gives. The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the
 ungated point) when it detects at least as many held-out validation segments; whether the section is written at
 all: when the point the runtime alerts at beats the plain score's and the ungated point is no worse than it.
 """
@@ -52,9 +55,11 @@ MEMORY_SECONDS = 3600.0  # the baseline's memory: about the last hour of each cl
 PRIOR_WINDOWS = (5, 20)  # how many windows a class's prior counts as: the wearer takes over within a minute or so
 GATE_SHARE = 0.10  # a class joins the alert gate when it gets at least this share of the held-out activity's windows
 GATE_RULE = (f"the classes that received at least {GATE_SHARE:.0%} of the held-out activity's windows in the training "
-             "people's recordings, as the runtime classes them; then per prior weight the exporter's alert rule on the "
-             "adjusted scores of the validation people's recordings, only those classes' windows able to be above; "
-             "kept when it detects at least as many held-out segments as the ungated point")
+             "people's recordings, as the runtime classes them, taken as nested sets in order of share ({first}, "
+             "{first, second}, ...); per set and prior weight the exporter's alert rule on the adjusted scores of the "
+             "validation people's recordings, only the set's windows able to be above; the set whose point detects "
+             "the most held-out segments (ties: fewer classes, then shorter delay), kept when it detects at least as "
+             "many as the ungated point")
 RULE = ("per prior weight, the exporter's alert rule on the adjusted scores of the validation people's recordings; "
         "the best (most held-out segments, then shorter delay, then larger k) is kept only when it (or its gate, "
         "below) detects more held-out segments than the plain score's point fitted the same way on the same "
@@ -103,21 +108,36 @@ def held_out_share(bundle: Bundle, streamed: Sequence[tuple], labels: Sequence[n
     return {str(k): int(v) / len(classes) for k, v in zip(names, counts, strict=True)}
 
 
+def gate_sets(share: dict[str, float]) -> list[tuple[str, ...]]:
+    """The candidate gates: the classes with at least `GATE_SHARE` of the held-out windows, nested in order of share."""
+    order = sorted((c for c, v in share.items() if v >= GATE_SHARE), key=lambda c: (-share[c], c))
+    return [tuple(order[: j + 1]) for j in range(len(order))]
+
+
 def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], validation: Streams, target: float,
              prior: dict[str, float], memory: int, share: dict[str, float],
              prior_windows: Sequence[int] = PRIOR_WINDOWS) -> AlertGate | None:
-    """The gated point on the validation streams (`streamed`: their `stream_whole`), or None when no class gets
-    `GATE_SHARE` of the held-out windows."""
-    gate = tuple(sorted(c for c, v in share.items() if v >= GATE_SHARE))
-    if not gate:
+    """The gated point on the validation streams (`streamed`: their `stream_whole`) of the best of `gate_sets`,
+    or None when no class gets `GATE_SHARE` of the held-out windows (or no set's windows include a normal one)."""
+    chosen, tried = None, []
+    for classes in gate_sets(share):
+        candidates = []
+        for n0 in prior_windows:
+            scored = [(st, gated(adjusted_scores(s, c, prior, n0, memory), c, classes)) for st, s, c in streamed]
+            if not any_normal_above(scored, validation):
+                break
+            candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
+        else:
+            point = min(candidates, key=rank)
+            tried.append({"classes": sorted(classes), "detected": point["detected"],
+                          "false_alerts_per_hour": point["false_alerts_per_hour"],
+                          "median_delay_s": point["median_delay_s"]})
+            key = (rank(point)[0], len(classes), *rank(point)[1:])
+            if chosen is None or key < chosen[0]:
+                chosen = (key, tuple(sorted(classes)), point)
+    if chosen is None:
         return None
-    candidates = []
-    for n0 in prior_windows:
-        scored = [(st, gated(adjusted_scores(s, c, prior, n0, memory), c, gate)) for st, s, c in streamed]
-        if not any_normal_above(scored, validation):
-            return None
-        candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
-    best = min(candidates, key=rank)
+    _, gate, best = chosen
     threshold_int8 = int8_threshold(bundle_dir, b.manifest, prior, best["prior_windows"], memory,
                                     (best["k"], best["m"]), validation, target, gate)
     return AlertGate(
@@ -127,7 +147,7 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
         false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"], detected=best["detected"],
         held_out_segments=best["held_out_segments"], median_delay_s=best["median_delay_s"],
         unlabelled_raises=best.get("unlabelled_raises"), held_out_share=share, min_share=GATE_SHARE, rule=GATE_RULE,
-        warnings=tuple(best["warnings"]) or None)
+        warnings=tuple(best["warnings"]) or None, sets_tried=tuple(tried))
 
 
 def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Streams, target: float,
