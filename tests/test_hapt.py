@@ -80,6 +80,8 @@ def test_a_held_out_class_leaves_training_with_the_windows_straddling_its_segmen
     out = exclude_class(ds, k)
     assert len(out.y_train) == len(ds.y_train) - touching.sum()
     assert out.extra["excluded_edge_windows"] == edges.sum()
+    # the edge windows were mixed-label windows: the count of those that stay goes down by as many
+    assert out.counts["windows_mixed_labels"] == ds.counts["windows_mixed_labels"] - edges.sum()
     kept = exclude_class(ds, k, whole_windows_only=True)  # runs trained before the correction
     assert len(kept.y_train) == (ds.y_train != k).sum() and kept.extra["excluded_edge_windows"] == 0
 

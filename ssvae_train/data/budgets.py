@@ -117,6 +117,9 @@ def exclude_class(ds: DataSet, k: int, also: int | None = None, whole_windows_on
         groups_train=None if ds.groups_train is None else ds.groups_train[keep],
         classes=[ds.classes[c] for c in kept],
         extra=extra,
+        # the edge windows were counted as mixed-label training windows; they are counted as skipped now
+        counts={**ds.counts, **({"windows_mixed_labels": ds.counts["windows_mixed_labels"] - edges}
+                                if "windows_mixed_labels" in ds.counts else {})},
     )
 
 
