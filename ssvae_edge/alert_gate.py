@@ -4,9 +4,11 @@ An anomaly of one kind is met in windows the classifier calls a few classes: a h
 WALKING, not SITTING. An alert threshold fitted on every window is set by the highest normal scores whatever
 their class (a person getting up, a turn), so it sits above most of the anomaly's windows. With a gate, a window
 counts as above the threshold only when its event class is one of the gate's classes, and the threshold is fitted
-on those windows alone. The classes are the ones that received at least a set share of the held-out activity's
-windows in the training people's recordings (never trained on), as the runtime classes them: a choice made on the
-training split, and one that needs examples of the anomaly, as `ssvae-export --score auto` does.
+on those windows alone. The candidates are the classes that received at least a set share of the held-out
+activity's windows in the training people's recordings (never trained on), as the runtime classes them; of their
+nested sets in order of share, the export keeps the one whose point catches the most on the validation people (a
+class bringing a few held-out windows and many high-scoring normal ones costs more than it gives). Either way it
+needs examples of the anomaly, as `ssvae-export --score auto` does.
 
 The gate reads the same event class as the wearer baseline; it changes which windows can be above the threshold,
 nothing else. numpy only, like the rest of the runtime.

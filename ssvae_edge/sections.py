@@ -232,6 +232,8 @@ class Producer(Record):
     weight_ema: float | None = None  # `ssvae-train fit --weight-ema`, only when the weights are an average
     excluded_class: int | None = None
     excluded_class_name: str | None = None
+    held_out_windows: str | None = None  # `ssvae-train fit --held-out-windows`, with a held-out class (since Z)
+    transitions: bool | None = None  # `ssvae-train fit --transitions`, only when on
     data_counts: Mapping[str, Any] | None = None
     metrics: Mapping[str, Any] | None = None
 

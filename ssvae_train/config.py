@@ -50,7 +50,7 @@ LABELLED_ELBO = ("equal", "share")
 # found at another path. Everything else comes from the checkpoint.
 RESUMABLE = ("epochs", "data_dir", "device", "precision")
 # Which windows of recordings leave training with a held-out class (--held-out-windows); a checkpoint saved
-# before the option existed was trained with `whole`.
+# before the option existed, with a held-out class, was trained with `whole`.
 HELD_OUT_WINDOWS = ("any", "whole")
 LEGACY_HELD_OUT_WINDOWS = "whole"
 
@@ -142,9 +142,10 @@ class FitConfig:
         "anyway.", VAL_SPLITS)
     exclude_class: int | None = option(None, "Hold class K out of training (anomaly protocol).")
     held_out_windows: str = option(
-        "any", "With --exclude-class on recordings: any (a window holding any sample of the held-out class leaves "
-        "training, though its samples disagree and it is unlabelled) | whole (only windows wholly inside its "
-        "segments leave; the rest stay as unlabelled rows, as in runs before 2026-12-07's twenty-ninth round).",
+        "any", "With --exclude-class on recordings (--dataset recordings or hapt): any (a window holding any sample "
+        "of a held-out class, --val-anomaly-class's too, leaves training, though its samples disagree and it is "
+        "unlabelled) | whole (only windows wholly inside its segments leave; the rest stay as unlabelled rows, as "
+        "in runs before 2026-12-07's twenty-ninth round).",
         HELD_OUT_WINDOWS)
     val_anomaly_class: int | None = option(
         None, "With --exclude-class: hold class J out too; its training rows become validation anomalies, on which "
@@ -185,6 +186,8 @@ class FitConfig:
             raise UserError("--labelled-elbo weighs the labelled rows' ELBO: it is for --model ssvae")
         if self.val_anomaly_class is not None and (self.exclude_class is None or self.m1_run is not None):
             raise UserError("--val-anomaly-class holds a second class out: give --exclude-class, without --m1-run")
+        if self.held_out_windows != "any" and self.exclude_class is None:
+            raise UserError("--held-out-windows says which windows leave with a held-out class: give --exclude-class")
         if self.m1_sample and self.m1_run is None:
             raise UserError("--m1-sample draws from an M1: give it with --m1-run")
         if self.m1_run is not None and self.arch != "dense":
@@ -212,7 +215,8 @@ class FitConfig:
     @classmethod
     def from_dict(cls, d: dict) -> FitConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{"held_out_windows": LEGACY_HELD_OUT_WINDOWS, **{k: v for k, v in d.items() if k in known}})
+        legacy = {"held_out_windows": LEGACY_HELD_OUT_WINDOWS} if d.get("exclude_class") is not None else {}
+        return cls(**{**legacy, **{k: v for k, v in d.items() if k in known}})
 
 
 def epoch_lr(cfg: FitConfig, epoch: int) -> float:

@@ -216,8 +216,10 @@ def test_each_bad_input_is_one_line_exit_2_and_no_run_folder(tmp_path: Path, edi
 # ---- end to end ----------------------------------------------------------------------------------------------
 def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
     run, bundle = tmp_path / "run", tmp_path / "bundle"
+    # trained as before the held-out class's straddling windows left training: the rebuild must train-split alike
     p = cli("fit", "--dataset", "hapt", "--data-dir", str(SLICE), "--arch", "convlstm", "--hidden", "16",
-            "--latent-dim", "4", "--epochs", "1", "--exclude-class", "2", "--val-fraction", "0.3", "--out", str(run))
+            "--latent-dim", "4", "--epochs", "1", "--exclude-class", "2", "--held-out-windows", "whole",
+            "--val-fraction", "0.3", "--out", str(run))
     assert p.returncode == 0, p.stderr
     e = subprocess.run([sys.executable, "-m", "ssvae_train.export.cli", str(run), "--out", str(bundle), "--quiet"],
                        capture_output=True, text=True)
@@ -288,8 +290,10 @@ def test_requantizing_fits_the_wearer_baselines_int8_threshold_again(tmp_path: P
     from ssvae_train.export.wearer_baseline_fit import write_with_baseline
 
     run, bundle = tmp_path / "run", tmp_path / "bundle"
+    # trained as before the held-out class's straddling windows left training: the rebuild must train-split alike
     p = cli("fit", "--dataset", "hapt", "--data-dir", str(SLICE), "--arch", "convlstm", "--hidden", "16",
-            "--latent-dim", "4", "--epochs", "1", "--exclude-class", "2", "--val-fraction", "0.3", "--out", str(run))
+            "--latent-dim", "4", "--epochs", "1", "--exclude-class", "2", "--held-out-windows", "whole",
+            "--val-fraction", "0.3", "--out", str(run))
     assert p.returncode == 0, p.stderr
     e = subprocess.run([sys.executable, "-m", "ssvae_train.export.cli", str(run), "--out", str(bundle), "--quiet",
                         "--quantize", "int8"], capture_output=True, text=True)
@@ -309,6 +313,10 @@ def test_requantizing_fits_the_wearer_baselines_int8_threshold_again(tmp_path: P
     assert wb.gate.threshold_int8 != -6789.0 and np.isfinite(wb.gate.threshold_int8)
     same = {"threshold_int8": None, "gate": replace(planted.gate, threshold_int8=None)}
     assert replace(wb, **{**same, "gate": replace(wb.gate, threshold_int8=None)}) == replace(planted, **same)
+    # the int8 graphs are calibrated on the same rows as at export (the producer's held_out_windows), bit for bit
+    assert m.producer.held_out_windows == "whole"
+    for f in sorted(bundle.glob("*.int8.onnx")):
+        assert (tmp_path / "wb" / f.name).read_bytes() == f.read_bytes(), f.name
 
 
 def test_a_run_saved_before_the_correction_reads_back_as_trained() -> None:
@@ -317,3 +325,19 @@ def test_a_run_saved_before_the_correction_reads_back_as_trained() -> None:
     assert saved["held_out_windows"] == "any" and FitConfig.from_dict(saved).held_out_windows == "any"
     del saved["held_out_windows"]  # a checkpoint written before the option existed
     assert FitConfig.from_dict(saved).held_out_windows == "whole"
+    plain = FitConfig(dataset="hapt").to_dict()
+    del plain["held_out_windows"]  # no held-out class: nothing to keep as it was
+    assert FitConfig.from_dict(plain).held_out_windows == "any"
+    with pytest.raises(UserError, match="give --exclude-class"):
+        FitConfig(dataset="hapt", arch="convlstm", held_out_windows="whole").validate()
+
+
+def test_requantize_reads_the_runs_data_options_from_older_producers_too() -> None:
+    from ssvae_edge.sections import Producer
+    from ssvae_train.export.requantize import held_out_windows_of, transitions_of
+
+    assert held_out_windows_of(Producer(held_out_windows="any")) == "any"
+    assert held_out_windows_of(Producer(data_counts={"held_out_edge_windows_skipped": 502})) == "any"
+    assert held_out_windows_of(Producer(data_counts={"train": 10})) == "whole"  # exported before the option
+    assert transitions_of(Producer(transitions=True), []) and not transitions_of(Producer(dataset="hapt"), ["SITTING"])
+    assert transitions_of(Producer(dataset="hapt"), ["WALKING", "STAND_TO_SIT"])

@@ -192,3 +192,12 @@ def test_m1_sample_draws_fresh_rows_each_epoch_reproducibly(tmp_path, m1_run):
     assert not torch.allclose(sampled["state_dict"]["pi.weight"], means["state_dict"]["pi.weight"])
     with pytest.raises(UserError, match="--m1-run"):
         FitConfig(dataset="digits", m1_sample=True).validate()
+
+
+def test_an_m1_must_have_dropped_the_same_held_out_windows():
+    from ssvae_train.training.stacked import check_m1
+
+    mine = FitConfig(dataset="hapt", arch="dense", exclude_class=2)
+    check_m1(FitConfig(dataset="hapt", arch="dense", exclude_class=2), mine, "vae")
+    with pytest.raises(UserError, match="--held-out-windows whole"):
+        check_m1(FitConfig(dataset="hapt", arch="dense", exclude_class=2, held_out_windows="whole"), mine, "vae")

@@ -126,16 +126,13 @@ case "${1:-all}" in
       run $m-turnema-l$f-s$s 30 --model $model --labels $f --seed $s --augment jitter,scale,turn --weight-ema 0.999
     done; done
     ;;
-  z|z0|z1|zw0|zw1|zw3)  # twenty-ninth round, Z (results/hapt-bundles.md): the held-out class held out whole (--held-out-windows
-    # any, the default since): Y's recipe (z) and the two alert test beds (z0, z1); zw0, zw1 and zw3
-    # train the test beds and Y's run again as before the correction
+  z|zs1|zs2|z0|z1)  # twenty-ninth round, Z (results/hapt-bundles.md): the held-out class held out whole (--held-out-windows
+    # any, the default since): Y's recipe (z) and the two alert test beds (z0, z1); the same before the correction
+    # are queues nv, nv1 and nv3 (trained again in this round, results/hapt-bundles.md)
     case $1 in
-      z) run novelty-tr-ds-v0.3-any-s0 40 --model ssvae --labels all --exclude-class 2 --transitions --seed 0 \
+      z|zs1|zs2) s=${1#zs}; [ "$1" = z ] && s=0  # zs1, zs2: more seeds of it (a measurement, after Z and AA)
+         run novelty-tr-ds-v0.3-any-s$s 40 --model ssvae --labels all --exclude-class 2 --transitions --seed $s \
            --val-fraction 0.3 ;;
-      zw0|zw1) s=${1#zw}; run novelty-tr-ds-v0.45-s$s 40 --model ssvae --labels all --exclude-class 2 --transitions \
-           --seed $s --val-fraction 0.45 --held-out-windows whole ;;  # the test beds as recorded (reproduced?)
-      zw3) run novelty-tr-ds-v0.3-s0 40 --model ssvae --labels all --exclude-class 2 --held-out-windows whole \
-           --transitions --seed 0 --val-fraction 0.3 ;;  # Y's run (queue nv3) again
       *) s=${1#z}; run novelty-tr-ds-v0.45-any-s$s 40 --model ssvae --labels all --exclude-class 2 --transitions \
            --seed $s --val-fraction 0.45 ;;
     esac

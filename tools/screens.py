@@ -64,7 +64,7 @@ def main(
         runs += [path] if (path / "checkpoint.pt").exists() else sorted(p for p in path.iterdir() if p.is_dir())
     for run in (r for r in runs if (r / "checkpoint.pt").exists()):
         ck = load_checkpoint(run)
-        cfg, hist = ck["fit_config"], ck["history"]
+        cfg, hist = FitConfig.from_dict(ck["fit_config"]).to_dict(), ck["history"]  # a legacy run's options filled in
         curve = " ".join(f"{100 * h['val_accuracy']:.1f}" for h in hist if "val_accuracy" in h)
         sec = sum(h["seconds"] for h in hist) / len(hist)
         what = f"{cfg['arch']} {cfg['model']} {cfg['objective']}, {cfg['labels']} labels, seed {cfg['seed']}"

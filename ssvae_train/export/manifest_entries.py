@@ -53,6 +53,8 @@ def producer(loaded: Loaded, meta: dict, metrics: dict) -> Producer:
         weights=loaded.weights, weights_epoch=weights_epoch(ckpt, loaded.weights),
         weight_ema=cfg.weight_ema or None,
         excluded_class=meta["excluded_class"], excluded_class_name=meta["excluded_name"],
+        held_out_windows=cfg.held_out_windows if cfg.exclude_class is not None else None,
+        transitions=True if cfg.transitions else None,
         data_counts=meta["counts"],  # rows/windows kept, unlabelled and skipped (no row dropped silently)
         metrics=metrics,
     )

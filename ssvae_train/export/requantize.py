@@ -38,6 +38,22 @@ DEFAULT_VAL_FRACTION = 0.1  # what bundles exported before `producer.val_fractio
 MATCH_RTOL = 1e-6
 
 
+def held_out_windows_of(producer: Producer) -> str:
+    """The run's --held-out-windows: the producer's, or for a bundle exported before the key, `any` only where its
+    data counts show straddling windows dropped."""
+    if producer.held_out_windows is not None:
+        return producer.held_out_windows
+    return "any" if (producer.data_counts or {}).get("held_out_edge_windows_skipped") else "whole"
+
+
+def transitions_of(producer: Producer, classes: list[str]) -> bool:
+    """The run's --transitions: the producer's, or for a bundle exported before the key, whether its HAPT classes
+    hold a postural transition (`STAND_TO_SIT`, ...)."""
+    if producer.transitions is not None:
+        return bool(producer.transitions)
+    return producer.dataset == "hapt" and any("_TO_" in c for c in classes)
+
+
 def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[str], None] | None = None) -> dict:
     """Replace the int8 graphs of the bundle in `bundle`; returns the new manifest. Raises UserError."""
     say = say or (lambda _line: None)
@@ -58,6 +74,7 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
         seed=int(producer.seed or 0), exclude_class=producer.excluded_class,
         val_fraction=float(producer.val_fraction if producer.val_fraction is not None else DEFAULT_VAL_FRACTION),
         val_split=producer.val_split or "random",
+        held_out_windows=held_out_windows_of(producer), transitions=transitions_of(producer, manifest.classes),
     )
     prep = prepare(cfg)
     cal = manifest.threshold_calibration

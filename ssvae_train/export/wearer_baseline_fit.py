@@ -53,7 +53,7 @@ from ssvae_train.export.alert_point import (
 
 MEMORY_SECONDS = 3600.0  # the baseline's memory: about the last hour of each class (longer than any recording here)
 PRIOR_WINDOWS = (5, 20)  # how many windows a class's prior counts as: the wearer takes over within a minute or so
-GATE_SHARE = 0.10  # a class joins the alert gate when it gets at least this share of the held-out activity's windows
+GATE_SHARE = 0.10  # a class is a gate candidate when it gets at least this share of the held-out activity's windows
 GATE_RULE = (f"the classes that received at least {GATE_SHARE:.0%} of the held-out activity's windows in the training "
              "people's recordings, as the runtime classes them, taken as nested sets in order of share ({first}, "
              "{first, second}, ...); per set and prior weight the exporter's alert rule on the adjusted scores of the "

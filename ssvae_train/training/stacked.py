@@ -62,6 +62,8 @@ def check_m1(m1_cfg: FitConfig, cfg: FitConfig, m1_kind: str) -> None:
         ("seed", cfg.seed, m1_cfg.seed),
         ("val-fraction", cfg.val_fraction, m1_cfg.val_fraction),
         ("exclude-class", cfg.exclude_class, m1_cfg.exclude_class),
+        ("held-out-windows", cfg.held_out_windows if cfg.exclude_class is not None else None,
+         m1_cfg.held_out_windows if m1_cfg.exclude_class is not None else None),
     ):
         if mine != theirs:
             raise UserError(
