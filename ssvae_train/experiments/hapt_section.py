@@ -263,7 +263,7 @@ def hapt(_cells: object) -> list[str]:
         "on five others, had turned it down; X took the recipe without the turns, whose gated curve lies above the "
         "turned recipe's at every rate on both (`benchmarks/alert-designs-testbed-noturn-s{0,1}.md`); Y fitted the "
         "point on seven validation people's 0.94 h instead of three people's 0.43 h. It caught 40/42 of its "
-        "validation people's segments at no false alert:",
+        "validation people's segments at no false alert (kept by the twenty-ninth round's rules Z and AA):",
         "", *_classifier("hapt-phone-novelty"),
         "The same bundle without the gate (`--no-alert-gate`; its ungated point caught 0/42 on validation):", "",
         *_classifier("hapt-phone-novelty-ungated", "test recordings (no gate)"),
