@@ -25,7 +25,8 @@ from ssvae_edge import alert_metrics as am
 from ssvae_edge.alert_gate import gated
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.export.alert_point import HELD_OUT, UNLABELLED_TIME
-from ssvae_train.export.wearer_baseline_fit import labelled_streams, stream_whole
+from ssvae_train.export.labelled_recordings import labelled_streams
+from ssvae_train.export.wearer_baseline_fit import stream_whole
 
 RATES = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0)
 

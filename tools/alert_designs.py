@@ -40,15 +40,13 @@ from ssvae_edge import alert_metrics as am
 from ssvae_edge.alert_gate import gated
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.export.alert_point import HELD_OUT, rank
+from ssvae_train.export.labelled_recordings import labelled_streams, read_labels_of, read_recordings
 from ssvae_train.export.wearer_baseline_fit import (
     GATE_SHARE,
     MEMORY_SECONDS,
     PRIOR_WINDOWS,
     class_priors,
     held_out_share,
-    labelled_streams,
-    read_labels_of,
-    read_recordings,
     stream_whole,
 )
 

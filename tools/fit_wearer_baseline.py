@@ -26,13 +26,8 @@ import typer
 
 from ssvae_edge import Bundle
 from ssvae_edge.errors import BundleError, InputError
-from ssvae_train.export.wearer_baseline_fit import (
-    fit,
-    labelled_streams,
-    read_labels_of,
-    read_recordings,
-    write_with_baseline,
-)
+from ssvae_train.export.labelled_recordings import labelled_streams, read_labels_of, read_recordings
+from ssvae_train.export.wearer_baseline_fit import fit, write_with_baseline
 
 
 def main(

@@ -37,13 +37,8 @@ import typer
 
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import score_recordings
-from ssvae_train.export.wearer_baseline_fit import (
-    fit,
-    labelled_streams,
-    read_labels_of,
-    read_recordings,
-    write_with_baseline,
-)
+from ssvae_train.export.labelled_recordings import labelled_streams, read_labels_of, read_recordings
+from ssvae_train.export.wearer_baseline_fit import fit, write_with_baseline
 
 TARGETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 NAME = "alert-tradeoff-wearer"

@@ -34,8 +34,6 @@ from ssvae_edge import alert_metrics as am
 from ssvae_edge.alert_gate import gated
 from ssvae_edge.bundle import Bundle
 from ssvae_edge.contract import Manifest
-from ssvae_edge.csvinput import read_recording
-from ssvae_edge.labelled import read_labels
 from ssvae_edge.recalibrate import write_copy
 from ssvae_edge.sections import AlertGate, WearerBaselineSection
 from ssvae_edge.stream import StreamScorer
@@ -43,7 +41,6 @@ from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.export.alert_point import (
     HELD_OUT,
-    UNLABELLED_TIME,
     Streams,
     calibration_streams,
     point_of_scores,
@@ -276,29 +273,6 @@ def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: fl
     new = with_section(b.manifest, section)
     new.write(tmp)
     return new.to_json()
-
-
-def read_recordings(files: Sequence[Path], manifest) -> list[np.ndarray]:
-    """CSV recordings as the runtime reads them: samples [T, C] in the bundle's channel order."""
-    return [read_recording(f, manifest.channels, manifest.sample_rate_hz).samples for f in files]
-
-
-def read_labels_of(files: Sequence[Path], xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The `label` column of each CSV recording, cut to its samples."""
-    return [read_labels(f)[: len(x)] for f, x in zip(files, xs, strict=True)]
-
-
-def labelled_streams(files: Sequence[Path], manifest) -> Streams:
-    """Labelled CSV recordings (a `label` column) as calibration streams: the bundle's held-out class's segments
-    marked `HELD_OUT`, blank labels unlabelled time, read at the operating point's hop."""
-    xs = read_recordings(files, manifest)
-    labels = read_labels_of(files, xs)
-    held = manifest.excluded_class_name
-    labels = [np.where(lab == held, HELD_OUT, lab) for lab in labels]
-    hop = int(manifest.alert_hop)
-    return Streams(xs, labels, int(manifest.window), hop, float(manifest.sample_rate_hz),
-                   {"recordings": [Path(f).stem for f in files], "held_out": held,
-                    "builder": "labelled CSV recordings, whole"}, unlabelled=UNLABELLED_TIME)
 
 
 def write_with_baseline(bundle_dir: str | Path, out: str | Path, section: WearerBaselineSection) -> None:
