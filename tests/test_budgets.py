@@ -67,6 +67,7 @@ def test_too_few_labels_refused(digits):
 def test_exclude_class_removes_it_from_training_only(digits):
     ds = exclude_class(digits, 3)
     assert ds.n_classes == 9 and "3" not in ds.classes
+    assert "excluded_edge_windows" not in ds.extra  # no recordings, no segment edges to count
     assert len(ds.x_train) == int((digits.y_train != 3).sum())
     assert ds.y_train.max() == 8 and ds.y_train.min() == 0
     assert np.array_equal(ds.y_test == -1, digits.y_test == 3)  # the test set keeps it, marked -1

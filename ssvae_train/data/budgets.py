@@ -106,7 +106,9 @@ def exclude_class(ds: DataSet, k: int, also: int | None = None, whole_windows_on
     remap = np.full(ds.n_classes + 1, UNLABELLED, dtype=np.int64)  # index -1 (unlabelled) maps to -1
     kept = [c for c in range(ds.n_classes) if c not in out]
     remap[kept] = np.arange(len(kept))
-    extra = {**ds.extra, "excluded_class": k, "excluded_name": ds.classes[k], "excluded_edge_windows": edges}
+    extra = {**ds.extra, "excluded_class": k, "excluded_name": ds.classes[k],
+             # windows of recordings only: built-in windowed sets and images have no segment edges to count
+             **({"excluded_edge_windows": edges} if ds.recordings is not None else {})}
     if also is not None:
         extra.update(val_anomaly_class=also, val_anomaly_name=ds.classes[also])
     return replace(
