@@ -337,7 +337,8 @@ def test_requantize_reads_the_runs_data_options_from_older_producers_too() -> No
     from ssvae_train.export.requantize import held_out_windows_of, transitions_of
 
     assert held_out_windows_of(Producer(held_out_windows="any")) == "any"
-    assert held_out_windows_of(Producer(data_counts={"held_out_edge_windows_skipped": 502})) == "any"
-    assert held_out_windows_of(Producer(data_counts={"train": 10})) == "whole"  # exported before the option
+    assert held_out_windows_of(Producer(excluded_class=2, data_counts={"held_out_edge_windows_skipped": 502})) == "any"
+    assert held_out_windows_of(Producer(excluded_class=2, data_counts={"train": 10})) == "whole"  # before the option
+    assert held_out_windows_of(Producer(data_counts={"train": 10})) == "any"  # no held-out class: the default
     assert transitions_of(Producer(transitions=True), []) and not transitions_of(Producer(dataset="hapt"), ["SITTING"])
     assert transitions_of(Producer(dataset="hapt"), ["WALKING", "STAND_TO_SIT"])

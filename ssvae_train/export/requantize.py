@@ -43,6 +43,8 @@ def held_out_windows_of(producer: Producer) -> str:
     data counts show straddling windows dropped."""
     if producer.held_out_windows is not None:
         return producer.held_out_windows
+    if producer.excluded_class is None:
+        return FitConfig.held_out_windows  # no held-out class: the option does nothing
     return "any" if (producer.data_counts or {}).get("held_out_edge_windows_skipped") else "whole"
 
 
