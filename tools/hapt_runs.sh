@@ -139,7 +139,7 @@ case "${1:-all}" in
     ;;
   al0|al1)  # twenty-ninth round, AB (results/hapt-bundles.md): the label weight at four times its default on the
     # any-angle recipe, each run after its pair ss-turn-l<f>-sN (trained again on the same machine); two lanes
-    if [ "$1" = al0 ]; then jobs="0.01:0 0.1:0 0.01:2"; else jobs="0.01:1 0.1:1 0.1:2"; fi
+    if [ "$1" = al0 ]; then jobs="0.01:0 0.01:2 0.1:0"; else jobs="0.01:1 0.1:1 0.1:2"; fi
     for j in $jobs; do f=${j%:*}; s=${j#*:}
       run ss-turn-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn
       run ss-turnal-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn --alpha 307.2
