@@ -46,7 +46,9 @@ from ssvae_train.export.wearer_baseline_fit import (
     MEMORY_SECONDS,
     PRIOR_WINDOWS,
     class_priors,
+    gate_sets,
     held_out_share,
+    set_rank,
     stream_whole,
 )
 
@@ -146,7 +148,7 @@ def chosen_set_points(streams, by_set, ref, fit_idx, target: float) -> tuple:
     best = None
     for classes, scores in by_set.items():
         point, states_of = design_points(streams, scores, ref, fit_idx, target, "gated")
-        key = (rank(point)[0], len(classes), *rank(point)[1:])
+        key = set_rank(classes, point)
         if best is None or key < best[0]:
             best = (key, {**point, "gate": list(classes)}, states_of)
     return best[1], best[2]
@@ -235,8 +237,7 @@ def main(
         return {n0: [gated(a, c, classes) for a, (_, _, c) in zip(adjusted[n0], streamed, strict=True)]
                 for n0 in adjusted}
     gated_scores = gated_to(gate)
-    by_share = sorted(gate, key=lambda c: -share[c])
-    by_set = {tuple(by_share[:j]): gated_to(by_share[:j]) for j in range(1, len(by_share) + 1)}
+    by_set = {classes: gated_to(classes) for classes in gate_sets(share)}
     rows = []
     for target in TARGETS:
         row = {"target": target}
@@ -255,7 +256,7 @@ def main(
     rates = (0.5, 1.0, 2.0, 3.0, 5.0)
     edges = {d: frontier(streams, gated_scores if d == "gated" else adjusted, rates) for d in ("debounce", "gated")}
     edges.update({f"gated to {', '.join(c)}": frontier(streams, sc, rates)
-                  for c, sc in by_set.items() if list(c) != by_share})
+                  for c, sc in by_set.items() if len(c) < len(gate)})
     Path("benchmarks").mkdir(exist_ok=True)
     record = {"bundle": str(bundle), "halves": [sorted(h) for h in half], "normal_hours": hours,
               "gate": {"classes": gate, "held_out_windows_by_class": share}, "rows": rows,

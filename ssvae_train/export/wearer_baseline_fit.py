@@ -111,6 +111,12 @@ def gate_sets(share: dict[str, float]) -> list[tuple[str, ...]]:
     return [tuple(order[: j + 1]) for j in range(len(order))]
 
 
+def set_rank(classes: Sequence[str], point: dict) -> tuple:
+    """Lower is better among gate sets: more held-out segments detected, then fewer classes, then `rank`'s rest."""
+    detected, *rest = rank(point)
+    return (detected, len(classes), *rest)
+
+
 def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], validation: Streams, target: float,
              prior: dict[str, float], memory: int, share: dict[str, float],
              prior_windows: Sequence[int] = PRIOR_WINDOWS) -> AlertGate | None:
@@ -129,7 +135,7 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
             tried.append({"classes": sorted(classes), "detected": point["detected"],
                           "false_alerts_per_hour": point["false_alerts_per_hour"],
                           "median_delay_s": point["median_delay_s"]})
-            key = (rank(point)[0], len(classes), *rank(point)[1:])
+            key = set_rank(classes, point)
             if chosen is None or key < chosen[0]:
                 chosen = (key, tuple(sorted(classes)), point)
     if chosen is None:
