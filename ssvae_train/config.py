@@ -172,7 +172,8 @@ class FitConfig:
     def validate(self) -> None:
         """Reject impossible options before anything is loaded or written."""
         check_choices(self)
-        check_arch(self.arch, BUILTIN_KINDS.get(self.dataset), f"--dataset {self.dataset}")
+        if self.m1_run is None:  # with an M1 the samples are its latent means, whatever the data set holds
+            check_arch(self.arch, BUILTIN_KINDS.get(self.dataset), f"--dataset {self.dataset}")
         if parse_augment(self.augment) and self.arch not in SEQUENCE_ARCHS:
             raise UserError(f"--augment is for sensor windows: use it with --arch {' or '.join(SEQUENCE_ARCHS)}")
         if self.frame != "as-worn" and self.arch not in SEQUENCE_ARCHS:

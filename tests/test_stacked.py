@@ -1,6 +1,8 @@
 """M1+M2: a second model trained on a plain VAE's latent means (ssvae_train/training/stacked.py), and exported as one
 model on raw samples (ssvae_train/models/m1m2.py)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -201,3 +203,47 @@ def test_an_m1_must_have_dropped_the_same_held_out_windows():
     check_m1(FitConfig(dataset="hapt", arch="dense", exclude_class=2), mine, "vae")
     with pytest.raises(UserError, match="--held-out-windows whole"):
         check_m1(FitConfig(dataset="hapt", arch="dense", exclude_class=2, held_out_windows="whole"), mine, "vae")
+
+
+def test_m1m2_on_sensor_windows_exports_graphs_on_raw_windows(tmp_path):
+    """M1+M2 on phone recordings (the HAPT slice): M1 is a convlstm VAE, M2 a dense model on its latent means;
+    the bundle takes raw [T, 6] windows, its classifier == M2 on M1's code, and it streams a recording."""
+    from typer.testing import CliRunner
+
+    from ssvae_edge.cli import app as edge_app
+    from ssvae_train.export.exporter import export_run
+    from ssvae_train.training.evaluate import load_run
+
+    torch.set_num_threads(1)
+    slice_zip = str(Path(__file__).parent / "data" / "hapt" / "HAPT slice.zip")
+    base = dict(dataset="hapt", data_dir=slice_zip, val_fraction=0.15, seed=0, hidden=64)
+    # 8 epochs on the slice: M1 then uses most of its 16 units (after 2 it uses none)
+    m1 = fit(FitConfig(**base, arch="convlstm", model="vae", epochs=8), tmp_path / "m1", progress=False).parent
+    with pytest.raises(UserError, match="sensor windows"):  # without an M1, dense is no trunk for windows
+        FitConfig(**base, arch="dense").validate()
+    cfg = FitConfig(**base, arch="dense", labels="0.2", objective="m2", epochs=2, m1_run=str(m1))
+    run = fit(cfg, tmp_path / "m2", progress=False).parent
+    manifest = export_run(run, tmp_path / "bundle", ExportConfig())
+    assert manifest["sample_shape"] == [128, 6] and manifest["composition"]["kind"] == "m1+m2"
+    assert manifest["channels"] == ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    _, m2, m2_cfg, stacked = load_run(run)
+    from ssvae_train.training.evaluate import on_raw_samples
+
+    composed, _ = on_raw_samples(m2, m2_cfg)  # read as M1 reads windows: generation draws signals, not images
+    assert composed.sequence and not composed.any_length
+    x = load_dataset("hapt", slice_zip).x_test[:16]
+    with torch.no_grad():
+        codes = torch.from_numpy(posterior_means(model_from_checkpoint(load_checkpoint(m1)), x)
+                                 [:, stacked.ds.extra["m1_active_units"]])
+        want = m2(codes).numpy()
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "bundle" / "classifier.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], want, atol=1e-5)
+    recording = tmp_path / "rec.csv"
+    head = "time,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"
+    rows = [f"{i / 50:.2f}," + ",".join(f"{v:.5f}" for v in row) for i, row in enumerate(np.concatenate(list(x[:4])))]
+    recording.write_text(head + "\n" + "\n".join(rows) + "\n")
+    res = CliRunner().invoke(edge_app, ["stream", str(tmp_path / "bundle"), "-i", str(recording)])
+    assert res.exit_code == 0, res.output
+    assert '"summary": true' in res.output and '"windows": 7' in res.output

@@ -47,8 +47,8 @@ class M1M2(nn.Module):
     conditions_posterior = property(lambda self: self.m2.conditions_posterior)
     has_classifier = property(lambda self: self.m2.has_classifier)
     has_decoder = property(lambda self: self.m2.has_decoder)
-    sequence = False
-    any_length = False
+    sequence = property(lambda self: self.m1.sequence)  # the graphs take what M1 takes: sensor windows too
+    any_length = property(lambda self: self.m1.any_length)
 
     def code(self, x: torch.Tensor) -> torch.Tensor:
         """M2's raw input: M1's posterior mean of x over its active units."""

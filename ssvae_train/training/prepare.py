@@ -13,7 +13,8 @@ from ssvae_train.training.stacked import stack
 def prepare(cfg: FitConfig) -> Prepared:
     """The data of the run `cfg` describes: loaded, its held-out classes removed, split, and (M1+M2) stacked."""
     ds = load_dataset(cfg.dataset, cfg.data_dir, cfg.window, cfg.hop, cfg.transitions)
-    check_arch(cfg.arch, ds.kind, f"--dataset {cfg.dataset}")
+    if cfg.m1_run is None:  # M1+M2: checked below, on M1's latent means
+        check_arch(cfg.arch, ds.kind, f"--dataset {cfg.dataset}")
     val_anomalies = excluded_rows = None
     if cfg.exclude_class is not None:
         excluded_rows = ds.x_train[ds.y_train == cfg.exclude_class]
@@ -27,4 +28,5 @@ def prepare(cfg: FitConfig) -> Prepared:
     split = make_split(ds.y_train, ds.n_classes, labels, cfg.seed, cfg.val_fraction, groups, ds.classes)
     if cfg.m1_run is not None:  # the labels and the split stay; the samples become M1's latents
         ds = stack(ds, cfg.m1_run, cfg, split.train)
+        check_arch(cfg.arch, ds.kind, f"--m1-run {cfg.m1_run}'s latent means")
     return Prepared(ds, split, val_anomalies, excluded_rows)
