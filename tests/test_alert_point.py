@@ -117,6 +117,28 @@ def test_a_point_fitted_on_too_little_time_warns_with_the_time_it_would_take():
     assert not any("too short" in w for w in AP.warnings(_point(0, 0.43), 0.0, True))
 
 
+def test_the_export_names_the_point_each_warning_is_about_and_which_one_streams():
+    """A bundle with a gate streams at the gate's point: a warning about the plain or the ungated point must say
+    it is not the stream's default, or 'catches 0/42' reads as the bundle's alerts catching nothing."""
+    from ssvae_train.export.cli import alert_warnings
+
+    few = "the alert operating point catches 0/42 held-out segments"
+    gated = {"alert": {"warnings": [few], "wearer_baseline": {"warnings": [few], "gate": {"warnings": ["short"]}}}}
+    lines = alert_warnings(gated)
+    assert len(lines) == 3
+    assert lines[0].startswith("WARNING: the plain score's point (not the stream's default, used with "
+                               "--no-wearer-baseline): " + few)
+    assert "wearer baseline's point (not the stream's default, used with --no-alert-gate)" in lines[1]
+    assert lines[2] == "WARNING: the alert gate's point (the stream's default): short " \
+                       "(manifest alert.wearer_baseline.gate.warnings)"
+    # without a gate the wearer baseline's point streams; without either, the plain score's
+    ungated = {"alert": {"warnings": [few], "wearer_baseline": {"warnings": [few]}}}
+    assert "wearer baseline's point (the stream's default)" in alert_warnings(ungated)[1]
+    assert alert_warnings({"alert": {"warnings": [few]}}) == [
+        f"WARNING: the plain score's point (the stream's default): {few} (manifest alert.warnings)"]
+    assert alert_warnings({}) == []
+
+
 def test_the_manifest_alert_entry_carries_the_bound():
     from ssvae_train.export.manifest_entries import alert_entry
     point = {**_point(0, 0.43), "k": 2, "m": 2, "clear_k": 1, "threshold": 1.0, "target_false_alerts_per_hour": 1.0,

@@ -76,14 +76,27 @@ def export(
     from ssvae_train.export.exporter import export_run
 
     manifest = export_run(run, out, cfg, force=force, say=say, progress=not quiet)
-    for line in (manifest.get("alert") or {}).get("warnings", []):  # loud even with --quiet: shipped as is
-        typer.echo(f"WARNING: {line} (manifest alert.warnings)", err=True)
-    wearer = (manifest.get("alert") or {}).get("wearer_baseline") or {}
-    for line in wearer.get("warnings", []):
-        typer.echo(f"WARNING: the wearer baseline's point: {line} (manifest alert.wearer_baseline.warnings)", err=True)
-    for line in (wearer.get("gate") or {}).get("warnings", []):
-        typer.echo(f"WARNING: the alert gate's point: {line} (manifest alert.wearer_baseline.gate.warnings)", err=True)
+    for line in alert_warnings(manifest):  # loud even with --quiet: shipped as is
+        typer.echo(line, err=True)
     typer.echo(str(out))
+
+
+def alert_warnings(manifest: dict) -> list[str]:
+    """The manifest's alert warnings as the export prints them, each naming its operating point and whether the
+    stream alerts at it by default (the alert gate's, else the wearer baseline's, else the plain score's), so that
+    a warning about a point the stream does not use cannot read as one about the bundle's alerts."""
+    alert = manifest.get("alert") or {}
+    wearer = alert.get("wearer_baseline") or {}
+    gate = wearer.get("gate") or {}
+    points = [("the plain score's point", alert, "alert.warnings", "--no-wearer-baseline" if wearer else None),
+              ("the wearer baseline's point", wearer, "alert.wearer_baseline.warnings",
+               "--no-alert-gate" if gate else None),
+              ("the alert gate's point", gate, "alert.wearer_baseline.gate.warnings", None)]
+    out = []
+    for name, point, key, option in points:
+        use = f"not the stream's default, used with {option}" if option else "the stream's default"
+        out += [f"WARNING: {name} ({use}): {line} (manifest {key})" for line in point.get("warnings", [])]
+    return out
 
 
 def main() -> None:
