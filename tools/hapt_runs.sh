@@ -145,15 +145,16 @@ case "${1:-all}" in
       run ss-turnal-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn --alpha 307.2
     done
     ;;
-  m1|m2a|m2b)  # thirtieth round, AC (results/hapt-bundles.md): M1+M2 at 1 % and 10 % of the labels, paired with
-    # ss-turn-l<f>-sN. M1: the any-angle recipe's trunk as a plain VAE with MNIST's M1 latent (50, KL weight 1),
-    # no labels, one per seed (each seed has its own validation people). M2: MNIST's M2 of M1+M2 (make_bundles.sh)
-    # on M1's latent means; the recipe's options it does not take are set back to their defaults
+  m1|st0|st1|st2)  # thirtieth round, AC (results/hapt-bundles.md): M1+M2 at 1 % and 10 % of the labels, paired
+    # with ss-turn-l<f>-sN. m1: the any-angle recipe's trunk as a plain VAE with MNIST's M1 latent (50, KL weight
+    # 1), no labels, one per seed (each seed has its own validation people). stN: seed N's M2s, MNIST's M2 of
+    # M1+M2 (make_bundles.sh) on m1-turn-sN's latent means; the recipe's options it does not take are set back
+    # to their defaults
     case $1 in
       m1) for s in 0 1 2; do run m1-turn-s$s 30 --model vae --labels all --seed $s --augment jitter,scale,turn \
             --latent-dim 50 --kl-weight 1; done ;;
-      *) if [ "$1" = m2a ]; then jobs="0.01:0 0.01:1 0.01:2"; else jobs="0.1:0 0.1:1 0.1:2"; fi
-         for j in $jobs; do f=${j%:*}; s=${j#*:}
+      *) s=${1#st}
+         for f in 0.01 0.1; do
            run ss-stack-l$f-s$s 40 --model ssvae --labels $f --seed $s --m1-run $R/m1-turn-s$s --arch dense \
              --augment none --batch-size 128 --kl-weight 1 --lr-schedule constant --hidden 256 --latent-dim 50 --alpha 48
          done ;;
