@@ -376,6 +376,7 @@ class Composition(Record):
     m1_run: str | None = None
     m1_latent_dim: int | None = None
     m1_hidden: int | None = None
+    m1_arch: str | None = None  # M1's trunk (convlstm for sensor windows); producer.arch is M2's (dense)
     active_units: tuple[int, ...] | None = None
     what: str | None = None
 

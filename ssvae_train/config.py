@@ -174,6 +174,9 @@ class FitConfig:
         check_choices(self)
         if self.m1_run is None:  # with an M1 the samples are its latent means, whatever the data set holds
             check_arch(self.arch, BUILTIN_KINDS.get(self.dataset), f"--dataset {self.dataset}")
+        if self.m1_run is not None and (parse_augment(self.augment) or self.frame != "as-worn"):
+            raise UserError("--augment and --frame act on M1's training (M2 trains on its latent means): give them "
+                            "to the M1 run, and --augment none here")
         if parse_augment(self.augment) and self.arch not in SEQUENCE_ARCHS:
             raise UserError(f"--augment is for sensor windows: use it with --arch {' or '.join(SEQUENCE_ARCHS)}")
         if self.frame != "as-worn" and self.arch not in SEQUENCE_ARCHS:

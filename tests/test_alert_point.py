@@ -126,9 +126,10 @@ def test_the_export_names_the_point_each_warning_is_about_and_which_one_streams(
     gated = {"alert": {"warnings": [few], "wearer_baseline": {"warnings": [few], "gate": {"warnings": ["short"]}}}}
     lines = alert_warnings(gated)
     assert len(lines) == 3
-    assert lines[0].startswith("WARNING: the plain score's point (not the stream's default, used with "
-                               "--no-wearer-baseline): " + few)
-    assert "wearer baseline's point (not the stream's default, used with --no-alert-gate)" in lines[1]
+    assert lines[0].startswith("WARNING: the plain score's point (not the stream's default, used by "
+                               "`ssvae-edge stream --no-wearer-baseline`): " + few)
+    assert "wearer baseline's point (not the stream's default, used by `ssvae-edge stream --no-alert-gate`)" \
+        in lines[1]
     assert lines[2] == "WARNING: the alert gate's point (the stream's default): short " \
                        "(manifest alert.wearer_baseline.gate.warnings)"
     # without a gate the wearer baseline's point streams; without either, the plain score's

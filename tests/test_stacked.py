@@ -225,12 +225,14 @@ def test_m1m2_on_sensor_windows_exports_graphs_on_raw_windows(tmp_path):
     run = fit(cfg, tmp_path / "m2", progress=False).parent
     manifest = export_run(run, tmp_path / "bundle", ExportConfig())
     assert manifest["sample_shape"] == [128, 6] and manifest["composition"]["kind"] == "m1+m2"
+    assert manifest["composition"]["m1_arch"] == "convlstm" and manifest["producer"]["arch"] == "dense"
     assert manifest["channels"] == ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
     _, m2, m2_cfg, stacked = load_run(run)
     from ssvae_train.training.evaluate import on_raw_samples
 
     composed, _ = on_raw_samples(m2, m2_cfg)  # read as M1 reads windows: generation draws signals, not images
     assert composed.sequence and not composed.any_length
+    assert stacked.ds.kind == "features" and stacked.ds.extra["raw_kind"] == "sensor"  # its default score's kind
     x = load_dataset("hapt", slice_zip).x_test[:16]
     with torch.no_grad():
         codes = torch.from_numpy(posterior_means(model_from_checkpoint(load_checkpoint(m1)), x)
@@ -247,3 +249,23 @@ def test_m1m2_on_sensor_windows_exports_graphs_on_raw_windows(tmp_path):
     res = CliRunner().invoke(edge_app, ["stream", str(tmp_path / "bundle"), "-i", str(recording)])
     assert res.exit_code == 0, res.output
     assert '"summary": true' in res.output and '"windows": 7' in res.output
+
+
+def test_an_m1_must_have_read_the_same_windows_and_takes_the_augmentation_itself():
+    from types import SimpleNamespace
+
+    from ssvae_train.export.manifest_entries import frame
+    from ssvae_train.training.stacked import check_m1
+
+    mine = FitConfig(dataset="hapt", arch="dense", window=128)
+    for change, flag in ((dict(window=64), "--window"), (dict(hop=32), "--hop"), (dict(transitions=True),
+                                                                                  "--transitions")):
+        with pytest.raises(UserError, match=flag):
+            check_m1(FitConfig(**{"dataset": "hapt", "arch": "convlstm", "window": 128, **change}), mine, "vae")
+    for extra in (dict(augment="jitter"), dict(frame="canonical-turn")):
+        with pytest.raises(UserError, match="give them to the M1 run"):
+            FitConfig(dataset="hapt", arch="dense", m1_run="m1", **extra).validate()
+    # the graphs turn windows as M1 does: an M1+M2's frame is its M1's, not M2's (which never saw a window)
+    turned = SimpleNamespace(frame_triples=((0, 1, 2),))
+    stacked = SimpleNamespace(cfg=SimpleNamespace(frame_triples=()), m1=SimpleNamespace(cfg=turned))
+    assert frame(stacked, ["acc_x", "acc_y", "acc_z"]).by == ("acc_x", "acc_y", "acc_z")

@@ -94,7 +94,7 @@ def alert_warnings(manifest: dict) -> list[str]:
               ("the alert gate's point", gate, "alert.wearer_baseline.gate.warnings", None)]
     out = []
     for name, point, key, option in points:
-        use = f"not the stream's default, used with {option}" if option else "the stream's default"
+        use = f"not the stream's default, used by `ssvae-edge stream {option}`" if option else "the stream's default"
         out += [f"WARNING: {name} ({use}): {line} (manifest {key})" for line in point.get("warnings", [])]
     return out
 

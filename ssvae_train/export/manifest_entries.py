@@ -62,7 +62,8 @@ def producer(loaded: Loaded, meta: dict, metrics: dict) -> Producer:
 
 def frame(model, channels: list[str] | None) -> Frame | None:
     """The `frame` section of a model that turns its windows (`--frame`); None for one that reads them as worn."""
-    triples = getattr(getattr(model, "cfg", None), "frame_triples", ())
+    turner = getattr(model, "m1", model)  # M1+M2: M1 reads the windows, so its frame is the graphs'
+    triples = getattr(getattr(turner, "cfg", None), "frame_triples", ())
     if not triples or not channels:
         return None
     return Frame(name=CANONICAL_TURN, by=tuple(channels[i] for i in triples[0]),

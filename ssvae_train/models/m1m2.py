@@ -89,7 +89,7 @@ class M1M2(nn.Module):
         """The manifest's `composition`: how the graphs chain the two models."""
         return {
             "kind": "m1+m2", "m1_run": self.m1_run, "m1_latent_dim": self.m1.cfg.latent_dim,
-            "m1_hidden": self.m1.cfg.hidden, "active_units": self.active.tolist(),
+            "m1_hidden": self.m1.cfg.hidden, "m1_arch": self.m1.cfg.arch, "active_units": self.active.tolist(),
             "what": "classifier/anomaly: M1's posterior mean of x over its active units is M2's input; "
                     "decoder: M2 decodes (z, y) to an M1 code (inactive units at their training-row mean), "
                     "M1's decoder draws the sample. latent_dim is M2's z.",

@@ -21,7 +21,7 @@ from ssvae_train.scoring.inference import classification_metrics, predict
 from ssvae_train.scoring.scores import PARTS, SCORES, combine, default_score, fit_on_run, part_values
 from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint, weights_epoch
 from ssvae_train.training.prepare import prepare
-from ssvae_train.training.stacked import compose
+from ssvae_train.training.stacked import compose, load_m1
 
 
 def load_run(
@@ -39,7 +39,7 @@ def on_raw_samples(m2: SSVAE, cfg: FitConfig) -> tuple[M1M2, Prepared]:
     """An M1+M2 run (`cfg.m1_run`) as one model on raw samples (`models/m1m2.py`), with the run's data as
     raw samples: the same split, since the split does not depend on M1. What export and generation draw on.
     The raw samples are read as M1 reads them (its arch: a sequence trunk for sensor windows)."""
-    m1_arch = load_checkpoint(cfg.m1_run)["fit_config"]["arch"]
+    m1_arch = load_m1(cfg.m1_run)[1].arch
     prep = prepare(replace(cfg, m1_run=None, arch=m1_arch))
     return compose(m2, cfg, prep.ds, prep.split.train), prep
 
@@ -57,7 +57,8 @@ def all_scores(model: SSVAE, prep: Prepared, x: np.ndarray, is_anomaly: np.ndarr
     values = part_values(model, x, list(PARTS), fit)
     methods = SCORES if model.cond_dim else ("vae",)
     out: dict = {m: anomaly_metrics(combine(values, m, fit), is_anomaly) for m in methods}
-    out["default"] = default_score(prep.ds.kind) if model.cond_dim else "vae"
+    raw_kind = prep.ds.extra.get("raw_kind", prep.ds.kind)  # M1+M2: the export's default is the raw samples' kind
+    out["default"] = default_score(raw_kind) if model.cond_dim else "vae"
     return out
 
 

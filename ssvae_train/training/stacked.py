@@ -53,6 +53,14 @@ def resample(mu: torch.Tensor, std: torch.Tensor, seed: int, epoch: int) -> torc
     return mu + std * eps
 
 
+def load_m1(m1_run: str | Path) -> tuple[dict, FitConfig]:
+    """An M1 run's checkpoint and its fit config; one line (UserError) when it is not a complete run."""
+    ckpt = load_checkpoint(m1_run)
+    if "fit_config" not in ckpt:
+        raise UserError(f"--m1-run {m1_run}: not a complete ssvae run (its checkpoint has no fit_config)")
+    return ckpt, FitConfig.from_dict(ckpt["fit_config"])
+
+
 def check_m1(m1_cfg: FitConfig, cfg: FitConfig, m1_kind: str) -> None:
     """Refuse an M1 that is not an unsupervised model of exactly this run's training rows."""
     if m1_kind != "vae":
@@ -61,6 +69,9 @@ def check_m1(m1_cfg: FitConfig, cfg: FitConfig, m1_kind: str) -> None:
         ("dataset", cfg.dataset, m1_cfg.dataset),
         ("seed", cfg.seed, m1_cfg.seed),
         ("val-fraction", cfg.val_fraction, m1_cfg.val_fraction),
+        ("window", cfg.window, m1_cfg.window),  # sensor windows: M1 reads windows of this length and hop, and
+        ("hop", cfg.hop, m1_cfg.hop),  # the transitions as classes change the split's validation people
+        ("transitions", cfg.transitions, m1_cfg.transitions),
         ("exclude-class", cfg.exclude_class, m1_cfg.exclude_class),
         ("held-out-windows", cfg.held_out_windows if cfg.exclude_class is not None else None,
          m1_cfg.held_out_windows if m1_cfg.exclude_class is not None else None),
@@ -83,8 +94,8 @@ def active_units(mu_train: np.ndarray, m1_run: str | Path) -> np.ndarray:
 def stack(ds: DataSet, m1_run: str | Path, cfg: FitConfig, train_rows: np.ndarray) -> DataSet:
     """`ds` with every sample replaced by M1's posterior mean over its active units (found on
     `train_rows`, the run's training rows); labels and metadata carried over."""
-    ckpt = load_checkpoint(m1_run)
-    check_m1(FitConfig.from_dict(ckpt["fit_config"]), cfg, ckpt["model_config"]["kind"])
+    ckpt, m1_cfg = load_m1(m1_run)
+    check_m1(m1_cfg, cfg, ckpt["model_config"]["kind"])
     m1 = model_from_checkpoint(ckpt)
     mu, std = posterior(m1, ds.x_train)
     active = active_units(mu[train_rows], m1_run)
@@ -94,7 +105,8 @@ def stack(ds: DataSet, m1_run: str | Path, cfg: FitConfig, train_rows: np.ndarra
         x_test=posterior_means(m1, ds.x_test)[:, active],
         kind=KIND,
         units=f"posterior means of M1 ({m1_run}), active units {active.tolist()}",
-        extra={**ds.extra, "m1_run": str(m1_run), "x_train_std": std[:, active], "m1_active_units": active.tolist()},
+        extra={**ds.extra, "m1_run": str(m1_run), "x_train_std": std[:, active], "m1_active_units": active.tolist(),
+               "raw_kind": ds.kind},  # what the exported graphs take (their default score is that kind's)
     )
 
 
@@ -105,8 +117,8 @@ def compose(m2, cfg: FitConfig, ds: DataSet, train_rows: np.ndarray) -> M1M2:
     found on them exactly as `stack` found them when M2 was trained, and the inactive units are held at
     their mean over those rows when M2's output is decoded by M1.
     """
-    ckpt = load_checkpoint(cfg.m1_run)
-    check_m1(FitConfig.from_dict(ckpt["fit_config"]), cfg, ckpt["model_config"]["kind"])
+    ckpt, m1_cfg = load_m1(cfg.m1_run)
+    check_m1(m1_cfg, cfg, ckpt["model_config"]["kind"])
     m1 = model_from_checkpoint(ckpt)
     mu = posterior_means(m1, ds.x_train)[train_rows]
     active = active_units(mu, cfg.m1_run)
