@@ -5,13 +5,14 @@ and the validation people's, labelled (the point). Never test. The copy is writt
 score's point detects more of the validation people's held-out segments than the plain score's.
 
     Z="../shared/data/hapt/HAPT Data Set - RawData, 27 users.zip"
-    python tools/hapt_recordings.py --data-dir "$Z" --out runs/hapt-csv/val-s0 --people user17,user26,user28
-    python tools/hapt_recordings.py --data-dir "$Z" --out runs/hapt-csv/train-s0 --people \\
-        user01,user03,user05,user06,user07,user08,user11,user14,user15,user16,user19,user21,user22,user23,user25,user27,user29,user30
-    python tools/fit_wearer_baseline.py --bundle exported/har-phone-novelty --training runs/hapt-csv/train-s0 \\
-        --validation runs/hapt-csv/val-s0 --out runs/hapt-bundles/har-phone-novelty-wb
+    python tools/hapt_recordings.py --data-dir "$Z" --out runs/hapt-csv/val-nv3 \
+        --people user05,user07,user11,user17,user21,user26,user28
+    python tools/hapt_recordings.py --data-dir "$Z" --out runs/hapt-csv/train-nv3 --people \
+        user01,user03,user06,user08,user14,user15,user16,user19,user22,user23,user25,user27,user29,user30
+    python tools/fit_wearer_baseline.py --bundle exported/har-phone-novelty --training runs/hapt-csv/train-nv3 \
+        --validation runs/hapt-csv/val-nv3 --out runs/hapt-bundles/har-phone-novelty-wb
 
-(users 17, 26 and 28 are the validation people of `exported/har-phone-novelty`, its manifest's
+(users 05 07 11 17 21 26 28 are the validation people of `exported/har-phone-novelty`, its manifest's
 `alert.streams.people`; the training folder holds the other training people.) Prints the comparison on the
 validation people; exit 1 when the wearer baseline does not win (nothing written).
 """

@@ -252,7 +252,7 @@ def hapt(_cells: object) -> list[str]:
         "The first round's recipe (with rotations):", "", *_labels("hapt-labels"),
         "### Streaming alerts (WALKING_DOWNSTAIRS held out)", "",
         "The shipped bundle (since the thirtieth round `novelty-tr-ds-v0.3-any-s0`: rotations, the transitions as "
-        "classes, no turns, 14 training and 7 validation people, the held-out class held out whole) alerts on the "
+        "classes, no turns, 14 training and 7 validation people, no window of the held-out class) alerts on the "
         "score against the wearer's own running baseline for the window's class (`alert.wearer_baseline`), and only "
         "windows called WALKING can raise it (the alert gate, `alert.wearer_baseline.gate`: the class that gets "
         f"{_gate_share('har-phone-novelty')} of the training people's held-out windows). Rules made it "
