@@ -100,6 +100,7 @@ class AlertGate(Record):
     rule: str | None = None
     warnings: tuple[str, ...] | None = None
     sets_tried: tuple[Mapping[str, Any], ...] | None = None  # each candidate set's point (bundles since AA)
+    cross_check: Mapping[str, Any] | None = None  # the point fitted on half the validation people, counted on the rest
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class WearerBaselineSection(Record):
     memory_windows: int | None = None  # after this many windows of a class, an exponential average
     false_alerts_per_hour_upper95: float | None = None  # what the validation time can show: the rate's bound
     gate: AlertGate | None = None  # the point only windows of some classes can raise, preferred when present
+    cross_check: Mapping[str, Any] | None = None  # as the gate's, for this point when it is the one streamed
 
 
 @dataclass(frozen=True)

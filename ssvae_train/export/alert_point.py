@@ -21,7 +21,7 @@ definitions of `ssvae_edge.alert_metrics`, the ones `tools/eval_alerts.py` measu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,6 +51,12 @@ class Streams:
     rate_hz: float
     sources: dict
     unlabelled: str | None = None  # recordings: the label of unlabelled time (neither normal nor held out)
+    groups: tuple[str, ...] | None = None  # recordings: each stream's person (the cross-check splits by person)
+
+    def subset(self, idx) -> Streams:
+        """The streams `idx` only (same reading)."""
+        return replace(self, x=[self.x[i] for i in idx], labels=[self.labels[i] for i in idx],
+                       groups=None if self.groups is None else tuple(self.groups[i] for i in idx))
 
     @property
     def has_held_out(self) -> bool:
@@ -89,7 +95,7 @@ def recording_streams(prep: Prepared, hop: int, recs: list) -> Streams:
     sources = {"recordings": [r.name for r in recs], "people": sorted({r.group for r in recs}),
                "held_out": held, "builder": "the validation people's continuous recordings, whole"}
     return Streams([r.x for r in recs], labels, int(ds.window), hop, float(ds.sample_rate_hz), sources,
-                   unlabelled=UNLABELLED_TIME)
+                   unlabelled=UNLABELLED_TIME, groups=tuple(str(r.group) for r in recs))
 
 
 def calibration_streams(prep: Prepared, hop: int, n: int = N_STREAMS, minutes: float = STREAM_MINUTES) -> Streams:

@@ -19,19 +19,22 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from ssvae_edge.bundle import Bundle
 from ssvae_edge.contract import Manifest
 from ssvae_edge.errors import BundleError
 from ssvae_edge.sections import Producer
 from ssvae_train import __version__
 from ssvae_train.config import FitConfig
+from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export import measure
+from ssvae_train.export.alert_point import calibration_streams
 from ssvae_train.export.graphs import session
 from ssvae_train.export.loading import quant_data
 from ssvae_train.export.quantize import quantize_bundle
 from ssvae_train.export.staging import MANIFEST, staging
-from ssvae_train.export.wearer_baseline_fit import refit_int8
+from ssvae_train.export.wearer_baseline_fit import int8_threshold, with_section
 from ssvae_train.training.prepare import prepare
 
 DEFAULT_VAL_FRACTION = 0.1  # what bundles exported before `producer.val_fraction` was recorded used
@@ -126,3 +129,25 @@ def _check_same_data(manifest: Manifest, data) -> None:
     if want is None or not np.isclose(got, want, rtol=MATCH_RTOL, atol=0.0):
         raise UserError(f"{folder}: the rebuilt data gives an {what} of {got:.6g}, the manifest says {want}: "
                         "point --data-dir at the data the bundle was trained on")
+
+
+def refit_int8(folder: Path, prep: Prepared, say) -> None:
+    """After the int8 graphs of a bundle in `folder` were replaced (`--requantize`): its wearer baseline's
+    `threshold_int8` fitted again on the same validation recordings, or dropped where they cannot be rebuilt."""
+    m = Bundle.load(folder, providers="cpu", threads=1).manifest
+    wb = m.wearer_baseline
+    if wb is None:
+        return
+    streams = calibration_streams(prep, int(m.alert_hop))
+    target = wb.target_false_alerts_per_hour
+    rebuilt = streams.unlabelled is not None and streams.has_held_out and target is not None
+    new_t = (int8_threshold(folder, m, dict(wb.prior), wb.prior_windows, wb.memory_windows, (wb.k, wb.m), streams,
+                            target) if rebuilt else None)
+    say("wearer baseline: int8 threshold " + (f"fitted again: {new_t:.6g}" if new_t is not None else "dropped"))
+    g = wb.gate
+    if g is not None:
+        new_g = (int8_threshold(folder, m, dict(wb.prior), g.prior_windows, wb.memory_windows, (g.k, g.m), streams,
+                                target, g.classes) if rebuilt else None)
+        say("alert gate: int8 threshold " + (f"fitted again: {new_g:.6g}" if new_g is not None else "dropped"))
+        g = replace(g, threshold_int8=new_g)
+    with_section(m, replace(wb, threshold_int8=new_t, gate=g)).write(folder)

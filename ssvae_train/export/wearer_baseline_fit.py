@@ -39,10 +39,10 @@ from ssvae_edge.sections import AlertGate, WearerBaselineSection
 from ssvae_edge.stream import StreamScorer
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.data.prepared import Prepared
+from ssvae_train.export.alert_cross_check import cross_check, wearer_fit
 from ssvae_train.export.alert_point import (
     HELD_OUT,
     Streams,
-    calibration_streams,
     point_of_scores,
     rank,
     training_recordings,
@@ -117,11 +117,11 @@ def set_rank(classes: Sequence[str], point: dict) -> tuple:
     return (detected, len(classes), *rest)
 
 
-def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], validation: Streams, target: float,
-             prior: dict[str, float], memory: int, share: dict[str, float],
-             prior_windows: Sequence[int] = PRIOR_WINDOWS) -> AlertGate | None:
-    """The gated point on the validation streams (`streamed`: their `stream_whole`) of the best of `gate_sets`,
-    or None when no class gets `GATE_SHARE` of the held-out windows (or no set's windows include a normal one)."""
+def choose_gate(streamed: Sequence[tuple], validation: Streams, target: float, prior: dict[str, float], memory: int,
+                share: dict[str, float], prior_windows: Sequence[int] = PRIOR_WINDOWS) -> tuple | None:
+    """(classes, point, sets tried) of the best of `gate_sets` on the validation streams (`streamed`: their
+    `stream_whole`), or None when no class gets `GATE_SHARE` of the held-out windows (or no set's windows include a
+    normal one)."""
     chosen, tried = None, []
     for classes in gate_sets(share):
         candidates = []
@@ -138,9 +138,17 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
             key = set_rank(classes, point)
             if chosen is None or key < chosen[0]:
                 chosen = (key, tuple(sorted(classes)), point)
+    return None if chosen is None else (chosen[1], chosen[2], tried)
+
+
+def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], validation: Streams, target: float,
+             prior: dict[str, float], memory: int, share: dict[str, float],
+             prior_windows: Sequence[int] = PRIOR_WINDOWS) -> AlertGate | None:
+    """The gated point of `choose_gate` as the manifest's section, with its int8 threshold; None without one."""
+    chosen = choose_gate(streamed, validation, target, prior, memory, share, prior_windows)
     if chosen is None:
         return None
-    _, gate, best = chosen
+    gate, best, tried = chosen
     threshold_int8 = int8_threshold(bundle_dir, b.manifest, prior, best["prior_windows"], memory,
                                     (best["k"], best["m"]), validation, target, gate)
     return AlertGate(
@@ -189,6 +197,7 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
                    "held_out_left_out_of_priors": held_out, "hop": hop},
         rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory,
         false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"])
+    share = None
     if held_out is not None and training_labels is not None and validation.has_held_out:
         share = held_out_share(b, train_streamed, training_labels, held_out)
         gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows)
@@ -198,7 +207,26 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
             say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
                 f"segments, fewer than the ungated point's {best['detected']}: left out")
     used = section.gate.detected if section.gate is not None else best["detected"]
-    return section, written(used or 0, best["detected"] or 0, plain["detected"] or 0)
+    return with_cross_check(section, streamed, validation, target, prior, memory, prior_windows, share), \
+        written(used or 0, best["detected"] or 0, plain["detected"] or 0)
+
+
+def with_cross_check(section: WearerBaselineSection, streamed: Sequence[tuple], validation: Streams, target: float,
+                     prior: dict[str, float], memory: int, prior_windows: Sequence[int],
+                     share: dict[str, float] | None) -> WearerBaselineSection:
+    """The section with the cross-check (`alert_cross_check`) of the point the stream alerts at: the gate's when
+    there is one (its set chosen again on each half), else the ungated one; its warnings added to that point's."""
+    g = section.gate
+    choose = None if g is None else (
+        lambda st, half: (lambda c: None if c is None else c[:2])(
+            choose_gate(st, half, target, prior, memory, share, prior_windows)))
+    check = cross_check(validation, wearer_fit(streamed, validation, target, prior, memory, prior_windows, choose),
+                        target)
+    if check is None:
+        return section
+    point = g if g is not None else section
+    point = replace(point, cross_check=check, warnings=(*(point.warnings or ()), *check["warnings"]) or None)
+    return replace(section, gate=point) if g is not None else point
 
 
 def written(used: int, ungated: int, plain: int) -> bool:
@@ -230,28 +258,6 @@ def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, 
     if not any_normal_above(scored, validation):
         return None  # the int8 graphs call no normal window one of the gate's classes: nothing to fit on
     return point_of_scores(scored, validation, target, (debounce,))["threshold"]
-
-
-def refit_int8(folder: Path, prep: Prepared, say) -> None:
-    """After the int8 graphs of a bundle in `folder` were replaced (`--requantize`): its wearer baseline's
-    `threshold_int8` fitted again on the same validation recordings, or dropped where they cannot be rebuilt."""
-    m = Bundle.load(folder, providers="cpu", threads=1).manifest
-    wb = m.wearer_baseline
-    if wb is None:
-        return
-    streams = calibration_streams(prep, int(m.alert_hop))
-    target = wb.target_false_alerts_per_hour
-    rebuilt = streams.unlabelled is not None and streams.has_held_out and target is not None
-    new_t = (int8_threshold(folder, m, dict(wb.prior), wb.prior_windows, wb.memory_windows, (wb.k, wb.m), streams,
-                            target) if rebuilt else None)
-    say("wearer baseline: int8 threshold " + (f"fitted again: {new_t:.6g}" if new_t is not None else "dropped"))
-    g = wb.gate
-    if g is not None:
-        new_g = (int8_threshold(folder, m, dict(wb.prior), g.prior_windows, wb.memory_windows, (g.k, g.m), streams,
-                                target, g.classes) if rebuilt else None)
-        say("alert gate: int8 threshold " + (f"fitted again: {new_g:.6g}" if new_g is not None else "dropped"))
-        g = replace(g, threshold_int8=new_g)
-    with_section(m, replace(wb, threshold_int8=new_t, gate=g)).write(folder)
 
 
 def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: float | None, say) -> dict | None:
