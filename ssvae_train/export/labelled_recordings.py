@@ -4,6 +4,7 @@ calibration streams, for the tools that fit and judge alert points on people's r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,14 +25,20 @@ def read_labels_of(files: Sequence[Path], xs: Sequence[np.ndarray]) -> list[np.n
     return [read_labels(f)[: len(x)] for f, x in zip(files, xs, strict=True)]
 
 
+PERSON = re.compile(r"_(user\d+)$")  # tools/hapt_recordings.py names a recording expNN_userUU.csv
+
+
 def labelled_streams(files: Sequence[Path], manifest) -> Streams:
     """Labelled CSV recordings (a `label` column) as calibration streams: the bundle's held-out class's segments
-    marked `HELD_OUT`, blank labels unlabelled time, read at the operating point's hop."""
+    marked `HELD_OUT`, blank labels unlabelled time, read at the operating point's hop. Whose each recording is
+    (`groups`, for the alert cross-check) comes from HAPT's file names; other names leave it unknown."""
     xs = read_recordings(files, manifest)
     labels = read_labels_of(files, xs)
     held = manifest.excluded_class_name
     labels = [np.where(lab == held, HELD_OUT, lab) for lab in labels]
     hop = int(manifest.alert_hop)
+    people = [PERSON.search(Path(f).stem) for f in files]
     return Streams(xs, labels, int(manifest.window), hop, float(manifest.sample_rate_hz),
                    {"recordings": [Path(f).stem for f in files], "held_out": held,
-                    "builder": "labelled CSV recordings, whole"}, unlabelled=UNLABELLED_TIME)
+                    "builder": "labelled CSV recordings, whole"}, unlabelled=UNLABELLED_TIME,
+                   groups=tuple(p.group(1) for p in people) if people and all(people) else None)

@@ -39,8 +39,9 @@ from ssvae_edge.sections import AlertGate, WearerBaselineSection
 from ssvae_edge.stream import StreamScorer
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.export.alert_cross_check import cross_check, wearer_fit
+from ssvae_train.export.alert_cross_check import wearer_fit, with_cross_check
 from ssvae_train.export.alert_point import (
+    DEBOUNCES,
     HELD_OUT,
     Streams,
     point_of_scores,
@@ -118,10 +119,11 @@ def set_rank(classes: Sequence[str], point: dict) -> tuple:
 
 
 def choose_gate(streamed: Sequence[tuple], validation: Streams, target: float, prior: dict[str, float], memory: int,
-                share: dict[str, float], prior_windows: Sequence[int] = PRIOR_WINDOWS) -> tuple | None:
+                share: dict[str, float], prior_windows: Sequence[int] = PRIOR_WINDOWS,
+                debounces: tuple | None = None) -> tuple | None:
     """(classes, point, sets tried) of the best of `gate_sets` on the validation streams (`streamed`: their
     `stream_whole`), or None when no class gets `GATE_SHARE` of the held-out windows (or no set's windows include a
-    normal one)."""
+    normal one). `debounces`: as `point_of_scores`'s (the cross-check's halves give every one)."""
     chosen, tried = None, []
     for classes in gate_sets(share):
         candidates = []
@@ -129,7 +131,7 @@ def choose_gate(streamed: Sequence[tuple], validation: Streams, target: float, p
             scored = [(st, gated(adjusted_scores(s, c, prior, n0, memory), c, classes)) for st, s, c in streamed]
             if not any_normal_above(scored, validation):
                 break
-            candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
+            candidates.append({**point_of_scores(scored, validation, target, debounces), "prior_windows": int(n0)})
         else:
             point = min(candidates, key=rank)
             tried.append({"classes": sorted(classes), "detected": point["detected"],
@@ -207,26 +209,11 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
             say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
                 f"segments, fewer than the ungated point's {best['detected']}: left out")
     used = section.gate.detected if section.gate is not None else best["detected"]
-    return with_cross_check(section, streamed, validation, target, prior, memory, prior_windows, share), \
-        written(used or 0, best["detected"] or 0, plain["detected"] or 0)
-
-
-def with_cross_check(section: WearerBaselineSection, streamed: Sequence[tuple], validation: Streams, target: float,
-                     prior: dict[str, float], memory: int, prior_windows: Sequence[int],
-                     share: dict[str, float] | None) -> WearerBaselineSection:
-    """The section with the cross-check (`alert_cross_check`) of the point the stream alerts at: the gate's when
-    there is one (its set chosen again on each half), else the ungated one; its warnings added to that point's."""
-    g = section.gate
-    choose = None if g is None else (
-        lambda st, half: (lambda c: None if c is None else c[:2])(
-            choose_gate(st, half, target, prior, memory, share, prior_windows)))
-    check = cross_check(validation, wearer_fit(streamed, validation, target, prior, memory, prior_windows, choose),
-                        target)
-    if check is None:
-        return section
-    point = g if g is not None else section
-    point = replace(point, cross_check=check, warnings=(*(point.warnings or ()), *check["warnings"]) or None)
-    return replace(section, gate=point) if g is not None else point
+    gate_of = None if section.gate is None else (  # the gate's set chosen again on each half
+        lambda st, half: choose_gate(st, half, target, prior, memory, share, prior_windows, DEBOUNCES))
+    section = with_cross_check(section, wearer_fit(streamed, validation, target, prior, memory, prior_windows, gate_of),
+                               validation, target, say)
+    return section, written(used or 0, best["detected"] or 0, plain["detected"] or 0)
 
 
 def written(used: int, ungated: int, plain: int) -> bool:
