@@ -79,7 +79,7 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
                         is not None else "")
                      + (f" (95% upper bound {wb.false_alerts_per_hour_upper95:.3g}/h)"
                         if wb.false_alerts_per_hour_upper95 is not None else "")
-                     + "; the plain point above with --no-wearer-baseline"))
+                     + cross_checked(wb.cross_check) + "; the plain point above with --no-wearer-baseline"))
         g = wb.gate
         if g is not None:
             rows.append(("alert gate", f"on: only windows called {', '.join(g.classes)} can raise (prior weight "
@@ -88,7 +88,7 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
                          + (f"; calibrated: {g.detected}/{g.held_out_segments} held-out segments at "
                             f"{g.false_alerts_per_hour:.2g} false alerts/h" if g.false_alerts_per_hour is not None
                             and g.detected is not None else "")
-                         + "; the wearer baseline's point above with --no-alert-gate"))
+                         + cross_checked(g.cross_check) + "; the wearer baseline's point above with --no-alert-gate"))
     if m.posture is not None:
         p, v = m.posture, m.posture.validation or {}
         gate = (f"; no window whose acceleration varies by more than {p.max_motion_sd:g} g is "
@@ -118,3 +118,13 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("producer", json.dumps(data["producer"])))
     rows.append(("providers", f"{', '.join(b.providers)}  ({b.provider_note})"))
     return rows
+
+
+def cross_checked(check) -> str:
+    """The `cross_check` of an alert point in a few words: how the same fit did on validation people it was not
+    fitted on (what a device may expect on new wearers better than the in-sample figure)."""
+    if not check or check.get("false_alerts_per_hour") is None:
+        return ""
+    return (f"; fitted on half the validation people, on the other half: {check['detected']}/"
+            f"{check['held_out_segments']} at {check['false_alerts_per_hour']:.2g} false alerts/h")
+

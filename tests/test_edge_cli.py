@@ -96,6 +96,10 @@ def test_info_text_says_what_the_validation_time_can_show(monkeypatch: pytest.Mo
     gate = _info_row(monkeypatch, "har-phone-novelty", "alert gate")
     assert f"only windows called {', '.join(wb.gate.classes)} can raise" in gate
     assert f"{wb.gate.detected}/{wb.gate.held_out_segments} held-out segments at 0 false alerts/h" in gate
+    check = wb.gate.cross_check  # and how the same fit did on validation people it was not fitted on
+    assert (f"fitted on half the validation people, on the other half: {check['detected']}/"
+            f"{check['held_out_segments']} at {check['false_alerts_per_hour']:.2g} false alerts/h") in gate
+    assert "other half" not in row  # the ungated point has no cross-check: the gate's point is the one streamed
 
 
 def test_info_text_says_what_the_posture_model_does(monkeypatch: pytest.MonkeyPatch) -> None:
