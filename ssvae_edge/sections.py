@@ -221,6 +221,7 @@ class Producer(Record):
     labels: str | None = None
     n_labelled: int | None = None
     seed: int | None = None
+    split_seed: int | None = None  # `ssvae-train fit --split-seed`, only when it differs from `seed`
     val_fraction: float | None = None
     val_split: str | None = None
     arch: str | None = None

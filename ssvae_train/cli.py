@@ -151,7 +151,8 @@ def check(
     hop: int | None = typer.Option(None, help="recordings, hapt: samples between window starts (default --window / "
                                    "2)."),
     labels: str = typer.Option("all", help="The label budget you mean to train with (checked per class)."),
-    seed: int = typer.Option(0, help="The --seed you mean to train with (it draws the validation split)."),
+    seed: int = typer.Option(0, help="The --seed (or --split-seed) you mean to train with (it draws the validation "
+                                     "split)."),
     val_fraction: float = typer.Option(0.1, help="The --val-fraction you mean to train with."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of lines."),
 ) -> None:

@@ -90,6 +90,15 @@ class FitConfig:
         "samples are unlabelled training rows).")
     epochs: int = option(20, "Epochs; one epoch sweeps the unlabelled rows once.")
     seed: int = option(0, "Seed of the split, the label draw, the shuffles and the noise.")
+    split_seed: int | None = option(
+        None, "Seed of the validation split and the label draw alone (default: --seed): runs with one --split-seed "
+        "and other --seed values share their validation people and labels and differ in initialisation, shuffles "
+        "and noise.")
+
+    @property
+    def data_seed(self) -> int:
+        """The seed the split and the label draw come from."""
+        return self.seed if self.split_seed is None else self.split_seed
     batch_size: int = option(128, "Rows per step (the labelled batch is at most this).")
     labelled_batch: int | None = option(
         None, "Labelled rows per step beside the unlabelled batch (default: --batch-size, at most all).")

@@ -88,3 +88,33 @@ def test_block_validation_takes_whole_contiguous_blocks():
     val_blocks = np.unique(g[split.val])
     assert np.array_equal(split.val, np.flatnonzero(np.isin(g, val_blocks)))  # whole blocks, nothing else
     assert 0.1 <= len(split.val) / 1000 < 0.2 and not np.intersect1d(split.val, split.train).size
+
+
+def test_a_split_seed_keeps_the_validation_rows_and_labels_and_the_seed_the_rest(tmp_path):
+    """`--split-seed`: runs with one split seed and other seeds share their validation rows and labelled rows and
+    differ in initialisation; the manifest names the split seed and `--requantize` rebuilds the same data."""
+    import torch
+
+    from ssvae_edge.contract import Manifest
+    from ssvae_train.config import FitConfig
+    from ssvae_train.export.config import ExportConfig
+    from ssvae_train.export.exporter import export_run
+    from ssvae_train.export.requantize import requantize_bundle
+    from ssvae_train.training.checkpoint import load_checkpoint
+    from ssvae_train.training.prepare import prepare
+    from ssvae_train.training.trainer import fit
+
+    base = dict(dataset="digits", labels="100", epochs=1)
+    a, b = prepare(FitConfig(**base, seed=1, split_seed=7)), prepare(FitConfig(**base, seed=2, split_seed=7))
+    assert np.array_equal(a.split.val, b.split.val) and np.array_equal(a.split.labelled, b.split.labelled)
+    own = prepare(FitConfig(**base, seed=7))
+    assert np.array_equal(own.split.val, a.split.val)  # the default: the split comes from --seed
+    assert not np.array_equal(prepare(FitConfig(**base, seed=1)).split.val, a.split.val)
+    torch.set_num_threads(1)
+    runs = [fit(FitConfig(**base, seed=s, split_seed=7), tmp_path / f"r{s}", progress=False).parent for s in (1, 2)]
+    w = [load_checkpoint(r)["state_dict"]["pi.weight"] for r in runs]
+    assert not torch.equal(w[0], w[1])  # another initialisation
+    manifest = export_run(runs[0], tmp_path / "bundle", ExportConfig(quantize="int8"))
+    assert manifest["producer"]["seed"] == 1 and manifest["producer"]["split_seed"] == 7
+    requantize_bundle(tmp_path / "bundle", None, say=lambda _: None)  # refuses data other than the run's
+    assert Manifest.load(tmp_path / "bundle").producer.split_seed == 7

@@ -99,7 +99,8 @@ def with_sibling_validation(loaded: Loaded, sibling: dict, path: str | Path) -> 
     groups = ds.groups_train
     if groups is None and p.get("val_split") == "blocks":
         groups = contiguous_blocks(len(ds.y_train))
-    val = make_split(ds.y_train, ds.n_classes, None, int(p["seed"]), float(p["val_fraction"]), groups,
+    seed = p["split_seed"] if p.get("split_seed") is not None else p["seed"]  # the split's own seed, when it had one
+    val = make_split(ds.y_train, ds.n_classes, None, int(seed), float(p["val_fraction"]), groups,
                      list(ds.classes)).val
     people = (sorted({ds.group_names[g] for g in np.unique(ds.groups_train[val])})
               if ds.groups_train is not None and ds.group_names else None)

@@ -76,7 +76,7 @@ def requantize_bundle(bundle: str | Path, data_dir: str | None, say: Callable[[s
     cfg = FitConfig(
         dataset=producer.dataset, data_dir=data_dir, arch=producer.arch or "dense",
         model=producer.model or "ssvae", labels=str(producer.labels or "all"),
-        seed=int(producer.seed or 0), exclude_class=producer.excluded_class,
+        seed=int(producer.seed or 0), split_seed=producer.split_seed, exclude_class=producer.excluded_class,
         val_fraction=float(producer.val_fraction if producer.val_fraction is not None else DEFAULT_VAL_FRACTION),
         val_split=producer.val_split or "random",
         held_out_windows=held_out_windows_of(producer), transitions=transitions_of(producer, manifest.classes),

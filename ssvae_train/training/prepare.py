@@ -25,7 +25,7 @@ def prepare(cfg: FitConfig) -> Prepared:
     if groups is None and cfg.val_split == "blocks":
         groups = contiguous_blocks(len(ds.y_train))
     labels = parse_labels(cfg.labels)
-    split = make_split(ds.y_train, ds.n_classes, labels, cfg.seed, cfg.val_fraction, groups, ds.classes)
+    split = make_split(ds.y_train, ds.n_classes, labels, cfg.data_seed, cfg.val_fraction, groups, ds.classes)
     if cfg.m1_run is not None:  # the labels and the split stay; the samples become M1's latents
         ds = stack(ds, cfg.m1_run, cfg, split.train)
         check_arch(cfg.arch, ds.kind, f"--m1-run {cfg.m1_run}'s latent means")

@@ -68,6 +68,7 @@ def check_m1(m1_cfg: FitConfig, cfg: FitConfig, m1_kind: str) -> None:
     for what, mine, theirs in (
         ("dataset", cfg.dataset, m1_cfg.dataset),
         ("seed", cfg.seed, m1_cfg.seed),
+        ("split-seed", cfg.data_seed, m1_cfg.data_seed),
         ("val-fraction", cfg.val_fraction, m1_cfg.val_fraction),
         ("window", cfg.window, m1_cfg.window),  # sensor windows: M1 reads windows of this length and hop, and
         ("hop", cfg.hop, m1_cfg.hop),  # the transitions as classes change the split's validation people
