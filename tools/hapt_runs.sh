@@ -137,6 +137,12 @@ case "${1:-all}" in
            --seed $s --val-fraction 0.45 ;;
     esac
     ;;
+  zi1|zi2)  # thirtieth round, AF (results/hapt-bundles.md): the shipped novelty recipe (queue z) with seed 0's
+    # validation people and label draw (--split-seed 0) and another initialisation, shuffles and noise (--seed N)
+    s=${1#zi}
+    run novelty-tr-ds-v0.3-any-s0i$s 40 --model ssvae --labels all --exclude-class 2 --transitions --seed $s \
+      --split-seed 0 --val-fraction 0.3
+    ;;
   al0|al1)  # twenty-ninth round, AB (results/hapt-bundles.md): the label weight at four times its default on the
     # any-angle recipe, each run after its pair ss-turn-l<f>-sN (trained again on the same machine); two lanes
     if [ "$1" = al0 ]; then jobs="0.01:0 0.01:2 0.1:0"; else jobs="0.01:1 0.1:1 0.1:2"; fi
