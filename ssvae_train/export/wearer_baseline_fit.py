@@ -19,7 +19,9 @@ second}, ...) are each fitted, and the set whose point detects the most validati
 classes), since a class bringing a few held-out windows and many high-scoring normal ones costs more than it
 gives. The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the
 ungated point) when it detects at least as many held-out validation segments; whether the section is written at
-all: when the point the runtime alerts at beats the plain score's and the ungated point is no worse than it.
+all: when the point the runtime alerts at beats the plain score's and the ungated point is no worse than it. That
+point also gets its cross-check (`alert_cross_check`): the same fit on half of the validation people, counted on
+the other half.
 """
 
 from __future__ import annotations
