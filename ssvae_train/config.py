@@ -94,11 +94,6 @@ class FitConfig:
         None, "Seed of the validation split and the label draw alone (default: --seed): runs with one --split-seed "
         "and other --seed values share their validation people and labels and differ in initialisation, shuffles "
         "and noise.")
-
-    @property
-    def data_seed(self) -> int:
-        """The seed the split and the label draw come from."""
-        return self.seed if self.split_seed is None else self.split_seed
     batch_size: int = option(128, "Rows per step (the labelled batch is at most this).")
     labelled_batch: int | None = option(
         None, "Labelled rows per step beside the unlabelled batch (default: --batch-size, at most all).")
@@ -165,6 +160,11 @@ class FitConfig:
         False, "With --m1-run: draw the training rows from M1's q(z|x) every epoch, not its means.")
     device: str = option("auto", "auto (CUDA when present, else CPU) | cpu | cuda.", DEVICES)
     precision: str = option("fp32", "fp32 | bf16 (autocast mixed precision, for GPUs).", PRECISIONS)
+
+    @property
+    def data_seed(self) -> int:
+        """The seed the split and the label draw come from (`--split-seed`, else `--seed`)."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def resolve(self, sample_shape: tuple[int, ...]) -> FitConfig:
         """The config with the defaults that depend on the data filled in (alpha, hidden) and the objective under

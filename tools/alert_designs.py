@@ -39,6 +39,7 @@ from ssvae_edge import Bundle
 from ssvae_edge import alert_metrics as am
 from ssvae_edge.alert_gate import gated
 from ssvae_edge.wearer_baseline import adjusted_scores
+from ssvae_train.export.alert_cross_check import people_halves
 from ssvae_train.export.alert_point import HELD_OUT, rank
 from ssvae_train.export.labelled_recordings import labelled_streams, read_labels_of, read_recordings
 from ssvae_train.export.wearer_baseline_fit import (
@@ -214,9 +215,8 @@ def main(
     prior = class_priors(b, train_x, hop, train_labels, m.excluded_class_name)
     streamed = [stream_whole(b, x, hop) for x in val.x]
     people = [s.split("_")[1] for s in val.sources["recordings"]]
-    order = sorted(set(people))
-    half = [{p for j, p in enumerate(order) if j % 2 == h} for h in (0, 1)]
-    halves = tuple([i for i, p in enumerate(people) if p in half[h]] for h in (0, 1))
+    halves = people_halves(people)  # the export's cross-check splits the same way
+    half = [{people[i] for i in idx} for idx in halves]
     streams = {"starts": [st for st, _, _ in streamed], "labels": val.labels, "window": val.window,
                "rate": val.rate_hz}
     adjusted = {n0: [adjusted_scores(s, c, prior, n0, memory) for _, s, c in streamed] for n0 in PRIOR_WINDOWS}

@@ -103,9 +103,13 @@ def wearer_fit(streamed: Sequence[tuple], validation: Streams, target: float, pr
     """The wearer-baseline point's fit (per prior weight the exporter's rule, the best by `rank`) as a `HalfFit`,
     every debounce tried as on all the people (a half may hold no held-out segment). `gate(streamed_half,
     streams_half)` -> (classes, point, ...) or None replaces it by the gate's choice (`choose_gate`)."""
+    adjusted: dict[int, list[np.ndarray]] = {}  # per prior weight, every stream's: both halves read them
+
     def scored_at(n0: int, classes: Sequence[str] | None) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(st, adjusted_scores(s, c, prior, n0, memory) if classes is None
-                 else gated(adjusted_scores(s, c, prior, n0, memory), c, classes)) for st, s, c in streamed]
+        if n0 not in adjusted:
+            adjusted[n0] = [adjusted_scores(s, c, prior, n0, memory) for _, s, c in streamed]
+        return [(st, a if classes is None else gated(a, c, classes))
+                for (st, _, c), a in zip(streamed, adjusted[n0], strict=True)]
 
     def fit(idx: list[int]):
         half = validation.subset(idx)

@@ -39,9 +39,9 @@ def on_raw_samples(m2: SSVAE, cfg: FitConfig) -> tuple[M1M2, Prepared]:
     """An M1+M2 run (`cfg.m1_run`) as one model on raw samples (`models/m1m2.py`), with the run's data as
     raw samples: the same split, since the split does not depend on M1. What export and generation draw on.
     The raw samples are read as M1 reads them (its arch: a sequence trunk for sensor windows)."""
-    m1_arch = load_m1(cfg.m1_run)[1].arch
-    prep = prepare(replace(cfg, m1_run=None, arch=m1_arch))
-    return compose(m2, cfg, prep.ds, prep.split.train), prep
+    m1 = load_m1(cfg.m1_run)
+    prep = prepare(replace(cfg, m1_run=None, arch=m1[1].arch))
+    return compose(m2, cfg, prep.ds, prep.split.train, m1), prep
 
 
 def anomaly_metrics(score: np.ndarray, is_anomaly: np.ndarray) -> dict[str, float]:

@@ -111,14 +111,14 @@ def stack(ds: DataSet, m1_run: str | Path, cfg: FitConfig, train_rows: np.ndarra
     )
 
 
-def compose(m2, cfg: FitConfig, ds: DataSet, train_rows: np.ndarray) -> M1M2:
+def compose(m2, cfg: FitConfig, ds: DataSet, train_rows: np.ndarray, m1: tuple | None = None) -> M1M2:
     """The trained M2 of a stacked run chained onto its M1 (`cfg.m1_run`): one model on raw samples.
 
     `ds` is the run's data set as raw samples and `train_rows` its training rows: the active units are
     found on them exactly as `stack` found them when M2 was trained, and the inactive units are held at
-    their mean over those rows when M2's output is decoded by M1.
+    their mean over those rows when M2's output is decoded by M1. `m1`: its `load_m1`, when already read.
     """
-    ckpt, m1_cfg = load_m1(cfg.m1_run)
+    ckpt, m1_cfg = m1 if m1 is not None else load_m1(cfg.m1_run)
     check_m1(m1_cfg, cfg, ckpt["model_config"]["kind"])
     m1 = model_from_checkpoint(ckpt)
     mu = posterior_means(m1, ds.x_train)[train_rows]
