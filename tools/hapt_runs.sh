@@ -143,6 +143,14 @@ case "${1:-all}" in
     run novelty-tr-ds-v0.3-any-s0i$s 40 --model ssvae --labels all --exclude-class 2 --transitions --seed $s \
       --split-seed 0 --val-fraction 0.3
     ;;
+  zj1|zj2)  # thirty-first round, AG (results/hapt-bundles.md): as zi1/zi2 for split seeds 1 and 2, so that each of
+    # the three splits has three initialisations (its own seed's run is queue zsN); zjN trains split N's other two
+    p=${1#zj}
+    for s in 0 1 2; do [ "$s" = "$p" ] && continue
+      run novelty-tr-ds-v0.3-any-s${p}i$s 40 --model ssvae --labels all --exclude-class 2 --transitions --seed $s \
+        --split-seed "$p" --val-fraction 0.3
+    done
+    ;;
   al0|al1)  # twenty-ninth round, AB (results/hapt-bundles.md): the label weight at four times its default on the
     # any-angle recipe, each run after its pair ss-turn-l<f>-sN (trained again on the same machine); two lanes
     if [ "$1" = al0 ]; then jobs="0.01:0 0.01:2 0.1:0"; else jobs="0.01:1 0.1:1 0.1:2"; fi
