@@ -25,6 +25,7 @@ from ssvae_edge.sections import (
     CANONICAL_TURN,
     Alert,
     Composition,
+    Ensemble,
     Frame,
     GraphEntry,
     LatentPrior,
@@ -152,6 +153,7 @@ class Manifest(Record):
     posture: Posture | None = None
     refit: Refit | None = None
     frame: Frame | None = None
+    ensemble: Ensemble | None = None
     path: Path = field(default=Path(MANIFEST_FILE), kw_only=True, compare=False, metadata={"json": False})
 
     # ---- what the runtime reads ----

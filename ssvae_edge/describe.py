@@ -108,6 +108,11 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("refit", f"graphs trained on every training person (no validation rows); {taken} from "
                      f"{m.refit.choices_from}, chosen there on its validation people; the alert's figures are "
                      "optimistic (measured on people these graphs trained on)"))
+    if m.ensemble:
+        seeds = ", ".join(str(member.get("seed")) for member in m.ensemble.members)
+        rows.append(("ensemble", f"{len(m.ensemble.members)} runs of one recipe on the same rows (seeds {seeds}): "
+                     "the classifier averages their class probabilities, the anomaly graph their scores (each "
+                     "window costs that many models); the decoder is the first run's"))
     if m.frame:
         rows.append(("frame", f"{m.frame.name}: the graphs turn each window about its x axis until the mean of "
                      f"{'/'.join(m.frame.by[1:])} points along +y (feed windows as worn; generated windows are drawn "

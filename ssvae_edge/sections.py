@@ -384,6 +384,16 @@ class Composition(Record):
     what: str | None = None
 
 
+@dataclass(frozen=True)
+class Ensemble(Record):
+    """An ensemble bundle (`ssvae-export --member`): runs of one recipe on the same rows from other initialisations,
+    whose class probabilities and anomaly scores the classifier and anomaly graphs average. A runtime needs none of
+    it: the graphs keep the contract's signatures."""
+
+    members: tuple[Mapping[str, Any], ...]  # run, checkpoint_sha256, seed, split_seed, epochs; the first is RUN
+    what: str | None = None
+
+
 CANONICAL_TURN = "canonical-turn"  # the one frame a bundle's graphs may turn their windows to (`Frame.name`)
 
 

@@ -166,6 +166,15 @@ class FitConfig:
         """The seed the split and the label draw come from (`--split-seed`, else `--seed`)."""
         return self.seed if self.split_seed is None else self.split_seed
 
+    def split_identity(self) -> tuple[tuple[str, object], ...]:
+        """The options (by their --names) that decide which rows a run trains, validates and is labelled on: runs
+        that agree on all of them hold the same rows in the same roles (an M1 and its M2, an ensemble's members)."""
+        return (("dataset", self.dataset), ("split-seed", self.data_seed), ("val-fraction", self.val_fraction),
+                ("val-split", self.val_split), ("window", self.window), ("hop", self.hop),
+                ("transitions", self.transitions), ("exclude-class", self.exclude_class),
+                ("held-out-windows", self.held_out_windows if self.exclude_class is not None else None),
+                ("labels", self.labels))
+
     def resolve(self, sample_shape: tuple[int, ...]) -> FitConfig:
         """The config with the defaults that depend on the data filled in (alpha, hidden) and the objective under
         its own name, so the saved config says what was really used."""

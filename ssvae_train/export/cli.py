@@ -64,8 +64,8 @@ def export(
             typer.echo(line, err=True)
 
     if requantize:
-        if out is not None or cfg.quantize is not None:
-            raise UserError("--requantize works in place on the bundle RUN: drop --out and --quantize")
+        if out is not None or cfg.quantize is not None or cfg.member:
+            raise UserError("--requantize works in place on the bundle RUN: drop --out, --quantize and --member")
         from ssvae_train.export.requantize import requantize_bundle
 
         requantize_bundle(run, cfg.data_dir, say=say)

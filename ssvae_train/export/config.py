@@ -49,6 +49,12 @@ class ExportConfig:
         "smoothing, sequence filter, mounting estimate and posture model it takes verbatim; the alert is "
         "fitted again on that sibling's validation people, whom the refit trained on (the export says its "
         "figures are optimistic). Classifier bundles only (ssvae_train/export/refit.py).")
+    member: list[str] | None = option(
+        None, "Another run of RUN's recipe, trained on the same rows from another initialisation (fit --split-seed "
+        "S --seed N); repeat for more. The bundle is their ensemble: classifier.onnx averages the members' class "
+        "probabilities, anomaly.onnx their scores, decoder.onnx is RUN's; every fit after the graphs is made on "
+        "them (ssvae_train/export/ensemble.py). Costs the members' count times the compute per window.",
+        metavar="RUN")
     posture_features: str = option(
         "auto", f"Sensor bundles with SITTING and STANDING: the feature sets the posture model may use. auto (each "
         f"set weighed on the validation people as they wore the device, the better one kept) | {FEATURE_SETS[1]} "
@@ -82,5 +88,7 @@ class ExportConfig:
         if self.posture_context != 0 and not 2 <= self.posture_context <= MAX_CONTEXT:
             raise UserError(f"--posture-context {self.posture_context}: 0 (not weighed) or a number of windows from 2 "
                             f"to {MAX_CONTEXT}")
+        if self.choices_from and self.member:
+            raise UserError("--member: a refit (--choices-from) is exported alone")
         if self.choices_from and self.posture_features != "auto":
             raise UserError("--posture-features: a refit takes its sibling's posture model verbatim (--choices-from)")

@@ -11,6 +11,7 @@ and the anomaly score's fitted constants (class Gaussians, standardisation) are 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -60,6 +61,18 @@ class DecoderCut(nn.Module):
         return self.model.generate(z, y if self.model.cond_dim else None)
 
 
+class MeanOf(nn.Module):
+    """The mean of the same cut of several models (an ensemble bundle, `ensemble.py`): x -> the mean of their
+    outputs."""
+
+    def __init__(self, cuts: Sequence[nn.Module]):
+        super().__init__()
+        self.cuts = nn.ModuleList(cuts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([cut(x) for cut in self.cuts], dim=0).mean(dim=0)
+
+
 @dataclass(frozen=True)
 class Cut:
     """One graph to export: its module, input/output names, and which input axes are dynamic."""
@@ -86,14 +99,26 @@ def graphs_for(model: SSVAE) -> tuple[str, ...]:
 
 
 def make_cuts(
-    model: SSVAE, score: str = "min", prior: ClassPrior | None = None, fit: ScoreFit | None = None
+    model: SSVAE, score: str = "min", prior: ClassPrior | None = None, fit: ScoreFit | None = None,
+    members: Sequence[tuple[SSVAE, ScoreFit | None]] = (),
 ) -> list[Cut]:
+    """The cuts of `model`'s graphs. With `members` (an ensemble bundle: more models of the same recipe and rows,
+    each with its own fitted score constants), the classifier and anomaly graphs are the mean of that cut of
+    `model` and of each member (`MeanOf`); the decoder stays `model`'s."""
     model.eval()
+    everyone = [(model, fit), *members]
+    for m, _ in members:
+        m.eval()
+
+    def mean(cut_of) -> nn.Module:
+        cuts = [cut_of(m, f) for m, f in everyone]
+        return cuts[0] if len(cuts) == 1 else MeanOf(cuts)
+
     # lstm: every graph takes windows of any length; convlstm: the trained window (its trunk is sized for it)
     seq, any_len = model.sequence, model.any_length
     make = {
-        "classifier": lambda: Cut("classifier", ClassifierCut(model), ("x",), ("probs",), any_len, seq),
-        "anomaly": lambda: Cut("anomaly", AnomalyCut(model, score, fit), ("x",), ("score",), any_len, seq),
+        "classifier": lambda: Cut("classifier", mean(lambda m, f: ClassifierCut(m)), ("x",), ("probs",), any_len, seq),
+        "anomaly": lambda: Cut("anomaly", mean(lambda m, f: AnomalyCut(m, score, f)), ("x",), ("score",), any_len, seq),
         # The decoder emits the trained window length: its only inputs are z and y.
         "decoder": lambda: Cut("decoder", DecoderCut(model, prior), ("z", "y"), ("x_hat",), False, any_len),
     }

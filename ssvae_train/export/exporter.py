@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from ssvae_edge import contract as C
 from ssvae_edge.sections import (
     Composition,
+    Ensemble,
     LatentPrior,
     Mounting,
     Posture,
@@ -38,6 +39,7 @@ from ssvae_edge.sections import (
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.errors import UserError
 from ssvae_train.export import alert_point as AP
+from ssvae_train.export import ensemble as E
 from ssvae_train.export import graphs as G
 from ssvae_train.export import manifest_entries as ME
 from ssvae_train.export import refit as R
@@ -77,7 +79,8 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
     check_destination(out, force)
     loaded = load_for_export(run, cfg.data_dir, cfg.weights)
     loaded, sibling = R.with_sibling(loaded, cfg.choices_from)  # a refit: its validated sibling's manifest
-    plan = plan_graphs(loaded, cfg.score, cfg.latent_prior, say)
+    members = E.load_members(loaded, cfg.member or ())  # an ensemble: more runs of the same rows
+    plan = plan_graphs(loaded, cfg.score, cfg.latent_prior, say, members)
     alert_quantile = cfg.alert_quantile
     t0 = time.perf_counter()
     with staging(out, force) as tmp:
@@ -92,11 +95,12 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
             alert, calibration = R.optimistic(cal.alert, cal.calibration)
             cal = replace(cal, alert=alert, calibration=calibration)
         bar = Progress(total=0, enabled=progress, label="measuring")
-        metrics = ME.test_metrics(loaded.model, plan.method, plan.fit, graphs.sessions, loaded.prep.ds, bar)
+        metrics = ME.test_metrics(graphs.cuts, graphs.sessions, loaded.prep.ds, bar)
         bar.close()
         int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if cfg.quantize else None
         manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence, mounting,
-                                posture, R.entry(sibling, cfg.choices_from))
+                                posture, R.entry(sibling, cfg.choices_from),
+                                E.describe(loaded, members) if members else None)
         check_parity(tmp, graphs, say, int8 is not None)
         manifest = WB.add_to_staged(tmp, loaded.prep, cal.streams if cal.alert else None, cfg.alert_target,
                                     say) or manifest
@@ -121,19 +125,23 @@ class Plan:
     auto: dict | None  # --score auto: the rule and the ROC AUC of every candidate
 
 
-def plan_graphs(loaded: Loaded, score: str | None, latent_prior: str, say: Say) -> Plan:
-    """Fit the class prior and the score constants on the run's training split, and choose the score."""
+def plan_graphs(loaded: Loaded, score: str | None, latent_prior: str, say: Say,
+                members: list[E.Member] | None = None) -> Plan:
+    """Fit the class prior and the score constants on the run's training split (an ensemble: each member's
+    constants on the same rows), and choose the score."""
     model, prep = loaded.model, loaded.prep
     prior = fit_on_run(model, prep) if latent_prior == "class" and model.cond_dim else None
     fit = S.fit_on_run(model, prep) if model.cond_dim else None
+    fits = [(m.model, S.fit_on_run(m.model, prep) if m.model.cond_dim else None) for m in members or []]
     auto = None
     if score == S.AUTO and model.cond_dim:
         try:
-            score, aucs = S.choose_on_held_out(model, prep, fit)
+            score, aucs = S.choose_on_held_out([(model, fit), *fits], prep)
         except ValueError as e:
             raise UserError(str(e)) from None
         auto = {"rule": "best ROC AUC of the validation rows against the held-out class's training rows "
-                        "(training split only)", "roc_auc": aucs}
+                        "(training split only)" + (", each candidate as the mean of the members' scores" if fits
+                                                   else ""), "roc_auc": aucs}
         say(f"--score auto: {score} (ROC AUC {aucs[score]:.3f} on the training split's held-out rows)")
     score = S.default_score(prep.ds.kind) if score in (None, S.AUTO) else score
     if model.cfg.kind == "supervised":
@@ -143,7 +151,10 @@ def plan_graphs(loaded: Loaded, score: str | None, latent_prior: str, say: Say) 
         say("vae run: exporting anomaly.onnx and decoder.onnx only (a plain VAE has no classifier); the "
             "score is its negative ELBO (--score does not apply); decoder.onnx takes y but ignores it")
     method = score_method(model, score) if model.has_decoder else None
-    return Plan(make_cuts(model, score, prior, fit), method, fit, prior, auto)
+    if members:
+        say(f"ensemble of {1 + len(members)} runs: classifier.onnx and anomaly.onnx average theirs, decoder.onnx "
+            f"is {loaded.run}'s")
+    return Plan(make_cuts(model, score, prior, fit, fits), method, fit, prior, auto)
 
 
 # ---- export and validate ----------------------------------------------------------------------------
@@ -260,7 +271,7 @@ def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Cali
 def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Calibration, metrics: dict,
                  int8: tuple[dict, dict] | None, smoothing: dict | None = None,
                  sequence: dict | None = None, mounting: dict | None = None, posture: dict | None = None,
-                 refit: dict | None = None) -> dict:
+                 refit: dict | None = None, ensemble: dict | None = None) -> dict:
     """manifest.json (`ssvae_edge.contract.Manifest`), written last (a folder with a manifest is a finished
     bundle); returns it as written."""
     model, meta = loaded.model, loaded.prep.meta()
@@ -290,6 +301,7 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         refit=Refit(**refit) if refit is not None else None,
         # an M1+M2 run: how its graphs chain the two models
         composition=Composition(**model.describe()) if isinstance(model, M1M2) else None,
+        ensemble=Ensemble(**ensemble) if ensemble is not None else None,
         frame=ME.frame(model, meta["channels"]),
     )
     manifest.write(tmp)

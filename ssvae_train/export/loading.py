@@ -35,21 +35,30 @@ class Loaded:
 
     @property
     def checkpoint_path(self) -> Path:
-        run = Path(self.run)
-        return run / CHECKPOINT if run.is_dir() else run
+        return checkpoint_path(self.run)
 
 
-def load_for_export(run: str | Path, data_dir: str | None, weights: str = "last") -> Loaded:
-    """`evaluate.load_run`, plus the checks above. Raises UserError."""
+def checkpoint_path(run: str | Path) -> Path:
+    """A run's checkpoint file, given the run's folder or the file itself."""
+    return Path(run) / CHECKPOINT if Path(run).is_dir() else Path(run)
+
+
+def load_model(run: str | Path, weights: str = "last") -> tuple[dict, FitConfig, SSVAE]:
+    """A run's checkpoint, config and model (its `weights`), refusing an incomplete checkpoint or one whose config
+    builds no model. Raises UserError."""
     ckpt = load_checkpoint(run)
     missing = [k for k in ("fit_config", "model_config", "state_dict", "epoch") if k not in ckpt]
     if missing:
         raise UserError(f"{run}: not a complete ssvae checkpoint (no {', '.join(missing)})")
     try:
-        cfg = FitConfig.from_dict(ckpt["fit_config"])
-        model = model_from_checkpoint(ckpt, weights)
+        return ckpt, FitConfig.from_dict(ckpt["fit_config"]), model_from_checkpoint(ckpt, weights)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UserError(f"{run}: the checkpoint's config does not describe an ssvae model ({first_line(e)})") from None
+
+
+def load_for_export(run: str | Path, data_dir: str | None, weights: str = "last") -> Loaded:
+    """`evaluate.load_run`, plus the checks above. Raises UserError."""
+    ckpt, cfg, model = load_model(run, weights)
     if cfg.val_anomaly_class is not None:
         raise UserError(f"{run} holds a second class out to choose scores on (--val-anomaly-class): its test "
                         "rows mix two anomalous classes; export a run with --exclude-class only")

@@ -18,6 +18,7 @@ after training (`fit_scores`) and travel inside `anomaly.onnx` as constants (`An
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,12 +218,14 @@ def fit_on_run(model: SSVAE, prep) -> ScoreFit:
 AUTO = "auto"  # `ssvae-export --score auto`: choose on the held-out class's training rows (below)
 
 
-def choose_on_held_out(model: SSVAE, prep, fit: ScoreFit) -> tuple[str, dict[str, float]]:
+def choose_on_held_out(members: Sequence[tuple[SSVAE, ScoreFit]], prep) -> tuple[str, dict[str, float]]:
     """The candidate that best tells the run's validation rows (normal) from its held-out class's training
     rows (never trained on): a score for detecting *that* class, chosen on the training split only.
 
-    Returns the method and every candidate's ROC AUC there. For anomalies of an unknown kind the data
-    kind's default (`default_score`, chosen with other classes held out) is the unbiased choice.
+    `members`: the model and its fitted constants, or (an ensemble bundle) each member's, whose scores the
+    anomaly graph averages, so each candidate is weighed as that mean. Returns the method and every candidate's
+    ROC AUC there. For anomalies of an unknown kind the data kind's default (`default_score`, chosen with other
+    classes held out) is the unbiased choice.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -231,8 +234,9 @@ def choose_on_held_out(model: SSVAE, prep, fit: ScoreFit) -> tuple[str, dict[str
     x_val = prep.ds.x_train[prep.split.val]
     x = np.concatenate([x_val, prep.excluded_rows])
     is_held = np.arange(len(x)) >= len(x_val)
-    values = part_values(model, x, list(PARTS), fit)
-    aucs = {m: float(roc_auc_score(is_held, combine(values, m, fit))) for m in SCORES}
+    values = [(part_values(model, x, list(PARTS), fit), fit) for model, fit in members]
+    aucs = {m: float(roc_auc_score(is_held, np.mean([combine(v, m, fit) for v, fit in values], axis=0)))
+            for m in SCORES}
     return max(SCORES, key=lambda m: aucs[m]), aucs
 
 

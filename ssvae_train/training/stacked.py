@@ -65,18 +65,9 @@ def check_m1(m1_cfg: FitConfig, cfg: FitConfig, m1_kind: str) -> None:
     """Refuse an M1 that is not an unsupervised model of exactly this run's training rows."""
     if m1_kind != "vae":
         raise UserError(f"--m1-run must be a plain `vae` run (unsupervised), not a {m1_kind!r} model")
-    for what, mine, theirs in (
-        ("dataset", cfg.dataset, m1_cfg.dataset),
-        ("seed", cfg.seed, m1_cfg.seed),
-        ("split-seed", cfg.data_seed, m1_cfg.data_seed),
-        ("val-fraction", cfg.val_fraction, m1_cfg.val_fraction),
-        ("window", cfg.window, m1_cfg.window),  # sensor windows: M1 reads windows of this length and hop, and
-        ("hop", cfg.hop, m1_cfg.hop),  # the transitions as classes change the split's validation people
-        ("transitions", cfg.transitions, m1_cfg.transitions),
-        ("exclude-class", cfg.exclude_class, m1_cfg.exclude_class),
-        ("held-out-windows", cfg.held_out_windows if cfg.exclude_class is not None else None,
-         m1_cfg.held_out_windows if m1_cfg.exclude_class is not None else None),
-    ):
+    pairs = zip(cfg.split_identity(), m1_cfg.split_identity(), strict=True)
+    same = [(what, mine, theirs) for (what, mine), (_, theirs) in pairs if what != "labels"]  # M1 sees no label
+    for what, mine, theirs in [("seed", cfg.seed, m1_cfg.seed), *same]:
         if mine != theirs:
             raise UserError(
                 f"--m1-run was trained with --{what} {theirs}, this run has {mine}: train M1 on the same "

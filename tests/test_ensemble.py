@@ -1,0 +1,114 @@
+"""Ensemble bundles (`ssvae-export RUN --member RUN2`, ssvae_train/export/ensemble.py): the classifier and anomaly
+graphs are the mean of the members' own graphs, the decoder is RUN's, the manifest names every member, and a member
+that does not hold RUN's rows is refused with one line and no bundle. On scikit-learn's digits (seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
+
+from ssvae_edge.contract import Manifest
+from ssvae_train.config import FitConfig
+from ssvae_train.export.cli import app
+from ssvae_train.export.config import ExportConfig
+from ssvae_train.export.exporter import export_run
+from ssvae_train.training.checkpoint import load_checkpoint, model_from_checkpoint
+from ssvae_train.training.prepare import prepare
+from ssvae_train.training.trainer import fit
+
+BASE = dict(dataset="digits", labels="100", epochs=1, exclude_class=3, split_seed=7)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Three runs of one recipe on the same rows (split seed 7, seeds 1-3), and one on other rows (split seed 8)."""
+    root = tmp_path_factory.mktemp("ensemble-runs")
+    out = {f"s{s}": fit(FitConfig(**BASE, seed=s), root / f"s{s}", progress=False).parent for s in (1, 2, 3)}
+    out["other"] = fit(FitConfig(**{**BASE, "split_seed": 8}, seed=1), root / "other", progress=False).parent
+    return out
+
+
+@pytest.fixture(scope="module")
+def bundles(runs, tmp_path_factory) -> dict[str, Path]:
+    """Each run of split seed 7 exported alone, and the three as one ensemble (score `min`)."""
+    root = tmp_path_factory.mktemp("ensemble-bundles")
+    cfg = ExportConfig(score="min")
+    out = {}
+    for name in ("s1", "s2", "s3"):
+        export_run(runs[name], root / name, cfg)
+        out[name] = root / name
+    export_run(runs["s1"], root / "ens", ExportConfig(score="min", member=[str(runs["s2"]), str(runs["s3"])]))
+    out["ens"] = root / "ens"
+    return out
+
+
+def _run(bundle: Path, graph: str, feeds: dict) -> np.ndarray:
+    sess = ort.InferenceSession(str(bundle / f"{graph}.onnx"), providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)[0]
+
+
+def test_the_graphs_are_the_mean_of_the_members_and_the_decoder_is_the_first(runs, bundles):
+    x = prepare(FitConfig(**BASE, seed=1)).ds.x_test[:64]
+    for graph in ("classifier", "anomaly"):
+        alone = np.mean([_run(bundles[s], graph, {"x": x}) for s in ("s1", "s2", "s3")], axis=0)
+        np.testing.assert_allclose(_run(bundles["ens"], graph, {"x": x}), alone, rtol=1e-4, atol=1e-4)
+    z = np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32)
+    feeds = {"z": z, "y": np.arange(8, dtype=np.int64) % 9}
+    np.testing.assert_allclose(_run(bundles["ens"], "decoder", feeds), _run(bundles["s1"], "decoder", feeds),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_the_manifest_names_every_member_and_a_device_reads_it(runs, bundles):
+    manifest = Manifest.load(bundles["ens"])
+    members = manifest.ensemble.members
+    assert [m["run"] for m in members] == [str(runs[s]) for s in ("s1", "s2", "s3")]
+    assert [m["seed"] for m in members] == [1, 2, 3] and {m["split_seed"] for m in members} == {7}
+    assert manifest.producer.run == str(runs["s1"]) and manifest.ensemble.what
+    assert Manifest.load(bundles["s1"]).ensemble is None
+
+
+def test_info_says_what_the_graphs_average(bundles, monkeypatch):
+    from ssvae_edge import cli as edge_cli
+
+    monkeypatch.setattr(edge_cli, "_tty", lambda: True)
+    rows = {}
+    for name in ("ens", "s1"):
+        r = CliRunner().invoke(edge_cli.app, ["info", str(bundles[name]), "--providers", "cpu", "--threads", "1"])
+        assert r.exit_code == 0, r.output
+        rows[name] = [x for x in r.stdout.splitlines() if x.startswith("ensemble")]
+    assert len(rows["ens"]) == 1 and "3 runs of one recipe on the same rows (seeds 1, 2, 3)" in rows["ens"][0]
+    assert rows["s1"] == []
+
+
+def test_auto_weighs_each_score_as_the_mean_of_the_members(runs):
+    from ssvae_train.scoring import scores as S
+
+    prep = prepare(FitConfig(**BASE, seed=1))
+    members = []
+    for s in ("s1", "s2"):
+        model = model_from_checkpoint(load_checkpoint(runs[s]))
+        members.append((model, S.fit_on_run(model, prep)))
+    _, aucs = S.choose_on_held_out(members, prep)
+    x = np.concatenate([prep.ds.x_train[prep.split.val], prep.excluded_rows])
+    held = np.arange(len(x)) >= len(prep.split.val)
+    for method in ("min", "maha_h+energy"):
+        mean = np.mean([S.combine(S.part_values(m, x, S.parts_of(method), f), method, f) for m, f in members], 0)
+        assert aucs[method] == pytest.approx(roc_auc_score(held, mean), abs=1e-6)
+
+
+@pytest.mark.parametrize("member,message", [
+    ("other", "--split-seed 8, RUN with 7"),
+    ("s1", "given twice"),
+])
+def test_a_member_of_other_rows_or_run_itself_is_refused_in_one_line(runs, tmp_path, member, message):
+    out = tmp_path / "bundle"
+    result = CliRunner().invoke(app, [str(runs["s1"]), "--out", str(out), "--member", str(runs[member])])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert not out.exists() and not list(tmp_path.iterdir())
