@@ -112,3 +112,26 @@ def test_a_member_of_other_rows_or_run_itself_is_refused_in_one_line(runs, tmp_p
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.output
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_sensor_ensemble_takes_any_window_length_and_gets_its_alert_point(tmp_path):
+    """LSTM members on the UCI-HAR slice: the averaged graphs keep the dynamic time axis, and the alert point is
+    fitted on them as on any sensor bundle."""
+    import torch
+
+    from ssvae_edge import Bundle
+
+    har = dict(dataset="uci-har", data_dir=str(Path(__file__).parent / "data" / "uci-har"), arch="lstm", epochs=1,
+               hidden=32, latent_dim=8, split_seed=0)
+    runs = [fit(FitConfig(**har, seed=s), tmp_path / f"s{s}", progress=False).parent for s in (1, 2)]
+    manifest = export_run(runs[0], tmp_path / "ens", ExportConfig(member=[str(runs[1])]))
+    assert manifest["alert"]["k"] >= 1 and len(manifest["ensemble"]["members"]) == 2
+    models = [model_from_checkpoint(load_checkpoint(r)) for r in runs]
+    bundle = Bundle.load(tmp_path / "ens", providers="cpu", threads=1)
+    x = prepare(FitConfig(**har, seed=1)).ds.x_test[:16]
+    for t in (x.shape[1], (3 * x.shape[1]) // 4):
+        xt = np.ascontiguousarray(x[:, :t])
+        with torch.no_grad():
+            want = np.mean([m(torch.from_numpy(xt)).numpy() for m in models], axis=0)
+        got = bundle.sessions["classifier"].run(None, {"x": xt})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
