@@ -109,7 +109,7 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
                      f"{m.refit.choices_from}, chosen there on its validation people; the alert's figures are "
                      "optimistic (measured on people these graphs trained on)"))
     if m.ensemble:
-        seeds = ", ".join(str(member.get("seed")) for member in m.ensemble.members)
+        seeds = ", ".join(str(member.seed) for member in m.ensemble.members)
         rows.append(("ensemble", f"{len(m.ensemble.members)} runs of one recipe on the same rows (seeds {seeds}): "
                      "the classifier averages their class probabilities, the anomaly graph their scores (each "
                      "window costs that many models); the decoder is the first run's"))

@@ -385,12 +385,24 @@ class Composition(Record):
 
 
 @dataclass(frozen=True)
+class EnsembleMember(Record):
+    """One run of an ensemble bundle: where it came from and which of its weights the graphs hold."""
+
+    run: str
+    checkpoint_sha256: str | None = None
+    seed: int | None = None
+    split_seed: int | None = None  # the seed its split and labels came from (`--split-seed`, else `seed`)
+    weights: str | None = None  # last | best
+    weights_epoch: int | None = None
+
+
+@dataclass(frozen=True)
 class Ensemble(Record):
     """An ensemble bundle (`ssvae-export --member`): runs of one recipe on the same rows from other initialisations,
     whose class probabilities and anomaly scores the classifier and anomaly graphs average. A runtime needs none of
     it: the graphs keep the contract's signatures."""
 
-    members: tuple[Mapping[str, Any], ...]  # run, checkpoint_sha256, seed, split_seed, epochs; the first is RUN
+    members: tuple[EnsembleMember, ...]  # the first is RUN, the run `producer` describes
     what: str | None = None
 
 

@@ -173,7 +173,7 @@ class FitConfig:
                 ("val-split", self.val_split), ("window", self.window), ("hop", self.hop),
                 ("transitions", self.transitions), ("exclude-class", self.exclude_class),
                 ("held-out-windows", self.held_out_windows if self.exclude_class is not None else None),
-                ("labels", self.labels))
+                ("val-anomaly-class", self.val_anomaly_class), ("labels", self.labels))
 
     def resolve(self, sample_shape: tuple[int, ...]) -> FitConfig:
         """The config with the defaults that depend on the data filled in (alpha, hidden) and the objective under

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
@@ -30,6 +31,11 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ensemble-runs")
     out = {f"s{s}": fit(FitConfig(**BASE, seed=s), root / f"s{s}", progress=False).parent for s in (1, 2, 3)}
     out["other"] = fit(FitConfig(**{**BASE, "split_seed": 8}, seed=1), root / "other", progress=False).parent
+    out["conv"] = fit(FitConfig(**BASE, seed=4, arch="conv"), root / "conv", progress=False).parent
+    out["short"] = fit(FitConfig(**BASE, seed=5), root / "short", progress=False).parent
+    ckpt = load_checkpoint(out["short"])  # as a run stopped after its first of two epochs leaves it
+    ckpt["fit_config"]["epochs"] = 2
+    torch.save(ckpt, out["short"] / "checkpoint.pt")
     return out
 
 
@@ -66,8 +72,9 @@ def test_the_graphs_are_the_mean_of_the_members_and_the_decoder_is_the_first(run
 def test_the_manifest_names_every_member_and_a_device_reads_it(runs, bundles):
     manifest = Manifest.load(bundles["ens"])
     members = manifest.ensemble.members
-    assert [m["run"] for m in members] == [str(runs[s]) for s in ("s1", "s2", "s3")]
-    assert [m["seed"] for m in members] == [1, 2, 3] and {m["split_seed"] for m in members} == {7}
+    assert [m.run for m in members] == [str(runs[s]) for s in ("s1", "s2", "s3")]
+    assert [m.seed for m in members] == [1, 2, 3] and {m.split_seed for m in members} == {7}
+    assert [m.weights_epoch for m in members] == [1, 1, 1] and {m.weights for m in members} == {"last"}
     assert manifest.producer.run == str(runs["s1"]) and manifest.ensemble.what
     assert Manifest.load(bundles["s1"]).ensemble is None
 
@@ -104,6 +111,8 @@ def test_auto_weighs_each_score_as_the_mean_of_the_members(runs):
 @pytest.mark.parametrize("member,message", [
     ("other", "--split-seed 8, RUN with 7"),
     ("s1", "given twice"),
+    ("conv", "--arch conv, RUN with dense"),
+    ("short", "trained 1 of its 2 epochs"),
 ])
 def test_a_member_of_other_rows_or_run_itself_is_refused_in_one_line(runs, tmp_path, member, message):
     out = tmp_path / "bundle"
@@ -135,3 +144,15 @@ def test_a_sensor_ensemble_takes_any_window_length_and_gets_its_alert_point(tmp_
             want = np.mean([m(torch.from_numpy(xt)).numpy() for m in models], axis=0)
         got = bundle.sessions["classifier"].run(None, {"x": xt})[0]
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_an_ensemble_is_neither_requantized_with_members_nor_a_refits_sibling(runs, bundles, tmp_path):
+    from ssvae_train.errors import UserError
+    from ssvae_train.export.loading import load_for_export
+    from ssvae_train.export.refit import check_sibling, read_sibling
+
+    result = CliRunner().invoke(app, [str(bundles["ens"]), "--requantize", "--member", str(runs["s2"])])
+    assert result.exit_code == 2 and "--member" in result.output
+    loaded = load_for_export(runs["s1"], None)
+    with pytest.raises(UserError, match="an ensemble bundle's choices were made on its averaged graphs"):
+        check_sibling(loaded, read_sibling(bundles["ens"]), bundles["ens"])

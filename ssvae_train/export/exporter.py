@@ -95,7 +95,7 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
             alert, calibration = R.optimistic(cal.alert, cal.calibration)
             cal = replace(cal, alert=alert, calibration=calibration)
         bar = Progress(total=0, enabled=progress, label="measuring")
-        metrics = ME.test_metrics(graphs.cuts, graphs.sessions, loaded.prep.ds, bar)
+        metrics = ME.test_metrics(plan.models, plan.method, graphs.sessions, loaded.prep.ds, bar)
         bar.close()
         int8 = quantize_graphs(tmp, graphs.files, loaded, cal, alert_quantile, say) if cfg.quantize else None
         manifest = write_bundle(tmp, loaded, plan, graphs, cal, metrics, int8, smoothing, sequence, mounting,
@@ -123,6 +123,7 @@ class Plan:
     fit: S.ScoreFit | None
     prior: ClassPrior | None
     auto: dict | None  # --score auto: the rule and the ROC AUC of every candidate
+    models: list[tuple[SSVAE, S.ScoreFit | None]]  # each model the graphs average, with its fitted constants
 
 
 def plan_graphs(loaded: Loaded, score: str | None, latent_prior: str, say: Say,
@@ -154,7 +155,7 @@ def plan_graphs(loaded: Loaded, score: str | None, latent_prior: str, say: Say,
     if members:
         say(f"ensemble of {1 + len(members)} runs: classifier.onnx and anomaly.onnx average theirs, decoder.onnx "
             f"is {loaded.run}'s")
-    return Plan(make_cuts(model, score, prior, fit, fits), method, fit, prior, auto)
+    return Plan(make_cuts(model, score, prior, fit, fits), method, fit, prior, auto, [(model, fit), *fits])
 
 
 # ---- export and validate ----------------------------------------------------------------------------
@@ -271,7 +272,7 @@ def quantize_graphs(tmp: Path, files: dict[str, Path], loaded: Loaded, cal: Cali
 def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Calibration, metrics: dict,
                  int8: tuple[dict, dict] | None, smoothing: dict | None = None,
                  sequence: dict | None = None, mounting: dict | None = None, posture: dict | None = None,
-                 refit: dict | None = None, ensemble: dict | None = None) -> dict:
+                 refit: dict | None = None, ensemble: Ensemble | None = None) -> dict:
     """manifest.json (`ssvae_edge.contract.Manifest`), written last (a folder with a manifest is a finished
     bundle); returns it as written."""
     model, meta = loaded.model, loaded.prep.meta()
@@ -301,7 +302,7 @@ def write_bundle(tmp: Path, loaded: Loaded, plan: Plan, graphs: Graphs, cal: Cal
         refit=Refit(**refit) if refit is not None else None,
         # an M1+M2 run: how its graphs chain the two models
         composition=Composition(**model.describe()) if isinstance(model, M1M2) else None,
-        ensemble=Ensemble(**ensemble) if ensemble is not None else None,
+        ensemble=ensemble,
         frame=ME.frame(model, meta["channels"]),
     )
     manifest.write(tmp)

@@ -31,7 +31,7 @@ from ssvae_train.export import graphs as G
 from ssvae_train.export.loading import Loaded
 from ssvae_train.names import CANONICAL_TURN
 from ssvae_train.scoring import scores as S
-from ssvae_train.scoring.inference import classification_metrics
+from ssvae_train.scoring.inference import classification_metrics, predict
 from ssvae_train.training.checkpoint import weights_epoch
 from ssvae_train.training.evaluate import anomaly_metrics
 from ssvae_train.training.progress import Progress
@@ -133,9 +133,10 @@ def score_description(method: str, fit: S.ScoreFit | None, kind: str, auto: dict
                  chosen_by="--score auto" if auto else "--score (or the kind's default)", auto=auto)
 
 
-def test_metrics(cuts: dict, sessions: dict, ds, bar: Progress) -> dict:
-    """Test metrics of the exported graphs in onnxruntime, beside PyTorch's (each graph's cut module, `cuts.Cut`)
-    on the same rows."""
+def test_metrics(models: list, method: str | None, sessions: dict, ds, bar: Progress) -> dict:
+    """Test metrics of the exported graphs in onnxruntime, beside PyTorch's on the same rows: each of `models`
+    ((model, fitted score constants); several for an ensemble, whose graphs average them) scored on its own,
+    then averaged."""
     normal = ds.y_test >= 0
     out: dict = {"n_test": int(len(ds.y_test)), "n_test_normal": int(normal.sum())}
     batches = -(-int(normal.sum()) // 500) if "classifier" in sessions else 0
@@ -143,27 +144,20 @@ def test_metrics(cuts: dict, sessions: dict, ds, bar: Progress) -> dict:
     bar.total = batches
     if "classifier" in sessions:
         p_ort = G.run_batched(sessions["classifier"], {"x": ds.x_test[normal]}, progress=bar.step)
-        p_pt = _in_pytorch(cuts["classifier"].module, ds.x_test[normal])
+        p_pt = np.mean([predict(m, ds.x_test[normal]) for m, _ in models], axis=0)
         out["test_accuracy_onnxruntime"] = classification_metrics(p_ort, ds.y_test[normal])["accuracy"]
         out["test_accuracy_pytorch"] = classification_metrics(p_pt, ds.y_test[normal])["accuracy"]
         out["test_log_loss_onnxruntime"] = classification_metrics(p_ort, ds.y_test[normal])["log_loss"]
         out["prediction_agreement"] = float(np.mean(p_ort.argmax(1) == p_pt.argmax(1)))
     if "anomaly" in sessions and not normal.all():
         s_ort = G.run_batched(sessions["anomaly"], {"x": ds.x_test}, progress=bar.step)
-        s_pt = _in_pytorch(cuts["anomaly"].module, ds.x_test)
+        parts = S.parts_of(method) if method != "vae" else []
+        s_pt = np.mean([S.combine(S.part_values(m, ds.x_test, parts, f), method, f) for m, f in models], axis=0)
         out["anomaly_class"] = ds.extra.get("excluded_name")
         out["anomaly_roc_auc_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["roc_auc"]
         out["anomaly_roc_auc_pytorch"] = anomaly_metrics(s_pt, ~normal)["roc_auc"]
         out["anomaly_average_precision_onnxruntime"] = anomaly_metrics(s_ort, ~normal)["average_precision"]
     return out
-
-
-@torch.no_grad()
-def _in_pytorch(module: torch.nn.Module, x: np.ndarray, batch: int = 500) -> np.ndarray:
-    """A cut module's output over x, `batch` rows at a time (what its graph computes, in PyTorch)."""
-    module.eval()
-    return np.concatenate([module(torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))).float().numpy()
-                           for i in range(0, len(x), batch)])
 
 
 def int8_at_operating_point(folder, files: dict, int8: dict, quant: Quantization, prep: Prepared, alert: dict,

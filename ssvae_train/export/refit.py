@@ -84,6 +84,9 @@ def check_sibling(loaded: Loaded, sibling: dict, path: str | Path) -> None:
         if str(mine) != str(theirs):
             raise UserError(f"--choices-from {path}: its run has {key} {theirs}, this one {mine}: a sibling is "
                             "the same recipe with validation people held out")
+    if sibling.get("ensemble") is not None:
+        raise UserError(f"--choices-from {path}: an ensemble bundle's choices were made on its averaged graphs: take "
+                        "them from a bundle of one run")
     if not producer.get("val_fraction") or producer.get("seed") is None:
         raise UserError(f"--choices-from {path}: that bundle's run had no validation people either")
     if producer.get("excluded_class") is not None or loaded.cfg.exclude_class is not None:
