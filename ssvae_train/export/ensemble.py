@@ -7,9 +7,11 @@
     decoder.onnx      RUN's alone (a mean of decoders draws no one's samples)
 
 Why: with the same people and data, the initialisation alone moved a novelty run's alerts on unseen people from
-29/37 at 10.83 false alerts/h to 37/37 at 14.89/h (results/hapt-bundles.md, AF). A mean over initialisations
-averages that spread away, at the members' count times the compute per window. A device needs nothing new: the
-graphs keep the contract's names and signatures, and the manifest's `ensemble` says what they hold.
+29/37 at 10.83 false alerts/h to 37/37 at 14.89/h (results/hapt-bundles.md, AF), and a mean over initialisations
+is the usual way to average such a spread away. Measured there (AG), it did not help those alerts, nor the
+classifier, and each window costs 1 + the number of members given with --member models: weigh it on your own
+validation data. A device needs nothing new: the graphs keep the contract's names and signatures, and the
+manifest's `ensemble` says what they hold.
 """
 
 from __future__ import annotations
