@@ -53,7 +53,7 @@ class ExportConfig:
         None, "Another run of RUN's recipe, trained on the same rows from another initialisation (fit --split-seed "
         "S --seed N); repeat for more. The bundle is their ensemble: classifier.onnx averages the members' class "
         "probabilities, anomaly.onnx their scores, decoder.onnx is RUN's; every fit after the graphs is made on "
-        "them (ssvae_train/export/ensemble.py). Each window then costs 1 + the number of --member runs models.",
+        "them (ssvae_train/export/ensemble.py). Each window then runs every model (RUN and each --member).",
         metavar="RUN")
     posture_features: str = option(
         "auto", f"Sensor bundles with SITTING and STANDING: the feature sets the posture model may use. auto (each "

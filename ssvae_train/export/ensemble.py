@@ -9,7 +9,7 @@
 Why: with the same people and data, the initialisation alone moved a novelty run's alerts on unseen people from
 29/37 at 10.83 false alerts/h to 37/37 at 14.89/h (results/hapt-bundles.md, AF), and a mean over initialisations
 is the usual way to average such a spread away. Measured there (AG), it did not help those alerts, nor the
-classifier, and each window costs 1 + the number of members given with --member models: weigh it on your own
+classifier, and each window runs every model (RUN and each --member): weigh it on your own
 validation data. A device needs nothing new: the graphs keep the contract's names and signatures, and the
 manifest's `ensemble` says what they hold.
 """
