@@ -131,6 +131,7 @@ class WearerBaselineSection(Record):
     false_alerts_per_hour_upper95: float | None = None  # what the validation time can show: the rate's bound
     gate: AlertGate | None = None  # the point only windows of some classes can raise, preferred when present
     cross_check: Mapping[str, Any] | None = None  # as the gate's, for this point when it is the one streamed
+    debounce_choice: Mapping[str, Any] | None = None  # --alert-debounce cross-checked: every debounce out of sample
 
 
 @dataclass(frozen=True)

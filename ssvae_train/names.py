@@ -37,6 +37,7 @@ SCORES = (
 WEIGHTS = ("last", "best")  # a run's last epoch's weights, or its best validation epoch's (early stopping)
 LATENT_PRIORS = ("class", "standard")  # what decoder.onnx does with its z (ssvae-export --latent-prior)
 QUANTIZE = ("int8",)  # the quantized graphs an export can add
+ALERT_DEBOUNCE = ("in-sample", "cross-checked")  # how the wearer baseline's alert debounce is chosen (--alert-debounce)
 
 # ssvae_train/training/augment.py says what each does and how strong
 AUGMENTATIONS = ("jitter", "scale", "rotate", "rotate-moving", "mount", "turn")

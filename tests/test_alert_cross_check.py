@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssvae_train.export.alert_cross_check import cross_check, people_halves
-from ssvae_train.export.alert_point import HELD_OUT, Streams
+from ssvae_train.export.alert_cross_check import choose_debounce, cross_check, people_halves
+from ssvae_train.export.alert_point import DEBOUNCES, HELD_OUT, Streams, point_of_scores
 
 
 def test_the_halves_are_whole_people_sorted_and_alternate():
@@ -72,13 +72,13 @@ def test_each_half_chooses_its_gate_and_is_counted_through_it():
     streamed = [(st, s, ["LAYING" if 10 <= j < 13 else "WALKING" for j in range(len(s))]) for st, s in scored]
     prior = {"LAYING": 0.0, "WALKING": 0.0}
 
-    def gate(st, half):  # the gate's choice, as choose_gate would make it: WALKING, its own point on the half
+    def gate(st, half, debounces):  # the gate's choice, as choose_gate would make it: WALKING, its own point
         from ssvae_edge.alert_gate import gated
         from ssvae_edge.wearer_baseline import adjusted_scores
         from ssvae_train.export.alert_point import point_of_scores
 
         g = [(t, gated(adjusted_scores(s, c, prior, 5, 100), c, ("WALKING",))) for t, s, c in st]
-        return ("WALKING",), {**point_of_scores(g, half, 0.5), "prior_windows": 5}
+        return ("WALKING",), {**point_of_scores(g, half, 0.5, debounces), "prior_windows": 5}
 
     ungated = cross_check(streams, wearer_fit(streamed, streams, 0.5, prior, 100, (5,)), 0.5)
     gated_check = cross_check(streams, wearer_fit(streamed, streams, 0.5, prior, 100, (5,), gate), 0.5)
@@ -122,3 +122,47 @@ def test_hapt_named_csv_recordings_say_whose_they_are(tmp_path):
     files = [write("exp01_user02"), write("exp05_user03"), write("exp02_user02")]
     assert labelled_streams(files, m).groups == ("user02", "user03", "user02")
     assert labelled_streams([*files, write("walk")], m).groups is None
+
+
+def bed(held_windows: int) -> tuple[Streams, list]:
+    """Four people (a, c quiet | b, d with a burst of 2 windows scoring 3 in their normal time), each with a
+    held-out segment of `held_windows` windows scoring 5, 64-sample windows at hop 64."""
+    xs, labels, scored, groups = [], [], [], []
+    for person, burst in {"a": 0.0, "b": 3.0, "c": 0.0, "d": 3.0}.items():
+        lab = np.array(["WALKING"] * 30 * 64 + [HELD_OUT] * held_windows * 64 + ["WALKING"] * 10 * 64, dtype=object)
+        s = np.zeros(40 + held_windows)
+        s[10:12] = burst
+        s[30:30 + held_windows] = 5.0
+        xs.append(np.zeros((len(lab), 1), np.float32))
+        labels.append(lab)
+        scored.append((np.arange(len(s)) * 64, s))
+        groups.append(person)
+    return Streams(xs, labels, 64, 64, 50.0, {}, unlabelled="", groups=tuple(groups)), scored
+
+
+def fit_at(streams: Streams, scored: list):
+    """The exporter's rule (`point_of_scores`) on one half, restricted to the debounces given."""
+    def at(debounces):
+        return lambda idx: (point_of_scores([scored[i] for i in idx], streams.subset(idx), 0.5, debounces), scored)
+    return at
+
+
+def test_the_debounce_kept_is_the_one_that_holds_on_the_other_half():
+    """Fitted on the quiet half, any debounce that a 2-window burst can trip raises false alerts on the noisy half;
+    3 of 4 and 3 of 5 do not, and still catch every 10-window segment: the first of them is kept (ties: delay, k)."""
+    streams, scored = bed(10)
+    choice = choose_debounce(streams, fit_at(streams, scored), 0.5)
+    by = {(c["k"], c["m"]): c for c in choice["debounces"]}
+    assert [by[d]["false_alerts"] for d in DEBOUNCES] == [2, 2, 2, 0, 0]
+    assert all(c["detected"] == c["held_out_segments"] == 4 for c in choice["debounces"])
+    assert choice["chosen"] == [3, 4]
+
+
+def test_a_debounce_that_catches_under_90_percent_out_of_sample_is_not_kept_for_its_quiet():
+    """With 2-window segments, 3 of 4 and 3 of 5 raise no false alert but catch nothing: of those catching them
+    all, the fewest false alerts, then the shortest delay (1 of 1)."""
+    streams, scored = bed(2)
+    choice = choose_debounce(streams, fit_at(streams, scored), 0.5)
+    by = {(c["k"], c["m"]): c for c in choice["debounces"]}
+    assert by[(3, 4)]["detected"] == by[(3, 5)]["detected"] == 0 and by[(3, 4)]["false_alerts"] == 0
+    assert choice["chosen"] == [1, 1]

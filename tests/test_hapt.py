@@ -264,6 +264,12 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
     assert "each set" not in line, line
     fp = json.loads((tmp_path / "any" / "manifest.json").read_text()).get("posture")
     assert fp is None or (fp["features"] == "long-axis+sway" and "--posture-features" in fp["rule"])
+    # --alert-debounce cross-checked needs two validation people to judge a debounce on: one line, no bundle
+    oos = subprocess.run([sys.executable, "-m", "ssvae_train.export.cli", str(run), "--out", str(tmp_path / "oos"),
+                          "--quiet", "--alert-debounce", "cross-checked"], capture_output=True, text=True)
+    assert len(alert["streams"]["people"]) == 1  # the slice's one validation person
+    assert oos.returncode == 2 and not (tmp_path / "oos").exists(), oos.stderr
+    assert "--alert-debounce cross-checked: the validation streams hold one person" in oos.stderr, oos.stderr
     recs, _ = read_hapt_recordings(SLICE)
     csv = write_recordings_csv([r for r in recs if r.test], tmp_path / "csv")[0]
     text = csv.read_text().splitlines()

@@ -22,6 +22,7 @@ from ssvae_edge import alert_metrics as am
 from ssvae_edge.alert_gate import gated
 from ssvae_edge.alerts import DEFAULT_CLEAR_K
 from ssvae_edge.wearer_baseline import adjusted_scores
+from ssvae_train.errors import UserError
 from ssvae_train.export.alert_point import DEBOUNCES, HELD_OUT, RECALL_FLOOR, Streams, point_of_scores, rank
 
 WHAT = ("the exporter's fit repeated on half of the validation people (sorted, every other one) and counted on "
@@ -98,11 +99,44 @@ def with_cross_check(section, fit: HalfFit, streams: Streams, target: float, say
     return replace(section, gate=point) if section.gate is not None else point
 
 
+def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target: float) -> dict:
+    """The debounce judged out of sample (`ssvae-export --alert-debounce cross-checked`): each of `DEBOUNCES` gets
+    the cross-check of `fit_at((debounce,))`; among those catching `RECALL_FLOOR` of the held-out segments out of
+    sample, the one with the fewest false alerts there (ties: more caught, shorter delay, larger k), else the one
+    catching the most (ties: fewer false alerts). Returns the manifest's `debounce_choice` (`rule`, `chosen` [k, m],
+    every debounce's figures); UserError when none can be judged. Chosen on the hours that then check it, so the
+    chosen point's cross-check is no longer unbiased."""
+    checks = []
+    for debounce in DEBOUNCES:
+        check = cross_check(streams, fit_at((debounce,)), target)
+        if isinstance(check, str):
+            raise UserError(f"--alert-debounce cross-checked: {check}")
+        checks.append({"k": debounce[0], "m": debounce[1], **{key: check[key] for key in CHECK_KEYS}})
+    floor = [c for c in checks if c["held_out_segments"] and c["detected"] / c["held_out_segments"] >= RECALL_FLOOR]
+
+    def delay(c: dict) -> float:
+        return c["median_delay_s"] if c["median_delay_s"] is not None else np.inf
+
+    best = (min(floor, key=lambda c: (c["false_alerts"], -c["detected"], delay(c), -c["k"])) if floor
+            else min(checks, key=lambda c: (-c["detected"], c["false_alerts"], delay(c), -c["k"])))
+    return {"rule": DEBOUNCE_RULE, "chosen": [best["k"], best["m"]], "debounces": checks}
+
+
+DEBOUNCE_RULE = ("each debounce judged by the cross-check of the whole fit restricted to it (made on half of the "
+                 "validation people, counted on the other half, both ways): of those catching at least 90 % there, "
+                 "the fewest false alerts (ties: more caught, shorter delay, larger k), else the most caught; every "
+                 "point of this section then fitted on all the validation people at it. Its cross-check took part "
+                 "in the choice")
+CHECK_KEYS = ("detected", "held_out_segments", "false_alerts", "normal_hours", "false_alerts_per_hour",
+              "median_delay_s")
+
+
 def wearer_fit(streamed: Sequence[tuple], validation: Streams, target: float, prior: dict[str, float], memory: int,
-               prior_windows: Sequence[int], gate: Callable | None = None) -> HalfFit:
+               prior_windows: Sequence[int], gate: Callable | None = None,
+               debounces: tuple = DEBOUNCES) -> HalfFit:
     """The wearer-baseline point's fit (per prior weight the exporter's rule, the best by `rank`) as a `HalfFit`,
-    every debounce tried as on all the people (a half may hold no held-out segment). `gate(streamed_half,
-    streams_half)` -> (classes, point, ...) or None replaces it by the gate's choice (`choose_gate`)."""
+    every one of `debounces` tried as on all the people (a half may hold no held-out segment). `gate(streamed_half,
+    streams_half, debounces)` -> (classes, point, ...) or None replaces it by the gate's choice (`choose_gate`)."""
     adjusted: dict[int, list[np.ndarray]] = {}  # per prior weight, every stream's: both halves read them
 
     def scored_at(n0: int, classes: Sequence[str] | None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -114,7 +148,7 @@ def wearer_fit(streamed: Sequence[tuple], validation: Streams, target: float, pr
     def fit(idx: list[int]):
         half = validation.subset(idx)
         if gate is not None:
-            chosen = gate([streamed[i] for i in idx], half)
+            chosen = gate([streamed[i] for i in idx], half, debounces)
             if chosen is None:
                 return None
             classes, point = chosen[:2]
@@ -122,7 +156,7 @@ def wearer_fit(streamed: Sequence[tuple], validation: Streams, target: float, pr
         points = []
         for n0 in prior_windows:
             scored = scored_at(n0, None)
-            points.append(({**point_of_scores([scored[i] for i in idx], half, target, DEBOUNCES),
+            points.append(({**point_of_scores([scored[i] for i in idx], half, target, debounces),
                             "prior_windows": n0}, scored))
         return min(points, key=lambda p: rank(p[0]))
     return fit

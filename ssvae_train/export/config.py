@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ssvae_edge.posture import FEATURE_SETS, LONG_AXIS, MAX_CONTEXT
 from ssvae_train.errors import UserError
-from ssvae_train.names import LATENT_PRIORS, QUANTIZE, SCORE_PARTS, WEIGHTS
+from ssvae_train.names import ALERT_DEBOUNCE, LATENT_PRIORS, QUANTIZE, SCORE_PARTS, WEIGHTS
 from ssvae_train.options import check_choices, option
 
 SCORE_METAVAR = "[auto|" + "|".join(SCORE_PARTS) + "|a+b...]"
@@ -35,6 +35,13 @@ class ExportConfig:
         "streams of validation windows and the held-out class's training windows, never test "
         "(ssvae_train/export/alert_point.py). Negative: the --alert-quantile threshold and the runtime's "
         "default debounce instead.")
+    alert_debounce: str = option(
+        "in-sample", "Sensor bundles with a held-out class: how the wearer baseline's alert debounce (k of m windows) "
+        "is chosen. in-sample: with its threshold, on the same validation hours (the debounce catching the most) | "
+        "cross-checked: each debounce judged on validation people its fit did not see (fitted on half of them, "
+        "counted on the other half, both ways; of those catching 90 %, the fewest false alerts), then the "
+        "threshold fitted on all of them (ssvae_train/export/alert_cross_check.py). Measured on HAPT: "
+        "results/hapt-bundles.md, AH.", ALERT_DEBOUNCE)
     quantize: str | None = option(
         None, "int8: also write <graph>.int8.onnx with onnxruntime's static quantization (QDQ, calibrated "
         "on training rows: a sample's output does not depend on its batch), listed under graphs_int8 with "

@@ -103,7 +103,7 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
                                 E.describe(loaded, members) if members else None)
         check_parity(tmp, graphs, say, int8 is not None)
         manifest = WB.add_to_staged(tmp, loaded.prep, cal.streams if cal.alert else None, cfg.alert_target,
-                                    say) or manifest
+                                    say, cfg.alert_debounce) or manifest
     say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
     return manifest
 

@@ -41,7 +41,7 @@ from ssvae_edge.sections import AlertGate, WearerBaselineSection
 from ssvae_edge.stream import StreamScorer
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.data.prepared import Prepared
-from ssvae_train.export.alert_cross_check import wearer_fit, with_cross_check
+from ssvae_train.export.alert_cross_check import choose_debounce, wearer_fit, with_cross_check
 from ssvae_train.export.alert_point import (
     DEBOUNCES,
     HELD_OUT,
@@ -50,6 +50,7 @@ from ssvae_train.export.alert_point import (
     rank,
     training_recordings,
 )
+from ssvae_train.names import ALERT_DEBOUNCE
 
 MEMORY_SECONDS = 3600.0  # the baseline's memory: about the last hour of each class (longer than any recording here)
 PRIOR_WINDOWS = (5, 20)  # how many windows a class's prior counts as: the wearer takes over within a minute or so
@@ -147,9 +148,9 @@ def choose_gate(streamed: Sequence[tuple], validation: Streams, target: float, p
 
 def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], validation: Streams, target: float,
              prior: dict[str, float], memory: int, share: dict[str, float],
-             prior_windows: Sequence[int] = PRIOR_WINDOWS) -> AlertGate | None:
+             prior_windows: Sequence[int] = PRIOR_WINDOWS, debounces: tuple | None = None) -> AlertGate | None:
     """The gated point of `choose_gate` as the manifest's section, with its int8 threshold; None without one."""
-    chosen = choose_gate(streamed, validation, target, prior, memory, share, prior_windows)
+    chosen = choose_gate(streamed, validation, target, prior, memory, share, prior_windows, debounces)
     if chosen is None:
         return None
     gate, best, tried = chosen
@@ -167,11 +168,12 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
 
 def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Streams, target: float,
         training_labels: Sequence[np.ndarray] | None = None, held_out: str | None = None,
-        prior_windows: Sequence[int] = PRIOR_WINDOWS, say=None) -> tuple[WearerBaselineSection, bool]:
+        prior_windows: Sequence[int] = PRIOR_WINDOWS, say=None,
+        debounce_rule: str = ALERT_DEBOUNCE[0]) -> tuple[WearerBaselineSection, bool]:
     """The best wearer-baseline point on the validation streams, and whether the section is to be written (`written`).
     `training_labels`/`held_out`: the training recordings' labels, so the priors leave the held-out class out, and
     the alert gate is fitted (attached where it catches at least as many validation segments as the ungated point;
-    `say` hears about a gate left out)."""
+    `say` hears about a gate left out). `debounce_rule`: `--alert-debounce` (`alert_cross_check.choose_debounce`)."""
     b = Bundle.load(bundle_dir, providers="cpu", threads=1)
     if not (b.has("classifier") and b.has("anomaly")):
         raise ValueError(f"{bundle_dir}: a wearer baseline needs the classifier and the anomaly graph")
@@ -181,10 +183,21 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
     prior = class_priors(b, training, hop, training_labels, held_out, train_streamed)
     streamed = [stream_whole(b, x, hop) for x in validation.x]
     plain = point_of_scores([(st, s) for st, s, _ in streamed], validation, target)
+    share = (held_out_share(b, train_streamed, training_labels, held_out)
+             if held_out is not None and training_labels is not None and validation.has_held_out else None)
+    gate_of = None if not share else (  # the gate's set chosen again on each half
+        lambda st, half, ds: choose_gate(st, half, target, prior, memory, share, prior_windows, ds))
+    debounces, choice = None, None  # None: every debounce, each point choosing its own in sample
+    if debounce_rule == ALERT_DEBOUNCE[1]:
+        gated_fit = gate_of if gate_of and choose_gate(streamed, validation, target, prior, memory, share,
+                                                       prior_windows) else None
+        choice = choose_debounce(validation, lambda ds: wearer_fit(streamed, validation, target, prior, memory,
+                                                                   prior_windows, gated_fit, ds), target)
+        debounces = (tuple(choice["chosen"]),)
     candidates = []
     for n0 in prior_windows:
         scored = [(st, adjusted_scores(s, c, prior, n0, memory)) for st, s, c in streamed]
-        candidates.append({**point_of_scores(scored, validation, target), "prior_windows": int(n0)})
+        candidates.append({**point_of_scores(scored, validation, target, debounces), "prior_windows": int(n0)})
     best = min(candidates, key=rank)
     threshold_int8 = int8_threshold(bundle_dir, b.manifest, prior, best["prior_windows"], memory,
                                     (best["k"], best["m"]), validation, target)
@@ -200,21 +213,18 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         fitted_on={"validation": validation.sources, "training_recordings": len(training),
                    "held_out_left_out_of_priors": held_out, "hop": hop},
         rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory,
-        false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"])
-    share = None
-    if held_out is not None and training_labels is not None and validation.has_held_out:
-        share = held_out_share(b, train_streamed, training_labels, held_out)
-        gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows)
+        false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"], debounce_choice=choice)
+    if share is not None:
+        gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows, debounces)
         if gate is not None and (gate.detected or 0) >= (best["detected"] or 0):
             section = replace(section, gate=replace(gate, ungated={key: best[key] for key in keys}))
         elif gate is not None and say is not None:
             say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
                 f"segments, fewer than the ungated point's {best['detected']}: left out")
     used = section.gate.detected if section.gate is not None else best["detected"]
-    gate_of = None if section.gate is None else (  # the gate's set chosen again on each half
-        lambda st, half: choose_gate(st, half, target, prior, memory, share, prior_windows, DEBOUNCES))
-    section = with_cross_check(section, wearer_fit(streamed, validation, target, prior, memory, prior_windows, gate_of),
-                               validation, target, say)
+    check = wearer_fit(streamed, validation, target, prior, memory, prior_windows,
+                       gate_of if section.gate is not None else None, debounces or DEBOUNCES)
+    section = with_cross_check(section, check, validation, target, say)
     return section, written(used or 0, best["detected"] or 0, plain["detected"] or 0)
 
 
@@ -249,7 +259,8 @@ def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, 
     return point_of_scores(scored, validation, target, (debounce,))["threshold"]
 
 
-def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: float | None, say) -> dict | None:
+def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: float | None, say,
+                  debounce_rule: str = ALERT_DEBOUNCE[0]) -> dict | None:
     """The exporter's step: for a finished bundle in `tmp` whose alert point was fitted on the validation people's
     whole recordings with a held-out class, weigh the wearer baseline against the plain score there and write it
     into the manifest when it wins. Returns the new manifest, or None."""
@@ -260,7 +271,7 @@ def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: fl
     if not recs or b.manifest.alert is None or not b.has("classifier"):  # the baseline is per class
         return None
     section, wins = fit(tmp, [r.x for r in recs], streams, target, [r.labels for r in recs],
-                        prep.ds.extra.get("excluded_name"), say=say)
+                        prep.ds.extra.get("excluded_name"), say=say, debounce_rule=debounce_rule)
     say(f"wearer baseline: {section.detected}/{section.held_out_segments} validation segments at "
         f"{section.false_alerts_per_hour:.2f} false alerts/h (prior weight {section.prior_windows}), the plain score "
         f"{section.plain_score['detected']}/{section.plain_score['held_out_segments']}: {'on' if wins else 'off'}")
