@@ -124,9 +124,9 @@ def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target
 
 DEBOUNCE_RULE = ("each debounce judged by the cross-check of the whole fit restricted to it (made on half of the "
                  "validation people, counted on the other half, both ways): of those catching at least 90 % there, "
-                 "the fewest false alerts (ties: more caught, shorter delay, larger k), else the most caught; every "
-                 "point of this section then fitted on all the validation people at it. Its cross-check took part "
-                 "in the choice")
+                 "the fewest false alerts (ties: more caught, shorter delay, larger k), else the most caught; the "
+                 "point it was judged on (the gate's where a gate can be fitted) then fitted on all the validation "
+                 "people at it. Its cross-check took part in the choice")
 CHECK_KEYS = ("detected", "held_out_segments", "false_alerts", "normal_hours", "false_alerts_per_hour",
               "median_delay_s")
 

@@ -187,17 +187,17 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
              if held_out is not None and training_labels is not None and validation.has_held_out else None)
     gate_of = None if not share else (  # the gate's set chosen again on each half
         lambda st, half, ds: choose_gate(st, half, target, prior, memory, share, prior_windows, ds))
-    debounces, choice = None, None  # None: every debounce, each point choosing its own in sample
-    if debounce_rule == ALERT_DEBOUNCE[1]:
-        gated_fit = gate_of if gate_of and choose_gate(streamed, validation, target, prior, memory, share,
-                                                       prior_windows) else None
+    own, gate_own, choice = None, None, None  # None: every debounce, each point choosing its own in sample
+    if debounce_rule == ALERT_DEBOUNCE[1]:  # judged on the point the stream would use: the gate's where one fits
+        on_gate = bool(gate_of) and choose_gate(streamed, validation, target, prior, memory, share, prior_windows)
+        fit_on = gate_of if on_gate else None
         choice = choose_debounce(validation, lambda ds: wearer_fit(streamed, validation, target, prior, memory,
-                                                                   prior_windows, gated_fit, ds), target)
-        debounces = (tuple(choice["chosen"]),)
+                                                                   prior_windows, fit_on, ds), target)
+        gate_own, own = ((tuple(choice["chosen"]),), None) if on_gate else (None, (tuple(choice["chosen"]),))
     candidates = []
     for n0 in prior_windows:
         scored = [(st, adjusted_scores(s, c, prior, n0, memory)) for st, s, c in streamed]
-        candidates.append({**point_of_scores(scored, validation, target, debounces), "prior_windows": int(n0)})
+        candidates.append({**point_of_scores(scored, validation, target, own), "prior_windows": int(n0)})
     best = min(candidates, key=rank)
     threshold_int8 = int8_threshold(bundle_dir, b.manifest, prior, best["prior_windows"], memory,
                                     (best["k"], best["m"]), validation, target)
@@ -215,15 +215,15 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory,
         false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"], debounce_choice=choice)
     if share is not None:
-        gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows, debounces)
+        gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows, gate_own)
         if gate is not None and (gate.detected or 0) >= (best["detected"] or 0):
             section = replace(section, gate=replace(gate, ungated={key: best[key] for key in keys}))
         elif gate is not None and say is not None:
             say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
                 f"segments, fewer than the ungated point's {best['detected']}: left out")
     used = section.gate.detected if section.gate is not None else best["detected"]
-    check = wearer_fit(streamed, validation, target, prior, memory, prior_windows,
-                       gate_of if section.gate is not None else None, debounces or DEBOUNCES)
+    check = wearer_fit(streamed, validation, target, prior, memory, prior_windows, gate_of if section.gate else None,
+                       (gate_own if section.gate else own) or DEBOUNCES)
     section = with_cross_check(section, check, validation, target, say)
     return section, written(used or 0, best["detected"] or 0, plain["detected"] or 0)
 
