@@ -210,3 +210,25 @@ def test_of_the_classes_with_the_share_the_fit_keeps_the_set_whose_point_catches
     assert g is not None and g.classes == ("WALKING",) and g.detected == 4
     tried = {tuple(t["classes"]): t["detected"] for t in g.sets_tried}
     assert tried[("LAYING", "WALKING")] < tried[("WALKING",)] == 4
+
+
+def test_a_cross_checked_debounce_is_the_gates_and_the_ungated_point_keeps_its_own(tmp_path) -> None:
+    """`--alert-debounce cross-checked`: the debounce judged on the gate's fit out of sample (two wearers, one per
+    half) is the gate's, whose cross-check is that debounce's; the ungated fallback keeps its in-sample choice."""
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from ssvae_train.export.alert_point import DEBOUNCES
+    from ssvae_train.export.wearer_baseline_fit import fit
+
+    folder, train_x, train_labels, streams = scenario(tmp_path, "WALKING", "WALKING")
+    streams = replace(streams, groups=("p", "q"))
+    inside, _ = fit(folder, train_x, streams, 1.0, train_labels, "WALKING_DOWNSTAIRS")
+    out, _ = fit(folder, train_x, streams, 1.0, train_labels, "WALKING_DOWNSTAIRS", debounce_rule="cross-checked")
+    choice = out.debounce_choice
+    assert inside.debounce_choice is None and [(d["k"], d["m"]) for d in choice["debounces"]] == list(DEBOUNCES)
+    assert out.gate is not None and [out.gate.k, out.gate.m] == choice["chosen"]
+    (judged,) = [d for d in choice["debounces"] if [d["k"], d["m"]] == choice["chosen"]]
+    assert out.gate.cross_check["false_alerts"] == judged["false_alerts"]
+    assert out.gate.cross_check["detected"] == judged["detected"]
+    assert (out.k, out.m, out.threshold) == (inside.k, inside.m, inside.threshold)
