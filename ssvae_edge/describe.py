@@ -79,7 +79,8 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
                         is not None else "")
                      + (f" (95% upper bound {wb.false_alerts_per_hour_upper95:.3g}/h)"
                         if wb.false_alerts_per_hour_upper95 is not None else "")
-                     + cross_checked(wb.cross_check) + "; the plain point above with --no-wearer-baseline"))
+                     + cross_checked(wb.cross_check, _applied(wb, "wearer_baseline"))
+                     + "; the plain point above with --no-wearer-baseline"))
         g = wb.gate
         if g is not None:
             rows.append(("alert gate", f"on: only windows called {', '.join(g.classes)} can raise (prior weight "
@@ -88,7 +89,8 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
                          + (f"; calibrated: {g.detected}/{g.held_out_segments} held-out segments at "
                             f"{g.false_alerts_per_hour:.2g} false alerts/h" if g.false_alerts_per_hour is not None
                             and g.detected is not None else "")
-                         + cross_checked(g.cross_check) + "; the wearer baseline's point above with --no-alert-gate"))
+                         + cross_checked(g.cross_check, _applied(wb, "gate"))
+                         + "; the wearer baseline's point above with --no-alert-gate"))
     if m.posture is not None:
         p, v = m.posture, m.posture.validation or {}
         gate = (f"; no window whose acceleration varies by more than {p.max_motion_sd:g} g is "
@@ -125,11 +127,18 @@ def summary_rows(b: Bundle, data: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def cross_checked(check) -> str:
+def _applied(wb, point: str) -> bool:
+    """Whether `--alert-debounce cross-checked` chose this point's debounce (`debounce_choice.applied_to`)."""
+    return (wb.debounce_choice or {}).get("applied_to") == point
+
+
+def cross_checked(check, debounce_chosen_on_it: bool = False) -> str:
     """The `cross_check` of an alert point in a few words: how the same fit did on validation people it was not
-    fitted on (what a device may expect on new wearers better than the in-sample figure)."""
+    fitted on (what a device may expect on new wearers better than the in-sample figure), and whether its debounce
+    was chosen on those same halves (`debounce_choice`), which makes it optimistic too."""
     if not check or check.get("false_alerts_per_hour") is None:
         return ""
     return (f"; fitted on half the validation people, on the other half: {check['detected']}/"
-            f"{check['held_out_segments']} at {check['false_alerts_per_hour']:.2g} false alerts/h")
+            f"{check['held_out_segments']} at {check['false_alerts_per_hour']:.2g} false alerts/h"
+            + (" (its debounce was chosen on these halves)" if debounce_chosen_on_it else ""))
 

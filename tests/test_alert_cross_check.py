@@ -166,3 +166,34 @@ def test_a_debounce_that_catches_under_90_percent_out_of_sample_is_not_kept_for_
     by = {(c["k"], c["m"]): c for c in choice["debounces"]}
     assert by[(3, 4)]["detected"] == by[(3, 5)]["detected"] == 0 and by[(3, 4)]["false_alerts"] == 0
     assert choice["chosen"] == [1, 1]
+
+
+def test_when_no_debounce_catches_90_percent_the_one_catching_most_is_kept():
+    """Each person has a 10-window segment (every debounce catches it), a 2-window one (only 1 of 1, 2 of 2 and 2 of
+    3 can) and one that scores like normal time: no debounce reaches 90 % out of sample, so the most caught wins
+    over 3 of 4's quiet (no false alert), then the shortest delay (1 of 1)."""
+    xs, labels, scored, groups = [], [], [], []
+    for person, burst in {"a": 0.0, "b": 3.0, "c": 0.0, "d": 3.0}.items():
+        parts = [("WALKING", 20, 0.0), (HELD_OUT, 10, 5.0), ("WALKING", 10, 0.0), (HELD_OUT, 2, 5.0),
+                 ("WALKING", 10, 0.0), (HELD_OUT, 4, 0.0), ("WALKING", 10, 0.0)]
+        lab = np.concatenate([np.array([name] * n * 64, dtype=object) for name, n, _ in parts])
+        s = np.concatenate([np.full(n, v) for _, n, v in parts])
+        s[5:7] = burst
+        xs.append(np.zeros((len(lab), 1), np.float32))
+        labels.append(lab)
+        scored.append((np.arange(len(s)) * 64, s))
+        groups.append(person)
+    streams = Streams(xs, labels, 64, 64, 50.0, {}, unlabelled="", groups=tuple(groups))
+    choice = choose_debounce(streams, fit_at(streams, scored), 0.5)
+    by = {(c["k"], c["m"]): c for c in choice["debounces"]}
+    assert by[(1, 1)]["detected"] == 8 and by[(3, 4)]["detected"] == 4 and by[(3, 4)]["held_out_segments"] == 12
+    assert by[(3, 4)]["false_alerts"] == 0 < by[(1, 1)]["false_alerts"]
+    assert choice["chosen"] == [1, 1]
+
+
+def test_the_device_summary_says_when_the_debounce_was_chosen_on_the_cross_checks_halves():
+    from ssvae_edge.describe import cross_checked
+
+    check = {"detected": 40, "held_out_segments": 42, "false_alerts_per_hour": 1.07}
+    assert "chosen on these halves" in cross_checked(check, True)
+    assert "chosen on these halves" not in cross_checked(check, False) and "40/42" in cross_checked(check)

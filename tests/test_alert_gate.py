@@ -227,7 +227,7 @@ def test_a_cross_checked_debounce_is_the_gates_and_the_ungated_point_keeps_its_o
     out, _ = fit(folder, train_x, streams, 1.0, train_labels, "WALKING_DOWNSTAIRS", debounce_rule="cross-checked")
     choice = out.debounce_choice
     assert inside.debounce_choice is None and [(d["k"], d["m"]) for d in choice["debounces"]] == list(DEBOUNCES)
-    assert out.gate is not None and [out.gate.k, out.gate.m] == choice["chosen"]
+    assert out.gate is not None and [out.gate.k, out.gate.m] == choice["chosen"] and choice["applied_to"] == "gate"
     (judged,) = [d for d in choice["debounces"] if [d["k"], d["m"]] == choice["chosen"]]
     assert out.gate.cross_check["false_alerts"] == judged["false_alerts"]
     assert out.gate.cross_check["detected"] == judged["detected"]

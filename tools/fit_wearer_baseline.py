@@ -27,6 +27,8 @@ import typer
 
 from ssvae_edge import Bundle
 from ssvae_edge.errors import BundleError, InputError
+from ssvae_train.errors import UserError
+from ssvae_train.export.alert_cross_check import debounce_rule_of
 from ssvae_train.export.labelled_recordings import labelled_streams, read_labels_of, read_recordings
 from ssvae_train.export.wearer_baseline_fit import fit, write_with_baseline
 
@@ -40,7 +42,7 @@ def main(
 ) -> None:
     try:
         run(bundle, training, validation, out, force)
-    except (BundleError, InputError, ValueError) as e:  # one line, exit 2, nothing written
+    except (BundleError, InputError, UserError, ValueError) as e:  # one line, exit 2, nothing written
         typer.echo(f"fit_wearer_baseline: error: {e}", err=True)
         raise typer.Exit(2) from None
 
@@ -65,7 +67,8 @@ def run(bundle: Path, training: Path, validation: Path, out: Path, force: bool) 
     streams = labelled_streams(val_files, m)
     target = float(m.alert.target_false_alerts_per_hour or 0.5)
     train_x = read_recordings(train_files, m)
-    section, wins = fit(bundle, train_x, streams, target, read_labels_of(train_files, train_x), held)
+    section, wins = fit(bundle, train_x, streams, target, read_labels_of(train_files, train_x), held,
+                        debounce_rule=debounce_rule_of(m))
     report = {"wins": wins, "plain_score": section.plain_score,
               "wearer_baseline": {k: getattr(section, k) for k in ("prior_windows", "k", "m", "threshold",
                                   "threshold_int8", "false_alerts_per_hour", "detected", "held_out_segments",

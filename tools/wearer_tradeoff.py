@@ -37,6 +37,7 @@ import typer
 
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import score_recordings
+from ssvae_train.export.alert_cross_check import debounce_rule_of
 from ssvae_train.export.labelled_recordings import labelled_streams, read_labels_of, read_recordings
 from ssvae_train.export.wearer_baseline_fit import fit, write_with_baseline
 
@@ -70,12 +71,14 @@ def main(
     train_labels = read_labels_of(train_files, train_x)
     streams = labelled_streams(sorted(validation.glob("*.csv")), m)
     if recordings is None:
-        return validation_only(bundle, train_x, train_labels, streams, m.excluded_class_name, name)
+        return validation_only(bundle, train_x, train_labels, streams, m.excluded_class_name, name,
+                               debounce_rule_of(m))
     name = name or NAME
     test_files = sorted(recordings.glob("*.csv"))
     rows = []
     for target in TARGETS:
-        section, _ = fit(bundle, train_x, streams, target, train_labels, m.excluded_class_name)
+        section, _ = fit(bundle, train_x, streams, target, train_labels, m.excluded_class_name,
+                         debounce_rule=debounce_rule_of(m))
         with tempfile.TemporaryDirectory() as tmp:
             write_with_baseline(bundle, Path(tmp) / "b", section)
             test = score_recordings(Bundle.load(Path(tmp) / "b", providers="cpu", threads=1), test_files).alerts
@@ -109,12 +112,13 @@ def main(
     typer.echo("\n".join(lines))
 
 
-def validation_only(bundle: Path, train_x, train_labels, streams, held_out: str | None, name: str) -> None:
+def validation_only(bundle: Path, train_x, train_labels, streams, held_out: str | None, name: str,
+                    debounce_rule: str) -> None:
     """The trade-off on the validation people alone: per target the wearer-adjusted point and the plain score's,
-    each fitted on those people by the exporter's rule."""
+    each fitted on those people by the exporter's rule (the bundle's `--alert-debounce`)."""
     rows = []
     for target in TARGETS:
-        s, wins = fit(bundle, train_x, streams, target, train_labels, held_out)
+        s, wins = fit(bundle, train_x, streams, target, train_labels, held_out, debounce_rule=debounce_rule)
         rows.append({"target": target, "prior_windows": s.prior_windows, "k": s.k, "m": s.m, "baseline_wins": wins,
                      "wearer_baseline": {"detected": s.detected, "held_out_segments": s.held_out_segments,
                                          "false_alerts_per_hour": s.false_alerts_per_hour,

@@ -24,6 +24,7 @@ from ssvae_edge.alerts import DEFAULT_CLEAR_K
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.errors import UserError
 from ssvae_train.export.alert_point import DEBOUNCES, HELD_OUT, RECALL_FLOOR, Streams, point_of_scores, rank
+from ssvae_train.names import ALERT_DEBOUNCE
 
 WHAT = ("the exporter's fit repeated on half of the validation people (sorted, every other one) and counted on "
         "the other half, both ways, the halves' counts added; the shipped point is the one fitted on all of them")
@@ -103,9 +104,10 @@ def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target
     """The debounce judged out of sample (`ssvae-export --alert-debounce cross-checked`): each of `DEBOUNCES` gets
     the cross-check of `fit_at((debounce,))`; among those catching `RECALL_FLOOR` of the held-out segments out of
     sample, the one with the fewest false alerts there (ties: more caught, shorter delay, larger k), else the one
-    catching the most (ties: fewer false alerts). Returns the manifest's `debounce_choice` (`rule`, `chosen` [k, m],
-    every debounce's figures); UserError when none can be judged. Chosen on the hours that then check it, so the
-    chosen point's cross-check is no longer unbiased."""
+    catching the most (ties: fewer false alerts, shorter delay, larger k). Returns the manifest's `debounce_choice`
+    (`rule`, `chosen` [k, m], every debounce's figures); UserError when a debounce cannot be judged (fewer than two
+    validation people, streams that do not say whose they are, or a half that gives no point). Chosen on the hours
+    that then check it, so the chosen point's cross-check is no longer unbiased."""
     checks = []
     for debounce in DEBOUNCES:
         check = cross_check(streams, fit_at((debounce,)), target)
@@ -124,9 +126,16 @@ def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target
 
 DEBOUNCE_RULE = ("each debounce judged by the cross-check of the whole fit restricted to it (made on half of the "
                  "validation people, counted on the other half, both ways): of those catching at least 90 % there, "
-                 "the fewest false alerts (ties: more caught, shorter delay, larger k), else the most caught; the "
+                 "the fewest false alerts (ties: more caught, shorter delay, larger k), else the most caught (ties: "
+                 "fewer false alerts, shorter delay, larger k); the "
                  "point it was judged on (the gate's where a gate can be fitted) then fitted on all the validation "
                  "people at it. Its cross-check took part in the choice")
+def debounce_rule_of(manifest) -> str:
+    """The `--alert-debounce` a bundle's wearer section was fitted with (a tool refitting it keeps the rule)."""
+    wb = manifest.wearer_baseline
+    return ALERT_DEBOUNCE[1] if wb is not None and wb.debounce_choice is not None else ALERT_DEBOUNCE[0]
+
+
 CHECK_KEYS = ("detected", "held_out_segments", "false_alerts", "normal_hours", "false_alerts_per_hour",
               "median_delay_s")
 

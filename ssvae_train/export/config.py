@@ -36,12 +36,14 @@ class ExportConfig:
         "(ssvae_train/export/alert_point.py). Negative: the --alert-quantile threshold and the runtime's "
         "default debounce instead.")
     alert_debounce: str = option(
-        "in-sample", "Sensor bundles with a held-out class: how the wearer baseline's alert debounce (k of m windows) "
-        "is chosen. in-sample: with its threshold, on the same validation hours (the debounce catching the most) | "
-        "cross-checked: each debounce judged on validation people its fit did not see (fitted on half of them, "
-        "counted on the other half, both ways; of those catching 90 %, the fewest false alerts), then the "
-        "threshold fitted on all of them (ssvae_train/export/alert_cross_check.py). Measured on HAPT: "
-        "results/hapt-bundles.md, AH.", ALERT_DEBOUNCE)
+        "in-sample", "Sensor bundles with a held-out class: how the debounce (k of m windows) of the wearer "
+        "baseline's alert point is chosen (the gate's point where a gate is fitted). in-sample: with its threshold, on "
+        "the same validation hours (the debounce catching the most) | cross-checked: each debounce judged on "
+        "validation people its fit did not see (fitted on half of them, counted on the other half, both ways; of "
+        "those catching 90 %, the fewest false alerts, else the most caught), then the threshold fitted on all of "
+        "them; the export fails in one line when it cannot be judged (under two validation people, or a half "
+        "giving no point) (ssvae_train/export/alert_cross_check.py). Measured on HAPT: results/hapt-bundles.md, "
+        "AH.", ALERT_DEBOUNCE)
     quantize: str | None = option(
         None, "int8: also write <graph>.int8.onnx with onnxruntime's static quantization (QDQ, calibrated "
         "on training rows: a sample's output does not depend on its batch), listed under graphs_int8 with "

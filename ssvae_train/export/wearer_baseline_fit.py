@@ -1,27 +1,22 @@
 """Fit a sensor bundle's alert operating point on the wearer-adjusted score (`ssvae_edge.wearer_baseline`), and
 keep it only where it beats the plain score's point on validation people.
 
-Inputs are recordings, never test: the training people's (each class's prior = the median score of their
-windows of that class, as the runtime classes them, leaving out the windows that touch the held-out activity)
-and the validation people's, labelled, with the held-out activity's segments (the calibration streams of
-`alert_point`). For each prior weight in `PRIOR_WINDOWS` the
-alert point is fitted on the adjusted scores by the exporter's own rule (`alert_point.point_of_scores`: per
-debounce the lowest threshold meeting the false-alert target, then the debounce detecting most held-out
-segments); the best of them (`alert_point.rank`) is kept when it detects more held-out segments than the plain
-score's point fitted the same way on the same streams. The scores and classes are the runtime's: every
-recording is streamed whole by `StreamScorer` at the operating point's hop.
+Inputs are recordings, never test: the training people's (each class's prior = the median score of their windows
+of that class, as the runtime classes them, leaving out those touching the held-out activity) and the validation
+people's, with the held-out activity's segments (`alert_point`'s calibration streams), each streamed whole by
+`StreamScorer`. Per prior weight in `PRIOR_WINDOWS` the point is fitted on the adjusted scores by the exporter's
+rule (`alert_point.point_of_scores`: per debounce the lowest threshold meeting the target, then the debounce
+detecting most; or one debounce judged out of sample, `--alert-debounce cross-checked`); the best (`rank`) is
+kept when it detects more held-out segments than the plain score's point fitted the same way.
 
-With a held-out activity, the point is also fitted with the alert gate (`ssvae_edge.alert_gate`; adopted on two
-alert test beds, results/hapt-bundles.md, twenty-eighth round, W): only windows of the classes that received at
-least `GATE_SHARE` of the held-out activity's windows in the training people's recordings can be above the
-threshold. Which of those classes (AA, twenty-ninth round): the nested sets in order of share ({first}, {first,
-second}, ...) are each fitted, and the set whose point detects the most validation segments is kept (ties: fewer
-classes), since a class bringing a few held-out windows and many high-scoring normal ones costs more than it
-gives. The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the
-ungated point) when it detects at least as many held-out validation segments; whether the section is written at
-all: when the point the runtime alerts at beats the plain score's and the ungated point is no worse than it. That
-point also gets its cross-check (`alert_cross_check`): the same fit on half of the validation people, counted on
-the other half.
+With a held-out activity, the point is also fitted with the alert gate (`ssvae_edge.alert_gate`; results/hapt-
+bundles.md, W, AA): only windows of the classes that received at least `GATE_SHARE` of the held-out activity's
+windows in the training people's recordings can be above the threshold; of the nested sets in order of share
+({first}, {first, second}, ...) the one whose point detects the most validation segments (ties: fewer classes).
+The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the ungated
+point) when it detects at least as many held-out validation segments; the section is written when the point the
+runtime alerts at beats the plain score's and the ungated point is no worse. That point also gets its cross-check
+(`alert_cross_check`): the same fit on half of the validation people, counted on the other half.
 """
 
 from __future__ import annotations
@@ -189,7 +184,8 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         lambda st, half, ds: choose_gate(st, half, target, prior, memory, share, prior_windows, ds))
     own, gate_own, choice = None, None, None  # None: every debounce, each point choosing its own in sample
     if debounce_rule == ALERT_DEBOUNCE[1]:  # judged on the point the stream would use: the gate's where one fits
-        on_gate = bool(gate_of) and choose_gate(streamed, validation, target, prior, memory, share, prior_windows)
+        on_gate = gate_of is not None and choose_gate(streamed, validation, target, prior, memory, share,
+                                                      prior_windows) is not None
         fit_on = gate_of if on_gate else None
         choice = choose_debounce(validation, lambda ds: wearer_fit(streamed, validation, target, prior, memory,
                                                                    prior_windows, fit_on, ds), target)
@@ -213,7 +209,7 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         fitted_on={"validation": validation.sources, "training_recordings": len(training),
                    "held_out_left_out_of_priors": held_out, "hop": hop},
         rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory,
-        false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"], debounce_choice=choice)
+        false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"])
     if share is not None:
         gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows, gate_own)
         if gate is not None and (gate.detected or 0) >= (best["detected"] or 0):
@@ -221,6 +217,11 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         elif gate is not None and say is not None:
             say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
                 f"segments, fewer than the ungated point's {best['detected']}: left out")
+    if choice is not None:  # the gate it was judged on may be left out: then no point alerts at it
+        applied = ("gate" if section.gate else "none") if on_gate else "wearer_baseline"
+        section = replace(section, debounce_choice={**choice, "applied_to": applied})
+        if applied == "none" and say is not None:
+            say("--alert-debounce cross-checked: the gate it was judged on was left out; no point uses its debounce")
     used = section.gate.detected if section.gate is not None else best["detected"]
     check = wearer_fit(streamed, validation, target, prior, memory, prior_windows, gate_of if section.gate else None,
                        (gate_own if section.gate else own) or DEBOUNCES)
@@ -229,9 +230,8 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
 
 
 def written(used: int, ungated: int, plain: int) -> bool:
-    """Whether the wearer section goes into the manifest, from the validation segments caught: the point the
-    runtime alerts at (the gate's, else the ungated one) must catch more than the plain score's, and the ungated
-    point no fewer, so a runtime that ignores `gate` (or --no-alert-gate) never gets a point worse than the plain."""
+    """Whether the wearer section goes into the manifest: the point the runtime alerts at (the gate's, else the
+    ungated one) catches more validation segments than the plain score's, and the ungated point no fewer."""
     return used > plain and ungated >= plain
 
 
