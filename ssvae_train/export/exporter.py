@@ -120,10 +120,14 @@ class Plan:
 
     cuts: list[Cut]
     method: str | None
-    fit: S.ScoreFit | None
     prior: ClassPrior | None
     auto: dict | None  # --score auto: the rule and the ROC AUC of every candidate
     models: list[tuple[SSVAE, S.ScoreFit | None]]  # each model the graphs average, with its fitted constants
+
+    @property
+    def fit(self) -> S.ScoreFit | None:
+        """The run's own fitted constants (an ensemble's first member's: what the manifest's `score` describes)."""
+        return self.models[0][1]
 
 
 def plan_graphs(loaded: Loaded, score: str | None, latent_prior: str, say: Say,
@@ -155,7 +159,7 @@ def plan_graphs(loaded: Loaded, score: str | None, latent_prior: str, say: Say,
     if members:
         say(f"ensemble of {1 + len(members)} runs: classifier.onnx and anomaly.onnx average theirs, decoder.onnx "
             f"is {loaded.run}'s")
-    return Plan(make_cuts(model, score, prior, fit, fits), method, fit, prior, auto, [(model, fit), *fits])
+    return Plan(make_cuts(model, score, prior, fit, fits), method, prior, auto, [(model, fit), *fits])
 
 
 # ---- export and validate ----------------------------------------------------------------------------
