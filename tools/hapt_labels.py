@@ -9,9 +9,11 @@ same steps), each run exported and streamed over the test people's whole recordi
 Runs are `ss-l<fraction>-s<seed>` and `sup-l<fraction>-s<seed>` from `tools/hapt_runs.sh` (with `--recipe norot`:
 `ss-norot-l…`, `sup-norot-l…`, the shipped recipe: `--name hapt-labels-norot`; `--recipe cons-norot --sup-recipe
 norot` sets the runs with the consistency term against the same supervised runs); each is exported
-(fp32, last weights) to runs/hapt-bundles/<run> unless already there. Writes benchmarks/hapt-labels.json and
-.md: window accuracy and macro F1 per run, then mean ± std (n = the seeds found) per budget and model, and
-the verdict rule: a win needs the gap of the means to exceed both models' seed spreads (std).
+(fp32, last weights, or with `--weights best` its best validation epoch's) to runs/hapt-bundles/<run> unless
+already there (a bundle there of other weights is refused: give each its own --bundles). Writes
+benchmarks/hapt-labels.json and .md: window accuracy and macro F1 per run, then mean ± std (n = the seeds
+found) per budget and model, and the verdict rule: a win needs the gap of the means to exceed both models' seed
+spreads (std).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ssvae_edge.labelled import score_recordings
 from ssvae_train.errors import UserError
 from ssvae_train.export.config import POSTURE_FEATURES, ExportConfig
 from ssvae_train.export.exporter import export_run
+from ssvae_train.names import WEIGHTS
 from ssvae_train.training.checkpoint import load_checkpoint
 
 NAME = re.compile(r"^(ss|sup)(?:-([a-z-]+))?-l([0-9.]+)-s(\d+)$")  # model, recipe tag (optional), budget, seed
@@ -49,11 +52,14 @@ def main(
     posture_features: Annotated[str, typer.Option(
         help=f"The export's --posture-features ({' | '.join(POSTURE_FEATURES)}) for runs not yet exported: "
              "long-axis+sway for the any-angle recipe (--recipe turn).")] = "auto",
+    weights: Annotated[str, typer.Option(
+        help=f"The export's --weights ({' | '.join(WEIGHTS)}) for runs not yet exported: best = each run's best "
+             "validation epoch (early stopping, both models alike).")] = "last",
 ) -> None:
     try:  # a bad value stops here, not at the first export
-        ExportConfig(posture_features=posture_features).validate()
+        ExportConfig(posture_features=posture_features, weights=weights).validate()
     except UserError as e:
-        raise typer.BadParameter(str(e), param_hint="--posture-features") from None
+        raise typer.BadParameter(str(e)) from None
     files = sorted(recordings.glob("*.csv"))
     if not files:
         raise typer.BadParameter(f"no .csv in {recordings}", param_hint="--recordings")
@@ -70,11 +76,15 @@ def main(
         out = bundles / run.name
         if not (out / "manifest.json").is_file():
             typer.echo(f"exporting {run} -> {out}", err=True)
-            export_run(run, out, ExportConfig(posture_features=posture_features))
+            export_run(run, out, ExportConfig(posture_features=posture_features, weights=weights))
         b = Bundle.load(out, providers="cpu", threads=1)
+        if (b.manifest.producer.weights or "last") != weights:
+            raise UserError(f"{out} holds {b.manifest.producer.weights} weights, not {weights}: give --bundles a "
+                            "folder of its own")
         s = score_recordings(b, files)
         rows.append({"run": run.name, "model": m[1], "labels": float(m[3]), "seed": int(m[4]),
                      "n_labelled": b.manifest.producer.n_labelled,
+                     "weights": b.manifest.producer.weights, "weights_epoch": b.manifest.producer.weights_epoch,
                      "smoothing_windows": b.manifest.smoothing_windows,
                      "sequence_filter": b.manifest.sequence is not None, "mounting": b.manifest.mounting is not None,
                      "windows": int(len(s.truth)),
@@ -93,7 +103,8 @@ def main(
              + (f" --sup-recipe '{sup_recipe}'" if sup_recipe is not None else "")
              + "".join(f" --{flag} {value}" for flag, value, default in (
                  ("runs", runs, Path("runs/hapt")), ("recordings", recordings, Path("runs/hapt-csv/test")),
-                 ("bundles", bundles, Path("runs/hapt-bundles")), ("posture-features", posture_features, "auto"))
+                 ("bundles", bundles, Path("runs/hapt-bundles")), ("posture-features", posture_features, "auto"),
+                 ("weights", weights, "last"))
                  if value != default)
              + f" --name {name}` (its docstring has the "
              "commands). Window accuracy on the windows "
