@@ -185,6 +185,14 @@ case "${1:-all}" in
     run ss-turn-l0.01-s$s 30 --model ssvae --labels 0.01 --seed $s --augment jitter,scale,turn
     run sup-turn-l0.01-s$s 30 --model supervised --labels 0.01 --seed $s --augment jitter,scale,turn
     ;;
+  ai3|ai4)  # thirty-third round, AI (results/hapt-bundles.md): seeds 3 and 4 of the any-angle recipe's label runs
+    # trained again on this machine (as G and S trained them), so that the early-stopping comparison has five seeds
+    s=${1#ai}
+    for f in 0.01 0.1; do
+      run ss-turn-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale,turn
+      run sup-turn-l$f-s$s 30 --model supervised --labels $f --seed $s --augment jitter,scale,turn
+    done
+    ;;
   nt)  # twenty-fifth round, J: the alert test bed (queue nv) with every window also turned about the long axis
     run novelty-tr-ds-turn-v0.45-s0 40 --model ssvae --labels all --exclude-class 2 --held-out-windows whole --transitions --seed 0 \
       --val-fraction 0.45 --augment jitter,scale,rotate,turn
