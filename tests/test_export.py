@@ -357,6 +357,26 @@ def test_best_weights_are_exported_when_asked(runs, tmp_path):
     assert np.abs(got - best).max() < 1e-4 and np.abs(got - last).max() > 1e-3
 
 
+
+def test_an_export_of_the_last_weights_says_when_an_earlier_epoch_validated_better(runs, tmp_path):
+    """The note comes first, before anything is built (the `say` below stops the export there)."""
+    ckpt = torch.load(runs["dense"] / "checkpoint.pt", weights_only=True)
+    row = ckpt["history"][0]
+    ckpt["history"] = [{**row, "epoch": 1, "val_accuracy": 0.9}, {**row, "epoch": 2, "val_accuracy": 0.5}]
+    ckpt["epoch"], ckpt["best"] = 2, {"epoch": 1, "state_dict": ckpt["state_dict"]}
+    torch.save(ckpt, tmp_path / "peaked.pt")
+
+    class Noted(Exception):
+        pass
+
+    def say(line: str) -> None:
+        if line.startswith("note: epoch"):
+            raise Noted(line)
+
+    with pytest.raises(Noted, match=r"epoch 1 read 90.0%.*\(2\) 50.0%.*--weights best"):
+        export_run(tmp_path / "peaked.pt", tmp_path / "bundle", ExportConfig(), say=say)
+    assert not (tmp_path / "bundle").exists()
+
 # ---- --requantize: the committed bundles' int8 path ---------------------------------------------------------
 def test_requantize_reproduces_quantize_int8_bit_for_bit(bundles, tmp_path):
     """`--requantize` (int8 from a bundle's own fp32 graphs, data rebuilt from its producer) is the code of

@@ -270,3 +270,23 @@ def test_weight_ema_is_what_is_validated_kept_and_exported_and_resumes_exactly(t
         assert torch.allclose(v, short["state_dict"][k], atol=1e-6), k
     with pytest.raises(UserError, match="weight-ema"):
         FitConfig(dataset="digits", weight_ema=1.0).validate()
+
+
+def test_best_epoch_note_says_when_an_earlier_epoch_validated_clearly_better():
+    """An export of the last weights says when early stopping would have kept another epoch: a gap of at least
+    BEST_EPOCH_NOTE_POINTS of validation accuracy, nothing otherwise."""
+    from ssvae_train.training.checkpoint import BEST_EPOCH_NOTE_POINTS, best_epoch_note
+
+    def ckpt(accuracies, best):
+        return {"epoch": len(accuracies), "best": {"epoch": best, "state_dict": {}},
+                "history": [{"epoch": e + 1, "val_accuracy": a} for e, a in enumerate(accuracies)]}
+
+    note = best_epoch_note(ckpt([0.60, 0.74, 0.68], best=2), "last")
+    assert note is not None and "epoch 2 read 74.0%" in note and "(3) 68.0%" in note and "--weights best" in note
+    assert best_epoch_note(ckpt([0.60, 0.74, 0.68], best=2), "best") is None  # already early-stopped
+    small = 0.68 + (BEST_EPOCH_NOTE_POINTS - 0.1) / 100
+    assert best_epoch_note(ckpt([0.60, small, 0.68], best=2), "last") is None  # within the gap: no note
+    assert best_epoch_note(ckpt([0.60, 0.70, 0.74], best=3), "last") is None  # the last is the best
+    vae = {"epoch": 2, "best": {"epoch": 1}, "history": [{"epoch": 1, "val_neg_elbo": 5.0}, {"epoch": 2}]}
+    assert best_epoch_note(vae, "last") is None  # no accuracy recorded (a plain VAE)
+    assert best_epoch_note({"epoch": 2, "history": []}, "last") is None  # an older checkpoint without best

@@ -55,6 +55,7 @@ from ssvae_train.models import SSVAE
 from ssvae_train.models.m1m2 import M1M2
 from ssvae_train.scoring import scores as S
 from ssvae_train.scoring.latent_prior import ClassPrior, fit_on_run
+from ssvae_train.training.checkpoint import best_epoch_note
 from ssvae_train.training.progress import Progress
 
 N_VALIDATE = 256  # real test samples compared between onnxruntime and PyTorch
@@ -78,6 +79,8 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
     _check_score(cfg.score)
     check_destination(out, force)
     loaded = load_for_export(run, cfg.data_dir, cfg.weights)
+    if note := best_epoch_note(loaded.ckpt, cfg.weights):
+        say(note)
     loaded, sibling = R.with_sibling(loaded, cfg.choices_from)  # a refit: its validated sibling's manifest
     members = E.load_members(loaded, cfg.member or ())  # an ensemble: more runs of the same rows
     plan = plan_graphs(loaded, cfg.score, cfg.latent_prior, say, members)

@@ -86,6 +86,26 @@ def weights_epoch(ckpt: dict, weights: str) -> int:
     return int(ckpt["best"]["epoch"]) if weights == "best" else int(ckpt["epoch"])
 
 
+# An export of the last weights says so when the run's best validation epoch read at least this many points of
+# validation accuracy more: with few labels both models often peak early and then memorise their labels
+# (RESULTS.md § mnist-earlystop; on HAPT's any-angle recipe at 1 % of the labels results/hapt-bundles.md, AI).
+BEST_EPOCH_NOTE_POINTS = 1.0
+
+
+def best_epoch_note(ckpt: dict, weights: str) -> str | None:
+    """One line when `weights` is `last` and the run's best validation epoch was clearly better (accuracy), else
+    None (best weights asked for, no accuracy recorded, or no such gap)."""
+    if weights != "last" or "best" not in ckpt:
+        return None
+    accuracy = {int(row["epoch"]): row.get("val_accuracy") for row in ckpt.get("history") or [] if "epoch" in row}
+    best_epoch, last_epoch = int(ckpt["best"]["epoch"]), int(ckpt["epoch"])
+    best, last = accuracy.get(best_epoch), accuracy.get(last_epoch)
+    if best is None or last is None or best_epoch == last_epoch or 100 * (best - last) < BEST_EPOCH_NOTE_POINTS:
+        return None
+    return (f"note: epoch {best_epoch} read {best:.1%} on the validation rows, the last epoch ({last_epoch}) "
+            f"{last:.1%}: --weights best exports epoch {best_epoch} (early stopping, chosen on validation)")
+
+
 def model_from_checkpoint(ckpt: dict, weights: str = "last", raw: bool = False) -> SSVAE:
     """The run's model with its `last` weights (the last finished epoch) or its `best` ones (the epoch with
     the best validation score: accuracy for a classifier, negative ELBO for a plain VAE). With `--weight-ema` both
