@@ -61,3 +61,34 @@ def test_the_testbed_table_has_both_scores_per_target(bench: Path) -> None:
     lines = hapt_section._testbed("tb")
     assert "| 1 | 10/60, 0.75 | 6/60, 0.75 |" in lines
     assert any("1.33 h of labelled normal time" in x for x in lines)
+
+
+def _summary(labels: float, model: str, accuracies: list[float]) -> dict:
+    import numpy as np
+
+    return {"labels": labels, "model": model, "n": len(accuracies), "mean": float(np.mean(accuracies)),
+            "std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else None, "accuracies": accuracies}
+
+
+def test_the_label_verdict_needs_the_gap_to_exceed_both_spreads() -> None:
+    from ssvae_train.experiments.hapt_labels_section import verdict
+
+    sup = _summary(0.01, "sup", [0.74, 0.73, 0.78])  # std 2.65 points
+    assert "**semi-supervised wins**" in verdict(_summary(0.01, "ss", [0.80, 0.81, 0.82]), sup)
+    assert "**tie**" in verdict(_summary(0.01, "ss", [0.70, 0.78, 0.86]), sup)  # gap 3 points, its std 8
+    assert "**supervised wins**" in verdict(_summary(0.01, "ss", [0.70, 0.70, 0.71]), sup)
+    assert verdict(_summary(0.01, "ss", [0.90]), sup) is None  # one seed has no spread
+
+
+def test_the_labels_table_gives_each_budgets_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssvae_train.experiments import hapt_labels_section as L
+
+    monkeypatch.setattr(L, "BENCH", tmp_path)
+    assert L.labels_table("none")[0] == "`benchmarks/none.json`: not measured yet."
+    summary = [_summary(0.01, "ss", [0.80, 0.81, 0.82]), _summary(0.01, "sup", [0.74, 0.73, 0.78]),
+               _summary(0.1, "ss", [0.94, 0.95]), _summary(0.1, "sup", [0.93, 0.95])]
+    (tmp_path / "t.json").write_text(json.dumps({"runs": [], "summary": summary}))
+    lines = L.labels_table("t")
+    assert "| 1% | ss | 3 | 81.00% ± 1.00% | 80.00% / 81.00% / 82.00% |" in lines
+    assert "- 1% of the labels: gap +6.00% (largest std 2.65%): **semi-supervised wins** (n = 3 / 3)" in lines
+    assert any(x.startswith("- 10% of the labels: gap +0.50%") and "**tie**" in x for x in lines)

@@ -30,6 +30,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import score_recordings
 from ssvae_train.errors import UserError
+from ssvae_train.experiments.hapt_labels_section import verdicts
 from ssvae_train.export.config import POSTURE_FEATURES, ExportConfig
 from ssvae_train.export.exporter import export_run
 from ssvae_train.names import WEIGHTS
@@ -115,15 +116,7 @@ def main(
         std = f"{s['std']:.2%}" if s["std"] is not None else "-"
         lines.append(f"| {s['labels']:.0%} | {s['model']} | {s['n']} | {s['mean']:.2%} ± {std} | "
                      + " / ".join(f"{a:.2%}" for a in s["accuracies"]) + " |")
-    lines += ["", "Verdicts (a win needs the gap of the means to exceed both models' std):", ""]
-    for lab in sorted({s["labels"] for s in summary}):
-        got = {s["model"]: s for s in summary if s["labels"] == lab}
-        if {"ss", "sup"} <= set(got) and got["ss"]["std"] is not None and got["sup"]["std"] is not None:
-            gap = got["ss"]["mean"] - got["sup"]["mean"]
-            spread = max(got["ss"]["std"], got["sup"]["std"])
-            verdict = "semi-supervised wins" if gap > spread else ("supervised wins" if -gap > spread else "tie")
-            lines.append(f"- {lab:.0%} of the labels: gap {gap:+.2%} (largest std {spread:.2%}): **{verdict}** "
-                         f"(n = {got['ss']['n']} / {got['sup']['n']})")
+    lines += ["", "Verdicts (a win needs the gap of the means to exceed both models' std):", "", *verdicts(summary)]
     Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines))
 

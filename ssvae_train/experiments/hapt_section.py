@@ -9,6 +9,7 @@ import json
 import numpy as np
 
 from ssvae_train.experiments.grid import REPO
+from ssvae_train.experiments.hapt_labels_section import few_labels
 from ssvae_train.export.rate_bound import upper_bound
 
 BENCH = REPO / "benchmarks"
@@ -113,18 +114,6 @@ def _testbed(name: str) -> list[str]:
             f"({r['normal_hours']:.2f} h of labelled normal time).", ""]
 
 
-def _labels(name: str) -> list[str]:
-    r = _read(f"{name}.json")
-    if r is None:
-        return [f"`benchmarks/{name}.json`: not measured yet.", ""]
-    lines = ["| labels kept | model | n | window accuracy, mean ± std | per seed |", "|---|---|---:|---:|---|"]
-    for s in r["summary"]:
-        std = f"{s['std']:.2%}" if s["std"] is not None else "-"
-        lines.append(f"| {s['labels']:.0%} | {s['model']} | {s['n']} | {s['mean']:.2%} ± {std} | "
-                     + " / ".join(f"{a:.2%}" for a in s["accuracies"]) + " |")
-    return [*lines, "", f"Verdicts and rule: [`benchmarks/{name}.md`](benchmarks/{name}.md).", ""]
-
-
 def _tradeoff(name: str) -> list[str]:
     """A trade-off benchmark (`tools/alert_tradeoff.py`, or `tools/wearer_tradeoff.py` with its prior weights)."""
     r = _read(f"{name}.json")
@@ -221,35 +210,7 @@ def hapt(_cells: object) -> list[str]:
                  **{s: f"hapt-phone-any-angle-seed{s}" for s in range(1, 5)}},
                 {0: "hapt-phone-any-angle", **{s: f"hapt-phone-any-angle-seed{s}-context" for s in range(1, 5)}},
                 ("any-angle, one window", "any-angle, +context")),
-        "### Few labels: semi-supervised against supervised (same trunk, labels and steps)", "",
-        "The shipped recipe (no rotation augmentation; `ss-norot-l*`, `sup-norot-l*`), each run exported by the "
-        "current exporter, which keeps the posture model (fitted on the labels the run kept) where it wins on the "
-        "run's validation people, with whichever feature set, or its `+context` version over the last 8 windows, "
-        "reads them better (twenty-sixth round, P, a measurement after every earlier test figure was read):", "",
-        *_labels("hapt-labels-norot-context"),
-        "The any-angle recipe (`ss-turn-l*`, `sup-turn-l*`: every window turned about the phone's long axis, "
-        "`--augment jitter,scale,turn`, exported with `--posture-features long-axis+sway`; a recipe added after "
-        "earlier test figures were read, picked for no budget), by the current exporter too (P):", "",
-        *_labels("hapt-labels-turn-context"),
-        "Both recipes with seeds 3 and 4 at 1 % too, so that both budgets have five seeds (twenty-seventh round, S, "
-        "a measurement; seeds added after the three-seed 1 % verdicts were read). The shipped recipe:", "",
-        *_labels("hapt-labels-norot-n5"),
-        "The any-angle recipe:", "",
-        *_labels("hapt-labels-turn-n5"),
-        "The same two sets of runs by the exporter of the twenty-fourth round (one-window posture model). The "
-        "shipped recipe:", "",
-        *_labels("hapt-labels-axis"),
-        "The any-angle recipe (twenty-fourth round, G and H):", "",
-        *_labels("hapt-labels-turn"),
-        "The same recipe at 1 % with the consistency term (`ss-turncons-l0.01-*`: on at 1 % and off at 10 % by the "
-        "validation people, twenty-fifth round, M; chosen after every earlier test figure was read):", "",
-        *_labels("hapt-labels-turncons"),
-        "The shipped recipe's runs (`ss-norot-l*`, `sup-norot-l*`) with the posture model on the sway feature set "
-        "only (where gravity points and how much the body sways):", "",
-        *_labels("hapt-labels-sway"),
-        "The same runs with the posture model on where gravity points only:", "", *_labels("hapt-labels-posture"),
-        "The same runs exported before the posture model existed:", "", *_labels("hapt-labels-norot"),
-        "The first round's recipe (with rotations):", "", *_labels("hapt-labels"),
+        *few_labels(),
         "### Streaming alerts (WALKING_DOWNSTAIRS held out)", "",
         "The shipped bundle (since the thirtieth round `novelty-tr-ds-v0.3-any-s0`: rotations, the transitions as "
         "classes, no turns, 14 training and 7 validation people, no window of the held-out class) alerts on the "
