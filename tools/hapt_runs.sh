@@ -193,6 +193,14 @@ case "${1:-all}" in
       run sup-turn-l$f-s$s 30 --model supervised --labels $f --seed $s --augment jitter,scale,turn
     done
     ;;
+  aj0.01|aj0.1)  # thirty-third round, AJ (results/hapt-bundles.md): the shipped recipe's label runs, seeds 0 to 2,
+    # trained again on this machine (as queues l, l1 and l2 trained them) for the early-stopping comparison
+    f=${1#aj}
+    for s in 0 1 2; do
+      run ss-norot-l$f-s$s 30 --model ssvae --labels $f --seed $s --augment jitter,scale
+      run sup-norot-l$f-s$s 30 --model supervised --labels $f --seed $s --augment jitter,scale
+    done
+    ;;
   nt)  # twenty-fifth round, J: the alert test bed (queue nv) with every window also turned about the long axis
     run novelty-tr-ds-turn-v0.45-s0 40 --model ssvae --labels all --exclude-class 2 --held-out-windows whole --transitions --seed 0 \
       --val-fraction 0.45 --augment jitter,scale,rotate,turn
