@@ -60,6 +60,9 @@ def few_labels() -> list[str]:
         *labels_table("hapt-labels-turn-best"),
         "The same over five seeds (3 and 4 trained again on this machine, the check written before they ran):", "",
         *labels_table("hapt-labels-turn-best-n5"),
+        "The shipped recipe (no turns, `--augment jitter,scale`) the same way, seeds 0 to 2 trained again on this "
+        "machine (AJ, a measurement):", "",
+        *labels_table("hapt-labels-norot-best"),
         "**With the last weights** (30 epochs, as every round before the thirty-third). The shipped recipe (no "
         "rotation augmentation; `ss-norot-l*`, `sup-norot-l*`), each run exported by the current exporter, which "
         "keeps the posture model (fitted on the labels the run kept) where it wins on the run's validation people, "
