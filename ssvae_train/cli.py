@@ -66,13 +66,17 @@ def fit(
     force: bool = typer.Option(False, help=cliconv.FORCE_HELP),
     quiet: bool = typer.Option(False, help="No progress output."),
 ) -> None:
-    """Train a model; prints the checkpoint path."""
+    """Train a model; prints the checkpoint path (and a note when an earlier epoch validated clearly better)."""
     if not resume:
         cfg.validate()
     _threads(threads)
+    from ssvae_train.training.checkpoint import best_epoch_note, load_checkpoint
     from ssvae_train.training.trainer import fit as run_fit
 
-    typer.echo(str(run_fit(cfg, out, resume=resume, force=force, progress=not quiet)))
+    path = run_fit(cfg, out, resume=resume, force=force, progress=not quiet)
+    if not quiet and (note := best_epoch_note(load_checkpoint(path), "last")):
+        typer.echo(note, err=True)
+    typer.echo(str(path))
 
 
 @app.command()

@@ -290,3 +290,27 @@ def test_best_epoch_note_says_when_an_earlier_epoch_validated_clearly_better():
     vae = {"epoch": 2, "best": {"epoch": 1}, "history": [{"epoch": 1, "val_neg_elbo": 5.0}, {"epoch": 2}]}
     assert best_epoch_note(vae, "last") is None  # no accuracy recorded (a plain VAE)
     assert best_epoch_note({"epoch": 2, "history": []}, "last") is None  # an older checkpoint without best
+
+
+def test_fit_notes_an_earlier_epoch_that_validated_clearly_better(tmp_path, monkeypatch):
+    """`ssvae-train fit` ends with the best-epoch note on stderr (not with --quiet); stdout stays the path."""
+    from typer.testing import CliRunner
+
+    import ssvae_train.training.trainer as trainer
+    from ssvae_train.cli import app
+
+    real, calls = trainer.validate, []
+
+    def peaks_at_epoch_1(model, prep):
+        calls.append(1)
+        return {**real(model, prep), "val_accuracy": [0.9, 0.5][len(calls) - 1]}
+
+    monkeypatch.setattr(trainer, "validate", peaks_at_epoch_1)
+    args = ["fit", "--dataset", "digits", "--labels", "50", "--epochs", "2", "--threads", "1"]
+    got = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert got.exit_code == 0, got.output
+    assert "note: epoch 1 read 90.0%" in got.stderr and "--weights best" in got.stderr
+    assert got.stdout.strip().endswith("checkpoint.pt") and "note:" not in got.stdout
+    calls.clear()
+    quiet = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b"), "--quiet"])
+    assert quiet.exit_code == 0 and "note:" not in quiet.stderr
