@@ -56,11 +56,17 @@ def main(
     weights: Annotated[str, typer.Option(
         help=f"The export's --weights ({' | '.join(WEIGHTS)}) for runs not yet exported: best = each run's best "
              "validation epoch (early stopping, both models alike).")] = "last",
+    seeds: Annotated[str | None, typer.Option(
+        help="Only these seeds, comma-separated (e.g. 0,1,2: the issue's three); default every seed found.")] = None,
 ) -> None:
     try:  # a bad value stops here, not at the first export
         ExportConfig(posture_features=posture_features, weights=weights).validate()
     except UserError as e:
         raise typer.BadParameter(str(e)) from None
+    try:
+        wanted_seeds = None if seeds is None else {int(x) for x in seeds.split(",") if x.strip()}
+    except ValueError:
+        raise typer.BadParameter(f"{seeds!r}: expected seeds such as 0,1,2", param_hint="--seeds") from None
     files = sorted(recordings.glob("*.csv"))
     if not files:
         raise typer.BadParameter(f"no .csv in {recordings}", param_hint="--recordings")
@@ -69,6 +75,8 @@ def main(
         m = NAME.match(run.name)
         wanted = recipe if m is None or m[1] == "ss" or sup_recipe is None else sup_recipe
         if not m or (m[2] or "") != wanted or not (run / "checkpoint.pt").is_file():
+            continue
+        if wanted_seeds is not None and int(m[4]) not in wanted_seeds:
             continue
         ckpt = load_checkpoint(run)
         if len(ckpt["history"]) < ckpt["fit_config"]["epochs"]:  # still training (or killed): not a result yet
@@ -105,7 +113,7 @@ def main(
              + "".join(f" --{flag} {value}" for flag, value, default in (
                  ("runs", runs, Path("runs/hapt")), ("recordings", recordings, Path("runs/hapt-csv/test")),
                  ("bundles", bundles, Path("runs/hapt-bundles")), ("posture-features", posture_features, "auto"),
-                 ("weights", weights, "last"))
+                 ("weights", weights, "last"), ("seeds", seeds, None))
                  if value != default)
              + f" --name {name}` (its docstring has the "
              "commands). Window accuracy on the windows "
