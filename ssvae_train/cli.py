@@ -15,7 +15,7 @@ from ssvae_edge import cliconv
 from ssvae_train.config import FitConfig
 from ssvae_train.errors import UserError
 from ssvae_train.options import with_options
-from ssvae_train.ranks import is_rank, leave
+from ssvae_train.ranks import is_first_rank, is_rank, leave
 
 PROG = "ssvae-train"
 
@@ -66,7 +66,8 @@ def fit(
     force: bool = typer.Option(False, help=cliconv.FORCE_HELP),
     quiet: bool = typer.Option(False, help="No progress output."),
 ) -> None:
-    """Train a model; prints the checkpoint path (and a note when an earlier epoch validated clearly better)."""
+    """Train a model; prints the checkpoint path, and on stderr a note when an earlier epoch read a point or more
+    validation accuracy above the last."""
     if not resume:
         cfg.validate()
     _threads(threads)
@@ -74,7 +75,8 @@ def fit(
     from ssvae_train.training.trainer import fit as run_fit
 
     path = run_fit(cfg, out, resume=resume, force=force, progress=not quiet)
-    if not quiet and (note := best_epoch_note(load_checkpoint(path), "last")):
+    # only the rank that wrote the checkpoint reads it back: torchrun's other ranks may finish before its last save
+    if not quiet and is_first_rank() and (note := best_epoch_note(load_checkpoint(path), "last")):
         typer.echo(note, err=True)
     typer.echo(str(path))
 

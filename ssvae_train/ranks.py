@@ -13,6 +13,11 @@ def is_rank() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def is_first_rank() -> bool:
+    """Is this process the one that writes a run's files (a single process, or torchrun's rank 0)?"""
+    return not is_rank() or os.environ.get("RANK", "0") == "0"
+
+
 def leave(code: int) -> NoReturn:
     """End a torchrun rank's process now, its output flushed, without the interpreter's shutdown.
 

@@ -135,3 +135,17 @@ def test_a_rank_ends_without_the_interpreter_shutdown_and_keeps_its_output_and_e
     probe = "import sys; from ssvae_train.ranks import leave; sys.stdout.write('half a line'); leave(3)"
     p = subprocess.run([sys.executable, "-c", probe], env=buffered, capture_output=True, text=True, timeout=120)
     assert (p.returncode, p.stdout) == (3, "half a line")
+
+
+def test_only_the_first_rank_reads_the_run_back(monkeypatch):
+    """`fit`'s best-epoch note reads the checkpoint again: only the process that wrote it may (torchrun's other
+    ranks can finish before rank 0's last save)."""
+    from ssvae_train.ranks import is_first_rank
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    assert is_first_rank()  # one process
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank, first in (("0", True), ("1", False)):
+        monkeypatch.setenv("RANK", rank)
+        assert is_first_rank() is first

@@ -14,7 +14,10 @@ from ssvae_train.experiments import hapt_section
 
 @pytest.fixture
 def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(hapt_section, "BENCH", tmp_path)
+    from ssvae_train.experiments import hapt_labels_section
+
+    for module in (hapt_section, hapt_labels_section):  # the section and its few-labels part read the same folder
+        monkeypatch.setattr(module, "BENCH", tmp_path)
     return tmp_path
 
 

@@ -287,6 +287,7 @@ def test_best_epoch_note_says_when_an_earlier_epoch_validated_clearly_better():
     small = 0.68 + (BEST_EPOCH_NOTE_POINTS - 0.1) / 100
     assert best_epoch_note(ckpt([0.60, small, 0.68], best=2), "last") is None  # within the gap: no note
     assert best_epoch_note(ckpt([0.60, 0.70, 0.74], best=3), "last") is None  # the last is the best
+    assert best_epoch_note(ckpt([0.50, 0.57, 0.56], best=2), "last") is not None  # exactly the gap (float error)
     vae = {"epoch": 2, "best": {"epoch": 1}, "history": [{"epoch": 1, "val_neg_elbo": 5.0}, {"epoch": 2}]}
     assert best_epoch_note(vae, "last") is None  # no accuracy recorded (a plain VAE)
     assert best_epoch_note({"epoch": 2, "history": []}, "last") is None  # an older checkpoint without best

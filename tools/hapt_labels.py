@@ -30,7 +30,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from ssvae_edge import Bundle
 from ssvae_edge.labelled import score_recordings
 from ssvae_train.errors import UserError
-from ssvae_train.experiments.hapt_labels_section import verdicts
+from ssvae_train.experiments.hapt_labels_section import summary_table, verdicts
 from ssvae_train.export.config import POSTURE_FEATURES, ExportConfig
 from ssvae_train.export.exporter import export_run
 from ssvae_train.names import WEIGHTS
@@ -59,10 +59,12 @@ def main(
     seeds: Annotated[str | None, typer.Option(
         help="Only these seeds, comma-separated (e.g. 0,1,2: the issue's three); default every seed found.")] = None,
 ) -> None:
-    try:  # a bad value stops here, not at the first export
-        ExportConfig(posture_features=posture_features, weights=weights).validate()
-    except UserError as e:
-        raise typer.BadParameter(str(e)) from None
+    for hint, value in (("--posture-features", {"posture_features": posture_features}),
+                        ("--weights", {"weights": weights})):
+        try:  # a bad value stops here, not at the first export
+            ExportConfig(**value).validate()
+        except UserError as e:
+            raise typer.BadParameter(str(e), param_hint=hint) from None
     try:
         wanted_seeds = None if seeds is None else {int(x) for x in seeds.split(",") if x.strip()}
     except ValueError:
@@ -70,14 +72,26 @@ def main(
     files = sorted(recordings.glob("*.csv"))
     if not files:
         raise typer.BadParameter(f"no .csv in {recordings}", param_hint="--recordings")
-    rows = []
+    chosen = []
     for run in sorted(runs.iterdir()):
         m = NAME.match(run.name)
         wanted = recipe if m is None or m[1] == "ss" or sup_recipe is None else sup_recipe
         if not m or (m[2] or "") != wanted or not (run / "checkpoint.pt").is_file():
             continue
-        if wanted_seeds is not None and int(m[4]) not in wanted_seeds:
-            continue
+        if wanted_seeds is None or int(m[4]) in wanted_seeds:
+            chosen.append((run, m))
+    if not chosen:
+        raise typer.BadParameter(f"no run of recipe {recipe!r} (and those seeds) in {runs}: nothing written",
+                                 param_hint="--runs")
+    for run, _ in chosen:  # before any export: a folder of other weights would mix two protocols in one table
+        manifest = bundles / run.name / "manifest.json"
+        held = (json.loads(manifest.read_text()).get("producer", {}).get("weights") or "last") \
+            if manifest.is_file() else weights
+        if held != weights:
+            raise typer.BadParameter(f"{manifest.parent} holds {held} weights, not {weights}: give --bundles a "
+                                     "folder of its own", param_hint="--bundles")
+    rows = []
+    for run, m in chosen:
         ckpt = load_checkpoint(run)
         if len(ckpt["history"]) < ckpt["fit_config"]["epochs"]:  # still training (or killed): not a result yet
             typer.echo(f"{run.name}: {len(ckpt['history'])}/{ckpt['fit_config']['epochs']} epochs, left out", err=True)
@@ -85,11 +99,9 @@ def main(
         out = bundles / run.name
         if not (out / "manifest.json").is_file():
             typer.echo(f"exporting {run} -> {out}", err=True)
-            export_run(run, out, ExportConfig(posture_features=posture_features, weights=weights))
+            export_run(run, out, ExportConfig(posture_features=posture_features, weights=weights),
+                       say=lambda line: typer.echo(line, err=True) if line.startswith("note:") else None)
         b = Bundle.load(out, providers="cpu", threads=1)
-        if (b.manifest.producer.weights or "last") != weights:
-            raise UserError(f"{out} holds {b.manifest.producer.weights} weights, not {weights}: give --bundles a "
-                            "folder of its own")
         s = score_recordings(b, files)
         rows.append({"run": run.name, "model": m[1], "labels": float(m[3]), "seed": int(m[4]),
                      "n_labelled": b.manifest.producer.n_labelled,
@@ -100,6 +112,9 @@ def main(
                      "accuracy": float(accuracy_score(s.truth, s.predicted)),
                      "macro_f1": float(f1_score(s.truth, s.predicted, average="macro"))})
         typer.echo(f"{run.name}: {rows[-1]['accuracy']:.4f}", err=True)
+    if not rows:
+        typer.echo("no finished run to measure: nothing written", err=True)
+        raise typer.Exit(2)
     table = {}
     for r in rows:
         table.setdefault((r["labels"], r["model"]), []).append(r["accuracy"])
@@ -118,12 +133,7 @@ def main(
              + f" --name {name}` (its docstring has the "
              "commands). Window accuracy on the windows "
              "lying wholly inside one activity segment, each run's bundle at its defaults; mean ± std over seeds "
-             "(sample std, n seeds).", "",
-             "| labels kept | model | n | accuracy mean ± std | per seed |", "|---|---|---:|---:|---|"]
-    for s in summary:
-        std = f"{s['std']:.2%}" if s["std"] is not None else "-"
-        lines.append(f"| {s['labels']:.0%} | {s['model']} | {s['n']} | {s['mean']:.2%} ± {std} | "
-                     + " / ".join(f"{a:.2%}" for a in s["accuracies"]) + " |")
+             "(sample std, n seeds).", "", *summary_table(summary)]
     lines += ["", "Verdicts (a win needs the gap of the means to exceed both models' std):", "", *verdicts(summary)]
     Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines))

@@ -100,7 +100,10 @@ def best_epoch_note(ckpt: dict, weights: str) -> str | None:
     accuracy = {int(row["epoch"]): row.get("val_accuracy") for row in ckpt.get("history") or [] if "epoch" in row}
     best_epoch, last_epoch = int(ckpt["best"]["epoch"]), int(ckpt["epoch"])
     best, last = accuracy.get(best_epoch), accuracy.get(last_epoch)
-    if best is None or last is None or best_epoch == last_epoch or 100 * (best - last) < BEST_EPOCH_NOTE_POINTS:
+    if best is None or last is None or best_epoch == last_epoch:
+        return None
+    # rounded, so that a gap of exactly the threshold (57 % against 56 %) counts whatever the float error
+    if round(100 * (best - last), 6) < BEST_EPOCH_NOTE_POINTS:
         return None
     return (f"note: epoch {best_epoch} read {best:.1%} on the validation rows, the last epoch ({last_epoch}) "
             f"{last:.1%}: --weights best exports epoch {best_epoch} (early stopping, chosen on validation)")
