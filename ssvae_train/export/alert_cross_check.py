@@ -100,6 +100,16 @@ def with_cross_check(section, fit: HalfFit, streams: Streams, target: float, say
     return replace(section, gate=point) if section.gate is not None else point
 
 
+DEBOUNCE_RULE = ("each debounce judged by the cross-check of the whole fit restricted to it (made on half of the "
+                 "validation people, counted on the other half, both ways): of those catching at least 90 % there, "
+                 "the fewest false alerts (ties: more caught, shorter delay, larger k), else the most caught (ties: "
+                 "fewer false alerts, shorter delay, larger k); the "
+                 "point it was judged on (the gate's where a gate can be fitted) then fitted on all the validation "
+                 "people at it. Its cross-check took part in the choice")
+CHECK_KEYS = ("detected", "held_out_segments", "false_alerts", "normal_hours", "false_alerts_per_hour",
+              "median_delay_s")
+
+
 def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target: float) -> dict:
     """The debounce judged out of sample (`ssvae-export --alert-debounce cross-checked`): each of `DEBOUNCES` gets
     the cross-check of `fit_at((debounce,))`; among those catching `RECALL_FLOOR` of the held-out segments out of
@@ -124,20 +134,10 @@ def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target
     return {"rule": DEBOUNCE_RULE, "chosen": [best["k"], best["m"]], "debounces": checks}
 
 
-DEBOUNCE_RULE = ("each debounce judged by the cross-check of the whole fit restricted to it (made on half of the "
-                 "validation people, counted on the other half, both ways): of those catching at least 90 % there, "
-                 "the fewest false alerts (ties: more caught, shorter delay, larger k), else the most caught (ties: "
-                 "fewer false alerts, shorter delay, larger k); the "
-                 "point it was judged on (the gate's where a gate can be fitted) then fitted on all the validation "
-                 "people at it. Its cross-check took part in the choice")
 def debounce_rule_of(manifest) -> str:
     """The `--alert-debounce` a bundle's wearer section was fitted with (a tool refitting it keeps the rule)."""
     wb = manifest.wearer_baseline
     return ALERT_DEBOUNCE[1] if wb is not None and wb.debounce_choice is not None else ALERT_DEBOUNCE[0]
-
-
-CHECK_KEYS = ("detected", "held_out_segments", "false_alerts", "normal_hours", "false_alerts_per_hour",
-              "median_delay_s")
 
 
 def wearer_fit(streamed: Sequence[tuple], validation: Streams, target: float, prior: dict[str, float], memory: int,
