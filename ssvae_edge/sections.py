@@ -101,6 +101,7 @@ class AlertGate(Record):
     warnings: tuple[str, ...] | None = None
     sets_tried: tuple[Mapping[str, Any], ...] | None = None  # each candidate set's point (bundles since AA)
     cross_check: Mapping[str, Any] | None = None  # the point fitted on half the validation people, counted on the rest
+    target_median_delay_s: float | None = None  # ssvae-export --alert-max-delay: the median delay asked of the point
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class WearerBaselineSection(Record):
     gate: AlertGate | None = None  # the point only windows of some classes can raise, preferred when present
     cross_check: Mapping[str, Any] | None = None  # as the gate's, for this point when it is the one streamed
     debounce_choice: Mapping[str, Any] | None = None  # --alert-debounce cross-checked: every debounce out of sample
+    target_median_delay_s: float | None = None  # ssvae-export --alert-max-delay: the median delay asked of the point
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ class Alert(Record):
     recalibrated: Mapping[str, Any] | None = None  # `ssvae_edge.recalibrate`: re-fitted on whose recordings
     wearer_baseline: WearerBaselineSection | None = None  # the point on the wearer-adjusted score, when it won
     false_alerts_per_hour_upper95: float | None = None  # what the calibration time can show: the rate's bound
+    target_median_delay_s: float | None = None  # ssvae-export --alert-max-delay: the median delay asked of the point
 
 
 @dataclass(frozen=True)

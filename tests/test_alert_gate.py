@@ -232,3 +232,20 @@ def test_a_cross_checked_debounce_is_the_gates_and_the_ungated_point_keeps_its_o
     assert out.gate.cross_check["false_alerts"] == judged["false_alerts"]
     assert out.gate.cross_check["detected"] == judged["detected"]
     assert (out.k, out.m, out.threshold) == (inside.k, inside.m, inside.threshold)
+
+
+def test_a_delay_asked_reaches_every_point_of_the_fit_and_its_warnings(tmp_path) -> None:
+    """`--alert-max-delay`: the wearer baseline's point and the gate's record the delay asked; asked for less than a
+    window lasts, no point can meet it, so the points are those fitted without it, and each says it is slower."""
+    pytest.importorskip("torch")
+    from ssvae_train.export.wearer_baseline_fit import fit
+
+    folder, train_x, train_labels, streams = scenario(tmp_path, "WALKING", "WALKING")
+    free, _ = fit(folder, train_x, streams, 1.0, train_labels, "WALKING_DOWNSTAIRS")
+    asked, _ = fit(folder, train_x, streams, 1.0, train_labels, "WALKING_DOWNSTAIRS", max_delay=0.5)
+    assert free.target_median_delay_s is None and free.gate is not None and free.gate.target_median_delay_s is None
+    assert asked.target_median_delay_s == asked.gate.target_median_delay_s == 0.5
+    assert (asked.gate.k, asked.gate.m, asked.gate.threshold) == (free.gate.k, free.gate.m, free.gate.threshold)
+    assert any("above the 0.5 s asked" in w for w in asked.gate.warnings)
+    assert not any("asked" in w for w in free.gate.warnings or ())
+    assert "target median delay" in asked.gate.rule and "target median delay" in asked.rule

@@ -147,3 +147,38 @@ def test_the_manifest_alert_entry_carries_the_bound():
              "streams": {"recordings": ["a"]}, "rule": "r", "candidates": [], "warnings": []}
     entry = alert_entry(point).to_json()
     assert entry["false_alerts_per_hour_upper95"] == pytest.approx(-np.log(0.05) / 0.43)
+
+
+def _ranked(detected: int, delay: float | None, k: int, asked: float | None) -> dict:
+    return {"detected": detected, "held_out_segments": 42, "median_delay_s": delay, "k": k,
+            "target_median_delay_s": asked}
+
+
+def test_a_delay_asked_puts_the_points_catching_90_percent_within_it_first():
+    """AK: without a delay asked, 42/42 at 5.64 s beats 39/42 at 4.72 s (it catches more); with 5 s asked, the point
+    catching 90 % within 5 s comes first, and one within it catching under 90 % does not."""
+    slow, fast, few = _ranked(42, 5.64, 3, None), _ranked(39, 4.72, 2, None), _ranked(30, 3.0, 1, None)
+    assert min([fast, slow, few], key=AP.rank) is slow
+    asked = [{**p, "target_median_delay_s": 5.0} for p in (slow, fast, few)]
+    assert min(asked, key=AP.rank) is asked[1]
+    assert not AP.meets_delay(asked[0]) and AP.meets_delay(asked[1]) and not AP.meets_delay(asked[2])
+    # none meets it: the rule as without a delay (most caught, then the shorter delay)
+    assert min([asked[0], asked[2]], key=AP.rank) is asked[0]
+    assert AP.meets_delay(_ranked(0, None, 1, None))  # nothing asked: every point meets it
+
+
+def test_the_fit_records_the_delay_asked_and_warns_when_its_point_is_slower():
+    streams = _streams(np.random.default_rng(0))
+    free = AP.operating_point(_Session(), streams, target=0.5)
+    asked = AP.operating_point(_Session(), streams, target=0.5, max_delay=0.1)
+    assert "target_median_delay_s" not in {k for k, v in free.items() if v is not None}
+    assert asked["target_median_delay_s"] == 0.1 and all(c["target_median_delay_s"] == 0.1
+                                                          for c in asked["candidates"])
+    # no point can alert within 0.1 s (a window is 2.56 s): the same point, and a warning saying so
+    assert (asked["k"], asked["m"], asked["threshold"]) == (free["k"], free["m"], free["threshold"])
+    (line,) = [w for w in asked["warnings"] if "median delay" in w]
+    assert f"{asked['median_delay_s']:.2f} s, above the 0.1 s asked" in line
+    assert not any("median delay" in w for w in free["warnings"])
+    assert "target median delay" in asked["rule"] and "target median delay" not in free["rule"]
+    roomy = AP.operating_point(_Session(), streams, target=0.5, max_delay=60.0)
+    assert not any("median delay" in w for w in roomy["warnings"]) and roomy["threshold"] == free["threshold"]

@@ -256,13 +256,18 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
         best = max(sets, key=lambda f: (max(sets[f].values()), f == "window+gravity+log_sd"))
         assert posture["features"] == best and ("gyroscope" in posture) == (best == "long-axis+sway")
         assert posture["rule"].startswith("of the feature sets")
-    # --posture-features reaches the posture model: one set weighed, said in the export's line and the manifest
+    # --posture-features reaches the posture model: one set weighed, said in the export's line and the manifest;
+    # --alert-max-delay reaches the alert's manifest entry
     forced = subprocess.run([sys.executable, "-m", "ssvae_train.export.cli", str(run), "--out", str(tmp_path / "any"),
-                             "--posture-features", "long-axis+sway"], capture_output=True, text=True)
+                             "--posture-features", "long-axis+sway", "--alert-max-delay", "4.5"],
+                            capture_output=True, text=True)
     assert forced.returncode == 0, forced.stderr
     line = next(x for x in (forced.stdout + forced.stderr).splitlines() if x.startswith("posture model:"))
     assert "each set" not in line, line
-    fp = json.loads((tmp_path / "any" / "manifest.json").read_text()).get("posture")
+    fm = json.loads((tmp_path / "any" / "manifest.json").read_text())
+    assert fm["alert"]["target_median_delay_s"] == 4.5 and "target_median_delay_s" not in alert
+    assert fm["alert"].get("wearer_baseline", {}).get("target_median_delay_s", 4.5) == 4.5
+    fp = fm.get("posture")
     assert fp is None or (fp["features"] == "long-axis+sway" and "--posture-features" in fp["rule"])
     # --alert-debounce cross-checked needs two validation people to judge a debounce on: one line, no bundle
     oos = subprocess.run([sys.executable, "-m", "ssvae_train.export.cli", str(run), "--out", str(tmp_path / "oos"),

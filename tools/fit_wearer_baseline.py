@@ -68,7 +68,7 @@ def run(bundle: Path, training: Path, validation: Path, out: Path, force: bool) 
     target = float(m.alert.target_false_alerts_per_hour or 0.5)
     train_x = read_recordings(train_files, m)
     section, wins = fit(bundle, train_x, streams, target, read_labels_of(train_files, train_x), held,
-                        debounce_rule=debounce_rule_of(m))
+                        debounce_rule=debounce_rule_of(m), max_delay=m.alert.target_median_delay_s)
     report = {"wins": wins, "plain_score": section.plain_score,
               "wearer_baseline": {k: getattr(section, k) for k in ("prior_windows", "k", "m", "threshold",
                                   "threshold_int8", "false_alerts_per_hour", "detected", "held_out_segments",

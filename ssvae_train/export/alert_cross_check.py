@@ -110,14 +110,16 @@ CHECK_KEYS = ("detected", "held_out_segments", "false_alerts", "normal_hours", "
               "median_delay_s")
 
 
-def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target: float) -> dict:
+def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target: float,
+                    max_delay: float | None = None) -> dict:
     """The debounce judged out of sample (`ssvae-export --alert-debounce cross-checked`): each of `DEBOUNCES` gets
     the cross-check of `fit_at((debounce,))`; among those catching `RECALL_FLOOR` of the held-out segments out of
     sample, the one with the fewest false alerts there (ties: more caught, shorter delay, larger k), else the one
     catching the most (ties: fewer false alerts, shorter delay, larger k). Returns the manifest's `debounce_choice`
     (`rule`, `chosen` [k, m], every debounce's figures); UserError when a debounce cannot be judged (fewer than two
     validation people, streams that do not say whose they are, or a half that gives no point). Chosen on the hours
-    that then check it, so the chosen point's cross-check is no longer unbiased."""
+    that then check it, so the chosen point's cross-check is no longer unbiased. `max_delay` (`--alert-max-delay`):
+    of those catching `RECALL_FLOOR`, the ones within that median delay out of sample are taken first."""
     checks = []
     for debounce in DEBOUNCES:
         check = cross_check(streams, fit_at((debounce,)), target)
@@ -129,9 +131,14 @@ def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target
     def delay(c: dict) -> float:
         return c["median_delay_s"] if c["median_delay_s"] is not None else np.inf
 
+    floor = [c for c in floor if max_delay is None or delay(c) <= max_delay] or floor
+
     best = (min(floor, key=lambda c: (c["false_alerts"], -c["detected"], delay(c), -c["k"])) if floor
             else min(checks, key=lambda c: (-c["detected"], c["false_alerts"], delay(c), -c["k"])))
-    return {"rule": DEBOUNCE_RULE, "chosen": [best["k"], best["m"]], "debounces": checks}
+    rule = DEBOUNCE_RULE + ("" if max_delay is None else
+                            f"; of those catching 90 %, the ones within the median delay asked ({max_delay:g} s) "
+                            "there first")
+    return {"rule": rule, "chosen": [best["k"], best["m"]], "debounces": checks}
 
 
 def debounce_rule_of(manifest) -> str:
@@ -142,10 +149,11 @@ def debounce_rule_of(manifest) -> str:
 
 def wearer_fit(streamed: Sequence[tuple], validation: Streams, target: float, prior: dict[str, float], memory: int,
                prior_windows: Sequence[int], gate: Callable | None = None,
-               debounces: tuple = DEBOUNCES) -> HalfFit:
+               debounces: tuple = DEBOUNCES, max_delay: float | None = None) -> HalfFit:
     """The wearer-baseline point's fit (per prior weight the exporter's rule, the best by `rank`) as a `HalfFit`,
     every one of `debounces` tried as on all the people (a half may hold no held-out segment). `gate(streamed_half,
-    streams_half, debounces)` -> (classes, point, ...) or None replaces it by the gate's choice (`choose_gate`)."""
+    streams_half, debounces)` -> (classes, point, ...) or None replaces it by the gate's choice (`choose_gate`, which
+    carries its own `max_delay`). `max_delay`: as `point_of_scores`'s."""
     adjusted: dict[int, list[np.ndarray]] = {}  # per prior weight, every stream's: both halves read them
 
     def scored_at(n0: int, classes: Sequence[str] | None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -165,7 +173,7 @@ def wearer_fit(streamed: Sequence[tuple], validation: Streams, target: float, pr
         points = []
         for n0 in prior_windows:
             scored = scored_at(n0, None)
-            points.append(({**point_of_scores([scored[i] for i in idx], half, target, debounces),
+            points.append(({**point_of_scores([scored[i] for i in idx], half, target, debounces, max_delay),
                             "prior_windows": n0}, scored))
         return min(points, key=lambda p: rank(p[0]))
     return fit

@@ -14,7 +14,9 @@ graph in onnxruntime, so every window the runtime would see at that hop is score
 For each debounce in `DEBOUNCES` (raise on k of the last m windows above the threshold, clear when none of
 the last m is): the lowest threshold at which the streams' false alerts per hour of normal activity stay
 at or below the target, there and at every higher candidate. Of those, the debounce that detects the most
-held-out segments wins (ties: the shorter median delay, then the larger k). Without a held-out class
+held-out segments wins (ties: the shorter median delay, then the larger k). With a delay asked
+(`ssvae-export --alert-max-delay`), the points catching `RECALL_FLOOR` of the segments within that median delay
+rank ahead of the others first, and a point used that misses the delay is warned about. Without a held-out class
 there is nothing to detect, and the runtime's default debounce is kept. Alerts are counted with the
 definitions of `ssvae_edge.alert_metrics`, the ones `tools/eval_alerts.py` measures test streams with.
 """
@@ -185,14 +187,15 @@ def _measure(scored, streams: Streams, threshold: float, k: int, m: int) -> dict
 
 
 def operating_point(session, streams: Streams, target: float,
-                    debounces: tuple[tuple[int, int], ...] | None = None) -> dict:
+                    debounces: tuple[tuple[int, int], ...] | None = None, max_delay: float | None = None) -> dict:
     """The chosen operating point, and every debounce's own (in `candidates`), on the streams."""
-    return point_of_scores(window_scores(session, streams), streams, target, debounces)
+    return point_of_scores(window_scores(session, streams), streams, target, debounces, max_delay)
 
 
 def point_of_scores(scored: list[tuple[np.ndarray, np.ndarray]], streams: Streams, target: float,
-                    debounces: tuple[tuple[int, int], ...] | None = None) -> dict:
-    """`operating_point` on window scores already computed: (window starts, scores) per stream."""
+                    debounces: tuple[tuple[int, int], ...] | None = None, max_delay: float | None = None) -> dict:
+    """`operating_point` on window scores already computed: (window starts, scores) per stream. `max_delay`: the
+    median delay (s) asked of the alerts, or None; each point carries it (`target_median_delay_s`) for `rank`."""
     normal = np.concatenate([s[am.window_fraction_held_out(st, streams.window, lab == HELD_OUT) == 0]
                              for (st, s), lab in zip(scored, streams.labels, strict=True)])
     grid = am.threshold_grid(normal)
@@ -201,31 +204,54 @@ def point_of_scores(scored: list[tuple[np.ndarray, np.ndarray]], streams: Stream
     candidates = []
     for k, m in debounces:
         lowest = am.lowest_meeting(grid, _false_per_hour(scored, streams, grid, k, m), target)
-        candidates.append(_measure(scored, streams, float(grid[lowest]), k, m))
+        candidates.append({**_measure(scored, streams, float(grid[lowest]), k, m),
+                           "target_median_delay_s": max_delay})
 
     best = min(candidates, key=rank)
     return {**best, "target_false_alerts_per_hour": target, "streams": streams.sources,
             "warnings": warnings(best, target, streams.has_held_out),
-            "hop": streams.hop, "candidates": candidates,
-            "rule": "per debounce, the lowest threshold whose false alerts per hour on the calibration streams "
-                    "stay <= the target there and above; then the debounce detecting the most held-out segments "
-                    "(ties: shorter median delay, larger k)"}
+            "hop": streams.hop, "candidates": candidates, "rule": RULE + (DELAY_RULE if max_delay is not None else "")}
+
+
+RULE = ("per debounce, the lowest threshold whose false alerts per hour on the calibration streams stay <= the target "
+        "there and above; then the debounce detecting the most held-out segments (ties: shorter median delay, "
+        "larger k)")
+DELAY_RULE = (f"; points catching at least {RECALL_FLOOR:.0%} of them within the target median delay "
+              "(target_median_delay_s) rank ahead of the others")
 
 
 def rank(point: dict) -> tuple:
-    """Lower is better: more held-out segments detected, then the shorter median delay, then the larger k."""
+    """Lower is better: more held-out segments detected, then the shorter median delay, then the larger k. With a
+    delay asked (`target_median_delay_s`), the points catching `RECALL_FLOOR` of the segments within it come first."""
     delay = point["median_delay_s"] if point["median_delay_s"] is not None else np.inf
-    return (-(point["detected"] or 0), delay, -point["k"])
+    return (not meets_delay(point), -(point["detected"] or 0), delay, -point["k"])
+
+
+def meets_delay(point: dict) -> bool:
+    """Whether the point catches `RECALL_FLOOR` of the held-out segments within its target median delay (True when
+    no delay is asked of it)."""
+    asked = point.get("target_median_delay_s")
+    if asked is None:
+        return True
+    segments, delay = point.get("held_out_segments") or 0, point.get("median_delay_s")
+    caught = bool(segments) and (point["detected"] or 0) / segments >= RECALL_FLOOR
+    return caught and delay is not None and delay <= asked
 
 
 def warnings(point: dict, target: float, has_held_out: bool) -> list[str]:
     """What a person must know before shipping this operating point: it catches few of the validation
-    people's held-out segments, misses its false-alert target there, or was fitted on too little normal time
-    to show the target even with no false alert at all (`rate_bound.hours_to_show`)."""
+    people's held-out segments, misses its false-alert target there, is slower than the median delay asked of
+    it, or was fitted on too little normal time to show the target even with no false alert at all
+    (`rate_bound.hours_to_show`)."""
     out = []
     if has_held_out and (point["segment_recall"] or 0.0) < RECALL_FLOOR:
         out.append(f"the alert operating point catches {point['detected']}/{point['held_out_segments']} held-out "
                    f"segments on the calibration streams (below {RECALL_FLOOR:.0%})")
+    asked, delay = point.get("target_median_delay_s"), point.get("median_delay_s")
+    if has_held_out and asked is not None and delay is not None and delay > asked:
+        out.append(f"the alert operating point's median delay on the calibration streams is {delay:.2f} s, above the "
+                   f"{asked:g} s asked (--alert-max-delay): no point caught {RECALL_FLOOR:.0%} of the held-out "
+                   "segments within it")
     fph = point["false_alerts_per_hour"]
     if fph is not None and fph > target:
         out.append(f"the alert operating point gives {fph:.2f} false alerts/h on the calibration streams, above "

@@ -44,6 +44,12 @@ class ExportConfig:
         "them; the export fails in one line when it cannot be judged (under two validation people, or a half "
         "giving no point) (ssvae_train/export/alert_cross_check.py). Measured on HAPT: results/hapt-bundles.md, "
         "AH.", ALERT_DEBOUNCE)
+    alert_max_delay: float | None = option(
+        None, "Sensor bundles with a held-out class: the median delay (seconds from the start of a held-out segment "
+        "to its alert) the alerts must come within. The alert fits (plain, wearer baseline, gate, cross-check) then "
+        "rank first the points catching 90 % of the validation people's held-out segments within it, and the export "
+        "warns when the point used is slower there (manifest 'target_median_delay_s'). Default: no delay asked, the "
+        "point catching the most. Measured on HAPT: results/hapt-bundles.md, AK.", metavar="SECONDS")
     quantize: str | None = option(
         None, "int8: also write <graph>.int8.onnx with onnxruntime's static quantization (QDQ, calibrated "
         "on training rows: a sample's output does not depend on its batch), listed under graphs_int8 with "
@@ -92,6 +98,8 @@ class ExportConfig:
         """Refuse impossible options before anything is loaded or written (the score is checked against the
         scores the run's model has, once it is loaded)."""
         check_choices(self)
+        if self.alert_max_delay is not None and not 0.0 < self.alert_max_delay < float("inf"):
+            raise UserError(f"--alert-max-delay {self.alert_max_delay}: a number of seconds above 0")
         if not 0.0 < self.alert_quantile < 1.0:
             raise UserError(f"--alert-quantile {self.alert_quantile}: must lie strictly between 0 and 1")
         if self.posture_context != 0 and not 2 <= self.posture_context <= MAX_CONTEXT:

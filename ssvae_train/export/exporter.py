@@ -88,7 +88,7 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
     t0 = time.perf_counter()
     with staging(out, force) as tmp:
         graphs = export_and_validate(plan, loaded.model, loaded.prep, tmp, say)
-        cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, cfg.alert_target, say)
+        cal = calibrate_alert(graphs.sessions, loaded.prep, alert_quantile, cfg.alert_target, say, cfg.alert_max_delay)
         smoothing, sequence, mounting, posture = (
             choose_decoding(graphs.sessions.get("classifier"), loaded.prep, say, cfg.posture_features,
                             cfg.posture_context)
@@ -106,7 +106,7 @@ def export_run(run: str | Path, out: str | Path, cfg: ExportConfig = ExportConfi
                                 E.describe(loaded, members) if members else None)
         check_parity(tmp, graphs, say, int8 is not None)
         manifest = WB.add_to_staged(tmp, loaded.prep, cal.streams if cal.alert else None, cfg.alert_target,
-                                    say, cfg.alert_debounce) or manifest
+                                    say, cfg.alert_debounce, cfg.alert_max_delay) or manifest
     say(f"bundle written to {out} in {time.perf_counter() - t0:.1f}s")
     return manifest
 
@@ -237,7 +237,7 @@ class Calibration:
 
 
 def calibrate_alert(sessions: dict, prep: Prepared, alert_quantile: float, alert_false_per_hour: float | None,
-                    say: Say) -> Calibration:
+                    say: Say, max_delay: float | None = None) -> Calibration:
     """A quantile of the validation rows' scores; for sensor bundles, the alert operating point instead."""
     if "anomaly" not in sessions:
         return Calibration()
@@ -248,7 +248,7 @@ def calibrate_alert(sessions: dict, prep: Prepared, alert_quantile: float, alert
             f"validation scores (false alarm rate there {calibration['false_alarm_rate']:.3g})")
         return Calibration(threshold, calibration)
     streams = AP.calibration_streams(prep, int(ds.hop))
-    alert = AP.operating_point(sess, streams, alert_false_per_hour)
+    alert = AP.operating_point(sess, streams, alert_false_per_hour, max_delay=max_delay)
     threshold, calibration = ME.at_operating_point(sess, prep, alert, calibration)
     say(f"alert operating point: threshold {threshold:.4g}, {alert['k']} of {alert['m']} windows; on "
         f"{alert['normal_hours']:.1f} h of calibration streams {alert['false_alerts_per_hour']:.2f} "

@@ -111,6 +111,7 @@ def alert_entry(alert: dict | None) -> Alert | None:
         unlabelled_raises=alert.get("unlabelled_raises"), unlabelled_hours=alert.get("unlabelled_hours"),
         warnings=tuple(alert["warnings"]) if alert.get("warnings") else None,  # only when there is one
         false_alerts_per_hour_upper95=alert.get("false_alerts_per_hour_upper95"),
+        target_median_delay_s=alert.get("target_median_delay_s"),
     )
 
 

@@ -39,6 +39,7 @@ from ssvae_train.data.prepared import Prepared
 from ssvae_train.export.alert_cross_check import choose_debounce, wearer_fit, with_cross_check
 from ssvae_train.export.alert_point import (
     DEBOUNCES,
+    DELAY_RULE,
     HELD_OUT,
     Streams,
     point_of_scores,
@@ -111,17 +112,18 @@ def gate_sets(share: dict[str, float]) -> list[tuple[str, ...]]:
 
 
 def set_rank(classes: Sequence[str], point: dict) -> tuple:
-    """Lower is better among gate sets: more held-out segments detected, then fewer classes, then `rank`'s rest."""
-    detected, *rest = rank(point)
-    return (detected, len(classes), *rest)
+    """Lower is better among gate sets: the delay asked met (`rank`), more held-out segments detected, then fewer
+    classes, then `rank`'s rest."""
+    slow, detected, *rest = rank(point)
+    return (slow, detected, len(classes), *rest)
 
 
 def choose_gate(streamed: Sequence[tuple], validation: Streams, target: float, prior: dict[str, float], memory: int,
                 share: dict[str, float], prior_windows: Sequence[int] = PRIOR_WINDOWS,
-                debounces: tuple | None = None) -> tuple | None:
+                debounces: tuple | None = None, max_delay: float | None = None) -> tuple | None:
     """(classes, point, sets tried) of the best of `gate_sets` on the validation streams (`streamed`: their
     `stream_whole`), or None when no class gets `GATE_SHARE` of the held-out windows (or no set's windows include a
-    normal one). `debounces`: as `point_of_scores`'s (the cross-check's halves give every one)."""
+    normal one). `debounces`, `max_delay`: as `point_of_scores`'s (the cross-check's halves give every debounce)."""
     chosen, tried = None, []
     for classes in gate_sets(share):
         candidates = []
@@ -129,7 +131,8 @@ def choose_gate(streamed: Sequence[tuple], validation: Streams, target: float, p
             scored = [(st, gated(adjusted_scores(s, c, prior, n0, memory), c, classes)) for st, s, c in streamed]
             if not any_normal_above(scored, validation):
                 break
-            candidates.append({**point_of_scores(scored, validation, target, debounces), "prior_windows": int(n0)})
+            candidates.append({**point_of_scores(scored, validation, target, debounces, max_delay),
+                               "prior_windows": int(n0)})
         else:
             point = min(candidates, key=rank)
             tried.append({"classes": sorted(classes), "detected": point["detected"],
@@ -143,9 +146,10 @@ def choose_gate(streamed: Sequence[tuple], validation: Streams, target: float, p
 
 def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], validation: Streams, target: float,
              prior: dict[str, float], memory: int, share: dict[str, float],
-             prior_windows: Sequence[int] = PRIOR_WINDOWS, debounces: tuple | None = None) -> AlertGate | None:
+             prior_windows: Sequence[int] = PRIOR_WINDOWS, debounces: tuple | None = None,
+             max_delay: float | None = None) -> AlertGate | None:
     """The gated point of `choose_gate` as the manifest's section, with its int8 threshold; None without one."""
-    chosen = choose_gate(streamed, validation, target, prior, memory, share, prior_windows, debounces)
+    chosen = choose_gate(streamed, validation, target, prior, memory, share, prior_windows, debounces, max_delay)
     if chosen is None:
         return None
     gate, best, tried = chosen
@@ -157,18 +161,20 @@ def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], valid
         false_alerts_per_hour=best["false_alerts_per_hour"],
         false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"], detected=best["detected"],
         held_out_segments=best["held_out_segments"], median_delay_s=best["median_delay_s"],
-        unlabelled_raises=best.get("unlabelled_raises"), held_out_share=share, min_share=GATE_SHARE, rule=GATE_RULE,
-        warnings=tuple(best["warnings"]) or None, sets_tried=tuple(tried))
+        unlabelled_raises=best.get("unlabelled_raises"), held_out_share=share, min_share=GATE_SHARE,
+        rule=GATE_RULE + (DELAY_RULE if max_delay is not None else ""),
+        warnings=tuple(best["warnings"]) or None, sets_tried=tuple(tried), target_median_delay_s=max_delay)
 
 
 def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Streams, target: float,
         training_labels: Sequence[np.ndarray] | None = None, held_out: str | None = None,
         prior_windows: Sequence[int] = PRIOR_WINDOWS, say=None,
-        debounce_rule: str = ALERT_DEBOUNCE[0]) -> tuple[WearerBaselineSection, bool]:
+        debounce_rule: str = ALERT_DEBOUNCE[0], max_delay: float | None = None) -> tuple[WearerBaselineSection, bool]:
     """The best wearer-baseline point on the validation streams, and whether the section is to be written (`written`).
     `training_labels`/`held_out`: the training recordings' labels, so the priors leave the held-out class out, and
     the alert gate is fitted (attached where it catches at least as many validation segments as the ungated point;
-    `say` hears about a gate left out). `debounce_rule`: `--alert-debounce` (`alert_cross_check.choose_debounce`)."""
+    `say` hears about a gate left out). `debounce_rule`: `--alert-debounce` (`alert_cross_check.choose_debounce`).
+    `max_delay`: `--alert-max-delay` (`alert_point.rank`), for every point fitted here and in the cross-check."""
     b = Bundle.load(bundle_dir, providers="cpu", threads=1)
     if not (b.has("classifier") and b.has("anomaly")):
         raise ValueError(f"{bundle_dir}: a wearer baseline needs the classifier and the anomaly graph")
@@ -177,23 +183,24 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
     train_streamed = [stream_whole(b, x, hop) for x in training]
     prior = class_priors(b, training, hop, training_labels, held_out, train_streamed)
     streamed = [stream_whole(b, x, hop) for x in validation.x]
-    plain = point_of_scores([(st, s) for st, s, _ in streamed], validation, target)
+    plain = point_of_scores([(st, s) for st, s, _ in streamed], validation, target, max_delay=max_delay)
     share = (held_out_share(b, train_streamed, training_labels, held_out)
              if held_out is not None and training_labels is not None and validation.has_held_out else None)
     gate_of = None if not share else (  # the gate's set chosen again on each half
-        lambda st, half, ds: choose_gate(st, half, target, prior, memory, share, prior_windows, ds))
+        lambda st, half, ds: choose_gate(st, half, target, prior, memory, share, prior_windows, ds, max_delay))
     own, gate_own, choice = None, None, None  # None: every debounce, each point choosing its own in sample
     if debounce_rule == ALERT_DEBOUNCE[1]:  # judged on the point the stream would use: the gate's where one fits
         on_gate = gate_of is not None and choose_gate(streamed, validation, target, prior, memory, share,
-                                                      prior_windows) is not None
+                                                      prior_windows, max_delay=max_delay) is not None
         fit_on = gate_of if on_gate else None
         choice = choose_debounce(validation, lambda ds: wearer_fit(streamed, validation, target, prior, memory,
-                                                                   prior_windows, fit_on, ds), target)
+                                                                   prior_windows, fit_on, ds, max_delay),
+                                 target, max_delay)
         gate_own, own = ((tuple(choice["chosen"]),), None) if on_gate else (None, (tuple(choice["chosen"]),))
     candidates = []
     for n0 in prior_windows:
         scored = [(st, adjusted_scores(s, c, prior, n0, memory)) for st, s, c in streamed]
-        candidates.append({**point_of_scores(scored, validation, target, own), "prior_windows": int(n0)})
+        candidates.append({**point_of_scores(scored, validation, target, own, max_delay), "prior_windows": int(n0)})
     best = min(candidates, key=rank)
     threshold_int8 = int8_threshold(bundle_dir, b.manifest, prior, best["prior_windows"], memory,
                                     (best["k"], best["m"]), validation, target)
@@ -208,10 +215,12 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         candidates=tuple({"prior_windows": c["prior_windows"], **{key: c[key] for key in keys}} for c in candidates),
         fitted_on={"validation": validation.sources, "training_recordings": len(training),
                    "held_out_left_out_of_priors": held_out, "hop": hop},
-        rule=RULE, warnings=tuple(best["warnings"]) or None, memory_windows=memory,
-        false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"])
+        rule=RULE + (DELAY_RULE if max_delay is not None else ""), warnings=tuple(best["warnings"]) or None,
+        memory_windows=memory, false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"],
+        target_median_delay_s=max_delay)
     if share is not None:
-        gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows, gate_own)
+        gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows, gate_own,
+                        max_delay)
         if gate is not None and (gate.detected or 0) >= (best["detected"] or 0):
             section = replace(section, gate=replace(gate, ungated={key: best[key] for key in keys}))
         elif gate is not None and say is not None:
@@ -224,7 +233,7 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
             say("--alert-debounce cross-checked: the gate it was judged on was left out; no point uses its debounce")
     used = section.gate.detected if section.gate is not None else best["detected"]
     check = wearer_fit(streamed, validation, target, prior, memory, prior_windows, gate_of if section.gate else None,
-                       (gate_own if section.gate else own) or DEBOUNCES)
+                       (gate_own if section.gate else own) or DEBOUNCES, max_delay)
     section = with_cross_check(section, check, validation, target, say)
     return section, written(used or 0, best["detected"] or 0, plain["detected"] or 0)
 
@@ -260,7 +269,7 @@ def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, 
 
 
 def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: float | None, say,
-                  debounce_rule: str = ALERT_DEBOUNCE[0]) -> dict | None:
+                  debounce_rule: str = ALERT_DEBOUNCE[0], max_delay: float | None = None) -> dict | None:
     """The exporter's step: for a finished bundle in `tmp` whose alert point was fitted on the validation people's
     whole recordings with a held-out class, weigh the wearer baseline against the plain score there and write it
     into the manifest when it wins. Returns the new manifest, or None."""
@@ -271,7 +280,8 @@ def add_to_staged(tmp: Path, prep: Prepared, streams: Streams | None, target: fl
     if not recs or b.manifest.alert is None or not b.has("classifier"):  # the baseline is per class
         return None
     section, wins = fit(tmp, [r.x for r in recs], streams, target, [r.labels for r in recs],
-                        prep.ds.extra.get("excluded_name"), say=say, debounce_rule=debounce_rule)
+                        prep.ds.extra.get("excluded_name"), say=say, debounce_rule=debounce_rule,
+                        max_delay=max_delay)
     say(f"wearer baseline: {section.detected}/{section.held_out_segments} validation segments at "
         f"{section.false_alerts_per_hour:.2f} false alerts/h (prior weight {section.prior_windows}), the plain score "
         f"{section.plain_score['detected']}/{section.plain_score['held_out_segments']}: {'on' if wins else 'off'}")
