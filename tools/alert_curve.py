@@ -3,10 +3,15 @@
 caught against false alerts per hour of labelled normal time, each design at its own manifest point's prior weight
 and debounce (the gate's, `alert.wearer_baseline.gate`; the ungated wearer baseline's; the plain score's), from the
 runtime's own scores and classes. Nothing is fitted or chosen here: a curve's upper edge at a rate says the most
-segments any threshold could catch there, on these recordings; the shipped threshold's point is given beside it.
+segments any threshold could catch there, on these recordings, and the median delay at the lowest threshold that
+catches them; the shipped threshold's point is given beside it.
 
     python tools/alert_curve.py --bundle exported/har-phone-novelty --recordings runs/hapt-csv/test \\
         --name alert-curve-test
+
+`--debounce K/M` (repeatable; results/hapt-bundles.md, AL) draws the design the stream uses (the gate's, else the
+wearer baseline's, else the plain score's) at each debounce given, at that design's prior weight and classes,
+instead of every design at its own debounce: whether any threshold and debounce of these graphs reaches a target.
 
 (the folder as `tools/hapt_recordings.py` writes it). Writes benchmarks/<name>.json and .md.
 """
@@ -47,22 +52,49 @@ def designs(bundle: Bundle) -> dict[str, dict]:
     return out
 
 
+def at_debounces(points: dict[str, dict], debounces: list[str]) -> dict[str, dict]:
+    """The design the stream uses (the last of `designs`) at each debounce "K/M" instead of its own."""
+    name, p = list(points.items())[-1]
+    out = {}
+    for text in debounces:
+        try:
+            k, m = (int(v) for v in text.split("/"))
+        except ValueError:
+            raise typer.BadParameter(f"{text!r}: K/M, e.g. 3/4", param_hint="--debounce") from None
+        if not 1 <= k <= m:
+            raise typer.BadParameter(f"{text!r}: needs 1 <= K <= M", param_hint="--debounce")
+        out[f"{name}, {k} of {m}"] = {**p, "k": k, "m": m}
+    return out
+
+
+def delay_at(scores: list, streamed: list, streams, threshold: float, k: int, m: int) -> float | None:
+    """The median delay (s) of the segments caught at one threshold and debounce (the runtime's matching)."""
+    results = [am.match_alerts(am.segments(list(lab)), st, am.debounce(a > threshold, k, m, 1), streams.window,
+                               HELD_OUT, streams.rate_hz, UNLABELLED_TIME)
+               for a, (st, _, _), lab in zip(scores, streamed, streams.labels, strict=True)]
+    return am.combine(results, streams.rate_hz)["delay_seconds_median"]
+
+
 def main(
     bundle: Annotated[Path, typer.Option(help="The novelty bundle (fp32 graphs).")],
     recordings: Annotated[Path, typer.Option(help="Folder of labelled CSV recordings.")],
     name: Annotated[str, typer.Option(help="Output: benchmarks/<name>.json and .md.")],
+    debounce: Annotated[list[str] | None, typer.Option(
+        help="K/M, repeatable: the design the stream uses at these debounces instead of every design at its own.")
+    ] = None,
 ) -> None:
     """Per design, caught segments against false alerts per hour over every threshold, on the recordings."""
     b = Bundle.load(bundle, providers="cpu", threads=1)
     m = b.manifest
     if m.alert is None or m.excluded_class_name is None:
         raise typer.BadParameter("a novelty bundle with an alert point is needed", param_hint="--bundle")
+    points = designs(b) if not debounce else at_debounces(designs(b), debounce)
     streams = labelled_streams(sorted(recordings.glob("*.csv")), m)
     streamed = [stream_whole(b, x, streams.hop) for x in streams.x]
     hours = sum(int(streams.normal_mask(lab).sum()) for lab in streams.labels) / streams.rate_hz / 3600
     wb = m.wearer_baseline
     rows = {}
-    for design, p in designs(b).items():
+    for design, p in points.items():
         scores = []
         for _, s, c in streamed:
             a = s if p["prior_windows"] is None else adjusted_scores(s, c, wb.prior, p["prior_windows"],
@@ -79,8 +111,14 @@ def main(
         rate = false / hours
         at = int(np.searchsorted(grid, p["threshold"]))
         edge = {str(r): int(caught[rate <= r].max()) if (rate <= r).any() else 0 for r in RATES}
+        delays = {}
+        for r in RATES:  # the lowest threshold catching the edge's segments at this rate: its median delay
+            hit = np.flatnonzero((rate <= r) & (caught == edge[str(r)]))
+            delays[str(r)] = (delay_at(scores, streamed, streams, float(grid[hit[0]]), p["k"], p["m"])
+                              if len(hit) and edge[str(r)] else None)
         rows[design] = {**p, "shipped": {"caught": int(caught[at]), "false_alerts": int(false[at]),
-                                         "false_alerts_per_hour": float(rate[at])}, "upper_edge": edge}
+                                         "false_alerts_per_hour": float(rate[at])}, "upper_edge": edge,
+                        "upper_edge_median_delay_s": delays}
         typer.echo(f"{design}: {json.dumps(rows[design])}", err=True)
     n_held = sum(int(seg.label == HELD_OUT) for lab in streams.labels for seg in am.segments(list(lab)))
     Path("benchmarks").mkdir(exist_ok=True)
@@ -91,12 +129,15 @@ def main(
              "Made by `python tools/alert_curve.py` (docstring). Each design at its manifest point's prior weight and "
              f"debounce, every threshold: the most of the {n_held} held-out segments any threshold catches at a "
              f"false-alert rate no higher than each column, over {hours:.2f} h of labelled normal time (so 0/h is "
-             "no false alert at all); then the shipped threshold's own point. Nothing fitted or chosen here.", "",
+             "no false alert at all), with the median delay at the lowest threshold catching them; then the shipped "
+             "threshold's own point. Nothing fitted or chosen here.", "",
              "| design | k of m | " + " | ".join(f"≤ {r:g}/h" for r in RATES) + " | shipped threshold |",
              "|---|---|" + "---:|" * (len(RATES) + 1)]
     for design, r in rows.items():
         s = r["shipped"]
-        lines.append(f"| {design} | {r['k']} of {r['m']} | " + " | ".join(str(r["upper_edge"][str(x)]) for x in RATES)
+        cells = [f"{r['upper_edge'][str(x)]}" + (f" ({d:.2f} s)" if (d := r["upper_edge_median_delay_s"][str(x)])
+                                                   is not None else "") for x in RATES]
+        lines.append(f"| {design} | {r['k']} of {r['m']} | " + " | ".join(cells)
                      + f" | {s['caught']}, {s['false_alerts']} false ({s['false_alerts_per_hour']:.2f}/h) |")
     Path(f"benchmarks/{name}.md").write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines))
