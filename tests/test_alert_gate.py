@@ -142,7 +142,8 @@ def test_the_fit_gates_on_the_class_the_held_out_windows_get_and_keeps_it_where_
     """Ungated, the threshold must sit above the LAYING bursts and misses the held-out segments; gated to WALKING
     (where the training people's held-out windows land), the bursts cannot raise and the segments do."""
     pytest.importorskip("torch")
-    from ssvae_train.export.wearer_baseline_fit import GATE_SHARE, fit, write_with_baseline
+    from ssvae_train.export.alert_gate_choice import GATE_SHARE
+    from ssvae_train.export.wearer_baseline_fit import fit, write_with_baseline
 
     folder, train_x, train_labels, streams = scenario(tmp_path, "WALKING", "WALKING")
     section, wins = fit(folder, train_x, streams, 1.0, train_labels, "WALKING_DOWNSTAIRS")
@@ -162,7 +163,8 @@ def test_the_classes_come_from_the_training_people_and_a_losing_gate_is_left_out
     ungated point, and is left out, saying so."""
     pytest.importorskip("torch")
     from ssvae_edge.sections import WearerBaselineSection
-    from ssvae_train.export.wearer_baseline_fit import fit, fit_gate, held_out_share, stream_whole
+    from ssvae_train.export.alert_gate_choice import held_out_share
+    from ssvae_train.export.wearer_baseline_fit import fit, fit_gate, stream_whole
 
     folder, train_x, train_labels, streams = scenario(tmp_path, "SITTING", "STANDING", 1.5)
     b = Bundle.load(folder, providers="cpu", threads=1)
@@ -198,7 +200,8 @@ def test_of_the_classes_with_the_share_the_fit_keeps_the_set_whose_point_catches
     """AA: LAYING gets a share of the held-out windows too, but its normal windows are loud bursts; with LAYING in
     the gate the threshold must sit above the bursts and misses the segments, so the fit keeps WALKING alone."""
     pytest.importorskip("torch")
-    from ssvae_train.export.wearer_baseline_fit import fit_gate, gate_sets, stream_whole
+    from ssvae_train.export.alert_gate_choice import gate_sets
+    from ssvae_train.export.wearer_baseline_fit import fit_gate, stream_whole
 
     folder, _, _, streams = scenario(tmp_path, "WALKING", "WALKING")
     b = Bundle.load(folder, providers="cpu", threads=1)

@@ -40,18 +40,10 @@ from ssvae_edge import alert_metrics as am
 from ssvae_edge.alert_gate import gated
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.export.alert_cross_check import people_halves
+from ssvae_train.export.alert_gate_choice import GATE_SHARE, gate_sets, held_out_share, set_rank
 from ssvae_train.export.alert_point import HELD_OUT, rank
 from ssvae_train.export.labelled_recordings import labelled_streams, read_labels_of, read_recordings
-from ssvae_train.export.wearer_baseline_fit import (
-    GATE_SHARE,
-    MEMORY_SECONDS,
-    PRIOR_WINDOWS,
-    class_priors,
-    gate_sets,
-    held_out_share,
-    set_rank,
-    stream_whole,
-)
+from ssvae_train.export.wearer_baseline_fit import MEMORY_SECONDS, PRIOR_WINDOWS, class_priors, stream_whole
 
 TARGETS = (0.5, 1.0, 2.0)
 DEBOUNCES = ((1, 1), (2, 2), (2, 3), (3, 4), (3, 5))  # alert_point.DEBOUNCES

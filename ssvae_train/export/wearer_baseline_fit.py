@@ -10,9 +10,8 @@ detecting most; or one debounce judged out of sample, `--alert-debounce cross-ch
 kept when it detects more held-out segments than the plain score's point fitted the same way.
 
 With a held-out activity, the point is also fitted with the alert gate (`ssvae_edge.alert_gate`; results/hapt-
-bundles.md, W, AA): only windows of the classes that received at least `GATE_SHARE` of the held-out activity's
-windows in the training people's recordings can be above the threshold; of the nested sets in order of share
-({first}, {first, second}, ...) the one whose point detects the most validation segments (ties: fewer classes).
+bundles.md, W, AA): only windows of the classes `alert_gate_choice` chooses on the validation people can be above
+the threshold.
 The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the ungated
 point) when it detects at least as many held-out validation segments; the section is written when the point the
 runtime alerts at beats the plain score's and the ungated point is no worse. That point also gets its cross-check
@@ -37,10 +36,10 @@ from ssvae_edge.stream import StreamScorer
 from ssvae_edge.wearer_baseline import adjusted_scores
 from ssvae_train.data.prepared import Prepared
 from ssvae_train.export.alert_cross_check import choose_debounce, wearer_fit, with_cross_check
+from ssvae_train.export.alert_gate_choice import GATE_RULE, GATE_SHARE, any_normal_above, choose_gate, held_out_share
 from ssvae_train.export.alert_point import (
     DEBOUNCES,
     DELAY_RULE,
-    HELD_OUT,
     Streams,
     point_of_scores,
     rank,
@@ -50,13 +49,6 @@ from ssvae_train.names import ALERT_DEBOUNCE
 
 MEMORY_SECONDS = 3600.0  # the baseline's memory: about the last hour of each class (longer than any recording here)
 PRIOR_WINDOWS = (5, 20)  # how many windows a class's prior counts as: the wearer takes over within a minute or so
-GATE_SHARE = 0.10  # a class is a gate candidate when it gets at least this share of the held-out activity's windows
-GATE_RULE = (f"the classes that received at least {GATE_SHARE:.0%} of the held-out activity's windows in the training "
-             "people's recordings, as the runtime classes them, taken as nested sets in order of share ({first}, "
-             "{first, second}, ...); per set and prior weight the exporter's alert rule on the adjusted scores of the "
-             "validation people's recordings, only the set's windows able to be above; the set whose point detects "
-             "the most held-out segments (ties: fewer classes, then shorter delay), kept when it detects at least as "
-             "many as the ungated point")
 RULE = ("per prior weight, the exporter's alert rule on the adjusted scores of the validation people's recordings; "
         "the best (most held-out segments, then shorter delay, then larger k) is kept only when it (or its gate, "
         "below) detects more held-out segments than the plain score's point fitted the same way on the same "
@@ -89,59 +81,6 @@ def class_priors(bundle: Bundle, recordings: Sequence[np.ndarray], hop: int,
     score, cls = np.concatenate(scores), np.concatenate(classes)
     return {c: float(np.median(score[cls == c])) if (cls == c).any() else float(np.median(score))
             for c in bundle.classes}
-
-
-def held_out_share(bundle: Bundle, streamed: Sequence[tuple], labels: Sequence[np.ndarray], held_out: str
-                   ) -> dict[str, float]:
-    """How the runtime classes the held-out activity's windows (those lying wholly in its segments) in the training
-    people's recordings: each class's share of them, or {} when there are none."""
-    classes = []
-    for (starts, _, c), lab in zip(streamed, labels, strict=True):
-        inside = am.window_fraction_held_out(starts, bundle.window, lab == held_out) == 1
-        classes += list(np.asarray(c, dtype=object)[inside])
-    if not classes:
-        return {}
-    names, counts = np.unique(np.array(classes, dtype=object), return_counts=True)
-    return {str(k): int(v) / len(classes) for k, v in zip(names, counts, strict=True)}
-
-
-def gate_sets(share: dict[str, float]) -> list[tuple[str, ...]]:
-    """The candidate gates: the classes with at least `GATE_SHARE` of the held-out windows, nested in order of share."""
-    order = sorted((c for c, v in share.items() if v >= GATE_SHARE), key=lambda c: (-share[c], c))
-    return [tuple(order[: j + 1]) for j in range(len(order))]
-
-
-def set_rank(classes: Sequence[str], point: dict) -> tuple:
-    """Lower is better among gate sets: the delay asked met (`rank`), more held-out segments detected, then fewer
-    classes, then `rank`'s rest."""
-    slow, detected, *rest = rank(point)
-    return (slow, detected, len(classes), *rest)
-
-
-def choose_gate(streamed: Sequence[tuple], validation: Streams, target: float, prior: dict[str, float], memory: int,
-                share: dict[str, float], prior_windows: Sequence[int] = PRIOR_WINDOWS,
-                debounces: tuple | None = None, max_delay: float | None = None) -> tuple | None:
-    """(classes, point, sets tried) of the best of `gate_sets` on the validation streams (`streamed`: their
-    `stream_whole`), or None when no class gets `GATE_SHARE` of the held-out windows (or no set's windows include a
-    normal one). `debounces`, `max_delay`: as `point_of_scores`'s (the cross-check's halves give every debounce)."""
-    chosen, tried = None, []
-    for classes in gate_sets(share):
-        candidates = []
-        for n0 in prior_windows:
-            scored = [(st, gated(adjusted_scores(s, c, prior, n0, memory), c, classes)) for st, s, c in streamed]
-            if not any_normal_above(scored, validation):
-                break
-            candidates.append({**point_of_scores(scored, validation, target, debounces, max_delay),
-                               "prior_windows": int(n0)})
-        else:
-            point = min(candidates, key=rank)
-            tried.append({"classes": sorted(classes), "detected": point["detected"],
-                          "false_alerts_per_hour": point["false_alerts_per_hour"],
-                          "median_delay_s": point["median_delay_s"]})
-            key = set_rank(classes, point)
-            if chosen is None or key < chosen[0]:
-                chosen = (key, tuple(sorted(classes)), point)
-    return None if chosen is None else (chosen[1], chosen[2], tried)
 
 
 def fit_gate(bundle_dir: str | Path, b: Bundle, streamed: Sequence[tuple], validation: Streams, target: float,
@@ -242,13 +181,6 @@ def written(used: int, ungated: int, plain: int) -> bool:
     """Whether the wearer section goes into the manifest: the point the runtime alerts at (the gate's, else the
     ungated one) catches more validation segments than the plain score's, and the ungated point no fewer."""
     return used > plain and ungated >= plain
-
-
-def any_normal_above(scored: Sequence[tuple], validation: Streams) -> bool:
-    """Whether any normal validation window can be above a threshold (a gate scores the others -inf): without one,
-    no threshold can be fitted."""
-    return any(np.isfinite(a[am.window_fraction_held_out(st, validation.window, lab == HELD_OUT) == 0]).any()
-               for (st, a), lab in zip(scored, validation.labels, strict=True))
 
 
 def int8_threshold(bundle_dir: str | Path, manifest: Manifest, prior: dict[str, float], prior_windows: int,
