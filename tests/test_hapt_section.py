@@ -16,8 +16,7 @@ from ssvae_train.experiments import hapt_section
 def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from ssvae_train.experiments import hapt_labels_section
 
-    for module in (hapt_section, hapt_labels_section):  # the section and its few-labels part read the same folder
-        monkeypatch.setattr(module, "BENCH", tmp_path)
+    monkeypatch.setattr(hapt_labels_section, "BENCH", tmp_path)  # every part reads through its `read_bench`
     return tmp_path
 
 
@@ -95,3 +94,29 @@ def test_the_labels_table_gives_each_budgets_verdict(tmp_path: Path, monkeypatch
     assert "| 1% | ss | 3 | 81.00% ± 1.00% | 80.00% / 81.00% / 82.00% |" in lines
     assert "- 1% of the labels: gap +6.00% (largest std 2.65%): **semi-supervised wins** (n = 3 / 3)" in lines
     assert any(x.startswith("- 10% of the labels: gap +0.50%") and "**tie**" in x for x in lines)
+
+
+def _curve_and_point(bench: Path, key: str, bench_name: str, edge_at_1: int, detected: int) -> None:
+    """One training of AL: its test curve (two debounces; the better catches `edge_at_1` at <= 1/h) and its point."""
+    designs = {f"gated, {k} of {m}": {"k": k, "m": m, "upper_edge": {"0.0": n, "1.0": n, "5.0": 37},
+                                      "upper_edge_median_delay_s": {"0.0": d, "1.0": d, "5.0": 4.0}}
+               for k, m, n, d in ((2, 2, edge_at_1 - 3, 5.1), (3, 4, edge_at_1, 6.2))}
+    (bench / f"alert-curve-debounce-test-{key}.json").write_text(json.dumps(
+        {"normal_hours": 0.74, "held_out_segments": 37, "designs": designs}))
+    (bench / f"{bench_name}.json").write_text(json.dumps({"fp32": {"alerts": {
+        "detected": detected, "held_out_segments": 37, "delay_seconds_median": 6.2, "false_alerts_per_hour": 4.06}}}))
+
+
+def test_the_alert_bound_says_whether_any_point_of_the_graphs_meets_the_target(bench: Path) -> None:
+    from ssvae_train.experiments.hapt_alert_bound import NINE, any_point
+
+    assert any_point()[0].endswith("not measured yet.")
+    for i, (key, name) in enumerate(NINE.values()):
+        _curve_and_point(bench, key, name, 31 - i, 33)
+    lines = any_point()
+    assert "| split 0, init 0 (shipped) | 33/37, 6.20 s, 4.06 | 31 (3 of 4, 6.20 s) |" in lines
+    (summary,) = [x for x in lines if x.startswith("At ≤ 1 false alert/h")]
+    assert "(0 in the test's 0.74 h" in summary and "at most 31 of 37 (27.0 ± 2.7, n = 9)" in summary
+    assert "the target asks for 34: no operating point" in summary
+    _curve_and_point(bench, "s2i1", NINE["split 2, init 1"][1], 34, 33)
+    assert any("the target asks for 34: some operating point" in x for x in any_point())

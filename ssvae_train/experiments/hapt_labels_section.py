@@ -11,6 +11,12 @@ from ssvae_train.experiments.grid import REPO
 BENCH = REPO / "benchmarks"
 
 
+def read_bench(name: str) -> dict | None:
+    """A benchmark file's JSON (`benchmarks/<name>`), or None when it is not written yet."""
+    path = BENCH / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def verdict(ss: dict, sup: dict) -> str | None:
     """The issue's rule for one label budget: the semi-supervised model wins when the gap of the means exceeds
     both models' seed spreads (sample std), loses the other way round, else ties. `ss`, `sup`: a summary row of
@@ -44,10 +50,9 @@ def summary_table(summary: list[dict]) -> list[str]:
 
 def labels_table(name: str) -> list[str]:
     """A `tools/hapt_labels.py` benchmark: per budget and model the mean ± std over seeds, then the verdicts."""
-    path = BENCH / f"{name}.json"
-    if not path.is_file():
+    r = read_bench(f"{name}.json")
+    if r is None:
         return [f"`benchmarks/{name}.json`: not measured yet.", ""]
-    r = json.loads(path.read_text())
     return [*summary_table(r["summary"]), "", *verdicts(r["summary"]), "",
             f"Per run: [`benchmarks/{name}.md`](benchmarks/{name}.md).", ""]
 

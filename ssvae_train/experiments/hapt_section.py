@@ -9,16 +9,12 @@ import json
 import numpy as np
 
 from ssvae_train.experiments.grid import REPO
-from ssvae_train.experiments.hapt_labels_section import BENCH, few_labels
+from ssvae_train.experiments.hapt_alert_bound import any_point
+from ssvae_train.experiments.hapt_labels_section import few_labels, read_bench
 from ssvae_train.export.rate_bound import upper_bound
 
 PUBLISHED = ("DeepConvLSTM 95.66 %, CNN 95.29 %, LightGBM on 621 engineered features 96.33 % (HAPT raw signals, six "
              "activities, 128-sample windows, the nine UCI-HAR test people)")
-
-
-def _read(name: str) -> dict | None:
-    path = BENCH / name
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _gate_share(bundle: str) -> str:
@@ -29,7 +25,7 @@ def _gate_share(bundle: str) -> str:
 
 
 def _classifier(name: str, what: str = "test recordings") -> list[str]:
-    r = _read(f"{name}.json")
+    r = read_bench(f"{name}.json")
     if r is None:
         return [f"`benchmarks/{name}.json`: not measured yet.", ""]
     f32, i8 = r["fp32"], r.get("int8")
@@ -69,7 +65,7 @@ def _seeds(validated: dict[int, str], other: dict[int, str],
     """The shipped recipe's seeds streamed on test (fp32): the validated runs against another variant of the
     seeds that have one (the refits on every training person; the current exporter's bundles), paired by seed.
     `names` are the two columns' headings."""
-    runs = {(kind, seed): _read(f"{n}.json") for kind, group in (("v", validated), ("r", other))
+    runs = {(kind, seed): read_bench(f"{n}.json") for kind, group in (("v", validated), ("r", other))
             for seed, n in group.items()}
     if any(r is None for r in runs.values()):
         return ["The recipe's seeds: not all measured yet.", ""]
@@ -99,7 +95,7 @@ def _sd(values: np.ndarray) -> float:
 
 def _testbed(name: str) -> list[str]:
     """A validation-only trade-off (`tools/wearer_tradeoff.py` without test recordings)."""
-    r = _read(f"{name}.json")
+    r = read_bench(f"{name}.json")
     if r is None:
         return [f"`benchmarks/{name}.json`: not measured yet.", ""]
     lines = ["| target false alerts/h | wearer baseline: caught, false/h | plain score: caught, false/h |",
@@ -115,7 +111,7 @@ def _testbed(name: str) -> list[str]:
 
 def _tradeoff(name: str) -> list[str]:
     """A trade-off benchmark (`tools/alert_tradeoff.py`, or `tools/wearer_tradeoff.py` with its prior weights)."""
-    r = _read(f"{name}.json")
+    r = read_bench(f"{name}.json")
     if r is None:
         return [f"`benchmarks/{name}.json`: not measured yet.", ""]
     prior = bool(r["rows"]) and "prior_windows" in r["rows"][0]
@@ -230,6 +226,9 @@ def hapt(_cells: object) -> list[str]:
         *_tradeoff("alert-tradeoff-wearer-gate"),
         "The trade-off curves on the test recordings (`tools/alert_curve.py`; every threshold at each design's "
         "manifest point, nothing fitted): [`benchmarks/alert-curve-test.md`](benchmarks/alert-curve-test.md).", "",
+        "What any operating point could do (AL, a measurement): nine trainings of the recipe (three splits of the "
+        "training people by three initialisations), every threshold and every debounce of the exporter's set, on the "
+        "test recordings:", "", *any_point(),
         "Y's bundle, shipped between Y and AD (`novelty-tr-ds-v0.3-s0`, with the straddling windows; 40/42):", "",
         *_classifier("hapt-phone-novelty-y", "test recordings (Y's bundle)"), "Its test curves: "
         "`benchmarks/alert-curve-test-y.md`. X's bundle, shipped between X and Y (`novelty-tr-ds-s0`, the same "
