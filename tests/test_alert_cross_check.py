@@ -210,3 +210,58 @@ def test_a_delay_asked_keeps_the_fast_debounce_that_catches_90_percent_out_of_sa
     assert fast["chosen"] == [1, 1] and "median delay asked (2 s)" in fast["rule"]
     # asked for less than any debounce can give: the choice without a delay
     assert choose_debounce(streams, fit_at(streams, scored), 0.5, max_delay=0.5)["chosen"] == [3, 4]
+
+
+def slow_or_fast() -> tuple[Streams, list]:
+    """Twenty people: normal time scores 0 with one loud window (4) each, so a 1-of-1 point must sit above 4; their
+    held-out segments of 10 windows score 5, but two people's (one in each half of the cross-check) score 3. 1 of 1
+    catches 18/20 one window in (1.28 s); 2 of 2 can sit under 3 and catches all, two windows in (2.56 s)."""
+    xs, labels, scored, groups = [], [], [], []
+    for i, person in enumerate(f"p{j:02d}" for j in range(20)):
+        lab = np.array(["WALKING"] * 30 * 64 + [HELD_OUT] * 10 * 64 + ["WALKING"] * 10 * 64, dtype=object)
+        s = np.zeros(50)
+        s[10] = 4.0
+        s[30:40] = 3.0 if i in (9, 18) else 5.0
+        xs.append(np.zeros((len(lab), 1), np.float32))
+        labels.append(lab)
+        scored.append((np.arange(len(s)) * 64, s))
+        groups.append(person)
+    return Streams(xs, labels, 64, 64, 50.0, {}, unlabelled="", groups=tuple(groups)), scored
+
+
+def test_a_delay_asked_moves_the_point_to_the_fast_debounce_that_catches_90_percent():
+    """AK: asked nothing, the fit takes the debounce catching all twenty (2 of 2, 2.56 s); asked 2 s, 1 of 1 (18/20
+    at 1.28 s) comes first; asked 1 s, none meets it and the point is the one without a delay, with a warning."""
+    streams, scored = slow_or_fast()
+    free = point_of_scores(scored, streams, 0.5)
+    fast = point_of_scores(scored, streams, 0.5, max_delay=2.0)
+    assert (free["k"], free["m"], free["detected"]) == (2, 2, 20) and free["median_delay_s"] > 2.0
+    assert (fast["k"], fast["m"], fast["detected"]) == (1, 1, 18) and fast["median_delay_s"] <= 2.0
+    assert not any("asked" in w for w in fast["warnings"])
+    none = point_of_scores(scored, streams, 0.5, max_delay=1.0)
+    assert (none["k"], none["m"]) == (2, 2) and any("above the 1 s asked" in w for w in none["warnings"])
+
+
+def test_the_cross_checks_halves_and_the_gates_choice_carry_the_delay_asked():
+    """The halves of the wearer fit (`wearer_fit`) and the gate's set choice (`choose_gate`) fit with the delay
+    asked, not only the fit on all the people: each half (9 of its 10 people's segments at 1 of 1) and the gate move
+    to 1 of 1 as above."""
+    from ssvae_train.export.alert_cross_check import wearer_fit
+    from ssvae_train.export.alert_gate_choice import choose_gate
+    from ssvae_train.export.alert_point import standing
+
+    streams, scored = slow_or_fast()
+    streamed = [(st, s, ["WALKING"] * len(s)) for st, s in scored]
+    prior, heavy = {"WALKING": 0.0}, (10**6,)  # the prior outweighs the wearer: adjusted scores are the raw ones
+    for asked, debounce in ((None, (2, 2)), (2.0, (1, 1))):
+        fit = wearer_fit(streamed, streams, 0.5, prior, 100, heavy, max_delay=asked)
+        for half in people_halves(streams.groups):
+            point, _ = fit(half)
+            assert (point["k"], point["m"]) == debounce and point["target_median_delay_s"] == asked
+        classes, point, _ = choose_gate(streamed, streams, 0.5, prior, 100, {"WALKING": 1.0}, heavy, max_delay=asked)
+        assert classes == ("WALKING",) and (point["k"], point["m"]) == debounce
+    # between fits: a point meeting the delay stands above one catching more but slower
+    slow = {"detected": 10, "held_out_segments": 10, "median_delay_s": 2.56, "target_median_delay_s": 2.0}
+    quick = {**slow, "detected": 9, "median_delay_s": 1.28}
+    assert standing(quick) > standing(slow)
+    assert standing({**slow, "target_median_delay_s": None}) > standing({**quick, "target_median_delay_s": None})

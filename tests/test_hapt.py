@@ -266,7 +266,9 @@ def test_fit_export_stream_on_whole_recordings(tmp_path: Path) -> None:
     assert "each set" not in line, line
     fm = json.loads((tmp_path / "any" / "manifest.json").read_text())
     assert fm["alert"]["target_median_delay_s"] == 4.5 and "target_median_delay_s" not in alert
-    assert fm["alert"].get("wearer_baseline", {}).get("target_median_delay_s", 4.5) == 4.5
+    fwb = fm["alert"].get("wearer_baseline")  # written only where it beat the plain score on the validation person
+    if fwb is not None:
+        assert fwb["target_median_delay_s"] == 4.5
     fp = fm.get("posture")
     assert fp is None or (fp["features"] == "long-axis+sway" and "--posture-features" in fp["rule"])
     # --alert-debounce cross-checked needs two validation people to judge a debounce on: one line, no bundle

@@ -20,16 +20,18 @@ NINE = {"split 0, init 0 (shipped)": ("ad", "hapt-phone-novelty"),
         "split 2, init 2": ("ae2", "hapt-phone-novelty-seed2"),
         "split 2, init 0": ("s2i0", "hapt-phone-novelty-al-s2i0"),
         "split 2, init 1": ("s2i1", "hapt-phone-novelty-al-s2i1")}
-RECALL_TARGET, FALSE_PER_HOUR_TARGET = 0.9, 1.0  # the issue's alert targets (with a median delay of 5 s)
+RECALL_TARGET, FALSE_PER_HOUR_TARGET, DELAY_TARGET_S = 0.9, 1.0, 5.0  # the issue's alert targets
 
 
 def any_point() -> list[str]:
-    """Per training, the most segments any threshold and debounce catch on test within the false-alert target,
-    beside the exporter's own point: whether any operating point of the recipe's graphs could meet the alert target."""
+    """Per training, the most segments any threshold and debounce catch on test within the false-alert target, for
+    the design the bundle streams with (its gate's classes and prior weight as fitted), beside the exporter's own
+    point: whether any operating point of that design could meet the alert target. "Some" needs a training whose
+    best point catches enough within the delay target too; a point catching enough more slowly leaves it open."""
     rate = f"{FALSE_PER_HOUR_TARGET:.1f}"
     lines = ["| training | exporter's point: caught, delay, false/h | any point at ≤ 1 false alert/h: caught "
              "(k of m, delay) |", "|---|---:|---:|"]
-    edges = []
+    edges, fast = [], []
     for name, (key, bench) in NINE.items():
         curve, point = read_bench(f"alert-curve-debounce-test-{key}.json"), read_bench(f"{bench}.json")
         if curve is None or point is None:
@@ -39,16 +41,21 @@ def any_point() -> list[str]:
                                                              -(r["upper_edge_median_delay_s"][rate] or 0.0)))
         n, d = best["upper_edge"][rate], best["upper_edge_median_delay_s"][rate]
         edges.append(n)
+        fast.append(d is not None and d <= DELAY_TARGET_S)
         delay = "-" if a["delay_seconds_median"] is None else f"{a['delay_seconds_median']:.2f} s"
         lines.append(f"| {name} | {a['detected']}/{a['held_out_segments']}, {delay}, {a['false_alerts_per_hour']:.2f} "
                      f"| {n}" + ("" if d is None else f" ({best['k']} of {best['m']}, {d:.2f} s)") + " |")
     e, segments = np.array(edges, float), curve["held_out_segments"]
     need = int(np.ceil(RECALL_TARGET * segments))
     allowed = int(np.floor(FALSE_PER_HOUR_TARGET * curve["normal_hours"]))
-    verdict = "no" if e.max() < need else "some"
+    verdict = ("no operating point of these designs meets it" if e.max() < need else
+               "some operating point meets it" if any(n >= need and f for n, f in zip(e, fast, strict=True)) else
+               f"points catch enough, but their median delay is above {DELAY_TARGET_S:g} s")
     sd = float(np.std(e, ddof=1)) if len(e) > 1 else float("nan")
     return [*lines, "", f"At ≤ {FALSE_PER_HOUR_TARGET:g} false alert/h ({allowed} in the test's "
             f"{curve['normal_hours']:.2f} h of normal time), any point catches at most {int(e.max())} of {segments} "
-            f"({e.mean():.1f} ± {sd:.1f}, n = {len(e)}); the target asks for {need}: {verdict} operating point of "
-            "these graphs meets it. Curves at every rate and on each training's validation people: "
+            f"({e.mean():.1f} ± {sd:.1f}, n = {len(e)}); the target asks for {need} within a median of "
+            f"{DELAY_TARGET_S:g} s: {verdict}. Each training's curve is the design its bundle streams with (the gate's "
+            "classes and prior weight as fitted; the plain score where no wearer section was written), every threshold "
+            "and every debounce of the exporter's set. Curves at every rate and on each training's validation people: "
             "`benchmarks/alert-curve-debounce-*.md`.", ""]

@@ -226,9 +226,9 @@ def hapt(_cells: object) -> list[str]:
         *_tradeoff("alert-tradeoff-wearer-gate"),
         "The trade-off curves on the test recordings (`tools/alert_curve.py`; every threshold at each design's "
         "manifest point, nothing fitted): [`benchmarks/alert-curve-test.md`](benchmarks/alert-curve-test.md).", "",
-        "What any operating point could do (AL, a measurement): nine trainings of the recipe (three splits of the "
-        "training people by three initialisations), every threshold and every debounce of the exporter's set, on the "
-        "test recordings:", "", *any_point(),
+        "What any operating point of the design each bundle streams with could do (AL, a measurement): nine "
+        "trainings of the recipe (three splits of the training people by three initialisations), every threshold and "
+        "every debounce of the exporter's set, on the test recordings:", "", *any_point(),
         "Y's bundle, shipped between Y and AD (`novelty-tr-ds-v0.3-s0`, with the straddling windows; 40/42):", "",
         *_classifier("hapt-phone-novelty-y", "test recordings (Y's bundle)"), "Its test curves: "
         "`benchmarks/alert-curve-test-y.md`. X's bundle, shipped between X and Y (`novelty-tr-ds-s0`, the same "

@@ -2,7 +2,8 @@
 validation people: the classes that received at least `GATE_SHARE` of the held-out activity's windows in the training
 people's recordings (never trained on), as the runtime classes them, nested in order of share ({first}, {first,
 second}, ...), each set's point fitted by the exporter's rule on the validation people's adjusted scores with only its
-windows able to be above; the set whose point catches the most held-out segments is kept (ties: fewer classes).
+windows able to be above; the set whose point catches the most held-out segments is kept (ties: fewer classes), and
+with a delay asked (`--alert-max-delay`) the sets whose point meets it come first (`alert_point.rank`).
 `wearer_baseline_fit` writes the chosen set and its point into the manifest."""
 
 from __future__ import annotations

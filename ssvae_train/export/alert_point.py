@@ -201,6 +201,8 @@ def point_of_scores(scored: list[tuple[np.ndarray, np.ndarray]], streams: Stream
     grid = am.threshold_grid(normal)
     if debounces is None:
         debounces = DEBOUNCES if streams.has_held_out else ((DEFAULT_K, DEFAULT_M),)
+    if not streams.has_held_out:
+        max_delay = None  # nothing to be detected, so no delay to meet: none is recorded
     candidates = []
     for k, m in debounces:
         lowest = am.lowest_meeting(grid, _false_per_hour(scored, streams, grid, k, m), target)
@@ -238,6 +240,12 @@ def meets_delay(point: dict) -> bool:
     return caught and delay is not None and delay <= asked
 
 
+def standing(point: dict) -> tuple[bool, int]:
+    """Higher is better, between the points of two fits (gated or not, wearer or plain): the delay asked met
+    (`meets_delay`), then validation segments caught."""
+    return meets_delay(point), point.get("detected") or 0
+
+
 def warnings(point: dict, target: float, has_held_out: bool) -> list[str]:
     """What a person must know before shipping this operating point: it catches few of the validation
     people's held-out segments, misses its false-alert target there, is slower than the median delay asked of
@@ -250,8 +258,8 @@ def warnings(point: dict, target: float, has_held_out: bool) -> list[str]:
     asked, delay = point.get("target_median_delay_s"), point.get("median_delay_s")
     if has_held_out and asked is not None and delay is not None and delay > asked:
         out.append(f"the alert operating point's median delay on the calibration streams is {delay:.2f} s, above the "
-                   f"{asked:g} s asked (--alert-max-delay): no point caught {RECALL_FLOOR:.0%} of the held-out "
-                   "segments within it")
+                   f"{asked:g} s asked (--alert-max-delay): no point this fit weighed caught {RECALL_FLOOR:.0%} of "
+                   "the held-out segments within it")
     fph = point["false_alerts_per_hour"]
     if fph is not None and fph > target:
         out.append(f"the alert operating point gives {fph:.2f} false alerts/h on the calibration streams, above "

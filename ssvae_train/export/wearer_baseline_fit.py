@@ -21,7 +21,7 @@ runtime alerts at beats the plain score's and the ungated point is no worse. Tha
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from ssvae_train.export.alert_point import (
     Streams,
     point_of_scores,
     rank,
+    standing,
     training_recordings,
 )
 from ssvae_train.names import ALERT_DEBOUNCE
@@ -160,26 +161,28 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
     if share is not None:
         gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows, gate_own,
                         max_delay)
-        if gate is not None and (gate.detected or 0) >= (best["detected"] or 0):
+        if gate is not None and standing(asdict(gate)) >= standing(best):
             section = replace(section, gate=replace(gate, ungated={key: best[key] for key in keys}))
         elif gate is not None and say is not None:
             say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
-                f"segments, fewer than the ungated point's {best['detected']}: left out")
+                f"segments (median delay {gate.median_delay_s} s), below the ungated point's {best['detected']} "
+                f"({best['median_delay_s']} s): left out")
     if choice is not None:  # the gate it was judged on may be left out: then no point alerts at it
         applied = ("gate" if section.gate else "none") if on_gate else "wearer_baseline"
         section = replace(section, debounce_choice={**choice, "applied_to": applied})
         if applied == "none" and say is not None:
             say("--alert-debounce cross-checked: the gate it was judged on was left out; no point uses its debounce")
-    used = section.gate.detected if section.gate is not None else best["detected"]
+    used = standing(asdict(section.gate)) if section.gate is not None else standing(best)
     check = wearer_fit(streamed, validation, target, prior, memory, prior_windows, gate_of if section.gate else None,
                        (gate_own if section.gate else own) or DEBOUNCES, max_delay)
     section = with_cross_check(section, check, validation, target, say)
-    return section, written(used or 0, best["detected"] or 0, plain["detected"] or 0)
+    return section, written(used, standing(best), standing(plain))
 
 
-def written(used: int, ungated: int, plain: int) -> bool:
+def written(used: tuple | int, ungated: tuple | int, plain: tuple | int) -> bool:
     """Whether the wearer section goes into the manifest: the point the runtime alerts at (the gate's, else the
-    ungated one) catches more validation segments than the plain score's, and the ungated point no fewer."""
+    ungated one) stands above the plain score's, and the ungated point no lower (`alert_point.standing`: the
+    delay asked met, then validation segments caught)."""
     return used > plain and ungated >= plain
 
 
