@@ -11,11 +11,12 @@ kept when it detects more held-out segments than the plain score's point fitted 
 
 With a held-out activity, the point is also fitted with the alert gate (`ssvae_edge.alert_gate`; results/hapt-
 bundles.md, W, AA): only windows of the classes `alert_gate_choice` chooses on the validation people can be above
-the threshold.
-The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the ungated
-point) when it detects at least as many held-out validation segments; the section is written when the point the
-runtime alerts at beats the plain score's and the ungated point is no worse. That point also gets its cross-check
-(`alert_cross_check`): the same fit on half of the validation people, counted on the other half.
+the threshold. The gated point is written beside the ungated one (`gate`; a runtime that does not know it keeps the
+ungated point) when it detects at least as many held-out validation segments; the section is written when the point
+the runtime alerts at beats the plain score's and the ungated point is no worse. With a median delay asked
+(`--alert-max-delay`), "more" and "at least as many" weigh the delay first (`alert_point.standing`). The point used
+also gets its cross-check (`alert_cross_check`): the same fit on half of the validation people, counted on the other
+half.
 """
 
 from __future__ import annotations
