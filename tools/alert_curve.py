@@ -111,11 +111,12 @@ def main(
         rate = false / hours
         at = int(np.searchsorted(grid, p["threshold"]))
         edge = {str(r): int(caught[rate <= r].max()) if (rate <= r).any() else 0 for r in RATES}
-        delays = {}
+        delays, by_index = {}, {}  # rates whose edge sits at the same threshold share its delay
         for r in RATES:  # the lowest threshold catching the edge's segments at this rate: its median delay
             hit = np.flatnonzero((rate <= r) & (caught == edge[str(r)]))
-            delays[str(r)] = (delay_at(scores, streamed, streams, float(grid[hit[0]]), p["k"], p["m"])
-                              if len(hit) and edge[str(r)] else None)
+            if len(hit) and edge[str(r)] and int(hit[0]) not in by_index:
+                by_index[int(hit[0])] = delay_at(scores, streamed, streams, float(grid[hit[0]]), p["k"], p["m"])
+            delays[str(r)] = by_index[int(hit[0])] if len(hit) and edge[str(r)] else None
         rows[design] = {**p, "shipped": {"caught": int(caught[at]), "false_alerts": int(false[at]),
                                          "false_alerts_per_hour": float(rate[at])}, "upper_edge": edge,
                         "upper_edge_median_delay_s": delays}

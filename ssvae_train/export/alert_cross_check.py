@@ -136,8 +136,8 @@ def choose_debounce(streams: Streams, fit_at: Callable[[tuple], HalfFit], target
     best = (min(floor, key=lambda c: (c["false_alerts"], -c["detected"], delay(c), -c["k"])) if floor
             else min(checks, key=lambda c: (-c["detected"], c["false_alerts"], delay(c), -c["k"])))
     rule = DEBOUNCE_RULE + ("" if max_delay is None else
-                            f"; of those catching 90 %, the ones within the median delay asked ({max_delay:g} s) "
-                            "there first")
+                            f"; of those catching {RECALL_FLOOR:.0%}, the ones within the median delay asked "
+                            f"({max_delay:g} s) there first")
     return {"rule": rule, "chosen": [best["k"], best["m"]], "debounces": checks}
 
 

@@ -22,7 +22,7 @@ half.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -159,11 +159,13 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         rule=RULE + (DELAY_RULE if max_delay is not None else ""), warnings=tuple(best["warnings"]) or None,
         memory_windows=memory, false_alerts_per_hour_upper95=best["false_alerts_per_hour_upper95"],
         target_median_delay_s=max_delay)
+    used = standing(best)  # the point alerts use: the gate's where it is kept
     if share is not None:
         gate = fit_gate(bundle_dir, b, streamed, validation, target, prior, memory, share, prior_windows, gate_own,
                         max_delay)
-        if gate is not None and standing(asdict(gate)) >= standing(best):
+        if gate is not None and standing(vars(gate)) >= used:
             section = replace(section, gate=replace(gate, ungated={key: best[key] for key in keys}))
+            used = standing(vars(gate))
         elif gate is not None and say is not None:
             say(f"alert gate ({', '.join(gate.classes)}): {gate.detected}/{gate.held_out_segments} validation "
                 f"segments (median delay {gate.median_delay_s} s), below the ungated point's {best['detected']} "
@@ -173,7 +175,6 @@ def fit(bundle_dir: str | Path, training: Sequence[np.ndarray], validation: Stre
         section = replace(section, debounce_choice={**choice, "applied_to": applied})
         if applied == "none" and say is not None:
             say("--alert-debounce cross-checked: the gate it was judged on was left out; no point uses its debounce")
-    used = standing(asdict(section.gate)) if section.gate is not None else standing(best)
     check = wearer_fit(streamed, validation, target, prior, memory, prior_windows, gate_of if section.gate else None,
                        (gate_own if section.gate else own) or DEBOUNCES, max_delay)
     section = with_cross_check(section, check, validation, target, say)
